@@ -1,0 +1,37 @@
+import type { AuditEvent, AuditEventInput, AuditFilter, AuditStore } from '../../audit-log/index.js';
+import type { SqliteDb } from './database.js';
+
+interface Row {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  subject: string | null;
+  outcome: AuditEvent['outcome'];
+  details: string | null;
+}
+
+export function sqliteAuditStore(db: SqliteDb): AuditStore {
+  const insert = db.prepare('INSERT INTO audit_events (at, actor, action, subject, outcome, details) VALUES (?, ?, ?, ?, ?, ?)');
+  return {
+    record(e: AuditEventInput): Promise<void> {
+      insert.run((e.at ?? new Date()).toISOString(), e.actor, e.action, e.subject ?? null, e.outcome, e.details ? JSON.stringify(e.details) : null);
+      return Promise.resolve();
+    },
+    list(f: AuditFilter): Promise<AuditEvent[]> {
+      const where: string[] = [];
+      const args: unknown[] = [];
+      if (f.action) {
+        where.push(f.action.endsWith('*') ? 'action LIKE ?' : 'action = ?');
+        args.push(f.action.endsWith('*') ? `${f.action.slice(0, -1)}%` : f.action);
+      }
+      if (f.subject) (where.push('subject = ?'), args.push(f.subject));
+      if (f.outcome) (where.push('outcome = ?'), args.push(f.outcome));
+      if (f.afterId !== undefined) (where.push('id > ?'), args.push(f.afterId));
+      const sql = `SELECT * FROM audit_events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`;
+      args.push(Math.min(f.limit ?? 100, 10_000));
+      const rows = db.prepare(sql).all(...args) as Row[];
+      return Promise.resolve(rows.map((r) => ({ ...r, details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : null })));
+    },
+  };
+}

@@ -1,0 +1,132 @@
+/**
+ * Versioned schema. Never edit a released migration: add a new one. Timestamps are
+ * ISO-8601 UTC text; lists are JSON text; DER is BLOB.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'identity',
+    sql: `
+CREATE TABLE devices (
+  serial TEXT PRIMARY KEY,
+  status TEXT NOT NULL CHECK (status IN ('provisioned','active','suspended','decommissioned','lost')),
+  cell_ids TEXT NOT NULL DEFAULT '[]',
+  site_lat REAL,
+  site_lon REAL,
+  site_radius_m REAL NOT NULL DEFAULT 300,
+  ip_prefixes TEXT NOT NULL DEFAULT '[]',
+  expected_neighbors TEXT NOT NULL DEFAULT '[]',
+  cert_fingerprints TEXT NOT NULL DEFAULT '[]',
+  owner TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE INDEX devices_status ON devices(status);
+CREATE INDEX devices_owner ON devices(owner);
+
+CREATE TABLE device_status_history (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  serial TEXT NOT NULL,
+  from_status TEXT,
+  to_status TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  at TEXT NOT NULL
+);
+CREATE INDEX device_status_history_serial ON device_status_history(serial, id);
+
+CREATE TABLE certificates (
+  serial_hex TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  device_serial TEXT,
+  fingerprint TEXT NOT NULL UNIQUE,
+  spki_sha256 TEXT NOT NULL,
+  not_before TEXT NOT NULL,
+  not_after TEXT NOT NULL,
+  issued_at TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'valid' CHECK (status IN ('valid','revoked')),
+  revoked_at TEXT,
+  revocation_reason INTEGER,
+  der BLOB NOT NULL
+);
+CREATE INDEX certificates_device ON certificates(device_serial);
+CREATE INDEX certificates_revoked ON certificates(status) WHERE status = 'revoked';
+
+-- RFC-free invariant of femtoguard: a public key is bound to one device forever.
+CREATE TABLE key_bindings (
+  spki_sha256 TEXT PRIMARY KEY,
+  device_serial TEXT NOT NULL,
+  bound_at TEXT NOT NULL
+);
+
+-- Change feed: every certificate status change, so other processes refresh OCSP and CRL.
+CREATE TABLE cert_changes (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  serial_hex TEXT NOT NULL,
+  at TEXT NOT NULL
+);
+
+CREATE TABLE ca_material (
+  name TEXT PRIMARY KEY,
+  key_algorithm TEXT NOT NULL,
+  cert_der BLOB NOT NULL,
+  encrypted_key BLOB,
+  created_at TEXT NOT NULL
+);
+
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+CREATE TABLE enroll_tokens (
+  id TEXT PRIMARY KEY,
+  serial TEXT NOT NULL,
+  token_hash TEXT NOT NULL UNIQUE,
+  created_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  used_at TEXT,
+  created_by TEXT NOT NULL
+);
+CREATE INDEX enroll_tokens_serial ON enroll_tokens(serial);
+
+CREATE TABLE vendor_roots (
+  fingerprint TEXT PRIMARY KEY,
+  subject TEXT NOT NULL,
+  der BLOB NOT NULL,
+  added_at TEXT NOT NULL
+);
+
+-- A factory credential (vendor certificate or its key) names one serial forever.
+CREATE TABLE vendor_bindings (
+  credential TEXT PRIMARY KEY,
+  serial TEXT NOT NULL,
+  bound_at TEXT NOT NULL
+);
+
+CREATE TABLE api_tokens (
+  id TEXT PRIMARY KEY,
+  role TEXT NOT NULL,
+  token_hash TEXT NOT NULL UNIQUE,
+  label TEXT,
+  created_at TEXT NOT NULL,
+  revoked_at TEXT
+);
+
+CREATE TABLE audit_events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  subject TEXT,
+  outcome TEXT NOT NULL,
+  details TEXT
+);
+CREATE INDEX audit_events_action ON audit_events(action, id);
+CREATE INDEX audit_events_subject ON audit_events(subject, id);
+`,
+  },
+];

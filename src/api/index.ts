@@ -1,0 +1,8 @@
+/** HTTP edge: REST API, role tokens, problem+json, public revocation endpoints. */
+export { buildApiServer } from './server.js';
+export type { ApiDeps } from './server.js';
+export { createTokenService, ROLES, can } from './tokens.js';
+export type { Role, Permission, Principal, TokenService, TokenStore, ApiTokenRecord } from './tokens.js';
+export { parseDuration } from './admin.routes.js';
+export { problemErrorHandler, sendProblem } from './problem.js';
+export type { RevocationEndpoints } from './revocation-http.js';

@@ -1,0 +1,46 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { HTTP_STATUS, isAppError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+
+/** RFC 9457 problem details. `code` is femtoguard's stable error code. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  instance?: string;
+  [k: string]: unknown;
+}
+
+export function sendProblem(reply: FastifyReply, status: number, code: string, detail: string, extra?: Record<string, unknown>): FastifyReply {
+  const body: Problem = { type: `https://femtoguard.dev/problems/${code}`, title: code, status, detail, code, ...extra };
+  return reply.code(status).header('content-type', 'application/problem+json; charset=utf-8').send(JSON.stringify(body));
+}
+
+/** The one place AppError meets HTTP. Unknown errors become a bare 500 and one log line. */
+export function problemErrorHandler(log: Logger) {
+  return (err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    if (isAppError(err)) {
+      if (err.kind === 'unauthenticated') reply.header('www-authenticate', 'Bearer realm="femtoguard"');
+      const retry = err.details?.retryAfterSeconds;
+      if (typeof retry === 'number') reply.header('retry-after', String(retry));
+      return sendProblem(reply, HTTP_STATUS[err.kind], err.code, err.message, err.details ? { details: err.details } : undefined);
+    }
+    const fe = err as FastifyError;
+    if (fe.validation) return sendProblem(reply, 400, 'request.invalid', fe.message);
+    if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
+      const code =
+        fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+          ? 'request.too_large'
+          : fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+            ? 'request.unsupported_media_type'
+            : fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe instanceof SyntaxError
+              ? 'request.malformed_json'
+              : 'request.invalid';
+      return sendProblem(reply, fe.statusCode, code, fe.message);
+    }
+    log.error({ err: { message: fe.message, code: fe.code }, url: req.url }, 'unhandled error');
+    return sendProblem(reply, 500, 'internal', 'internal error');
+  };
+}

@@ -1,0 +1,83 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { sqliteStores, type SqliteStores } from '../adapters/sqlite/index.js';
+import { createTokenService, type TokenService } from '../api/index.js';
+import { publicBaseUrl, type Config } from '../config/index.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { createEnrollmentAdmin, createEst, type EnrollmentAdmin, type Est } from '../est/index.js';
+import {
+  createCrlPublisher,
+  createIssuance,
+  createOcspResponder,
+  createRevocation,
+  unlockCa,
+  type CaSettings,
+  type CrlPublisher,
+  type Issuance,
+  type OcspResponder,
+  type Revocation,
+  type UnlockedCa,
+} from '../pki/index.js';
+import { createRegistry, type Registry } from '../registry/index.js';
+
+/** Everything that works without the CA key. */
+export interface BaseContext {
+  config: Config;
+  clock: Clock;
+  stores: SqliteStores;
+  registry: Registry;
+  revocation: Revocation;
+  tokens: TokenService;
+  enrollment: EnrollmentAdmin;
+  close(): void;
+}
+
+/** Plus what needs the unlocked CA: issuance, EST, OCSP, CRL. */
+export interface CaContext {
+  ca: UnlockedCa;
+  issuance: Issuance;
+  est: Est;
+  ocsp: OcspResponder;
+  crl: CrlPublisher;
+}
+
+export const databasePath = (config: Config): string => join(config.dataDir, 'femtoguard.db');
+
+export function caSettings(config: Config): CaSettings {
+  return {
+    keyAlgorithm: config.ca.keyAlgorithm,
+    name: config.ca.name,
+    rootValidityDays: config.ca.rootValidityDays,
+    issuingValidityDays: config.ca.issuingValidityDays,
+    responderValidityDays: config.ca.responderValidityDays,
+  };
+}
+
+/** Composition root for the stores and the domains that need no CA key. */
+export function openBase(config: Config, clock: Clock = systemClock): BaseContext {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const stores = sqliteStores(databasePath(config));
+  const revocation = createRevocation({ store: stores.certs, audit: stores.audit, clock });
+  const registry = createRegistry({ store: stores.devices, revoker: revocation, audit: stores.audit, clock });
+  const tokens = createTokenService({ store: stores.tokens, audit: stores.audit, clock });
+  const enrollment = createEnrollmentAdmin({ registry, store: stores.enrollment, audit: stores.audit, clock });
+  return { config, clock, stores, registry, revocation, tokens, enrollment, close: () => stores.close() };
+}
+
+/** Unlocks the CA and wires issuance, EST, OCSP and CRL to it. */
+export async function openCa(base: BaseContext, passphrase: string): Promise<CaContext> {
+  const { config, clock, stores, registry } = base;
+  const ca = await unlockCa({ store: stores.certs, audit: stores.audit, clock }, caSettings(config), passphrase);
+  const url = publicBaseUrl(config);
+  const issuance = createIssuance(
+    { ca, store: stores.certs, audit: stores.audit, clock },
+    { deviceValidityDays: config.ca.deviceValidityDays, ocspUrl: `${url}/ocsp`, crlUrl: `${url}/crl`, caIssuersUrl: `${url}/ca/issuing.crt` },
+  );
+  const est = createEst({ ca, issuance, certs: stores.certs, registry, store: stores.enrollment, audit: stores.audit, clock, settings: config.est });
+  const ocsp = createOcspResponder(
+    { ca, store: stores.certs, clock, deviceStatus: async (serial) => (await stores.devices.get(serial))?.status ?? null },
+    { nextUpdateSeconds: config.ocsp.nextUpdateSeconds, echoNonce: true },
+  );
+  const crl = createCrlPublisher({ ca, store: stores.certs, clock }, { nextUpdateHours: config.crl.nextUpdateHours });
+  return { ca, issuance, est, ocsp, crl };
+}

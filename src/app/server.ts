@@ -1,0 +1,147 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { buildApiServer, problemErrorHandler, sendProblem } from '../api/index.js';
+import { publicBaseUrl, type Config } from '../config/index.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import { registerEstRoutes } from '../est/index.js';
+import { caExists, initCa, issueTlsServerCertificate } from '../pki/index.js';
+import { caSettings, openBase, openCa, type BaseContext, type CaContext } from './context.js';
+import { resolvePassphrase } from './passphrase.js';
+
+export interface RunningServer {
+  base: BaseContext;
+  ca: CaContext;
+  httpUrl: string;
+  httpsUrl: string;
+  /** Printed once at first start; null afterwards. */
+  adminToken: string | null;
+  caCreated: boolean;
+  passphraseSource: string;
+  stop(): Promise<void>;
+}
+
+function urlOf(addr: string, port: number, scheme: string): string {
+  return `${scheme}://${addr.includes(':') ? `[${addr}]` : addr}:${port}`;
+}
+
+/**
+ * Starts femtoguard: opens the store, initialises the CA on first start, unlocks it, and
+ * serves the HTTP listener (API, OCSP, CRL) and the TLS listener (EST). Revocations made by
+ * other processes are picked up from the change feed within `changePollMs`.
+ */
+export async function startServer(config: Config, opts: { logger: Logger; env?: NodeJS.ProcessEnv; clock?: Clock }): Promise<RunningServer> {
+  const log = opts.logger;
+  const clock = opts.clock ?? systemClock;
+  const base = openBase(config, clock);
+  const stores = base.stores;
+  let closers: (() => Promise<void> | void)[] = [() => base.close()];
+  try {
+    const exists = await caExists(stores.certs);
+    const pass = resolvePassphrase(opts.env ?? process.env, config.dataDir, { generateIfMissing: !exists });
+    let caCreated = false;
+    if (!exists) {
+      await initCa({ store: stores.certs, audit: stores.audit, clock }, caSettings(config), pass.passphrase, 'system');
+      caCreated = true;
+      log.info({ keyAlgorithm: config.ca.keyAlgorithm, passphraseSource: pass.source }, 'CA initialised');
+    }
+    const ca = await openCa(base, pass.passphrase);
+
+    // Status changes in this process: re-sign OCSP and rebuild the CRL at once.
+    base.revocation.onChange((serials) => {
+      ca.crl.markDirty();
+      void ca.ocsp.invalidate(serials);
+      void ca.crl.current().catch((e: unknown) => log.error({ err: String(e) }, 'CRL rebuild failed'));
+    });
+    // Changes from other processes (CLI, other nodes) through the change feed.
+    let lastSeq = await stores.certs.lastChangeSeq();
+    let polling = false;
+    const poll = setInterval(() => {
+      if (polling) return;
+      polling = true;
+      stores.certs
+        .changesSince(lastSeq)
+        .then((changes) => {
+          if (changes.length === 0) return;
+          lastSeq = changes[changes.length - 1]?.seq ?? lastSeq;
+          base.revocation.emit(changes.map((c) => c.serialHex));
+        })
+        .catch((e: unknown) => log.error({ err: String(e) }, 'change feed poll failed'))
+        .finally(() => (polling = false));
+    }, config.changePollMs);
+    poll.unref();
+    closers.push(() => clearInterval(poll));
+
+    let adminToken: string | null = null;
+    if ((await stores.tokens.list()).length === 0) {
+      adminToken = (await base.tokens.create('admin', 'system', 'initial admin token')).token;
+    }
+
+    const api = buildApiServer({
+      registry: base.registry,
+      certs: stores.certs,
+      audit: stores.audit,
+      tokens: base.tokens,
+      revocation: base.revocation,
+      enrollment: base.enrollment,
+      endpoints: { ocsp: ca.ocsp, crl: ca.crl, ca: ca.ca },
+      logger: log,
+      maxBodyBytes: config.api.maxBodyBytes,
+      ocspNextUpdateSeconds: config.ocsp.nextUpdateSeconds,
+    });
+    closers.push(() => api.close());
+    await api.listen({ host: config.http.host, port: config.http.port });
+
+    const tls = await buildTlsServer(config, ca, log);
+    closers.push(() => tls.close());
+    await tls.listen({ host: config.https.host, port: config.https.port });
+
+    const ha = api.server.address();
+    const ta = tls.server.address();
+    const httpUrl = typeof ha === 'object' && ha ? urlOf(config.http.host, ha.port, 'http') : publicBaseUrl(config);
+    const httpsUrl = typeof ta === 'object' && ta ? urlOf(config.https.host, ta.port, 'https') : '';
+    let stopped = false;
+    return {
+      base,
+      ca,
+      httpUrl,
+      httpsUrl,
+      adminToken,
+      caCreated,
+      passphraseSource: pass.source,
+      async stop(): Promise<void> {
+        if (stopped) return;
+        stopped = true;
+        for (const c of closers.reverse()) await c();
+        closers = [];
+      },
+    };
+  } catch (e) {
+    for (const c of closers.reverse()) await c();
+    throw e;
+  }
+}
+
+async function buildTlsServer(config: Config, ca: CaContext, log: Logger): Promise<FastifyInstance> {
+  const { certPem, keyPem } = await issueTlsServerCertificate(ca.ca, [config.https.host]);
+  const vendorRoots = await ca.est.vendorRootDers();
+  const app: FastifyInstance = Fastify({
+    loggerInstance: log.child({ listener: 'https' }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    https: {
+      key: keyPem,
+      cert: certPem,
+      minVersion: 'TLSv1.2',
+      // Client certificates are requested, never required by TLS itself: EST decides per
+      // route (token, vendor certificate, or the device's own certificate) and says why.
+      requestCert: true,
+      rejectUnauthorized: false,
+      ca: [ca.ca.issuing.der, ca.ca.root.der, ...vendorRoots].map((d) => `-----BEGIN CERTIFICATE-----\n${d.toString('base64')}\n-----END CERTIFICATE-----\n`),
+    },
+  }) as unknown as FastifyInstance;
+  app.setErrorHandler(problemErrorHandler(log));
+  app.setNotFoundHandler((req, reply) => sendProblem(reply, 404, 'not_found', `no route for ${req.method} ${req.url.split('?')[0]}`));
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  registerEstRoutes(app, ca.est, log, config.est.maxBodyBytes);
+  return app;
+}

@@ -1,0 +1,34 @@
+import type { Command } from 'commander';
+import { openBase, openCa, resolvePassphrase, type BaseContext, type CaContext } from '../app/index.js';
+import { loadConfig, type Config } from '../config/index.js';
+
+export interface GlobalOptions {
+  dataDir?: string;
+  config?: string;
+  logLevel?: string;
+}
+
+/** The config for a command: defaults < file < env < the global flags. */
+export function configFrom(cmd: Command, extra: Record<string, unknown> = {}): Config {
+  const g = cmd.optsWithGlobals<GlobalOptions>();
+  return loadConfig({ file: g.config, flags: { dataDir: g.dataDir, logLevel: g.logLevel, ...extra } });
+}
+
+/** Runs `fn` against the local data directory (the CLI works on the store directly). */
+export async function withBase<T>(cmd: Command, fn: (ctx: BaseContext) => Promise<T>): Promise<T> {
+  const ctx = openBase(configFrom(cmd));
+  try {
+    return await fn(ctx);
+  } finally {
+    ctx.close();
+  }
+}
+
+export async function withCa<T>(cmd: Command, fn: (base: BaseContext, ca: CaContext) => Promise<T>): Promise<T> {
+  return withBase(cmd, async (base) => {
+    const { passphrase } = resolvePassphrase(process.env, base.config.dataDir, { generateIfMissing: false });
+    return fn(base, await openCa(base, passphrase));
+  });
+}
+
+export const actor = (): string => `cli:${process.env.SUDO_USER ?? process.env.USER ?? 'unknown'}`;

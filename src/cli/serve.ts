@@ -1,0 +1,41 @@
+import type { Command } from 'commander';
+import { startServer } from '../app/index.js';
+import { createLogger } from '../core/logger.js';
+import { configFrom } from './context.js';
+
+/** `femtoguard serve`: run the server until SIGTERM/SIGINT, then drain and exit. */
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('run the server: API, OCSP and CRL over HTTP; EST over HTTPS')
+    .option('--http <host:port>', 'HTTP listener (API, OCSP, CRL)', undefined)
+    .option('--https <host:port>', 'HTTPS listener (EST)', undefined)
+    .option('--public-url <url>', 'base URL written into certificates for OCSP and CRL')
+    .action(async (o: { http?: string; https?: string; publicUrl?: string }, cmd: Command) => {
+      const config = configFrom(cmd, { http: o.http, https: o.https, publicUrl: o.publicUrl });
+      const logger = createLogger({ level: config.logLevel });
+      const srv = await startServer(config, { logger });
+      const out = [
+        `femtoguard is running (data directory ${config.dataDir})`,
+        `  API, OCSP, CRL  ${srv.httpUrl}   (OCSP ${srv.httpUrl}/ocsp, CRL ${srv.httpUrl}/crl)`,
+        `  EST             ${srv.httpsUrl}/.well-known/est/`,
+        `  CA chain        ${srv.httpUrl}/ca/chain.pem`,
+      ];
+      if (srv.caCreated) out.push(`  CA initialised; passphrase ${srv.passphraseSource}`);
+      if (srv.adminToken) {
+        out.push('', 'One-time admin API token (shown only now; store it safely):', `  ${srv.adminToken}`);
+        out.push('', `Try: curl -H "Authorization: Bearer $TOKEN" ${srv.httpUrl}/v1/devices`);
+      }
+      process.stdout.write(out.join('\n') + '\n');
+      await new Promise<void>((resolve) => {
+        const shutdown = (sig: string): void => {
+          logger.info({ signal: sig }, 'shutting down');
+          const hard = setTimeout(() => process.exit(1), 10_000);
+          hard.unref();
+          srv.stop().then(resolve, resolve);
+        };
+        process.once('SIGTERM', () => shutdown('SIGTERM'));
+        process.once('SIGINT', () => shutdown('SIGINT'));
+      });
+    });
+}

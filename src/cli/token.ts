@@ -1,0 +1,33 @@
+import type { Command } from 'commander';
+import { ROLES, type Role } from '../api/index.js';
+import { actor, withBase } from './context.js';
+import { printResult, table, usage } from './output.js';
+
+export function registerToken(program: Command): void {
+  const t = program.command('token').description('API bearer tokens (stored hashed; shown once)');
+  t.command('create')
+    .requiredOption('--role <role>', ROLES.join('|'))
+    .option('--label <text>', 'what the token is for')
+    .option('--json', 'print JSON')
+    .action(async (o: { role: string; label?: string; json?: boolean }, cmd: Command) => {
+      if (!ROLES.includes(o.role as Role)) throw usage(`--role must be one of ${ROLES.join(', ')}`);
+      await withBase(cmd, async (ctx) => {
+        const { token, record } = await ctx.tokens.create(o.role as Role, actor(), o.label);
+        printResult(!!o.json, { ...record, token }, () => token);
+      });
+    });
+  t.command('list')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }, cmd: Command) => {
+      await withBase(cmd, async (ctx) => {
+        const items = await ctx.tokens.list();
+        printResult(!!o.json, items, () => table(['id', 'role', 'label', 'created', 'revoked'], items.map((i) => [i.id, i.role, i.label, i.createdAt, i.revokedAt])));
+      });
+    });
+  t.command('revoke <id>').action(async (id: string, _o: unknown, cmd: Command) => {
+    await withBase(cmd, async (ctx) => {
+      await ctx.tokens.revoke(id, actor());
+      process.stdout.write(`token ${id} revoked\n`);
+    });
+  });
+}

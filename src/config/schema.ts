@@ -1,0 +1,67 @@
+import { z } from 'zod';
+
+/** `HOST:PORT` (IPv6 hosts in brackets). */
+export const listenSchema = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:8080')
+  .transform((s, ctx) => {
+    const i = s.lastIndexOf(':');
+    const host = s.slice(0, i).replace(/^\[|\]$/g, '');
+    const port = Number(s.slice(i + 1));
+    if (port > 65535) {
+      ctx.addIssue({ code: 'custom', message: `port ${port} is out of range` });
+      return z.NEVER;
+    }
+    return { host, port };
+  });
+
+export const configSchema = z
+  .object({
+    dataDir: z.string().min(1).default('./femtoguard-data'),
+    http: listenSchema.prefault('127.0.0.1:8080'),
+    https: listenSchema.prefault('127.0.0.1:8443'),
+    /** Base URL written into certificates (OCSP, CRL, caIssuers). Defaults to http://<http listen>. */
+    publicUrl: z.url().optional(),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    ca: z
+      .object({
+        keyAlgorithm: z.enum(['P-256', 'P-384', 'RSA-3072']).default('P-256'),
+        name: z.string().min(1).max(64).default('femtoguard'),
+        rootValidityDays: z.number().int().min(365).max(365 * 30).default(365 * 20),
+        issuingValidityDays: z.number().int().min(90).max(365 * 10).default(365 * 5),
+        responderValidityDays: z.number().int().min(1).max(365).default(90),
+        /** Device certificate lifetime. Short by design: a lost unit's credential dies with it. */
+        deviceValidityDays: z.number().int().min(1).max(365, 'device certificates above one year are refused').default(30),
+      })
+      .prefault({}),
+    ocsp: z
+      .object({
+        /** nextUpdate of OCSP responses: security gateways cache a response until then. */
+        nextUpdateSeconds: z.number().int().min(10).max(7 * 86400).default(300),
+      })
+      .prefault({}),
+    crl: z
+      .object({
+        nextUpdateHours: z.number().int().min(1).max(24 * 7).default(24),
+      })
+      .prefault({}),
+    est: z
+      .object({
+        /** Failed token attempts allowed per serial and per client address in a window. */
+        maxFailedAttempts: z.number().int().min(1).max(1000).default(5),
+        attemptWindowSeconds: z.number().int().min(1).max(86400).default(900),
+        maxBodyBytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
+      })
+      .prefault({}),
+    api: z
+      .object({
+        maxBodyBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(64 * 1024 * 1024),
+      })
+      .prefault({}),
+    /** How often the server looks for revocations made by other processes (CLI, other nodes). */
+    changePollMs: z.number().int().min(50).max(60_000).default(250),
+  })
+  .strict();
+
+export type Config = Readonly<z.infer<typeof configSchema>>;
+export type ConfigInput = z.input<typeof configSchema>;

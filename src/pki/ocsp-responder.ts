@@ -1,0 +1,189 @@
+import { createHash } from 'node:crypto';
+import type { Clock } from '../core/clock.js';
+import { isAppError } from '../core/errors.js';
+import type { UnlockedCa } from './ca.js';
+import { CRL_REASONS } from './crl.js';
+import {
+  buildOcspResponse,
+  issuerKeyHashes,
+  ocspErrorResponse,
+  parseOcspRequest,
+  type OcspCertId,
+  type OcspCertStatus,
+  type OcspHash,
+} from './ocsp.js';
+import type { CertStore } from './store.js';
+
+/** Port: the device status behind a certificate (the registry answers it). */
+export type DeviceStatusLookup = (serial: string) => Promise<string | null>;
+
+export interface OcspResponderSettings {
+  nextUpdateSeconds: number;
+  /** Sign a fresh response echoing the request's nonce (RFC 6960 §4.4.1); else serve the cached one (RFC 5019 §2.2.1). */
+  echoNonce: boolean;
+  /** Upper bound on cached responses (each a few hundred bytes). */
+  maxCacheEntries?: number;
+}
+
+interface Entry {
+  serialHex: string;
+  certIdDer: Buffer;
+  status: OcspCertStatus;
+  response: Buffer;
+  /** ms: re-sign once past this (half the nextUpdate interval) */
+  refreshAt: number;
+}
+
+const HASHES: readonly OcspHash[] = ['sha1', 'sha256', 'sha384', 'sha512'];
+/** Statuses whose certificates may be `good`. Anything else answers `revoked`: fail closed. */
+const LIVE = new Set(['provisioned', 'active']);
+
+/**
+ * RFC 6960 / RFC 5019 responder for femtoguard's issuing CA. Responses are signed by the
+ * delegated responder key, cached per CertID until half their validity has passed, and
+ * re-signed as soon as the certificate's status changes (in-process listener or the
+ * change feed), so a revocation shows within the poll interval.
+ */
+export function createOcspResponder(deps: { ca: UnlockedCa; store: CertStore; deviceStatus: DeviceStatusLookup; clock: Clock }, s: OcspResponderSettings) {
+  const { ca, store, deviceStatus, clock } = deps;
+  const maxEntries = s.maxCacheEntries ?? 200_000;
+  const intervalMs = s.nextUpdateSeconds * 1000;
+  const responderKeyHash = createHash('sha1').update(ca.responder.publicKeyBits).digest();
+  const ours = new Map<OcspHash, { name: Buffer; key: Buffer }>();
+  for (const h of HASHES) {
+    const { nameHash, keyHash } = issuerKeyHashes(ca.issuing.subjectDer, ca.issuing.publicKeyBits, h);
+    ours.set(h, { name: nameHash, key: keyHash });
+  }
+  const cache = new Map<string, Entry>();
+  const bySerial = new Map<string, Set<string>>();
+  const stats = { requests: 0, cacheHits: 0, signed: 0, malformed: 0, errors: 0 };
+
+  const isOurs = (id: OcspCertId): boolean => {
+    if (id.hash === 'unsupported') return false;
+    const o = ours.get(id.hash);
+    return !!o && o.name.equals(id.issuerNameHash) && o.key.equals(id.issuerKeyHash);
+  };
+
+  async function statusOf(serialHex: string): Promise<OcspCertStatus> {
+    const cert = await store.get(serialHex);
+    if (!cert) return { status: 'unknown' };
+    if (cert.status === 'revoked') return { status: 'revoked', revokedAt: new Date(cert.revokedAt ?? cert.issuedAt), reason: cert.reason ?? 0 };
+    if (cert.kind === 'device' && cert.deviceSerial !== null) {
+      const st = await deviceStatus(cert.deviceSerial);
+      if (st === null || !LIVE.has(st)) {
+        // The registry says the device may not be live even though revocation has not run yet.
+        const reason = st === 'suspended' ? CRL_REASONS.certificateHold : st === 'lost' ? CRL_REASONS.keyCompromise : CRL_REASONS.cessationOfOperation;
+        return { status: 'revoked', revokedAt: clock.now(), reason };
+      }
+    }
+    return { status: 'good' };
+  }
+
+  function sign(certIdDer: Buffer, status: OcspCertStatus, now: Date, nonce?: Buffer): Promise<Buffer> {
+    stats.signed++;
+    const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
+    return buildOcspResponse({
+      signer: ca.responderSigner,
+      responderCertDer: ca.responder.der,
+      responderKeyHash,
+      producedAt: thisUpdate,
+      responses: [{ certIdDer, status, thisUpdate, nextUpdate: new Date(thisUpdate.getTime() + intervalMs) }],
+      ...(nonce ? { nonce } : {}),
+    });
+  }
+
+  function remember(key: string, e: Entry): void {
+    if (cache.size >= maxEntries && !cache.has(key)) {
+      const oldest = cache.keys().next().value;
+      if (oldest !== undefined) forget(oldest);
+    }
+    cache.set(key, e);
+    let set = bySerial.get(e.serialHex);
+    if (!set) bySerial.set(e.serialHex, (set = new Set()));
+    set.add(key);
+  }
+  function forget(key: string): void {
+    const e = cache.get(key);
+    if (!e) return;
+    cache.delete(key);
+    const set = bySerial.get(e.serialHex);
+    set?.delete(key);
+    if (set && set.size === 0) bySerial.delete(e.serialHex);
+  }
+
+  async function fresh(key: string, serialHex: string, certIdDer: Buffer, now: Date): Promise<Entry> {
+    const status = await statusOf(serialHex);
+    const e: Entry = { serialHex, certIdDer: Buffer.from(certIdDer), status, response: await sign(certIdDer, status, now), refreshAt: now.getTime() + intervalMs / 2 };
+    remember(key, e);
+    return e;
+  }
+
+  async function answerOne(id: OcspCertId, nonce: Buffer | undefined): Promise<Buffer> {
+    const now = clock.now();
+    if (!isOurs(id)) return sign(id.der, { status: 'unknown' }, now, nonce);
+    const serialHex = id.serialNumber.toString('hex');
+    const key = id.der.toString('latin1');
+    let e = cache.get(key);
+    if (e && e.refreshAt > now.getTime()) stats.cacheHits++;
+    else e = await fresh(key, serialHex, id.der, now);
+    if (nonce && s.echoNonce) return sign(id.der, e.status, now, nonce);
+    return e.response;
+  }
+
+  return {
+    stats,
+    /** Answers one DER OCSPRequest. Never throws: errors become OCSP error responses. */
+    async respond(der: Buffer): Promise<Buffer> {
+      stats.requests++;
+      let req;
+      try {
+        req = parseOcspRequest(der);
+      } catch {
+        stats.malformed++;
+        return ocspErrorResponse('malformedRequest');
+      }
+      try {
+        const first = req.certIds[0];
+        if (req.certIds.length === 1 && first) return await answerOne(first, req.nonce);
+        // Several CertIDs in one request: answered together, signed fresh (rare; RFC 5019 clients send one).
+        const now = clock.now();
+        const responses = [];
+        for (const id of req.certIds) {
+          const status = isOurs(id) ? await statusOf(id.serialNumber.toString('hex')) : ({ status: 'unknown' } as const);
+          const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
+          responses.push({ certIdDer: id.der, status, thisUpdate, nextUpdate: new Date(thisUpdate.getTime() + intervalMs) });
+        }
+        stats.signed++;
+        return await buildOcspResponse({
+          signer: ca.responderSigner,
+          responderCertDer: ca.responder.der,
+          responderKeyHash,
+          producedAt: new Date(Math.floor(now.getTime() / 1000) * 1000),
+          responses,
+          ...(req.nonce && s.echoNonce ? { nonce: req.nonce } : {}),
+        });
+      } catch (e) {
+        stats.errors++;
+        return ocspErrorResponse(isAppError(e) && e.kind === 'invalid' ? 'malformedRequest' : 'internalError');
+      }
+    },
+    /** Status changed: drop and re-sign the cached responses of these certificates now. */
+    async invalidate(serialHexes: readonly string[]): Promise<void> {
+      const now = clock.now();
+      const work: Promise<Entry>[] = [];
+      for (const serialHex of serialHexes) {
+        const keys = bySerial.get(serialHex);
+        if (!keys) continue;
+        for (const key of [...keys]) {
+          const e = cache.get(key);
+          forget(key);
+          if (e) work.push(fresh(key, serialHex, e.certIdDer, now));
+        }
+      }
+      await Promise.all(work);
+    },
+    cacheSize: (): number => cache.size,
+  };
+}
+
+export type OcspResponder = ReturnType<typeof createOcspResponder>;

@@ -1,0 +1,228 @@
+import type { AuditSink } from '../audit-log/index.js';
+import type { Clock } from '../core/clock.js';
+import { AppError, notFound } from '../core/errors.js';
+import { readCsv } from './csv.js';
+import { applyDevicePatch, createCsvRowMapper, type DeviceInput, type DeviceStatus } from './device-input.js';
+import { assertTransition, canTransition } from './lifecycle.js';
+import type { Device, DeviceFilter, DeviceStore, DeviceWrite, StatusChange } from './store.js';
+
+/**
+ * Port owned by the registry: what must happen to a device's credentials when its status
+ * changes (the PKI implements it: revoke on lost/decommissioned, hold on suspended,
+ * release the hold on reactivation). Returns how many certificates changed.
+ */
+export interface CredentialRevoker {
+  applyStatus(serial: string, from: DeviceStatus | null, to: DeviceStatus, actor: string): Promise<number>;
+}
+
+export interface ImportRowError {
+  line: number;
+  message: string;
+}
+
+export interface ImportResult {
+  rows: number;
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  statusChanges: number;
+  certificatesRevoked: number;
+  errors: ImportRowError[];
+}
+
+export interface ImportProgress {
+  (rowsDone: number, bytesRead: number): void;
+}
+
+export interface RegistryDeps {
+  store: DeviceStore;
+  revoker: CredentialRevoker;
+  audit: AuditSink;
+  clock: Clock;
+}
+
+const BATCH = 2000;
+/** At most this many row errors are kept in a result; the count is still exact. */
+const MAX_REPORTED_ERRORS = 10_000;
+
+export type Registry = ReturnType<typeof createRegistry>;
+
+/** The fleet registry: devices, their lifecycle, and bulk import. */
+export function createRegistry(deps: RegistryDeps) {
+  const { store, revoker, audit, clock } = deps;
+
+  async function mustGet(serial: string): Promise<Device> {
+    const d = await store.get(serial);
+    if (!d) throw notFound('device.not_found', `no device with serial ${serial}`, { serial });
+    return d;
+  }
+
+  async function afterStatusChange(c: StatusChange): Promise<number> {
+    await audit.record({ action: 'device.status_changed', actor: c.actor, subject: c.serial, outcome: 'success', details: { from: c.from, to: c.to, reason: c.reason } });
+    return revoker.applyStatus(c.serial, c.from, c.to, c.actor);
+  }
+
+  return {
+    get: (serial: string): Promise<Device | null> => store.get(serial),
+    mustGet,
+    list: (filter: DeviceFilter): Promise<Device[]> => store.list(filter),
+    count: (filter: Omit<DeviceFilter, 'after' | 'limit'>): Promise<number> => store.count(filter),
+    history: (serial: string): Promise<StatusChange[]> => store.history(serial),
+
+    async add(input: DeviceInput, actor: string, reason = 'added'): Promise<Device> {
+      const at = clock.now().toISOString();
+      if (await store.get(input.serial)) throw new AppError('conflict', 'device.exists', `device ${input.serial} already exists`, { serial: input.serial });
+      const change: StatusChange = { serial: input.serial, from: null, to: input.status, actor, reason, at };
+      await store.write([{ kind: 'insert', device: input, change }], at);
+      await audit.record({ action: 'device.added', actor, subject: input.serial, outcome: 'success', details: { status: input.status } });
+      return mustGet(input.serial);
+    },
+
+    /** Updates data fields (not status: that goes through setStatus). */
+    async update(serial: string, patch: Partial<Omit<DeviceInput, 'serial' | 'status'>>, actor: string): Promise<Device> {
+      const cur = await mustGet(serial);
+      const next: DeviceInput = { ...applyDevicePatch(cur, patch), serial, status: cur.status };
+      const at = clock.now().toISOString();
+      await store.write([{ kind: 'update', device: next, change: null }], at);
+      await audit.record({ action: 'device.updated', actor, subject: serial, outcome: 'success', details: { fields: Object.keys(patch) } });
+      return mustGet(serial);
+    },
+
+    /** A lifecycle transition, enforced, recorded, and applied to the device's certificates. */
+    async setStatus(serial: string, to: DeviceStatus, actor: string, reason: string): Promise<{ device: Device; certificatesChanged: number }> {
+      const cur = await mustGet(serial);
+      try {
+        assertTransition(serial, cur.status, to);
+      } catch (e) {
+        await audit.record({ action: 'device.status_change_refused', actor, subject: serial, outcome: 'denied', details: { from: cur.status, to, reason } });
+        throw e;
+      }
+      const change = { serial, from: cur.status, to, actor, reason, at: clock.now().toISOString() };
+      const device = await store.setStatus(change);
+      if (!device) throw new AppError('conflict', 'device.concurrent_change', `device ${serial} changed status concurrently; retry`, { serial });
+      const certificatesChanged = await afterStatusChange(change);
+      return { device, certificatesChanged };
+    },
+
+    /**
+     * Bulk import of registry CSV (FORMATS.md §2). Each bad row is reported with its line
+     * number and nothing from it is stored; the other rows are imported. Existing devices
+     * are updated; a status change on import obeys the lifecycle like any other.
+     */
+    async importCsv(input: AsyncIterable<Buffer | string>, actor: string, onProgress?: ImportProgress): Promise<ImportResult> {
+      const result: ImportResult = { rows: 0, inserted: 0, updated: 0, unchanged: 0, statusChanges: 0, certificatesRevoked: 0, errors: [] };
+      let errorCount = 0;
+      const addError = (line: number, message: string): void => {
+        errorCount++;
+        if (result.errors.length < MAX_REPORTED_ERRORS) result.errors.push({ line, message });
+      };
+      let mapper: ReturnType<typeof createCsvRowMapper> | null = null;
+      let pending: { line: number; device: DeviceInput }[] = [];
+      let bytes = 0;
+      const counted = (async function* () {
+        for await (const chunk of input) {
+          bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+          yield chunk;
+        }
+      })();
+
+      const flush = async (): Promise<void> => {
+        if (pending.length === 0) return;
+        const batch = pending;
+        pending = [];
+        const at = clock.now().toISOString();
+        const existing = await store.getMany(batch.map((r) => r.device.serial));
+        const writes: DeviceWrite[] = [];
+        const seen = new Map<string, number>();
+        for (const { line, device } of batch) {
+          const first = seen.get(device.serial);
+          if (first !== undefined) {
+            addError(line, `serial ${device.serial} appears again (first at line ${first}); row skipped`);
+            continue;
+          }
+          seen.set(device.serial, line);
+          const cur = existing.get(device.serial);
+          if (!cur) {
+            writes.push({ kind: 'insert', device, change: { serial: device.serial, from: null, to: device.status, actor, reason: 'import', at } });
+            result.inserted++;
+            continue;
+          }
+          if (cur.status !== device.status && !canTransition(cur.status, device.status)) {
+            addError(line, `device ${device.serial} cannot go from ${cur.status} to ${device.status}; row skipped`);
+            continue;
+          }
+          if (sameDevice(cur, device)) {
+            result.unchanged++;
+            continue;
+          }
+          const change = cur.status !== device.status ? { serial: device.serial, from: cur.status, to: device.status, actor, reason: 'import', at } : null;
+          writes.push({ kind: 'update', device, change });
+          result.updated++;
+        }
+        await store.write(writes, at);
+        for (const w of writes) {
+          if (w.kind === 'update' && w.change) {
+            result.statusChanges++;
+            result.certificatesRevoked += await afterStatusChange(w.change);
+          }
+        }
+        onProgress?.(result.rows, bytes);
+      };
+
+      for await (const rec of readCsv(counted)) {
+        if ('error' in rec) {
+          if (mapper) result.rows++;
+          addError(rec.line, rec.error);
+          continue;
+        }
+        if (!mapper) {
+          mapper = createCsvRowMapper(rec.fields);
+          continue;
+        }
+        result.rows++;
+        const m = mapper.map(rec.fields, rec.line);
+        if (m.ok) pending.push({ line: rec.line, device: m.device });
+        else addError(m.line, m.errors.map((e) => e.replace(/^line \d+: /, '')).join('; '));
+        if (pending.length >= BATCH) await flush();
+      }
+      if (!mapper) throw new AppError('invalid', 'registry.csv_empty', 'the CSV has no header row');
+      await flush();
+      if (errorCount > result.errors.length) result.errors.push({ line: 0, message: `${errorCount - result.errors.length} more row errors not listed` });
+      await audit.record({
+        action: 'device.imported',
+        actor,
+        outcome: errorCount ? 'failure' : 'success',
+        details: { rows: result.rows, inserted: result.inserted, updated: result.updated, errors: errorCount },
+      });
+      return result;
+    },
+
+    /** First successful enrollment moves `provisioned` to `active`. */
+    async markEnrolled(serial: string, actor: string): Promise<void> {
+      const cur = await mustGet(serial);
+      if (cur.status !== 'provisioned') return;
+      const change = { serial, from: cur.status, to: 'active' as const, actor, reason: 'first enrollment', at: clock.now().toISOString() };
+      if (await store.setStatus(change)) {
+        await audit.record({ action: 'device.status_changed', actor, subject: serial, outcome: 'success', details: { from: 'provisioned', to: 'active', reason: change.reason } });
+      }
+    },
+  };
+}
+
+function sameDevice(a: DeviceInput, b: DeviceInput): boolean {
+  return (
+    a.status === b.status &&
+    a.siteLat === b.siteLat &&
+    a.siteLon === b.siteLon &&
+    a.siteRadiusM === b.siteRadiusM &&
+    a.owner === b.owner &&
+    sameList(a.cellIds, b.cellIds) &&
+    sameList(a.ipPrefixes, b.ipPrefixes) &&
+    sameList(a.expectedNeighbors, b.expectedNeighbors) &&
+    sameList(a.certFingerprints, b.certFingerprints)
+  );
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
