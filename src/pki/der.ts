@@ -214,6 +214,7 @@ export function readOid(buf: Buffer, n: Node): string {
     }
   }
   if (arcs.length === 0) throw derError('empty OBJECT IDENTIFIER', n.start);
+  if (((buf[n.end - 1] as number) & 0x80) !== 0) throw derError('OBJECT IDENTIFIER ends inside an arc', n.start);
   return arcs.join('.');
 }
 
@@ -236,14 +237,22 @@ export function readSmallInt(buf: Buffer, n: Node): number {
 export function readTime(buf: Buffer, n: Node): Date {
   const s = buf.toString('latin1', n.contentStart, n.end);
   let m: RegExpExecArray | null;
+  let y: number;
   if (n.tag === TAG.UTC_TIME && (m = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s))) {
     const yy = Number(m[1]);
-    return new Date(Date.UTC(yy < 50 ? 2000 + yy : 1900 + yy, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])));
+    y = yy < 50 ? 2000 + yy : 1900 + yy; // RFC 5280 §4.1.2.5.1
+  } else if (n.tag === TAG.GENERALIZED_TIME && (m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.\d+)?Z$/.exec(s))) {
+    y = Number(m[1]);
+  } else {
+    throw derError('bad time value', n.start);
   }
-  if (n.tag === TAG.GENERALIZED_TIME && (m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.\d+)?Z$/.exec(s))) {
-    return new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])));
+  const [mo, d, h, mi, se] = [Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])];
+  const t = new Date(Date.UTC(y, mo - 1, d, h, mi, se));
+  // Date.UTC rolls month 13 or second 99 over silently: a round trip catches it.
+  if (t.getUTCMonth() !== mo - 1 || t.getUTCDate() !== d || t.getUTCHours() !== h || t.getUTCMinutes() !== mi || t.getUTCSeconds() !== se) {
+    throw derError('time value out of range', n.start);
   }
-  throw derError('bad time value', n.start);
+  return t;
 }
 
 /** Any of the string types X.509 names use, as text. */

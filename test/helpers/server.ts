@@ -1,0 +1,59 @@
+/**
+ * Starts a real femtoguard server in this process on ephemeral loopback ports, with its own
+ * temporary data directory and CA, for integration tests. The server is the production
+ * composition (`startServer`), not a test double.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer, type RunningServer } from '../../src/app/index.js';
+import { loadConfig, type ConfigInput } from '../../src/config/index.js';
+import { silentLogger } from '../../src/core/logger.js';
+
+export interface TestServer {
+  srv: RunningServer;
+  dataDir: string;
+  /** http://127.0.0.1:PORT */
+  http: string;
+  /** https://127.0.0.1:PORT */
+  https: string;
+  /** PEM file with the issuing and root CA certificates. */
+  chainPath: string;
+  /** A working directory for the test's files (keys, CSRs), removed at stop. */
+  work: string;
+  adminToken: string;
+  /** env for CLI subprocesses against the same data directory */
+  env: NodeJS.ProcessEnv;
+  stop(): Promise<void>;
+}
+
+export const TEST_PASSPHRASE = 'integration-test-passphrase';
+
+export async function startTestServer(overrides: Partial<ConfigInput> = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'fg-data-'));
+  const work = mkdtempSync(join(tmpdir(), 'fg-work-'));
+  const env = { ...process.env, FEMTOGUARD_CA_PASSPHRASE: TEST_PASSPHRASE, FEMTOGUARD_DATA_DIR: dataDir };
+  const config = loadConfig({
+    env: {},
+    flags: { dataDir, http: '127.0.0.1:0', https: '127.0.0.1:0', logLevel: 'silent', changePollMs: 100, ...overrides },
+  });
+  const srv = await startServer(config, { logger: silentLogger(), env });
+  const chainPath = join(work, 'chain.pem');
+  writeFileSync(chainPath, srv.ca.ca.chainPem);
+  if (!srv.adminToken) throw new Error('expected a first-start admin token');
+  return {
+    srv,
+    dataDir,
+    http: srv.httpUrl,
+    https: srv.httpsUrl,
+    chainPath,
+    work,
+    adminToken: srv.adminToken,
+    env,
+    async stop() {
+      await srv.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(work, { recursive: true, force: true });
+    },
+  };
+}
