@@ -1,0 +1,155 @@
+import { z } from 'zod';
+
+export const RULE_IDS = [
+  'unregistered-device',
+  'unregistered-cell',
+  'inactive-device',
+  'credential-shared',
+  'source-ip-mismatch',
+  'location-mismatch',
+  'device-moving',
+  'subscriber-surge',
+  'ims-downgrade',
+  'payment-exposure',
+  'stale-endpoint',
+  'idle-device',
+] as const;
+export type RuleId = (typeof RULE_IDS)[number];
+export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+const MIN = 60_000;
+const HOUR = 3_600_000;
+
+const severity = z.enum(SEVERITIES);
+const responses = z
+  .object({
+    /** quarantine the device: status suspended, certificates on hold (OCSP revoked, EST refuses) */
+    quarantine: z.boolean().default(false),
+    /** hold payments this alert is about (payment-exposure) instead of only flagging them */
+    holdPayment: z.boolean().default(false),
+  })
+  .prefault({});
+
+/**
+ * Detection thresholds, per rule. Every default is documented in docs/detection.md with the
+ * false-positive trap it is set against.
+ */
+export const detectionConfigSchema = z
+  .object({
+    /** FORMATS.md §1: arrival out of order by up to this much gives the same alerts as sorted input */
+    maxOutOfOrderMs: z.number().int().min(0).max(24 * HOUR).default(10 * MIN),
+    /** event ids are remembered this long (event time) for idempotency */
+    dedupWindowMs: z.number().int().min(MIN).max(7 * 24 * HOUR).default(6 * HOUR),
+    /** responses run for real, or are only logged (dry run) */
+    dryRun: z.boolean().default(false),
+    rules: z
+      .object({
+        'unregistered-device': z.object({ severity: severity.default('critical'), responses }).prefault({}),
+        'unregistered-cell': z
+          .object({
+            severity: severity.default('critical'),
+            /** only cellIds matching this pattern are femtocells (when the attach feed also carries macro cells); empty = all */
+            femtoCellPattern: z.string().default(''),
+            responses,
+          })
+          .prefault({}),
+        'inactive-device': z
+          .object({
+            severity: severity.default('critical'),
+            /** severity for a device that is only `provisioned` (not yet enrolled) */
+            provisionedSeverity: severity.default('medium'),
+            suspendedSeverity: severity.default('high'),
+            responses,
+          })
+          .prefault({}),
+        'credential-shared': z
+          .object({
+            severity: severity.default('critical'),
+            /** a session counts as live while its address was seen this recently (reports or session events) */
+            sessionLivenessMs: z.number().int().min(MIN).default(45 * MIN),
+            responses: responses.default({ quarantine: true, holdPayment: false }),
+          })
+          .prefault({}),
+        'source-ip-mismatch': z.object({ severity: severity.default('high'), responses }).prefault({}),
+        'location-mismatch': z
+          .object({
+            severity: severity.default('high'),
+            /** extra tolerance on top of the site radius and the fix's own accuracy */
+            marginM: z.number().min(0).default(200),
+            /** share of expected neighbours a scan must hear (0..1); below it the scan does not match */
+            minNeighborOverlap: z.number().min(0).max(1).default(0.2),
+            /** how many consecutive non-matching scans before alerting (a single odd scan is noise) */
+            consecutiveScans: z.number().int().min(1).default(2),
+            responses,
+          })
+          .prefault({}),
+        'device-moving': z
+          .object({
+            severity: severity.default('high'),
+            /** displacement between two fixes beyond accuracy + this, to count as a move */
+            minMoveM: z.number().min(0).default(500),
+            /** neighbour sets with less than this Jaccard overlap count as a move */
+            maxNeighborJaccard: z.number().min(0).max(1).default(0.1),
+            /** moves within the window before alerting */
+            moves: z.number().int().min(1).default(3),
+            windowMs: z.number().int().min(MIN).default(6 * HOUR),
+            responses,
+          })
+          .prefault({}),
+        'subscriber-surge': z
+          .object({
+            severity: severity.default('high'),
+            windowMs: z.number().int().min(MIN).default(HOUR),
+            /** what any home cell does: a handful of phones; more distinct subscribers than this in a window is beyond a home */
+            homeCellMax: z.number().int().min(1).default(12),
+            /** and more than this many times the cell's own learned baseline */
+            baselineFactor: z.number().min(1).default(4),
+            /** baseline smoothing (EWMA weight of the newest window) */
+            baselineAlpha: z.number().min(0).max(1).default(0.2),
+            /** active windows a registered cell must have been seen before its baseline is trusted */
+            warmupWindows: z.number().int().min(0).default(3),
+            responses,
+          })
+          .prefault({}),
+        'ims-downgrade': z
+          .object({
+            severity: severity.default('high'),
+            windowMs: z.number().int().min(MIN).default(HOUR),
+            /** registrations needed in a window before a share means anything */
+            minRegistrations: z.number().int().min(1).default(8),
+            /** alert when a cell's share without IPsec exceeds the network's share by this much (absolute) */
+            excessShare: z.number().min(0).max(1).default(0.4),
+            responses,
+          })
+          .prefault({}),
+        'payment-exposure': z
+          .object({
+            severity: severity.default('high'),
+            /** a subscriber on a flagged cell this long before the payment is exposed */
+            lookbackMs: z.number().int().min(MIN).default(2 * HOUR),
+            responses: responses.default({ quarantine: false, holdPayment: true }),
+          })
+          .prefault({}),
+        'stale-endpoint': z
+          .object({
+            severity: severity.default('high'),
+            /** gateway addresses rotated out, with the time they stopped being valid */
+            retired: z.array(z.object({ endpoint: z.string(), retiredAt: z.string() })).default([]),
+            responses,
+          })
+          .prefault({}),
+        'idle-device': z
+          .object({
+            severity: severity.default('low'),
+            idleMs: z.number().int().min(MIN).default(24 * HOUR),
+            responses,
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+export type DetectionConfig = z.infer<typeof detectionConfigSchema>;
+export type RulesConfig = DetectionConfig['rules'];

@@ -1,0 +1,26 @@
+import type { FemtoReportEvent, FemtoSessionEvent } from '../../events/index.js';
+import type { Rule, RuleContext } from '../rule.js';
+
+/** A session (or report) from an address outside the device's registered broadband prefixes. */
+export function sourceIpMismatch(): Rule {
+  const check = (e: FemtoSessionEvent | FemtoReportEvent, ip: string | undefined, ctx: RuleContext): void => {
+    if (!ip) return;
+    const d = ctx.registry.get(e.serial);
+    if (!d || d.prefixes.size === 0 || d.prefixes.contains(ip)) return;
+    ctx.raise({
+      rule: 'source-ip-mismatch',
+      severity: ctx.cfg['source-ip-mismatch'].severity,
+      t: e.t,
+      serial: e.serial,
+      summary: `${e.serial} connected from ${ip}, outside its registered line (${d.ipPrefixes.join(', ')}): the unit moved or its credential is used elsewhere.`,
+      evidence: { sourceIp: ip, ipPrefixes: d.ipPrefixes, event: e.type, eventId: e.id ?? null },
+    });
+  };
+  return {
+    id: 'source-ip-mismatch',
+    onSession: (e, ctx) => {
+      if (e.phase === 'up') check(e, e.sourceIp, ctx);
+    },
+    onReport: (e, ctx) => check(e, e.sourceIp, ctx),
+  };
+}

@@ -1,0 +1,57 @@
+import type { Rule } from '../rule.js';
+
+interface CellWindow {
+  start: number;
+  imsis: Set<string>;
+  fired: boolean;
+  /** EWMA of distinct subscribers per active window (windows that surged are left out) */
+  baseline: number;
+  windows: number;
+}
+
+/**
+ * A cell serving far more distinct subscribers in a window than any home cell would
+ * (`homeCellMax`) and than its own learned baseline (`baselineFactor` ×). A registered cell's
+ * baseline is trusted after `warmupWindows` active windows, so a busy cafe or office is
+ * judged against its own steady crowd, not against a home; an unregistered cell has no
+ * baseline and is judged against a home cell.
+ */
+export function subscriberSurge(): Rule {
+  const cells = new Map<string, CellWindow>();
+  return {
+    id: 'subscriber-surge',
+    onAttach(e, ctx) {
+      const c = ctx.cfg['subscriber-surge'];
+      const start = e.t - (e.t % c.windowMs);
+      let w = cells.get(e.cellId);
+      if (!w) cells.set(e.cellId, (w = { start, imsis: new Set(), fired: false, baseline: 0, windows: 0 }));
+      if (start > w.start) {
+        if (w.imsis.size > 0 && !w.fired) {
+          w.baseline = w.windows === 0 ? w.imsis.size : c.baselineAlpha * w.imsis.size + (1 - c.baselineAlpha) * w.baseline;
+          w.windows++;
+        }
+        w.start = start;
+        w.imsis = new Set();
+        w.fired = false;
+      } else if (start < w.start) {
+        return; // an attach from a window already closed (late beyond the reorder limit)
+      }
+      w.imsis.add(e.imsi);
+      const n = w.imsis.size;
+      if (n <= c.homeCellMax) return;
+      const registered = ctx.registry.cellRegistered(e.cellId);
+      if (registered && w.windows < c.warmupWindows) return;
+      const threshold = Math.max(c.homeCellMax, registered ? c.baselineFactor * w.baseline : 0);
+      if (n <= threshold) return;
+      w.fired = true;
+      ctx.raise({
+        rule: 'subscriber-surge',
+        severity: c.severity,
+        t: e.t,
+        cellId: e.cellId,
+        summary: `Cell ${e.cellId} served ${n} distinct subscribers within ${Math.round(c.windowMs / 60_000)} min, against a baseline of ${w.baseline.toFixed(1)}${registered ? '' : ' (unregistered cell)'}: a home femtocell serves a handful.`,
+        evidence: { distinctSubscribers: n, windowStart: new Date(w.start).toISOString(), baseline: Number(w.baseline.toFixed(2)), baselineWindows: w.windows, threshold: Number(threshold.toFixed(2)), registered },
+      });
+    },
+  };
+}

@@ -1,0 +1,24 @@
+import type { FemtoReportEvent, FemtoSessionEvent } from '../../events/index.js';
+import type { Rule, RuleContext } from '../rule.js';
+
+/** A session or report from a serial that no registry entry holds. */
+export function unregisteredDevice(): Rule {
+  const check = (e: FemtoSessionEvent | FemtoReportEvent, ctx: RuleContext): void => {
+    if (ctx.registry.get(e.serial)) return;
+    ctx.raise({
+      rule: 'unregistered-device',
+      severity: ctx.cfg['unregistered-device'].severity,
+      t: e.t,
+      serial: e.serial,
+      summary: `Femtocell ${e.serial} is not in the registry but ${e.type === 'femto.session' ? 'brought a session up' : 'reports'}${e.sourceIp ? ` from ${e.sourceIp}` : ''}: block it and find where its credential came from.`,
+      evidence: { event: e.type, sourceIp: e.sourceIp ?? null, cellIds: e.cellIds ?? [], eventId: e.id ?? null },
+    });
+  };
+  return {
+    id: 'unregistered-device',
+    onSession: (e, ctx) => {
+      if (e.phase === 'up') check(e, ctx);
+    },
+    onReport: check,
+  };
+}

@@ -1,0 +1,212 @@
+import type { RegistryUpdateEvent } from '../events/index.js';
+import { PrefixSet, type DeviceInput, type DeviceStatus } from '../registry/index.js';
+import type { RuleId } from './config.js';
+
+/** A registered device as the engine sees it: sets and prefix tables ready for lookups. */
+export interface DeviceView {
+  serial: string;
+  status: DeviceStatus;
+  cellIds: Set<string>;
+  siteLat: number | null;
+  siteLon: number | null;
+  siteRadiusM: number;
+  prefixes: PrefixSet;
+  ipPrefixes: string[];
+  expectedNeighbors: Set<string>;
+  certFingerprints: Set<string>;
+}
+
+/** The registry, indexed for the engine: by serial, by cell, by certificate fingerprint. */
+export class RegistryView {
+  readonly devices = new Map<string, DeviceView>();
+  private readonly cellOwners = new Map<string, Set<string>>();
+  private readonly fpOwners = new Map<string, string>();
+
+  static from(devices: Iterable<DeviceInput>): RegistryView {
+    const v = new RegistryView();
+    for (const d of devices) v.put(d);
+    return v;
+  }
+
+  get(serial: string): DeviceView | undefined {
+    return this.devices.get(serial);
+  }
+
+  /** Is some registered device allowed to serve this cell? */
+  cellRegistered(cellId: string): boolean {
+    const s = this.cellOwners.get(cellId);
+    return s !== undefined && s.size > 0;
+  }
+
+  cellOwnersOf(cellId: string): ReadonlySet<string> | undefined {
+    return this.cellOwners.get(cellId);
+  }
+
+  fingerprintOwner(fp: string): string | undefined {
+    return this.fpOwners.get(fp);
+  }
+
+  put(d: DeviceInput): DeviceView {
+    const old = this.devices.get(d.serial);
+    if (old) this.unindex(old);
+    const view: DeviceView = {
+      serial: d.serial,
+      status: d.status,
+      cellIds: new Set(d.cellIds),
+      siteLat: d.siteLat,
+      siteLon: d.siteLon,
+      siteRadiusM: d.siteRadiusM,
+      prefixes: new PrefixSet(d.ipPrefixes),
+      ipPrefixes: [...d.ipPrefixes],
+      expectedNeighbors: new Set(d.expectedNeighbors),
+      certFingerprints: new Set(d.certFingerprints),
+    };
+    this.devices.set(d.serial, view);
+    for (const c of view.cellIds) {
+      let s = this.cellOwners.get(c);
+      if (!s) this.cellOwners.set(c, (s = new Set()));
+      s.add(d.serial);
+    }
+    for (const fp of view.certFingerprints) if (!this.fpOwners.has(fp)) this.fpOwners.set(fp, d.serial);
+    return view;
+  }
+
+  /** FORMATS.md §1 `registry.update`: fields left out keep their value. Returns the device before and after. */
+  applyUpdate(e: RegistryUpdateEvent): { before: DeviceView | undefined; after: DeviceView } {
+    const before = this.devices.get(e.serial);
+    const base: DeviceInput = before
+      ? {
+          serial: before.serial,
+          status: before.status,
+          cellIds: [...before.cellIds],
+          siteLat: before.siteLat,
+          siteLon: before.siteLon,
+          siteRadiusM: before.siteRadiusM,
+          ipPrefixes: before.ipPrefixes,
+          expectedNeighbors: [...before.expectedNeighbors],
+          certFingerprints: [...before.certFingerprints],
+          owner: null,
+        }
+      : { serial: e.serial, status: 'provisioned', cellIds: [], siteLat: null, siteLon: null, siteRadiusM: 300, ipPrefixes: [], expectedNeighbors: [], certFingerprints: [], owner: null };
+    let prefixes = base.ipPrefixes;
+    if (e.ipPrefixes !== undefined) {
+      // A bad prefix in an update must not take the engine down: keep the valid ones.
+      prefixes = e.ipPrefixes.filter((p) => {
+        try {
+          new PrefixSet([p]);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+    }
+    const after = this.put({
+      ...base,
+      status: e.status ?? base.status,
+      cellIds: e.cellIds ?? base.cellIds,
+      siteLat: e.siteLat !== undefined ? e.siteLat : base.siteLat,
+      siteLon: e.siteLon !== undefined ? e.siteLon : base.siteLon,
+      siteRadiusM: e.siteRadiusM ?? base.siteRadiusM,
+      ipPrefixes: prefixes,
+      expectedNeighbors: e.expectedNeighbors ?? base.expectedNeighbors,
+      certFingerprints: e.certFingerprints ?? base.certFingerprints,
+    });
+    return { before, after };
+  }
+
+  private unindex(v: DeviceView): void {
+    for (const c of v.cellIds) this.cellOwners.get(c)?.delete(v.serial);
+    for (const fp of v.certFingerprints) if (this.fpOwners.get(fp) === v.serial) this.fpOwners.delete(fp);
+  }
+}
+
+/** What the engine remembers about a device it has seen (registered or not). */
+export interface DeviceRuntime {
+  lastSeen: number;
+  /** live sessions by session id (or source address when the gateway gives none) */
+  sessions: Map<string, { ip: string; upAt: number }>;
+  /** last time each source address was seen */
+  ipSeen: Map<string, number>;
+  /** cells the device announced most recently */
+  announced: Set<string>;
+}
+
+/**
+ * Subscribers joined across identifiers (IMSI, MSISDN, IMEI) with the cells they were on
+ * recently. Bounded: subscribers not seen within the retention are dropped by `expire`.
+ */
+export class SubscriberIndex {
+  private readonly byImsi = new Map<string, { msisdn?: string; imei?: string; lastT: number; cells: Map<string, number> }>();
+  private readonly imsiByMsisdn = new Map<string, string>();
+
+  observe(imsi: string, t: number, cellId?: string, msisdn?: string, imei?: string): void {
+    let s = this.byImsi.get(imsi);
+    if (!s) this.byImsi.set(imsi, (s = { lastT: t, cells: new Map() }));
+    if (t > s.lastT) s.lastT = t;
+    if (msisdn && s.msisdn !== msisdn) {
+      s.msisdn = msisdn;
+      this.imsiByMsisdn.set(msisdn, imsi);
+    }
+    if (imei) s.imei = imei;
+    if (cellId) {
+      const prev = s.cells.get(cellId);
+      if (prev === undefined || t > prev) s.cells.set(cellId, t);
+    }
+  }
+
+  imsiOf(msisdn: string): string | undefined {
+    return this.imsiByMsisdn.get(msisdn);
+  }
+
+  identifiers(imsi: string): { msisdn?: string; imei?: string } | undefined {
+    const s = this.byImsi.get(imsi);
+    return s ? { ...(s.msisdn ? { msisdn: s.msisdn } : {}), ...(s.imei ? { imei: s.imei } : {}) } : undefined;
+  }
+
+  /** Cells the subscriber was on at or after `since`, with the last time on each. */
+  cellsSince(imsi: string, since: number): [string, number][] {
+    const s = this.byImsi.get(imsi);
+    if (!s) return [];
+    const out: [string, number][] = [];
+    for (const [c, t] of s.cells) if (t >= since) out.push([c, t]);
+    return out;
+  }
+
+  /** Forget cells and subscribers last seen before `before`. */
+  expire(before: number): void {
+    for (const [imsi, s] of this.byImsi) {
+      if (s.lastT < before) {
+        this.byImsi.delete(imsi);
+        if (s.msisdn && this.imsiByMsisdn.get(s.msisdn) === imsi) this.imsiByMsisdn.delete(s.msisdn);
+        continue;
+      }
+      for (const [c, t] of s.cells) if (t < before) s.cells.delete(c);
+    }
+  }
+
+  get size(): number {
+    return this.byImsi.size;
+  }
+}
+
+/** Cells flagged by any rule, with the first time and the rules. */
+export class CellFlags {
+  private readonly flags = new Map<string, { t: number; rules: Set<RuleId> }>();
+
+  flag(cellId: string, t: number, rule: RuleId): void {
+    const f = this.flags.get(cellId);
+    if (!f) this.flags.set(cellId, { t, rules: new Set([rule]) });
+    else {
+      f.rules.add(rule);
+      if (t < f.t) f.t = t;
+    }
+  }
+
+  get(cellId: string): { t: number; rules: ReadonlySet<RuleId> } | undefined {
+    return this.flags.get(cellId);
+  }
+
+  entries(): IterableIterator<[string, { t: number; rules: Set<RuleId> }]> {
+    return this.flags.entries();
+  }
+}

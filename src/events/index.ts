@@ -1,0 +1,9 @@
+/** The event contract (FORMATS.md §1): types, validation, NDJSON reading, ordering, the bus port. */
+export { EVENT_TYPES } from './types.js';
+export type { EventType, FgEvent, FemtoSessionEvent, FemtoReportEvent, UeAttachEvent, ImsRegisterEvent, PaymentAuthEvent, RegistryUpdateEvent, GpsFix } from './types.js';
+export { validateEvent } from './validate.js';
+export type { Validated } from './validate.js';
+export { parseEventTime, formatEventTime } from './timestamp.js';
+export { NdjsonSplitter, readNdjson, MAX_LINE_BYTES } from './ndjson.js';
+export type { NdjsonLine } from './ndjson.js';
+export { ReorderBuffer, DedupWindow } from './reorder.js';
