@@ -25,8 +25,10 @@ function ocspReply(res: ServerResponse, der: Buffer, cacheSeconds: number | null
  * OCSP is the hottest path femtoguard has (every IKE authentication of every femtocell),
  * and its answers are pre-signed buffers. Returns false when the path is not one of them.
  */
-export function handleRevocationRequest(req: IncomingMessage, res: ServerResponse, ep: RevocationEndpoints | null, nextUpdateSeconds: number): boolean {
+export function handleRevocationRequest(req: IncomingMessage, res: ServerResponse, endpoints: () => RevocationEndpoints | null, nextUpdateSeconds: number): boolean {
   const url = req.url ?? '/';
+  if (!url.startsWith('/ocsp') && !url.startsWith('/crl') && !url.startsWith('/ca/')) return false;
+  const ep = endpoints();
   if (url.startsWith('/ocsp')) {
     if (!ep) {
       send(res, 200, OCSP_CONTENT_TYPES.response, ocspErrorResponse('tryLater'));

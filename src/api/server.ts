@@ -19,7 +19,8 @@ export interface ApiDeps {
   tokens: TokenService;
   revocation: Revocation;
   enrollment: EnrollmentAdmin;
-  endpoints: RevocationEndpoints | null;
+  /** the unlocked CA's endpoints; null until the CA is open (answers tryLater / 503) */
+  endpoints: () => RevocationEndpoints | null;
   logger: Logger;
   maxBodyBytes: number;
   ocspNextUpdateSeconds: number;
@@ -45,7 +46,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
   for (const type of ['text/csv', 'application/x-pem-file', 'application/octet-stream', 'text/plain']) {
     app.addContentTypeParser(type, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   }
-  app.get('/healthz', async () => ({ status: 'ok', ca: deps.endpoints ? 'unlocked' : 'unavailable' }));
+  app.get('/healthz', async () => ({ status: 'ok', ca: deps.endpoints() ? 'unlocked' : 'unavailable' }));
   registerDeviceRoutes(app, deps);
   registerCertRoutes(app, deps);
   registerAdminRoutes(app, deps);

@@ -65,10 +65,11 @@ export function openBase(config: Config, clock: Clock = systemClock): BaseContex
 }
 
 /** Unlocks the CA and wires issuance, EST, OCSP and CRL to it. */
-export async function openCa(base: BaseContext, passphrase: string): Promise<CaContext> {
+/** `publicUrl` overrides the configured base URL (the server passes the address it actually bound). */
+export async function openCa(base: BaseContext, passphrase: string, publicUrl?: string): Promise<CaContext> {
   const { config, clock, stores, registry } = base;
   const ca = await unlockCa({ store: stores.certs, audit: stores.audit, clock }, caSettings(config), passphrase);
-  const url = publicBaseUrl(config);
+  const url = publicUrl ?? publicBaseUrl(config);
   const issuance = createIssuance(
     { ca, store: stores.certs, audit: stores.audit, clock },
     { deviceValidityDays: config.ca.deviceValidityDays, ocspUrl: `${url}/ocsp`, crlUrl: `${url}/crl`, caIssuersUrl: `${url}/ca/issuing.crt` },

@@ -1,5 +1,5 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { buildApiServer, problemErrorHandler, sendProblem } from '../api/index.js';
+import { buildApiServer, problemErrorHandler, sendProblem, type RevocationEndpoints } from '../api/index.js';
 import { publicBaseUrl, type Config } from '../config/index.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
@@ -44,7 +44,28 @@ export async function startServer(config: Config, opts: { logger: Logger; env?: 
       caCreated = true;
       log.info({ keyAlgorithm: config.ca.keyAlgorithm, passphraseSource: pass.source }, 'CA initialised');
     }
-    const ca = await openCa(base, pass.passphrase);
+    // The HTTP listener comes up first, so certificates can name the address it really
+    // bound (an ephemeral port in tests) when no publicUrl is configured.
+    let endpoints: RevocationEndpoints | null = null;
+    const api = buildApiServer({
+      registry: base.registry,
+      certs: stores.certs,
+      audit: stores.audit,
+      tokens: base.tokens,
+      revocation: base.revocation,
+      enrollment: base.enrollment,
+      endpoints: () => endpoints,
+      logger: log,
+      maxBodyBytes: config.api.maxBodyBytes,
+      ocspNextUpdateSeconds: config.ocsp.nextUpdateSeconds,
+    });
+    closers.push(() => api.close());
+    await api.listen({ host: config.http.host, port: config.http.port });
+    const ha = api.server.address();
+    const httpPort = typeof ha === 'object' && ha ? ha.port : config.http.port;
+    const httpUrl = urlOf(config.http.host, httpPort, 'http');
+    const ca = await openCa(base, pass.passphrase, publicBaseUrl({ ...config, http: { host: config.http.host, port: httpPort } }));
+    endpoints = { ocsp: ca.ocsp, crl: ca.crl, ca: ca.ca };
 
     // Status changes in this process: re-sign OCSP and rebuild the CRL at once.
     base.revocation.onChange((serials) => {
@@ -76,28 +97,11 @@ export async function startServer(config: Config, opts: { logger: Logger; env?: 
       adminToken = (await base.tokens.create('admin', 'system', 'initial admin token')).token;
     }
 
-    const api = buildApiServer({
-      registry: base.registry,
-      certs: stores.certs,
-      audit: stores.audit,
-      tokens: base.tokens,
-      revocation: base.revocation,
-      enrollment: base.enrollment,
-      endpoints: { ocsp: ca.ocsp, crl: ca.crl, ca: ca.ca },
-      logger: log,
-      maxBodyBytes: config.api.maxBodyBytes,
-      ocspNextUpdateSeconds: config.ocsp.nextUpdateSeconds,
-    });
-    closers.push(() => api.close());
-    await api.listen({ host: config.http.host, port: config.http.port });
-
     const tls = await buildTlsServer(config, ca, log);
     closers.push(() => tls.close());
     await tls.listen({ host: config.https.host, port: config.https.port });
 
-    const ha = api.server.address();
     const ta = tls.server.address();
-    const httpUrl = typeof ha === 'object' && ha ? urlOf(config.http.host, ha.port, 'http') : publicBaseUrl(config);
     const httpsUrl = typeof ta === 'object' && ta ? urlOf(config.https.host, ta.port, 'https') : '';
     let stopped = false;
     return {

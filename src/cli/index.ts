@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { registerCa } from './ca.js';
 import { registerCert } from './cert.js';
+import { registerDetect } from './detect.js';
 import { registerDevice } from './device.js';
 import { registerEnrollment } from './enroll.js';
 import { reportError } from './output.js';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerDevice(program);
   registerEnrollment(program);
   registerCert(program);
+  registerDetect(program);
   return program;
 }
 

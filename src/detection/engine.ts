@@ -18,6 +18,8 @@ export interface EngineStats {
   byType: Record<string, number>;
   duplicates: number;
   late: number;
+  /** older than the dedup window: dropped, since idempotency can no longer be guaranteed for them */
+  tooOld: number;
   findings: number;
 }
 
@@ -47,7 +49,7 @@ export function createEngine(opts: EngineOptions) {
   const subscribers = new SubscriberIndex();
   const flags = new CellFlags();
   const runtimes = new Map<string, DeviceRuntime>();
-  const stats: EngineStats = { events: 0, byType: {}, duplicates: 0, late: 0, findings: 0 };
+  const stats: EngineStats = { events: 0, byType: {}, duplicates: 0, late: 0, tooOld: 0, findings: 0 };
   const dedup = new DedupWindow(config.dedupWindowMs);
   let startT = NaN;
   let lastT = -Infinity;
@@ -153,7 +155,12 @@ export function createEngine(opts: EngineOptions) {
   return {
     /** Feeds one validated event (any arrival order within the out-of-order limit). */
     push(e: FgEvent): void {
-      if (e.id !== undefined && dedup.isDuplicate(e.id, e.t, Math.max(e.t, reorder.watermark + config.maxOutOfOrderMs))) {
+      const newest = reorder.watermark + config.maxOutOfOrderMs;
+      if (e.t < newest - config.dedupWindowMs) {
+        stats.tooOld++;
+        return;
+      }
+      if (e.id !== undefined && dedup.isDuplicate(e.id, e.t, Math.max(e.t, newest))) {
         stats.duplicates++;
         return;
       }

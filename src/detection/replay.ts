@@ -12,7 +12,7 @@ export interface LineError {
 
 export interface ReplaySummary {
   registry: { devices: number; rejected: LineError[] };
-  events: { lines: number; accepted: number; rejected: LineError[]; rejectedCount: number; unknownTypes: Record<string, number>; duplicates: number; late: number };
+  events: { lines: number; accepted: number; rejected: LineError[]; rejectedCount: number; unknownTypes: Record<string, number>; duplicates: number; late: number; tooOld: number };
   alerts: { total: number; byRule: Partial<Record<RuleId, number>>; bySeverity: Record<string, number> };
   engine: EngineStats;
 }
@@ -42,7 +42,7 @@ export async function replay(opts: {
 }): Promise<{ alerts: Alert[]; summary: ReplaySummary }> {
   const reg = await loadRegistry(opts.registry);
   const engine = createEngine({ registry: reg.view, config: opts.config });
-  const ev = { lines: 0, accepted: 0, rejected: [] as LineError[], rejectedCount: 0, unknownTypes: {} as Record<string, number>, duplicates: 0, late: 0 };
+  const ev = { lines: 0, accepted: 0, rejected: [] as LineError[], rejectedCount: 0, unknownTypes: {} as Record<string, number>, duplicates: 0, late: 0, tooOld: 0 };
   const onLine = (l: NdjsonLine): void => {
     ev.lines++;
     if ('error' in l) return reject(l.line, l.error);
@@ -71,6 +71,7 @@ export async function replay(opts: {
   const stats = engine.stats();
   ev.duplicates = stats.duplicates;
   ev.late = stats.late;
+  ev.tooOld = stats.tooOld;
   const alerts = engine.alerts();
   const byRule: Partial<Record<RuleId, number>> = {};
   const bySeverity: Record<string, number> = {};

@@ -154,15 +154,13 @@ export function createEst(deps: {
           vendorSubject: nameToString(leaf.subject),
         });
       }
-      const at = now.toISOString();
-      for (const credential of [`cert:${leaf.fingerprint}`, `key:${sha256Hex(leaf.spki)}`]) {
-        const boundTo = await store.bindVendorCredential(credential, serial, at);
-        if (boundTo !== serial) {
-          await audit.record({ action: 'credential-shared', actor: `device:${serial}`, subject: serial, outcome: 'denied', details: { kind: 'vendor-certificate', credential, boundTo, sourceIp: caller.sourceIp } });
-          return deny('est.enroll', serial, caller, denied('est.vendor_cert_shared', 'this factory credential was already used by another device'));
-        }
+      const credentials = [`cert:${leaf.fingerprint}`, `key:${sha256Hex(leaf.spki)}`];
+      const bound = await store.bindVendorCredentials(credentials, serial, now.toISOString());
+      if (!bound.ok) {
+        await audit.record({ action: 'credential-shared', actor: `device:${serial}`, subject: serial, outcome: 'denied', details: { kind: 'vendor-certificate', credential: bound.credential, boundTo: bound.boundTo, sourceIp: caller.sourceIp } });
+        return deny('est.enroll', serial, caller, denied('est.vendor_cert_shared', 'this factory credential was already used by another device'));
       }
-      return { method: 'vendor-certificate', undo: () => Promise.resolve() };
+      return { method: 'vendor-certificate', undo: () => store.unbindVendorCredentials(bound.created, serial) };
     }
     failed(serial, caller.sourceIp);
     return deny('est.enroll', serial, caller, unauth('est.auth_required', 'enrollment needs an enrollment token (HTTP Basic, user = serial) or a vendor certificate'));

@@ -27,6 +27,12 @@ export interface EnrollmentStore {
   listTokens(serial?: string): Promise<EnrollTokenRecord[]>;
   addVendorRoot(root: VendorRoot): Promise<boolean>;
   vendorRoots(): Promise<VendorRoot[]>;
-  /** Binds a factory credential (fingerprint) to a serial; returns the serial it is bound to (may be another one). */
-  bindVendorCredential(credential: string, serial: string, at: string): Promise<string>;
+  /**
+   * Binds factory credentials (certificate and key fingerprints) to a serial, all or none,
+   * in one transaction. Returns the credentials newly bound, or the first one already bound
+   * to another serial (and binds nothing).
+   */
+  bindVendorCredentials(credentials: readonly string[], serial: string, at: string): Promise<{ ok: true; created: string[] } | { ok: false; credential: string; boundTo: string }>;
+  /** Undoes bindings this serial just created (the enrollment failed later). */
+  unbindVendorCredentials(credentials: readonly string[], serial: string): Promise<void>;
 }

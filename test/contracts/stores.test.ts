@@ -103,10 +103,15 @@ for (const a of adapters) {
       expect(await enrollment.consumeToken('h1', 'S', '2026-01-01T00:00:00.000Z')).toBe('ok');
     });
 
-    it('ok/a vendor credential binds to its first serial', async () => {
+    it('ok/vendor credentials bind to their first serial, all or none; undo removes only what was created', async () => {
       const { enrollment } = a.make();
-      expect(await enrollment.bindVendorCredential('cert:x', 'S1', 'now')).toBe('S1');
-      expect(await enrollment.bindVendorCredential('cert:x', 'S2', 'now')).toBe('S1');
+      expect(await enrollment.bindVendorCredentials(['cert:x', 'key:k'], 'S1', 'now')).toEqual({ ok: true, created: ['cert:x', 'key:k'] });
+      expect(await enrollment.bindVendorCredentials(['cert:y', 'key:k'], 'S2', 'now')).toEqual({ ok: false, credential: 'key:k', boundTo: 'S1' });
+      // nothing of the refused attempt stays: cert:y is still free
+      expect(await enrollment.bindVendorCredentials(['cert:y'], 'S3', 'now')).toEqual({ ok: true, created: ['cert:y'] });
+      expect(await enrollment.bindVendorCredentials(['cert:x', 'key:k'], 'S1', 'now')).toEqual({ ok: true, created: [] });
+      await enrollment.unbindVendorCredentials(['cert:y'], 'S3');
+      expect(await enrollment.bindVendorCredentials(['cert:y'], 'S4', 'now')).toEqual({ ok: true, created: ['cert:y'] });
     });
   });
 

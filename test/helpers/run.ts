@@ -33,7 +33,10 @@ export function run(cmd: string, args: readonly string[], opts: { cwd?: string; 
       const stdoutBytes = Buffer.concat(out);
       resolve({ status, stdout: stdoutBytes.toString(), stderr: Buffer.concat(err).toString(), stdoutBytes });
     });
-    child.stdin.end(opts.input ?? '');
+    // A child that exits without reading its stdin must not crash the test with EPIPE.
+    child.stdin.on('error', () => undefined);
+    if (opts.input !== undefined) child.stdin.end(opts.input);
+    else child.stdin.end();
   });
 }
 

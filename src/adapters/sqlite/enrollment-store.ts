@@ -15,11 +15,21 @@ export function sqliteEnrollmentStore(db: SqliteDb): EnrollmentStore {
     if (t.expiresAt <= now) return 'expired';
     return use.run(now, hash).changes === 1 ? 'ok' : 'used';
   });
-  const bindTx = db.transaction((cred: string, serial: string, at: string): string => {
-    const cur = db.prepare('SELECT serial FROM vendor_bindings WHERE credential = ?').pluck().get(cred) as string | undefined;
-    if (cur !== undefined) return cur;
-    db.prepare('INSERT INTO vendor_bindings (credential, serial, bound_at) VALUES (?, ?, ?)').run(cred, serial, at);
-    return serial;
+  const boundTo = db.prepare('SELECT serial FROM vendor_bindings WHERE credential = ?').pluck();
+  const bind = db.prepare('INSERT INTO vendor_bindings (credential, serial, bound_at) VALUES (?, ?, ?)');
+  const bindTx = db.transaction((creds: readonly string[], serial: string, at: string) => {
+    for (const credential of creds) {
+      const cur = boundTo.get(credential) as string | undefined;
+      if (cur !== undefined && cur !== serial) return { ok: false as const, credential, boundTo: cur };
+    }
+    const created: string[] = [];
+    for (const credential of creds) {
+      if (boundTo.get(credential) === undefined) {
+        bind.run(credential, serial, at);
+        created.push(credential);
+      }
+    }
+    return { ok: true as const, created };
   });
   return {
     insertToken(r, hash) {
@@ -38,6 +48,13 @@ export function sqliteEnrollmentStore(db: SqliteDb): EnrollmentStore {
       return Promise.resolve(res.changes === 1);
     },
     vendorRoots: () => Promise.resolve(db.prepare('SELECT fingerprint, subject, der, added_at AS addedAt FROM vendor_roots').all() as VendorRoot[]),
-    bindVendorCredential: (cred, serial, at) => Promise.resolve(bindTx.immediate(cred, serial, at)),
+    bindVendorCredentials: (creds, serial, at) => Promise.resolve(bindTx.immediate(creds, serial, at)),
+    unbindVendorCredentials(creds, serial) {
+      const del = db.prepare('DELETE FROM vendor_bindings WHERE credential = ? AND serial = ?');
+      db.transaction(() => {
+        for (const c of creds) del.run(c, serial);
+      }).immediate();
+      return Promise.resolve();
+    },
   };
 }
