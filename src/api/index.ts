@@ -4,5 +4,5 @@ export type { ApiDeps } from './server.js';
 export { createTokenService, ROLES, can } from './tokens.js';
 export type { Role, Permission, Principal, TokenService, TokenStore, ApiTokenRecord } from './tokens.js';
 export { parseDuration } from './admin.routes.js';
-export { problemErrorHandler, sendProblem } from './problem.js';
+export { clientErrorHandler, problemErrorHandler, sendProblem } from './problem.js';
 export type { RevocationEndpoints } from './revocation-http.js';

@@ -44,3 +44,19 @@ export function problemErrorHandler(log: Logger) {
     return sendProblem(reply, 500, 'internal', 'internal error');
   };
 }
+
+/**
+ * Answer for a request Node could not even parse (bad framing, headers too large). Unlike
+ * fastify's default it says `Connection: close` (RFC 9112 §9.6): the socket is closed after
+ * it, and a keep-alive client must not send its next request on it.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: import('node:net').Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const code = status === 431 ? 'request.headers_too_large' : status === 408 ? 'request.timeout' : 'request.malformed_http';
+  const body = JSON.stringify({ type: `https://femtoguard.dev/problems/${code}`, title: code, status, detail: `the request could not be parsed (${err.code ?? 'error'})`, code });
+  socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nConnection: close\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}

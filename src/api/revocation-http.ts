@@ -35,6 +35,13 @@ export function handleRevocationRequest(req: IncomingMessage, res: ServerRespons
       return true;
     }
     if (req.method === 'POST' && (url === '/ocsp' || url === '/ocsp/')) {
+      // Refuse an announced oversize body before reading any of it.
+      const announced = Number(req.headers['content-length'] ?? 0);
+      if (announced > MAX_OCSP_REQUEST) {
+        send(res, 413, 'text/plain', `OCSP request larger than ${MAX_OCSP_REQUEST} bytes\n`, { connection: 'close' });
+        req.resume();
+        return true;
+      }
       const chunks: Buffer[] = [];
       let size = 0;
       let tooBig = false;

@@ -8,7 +8,7 @@ import type { Registry } from '../registry/index.js';
 import { registerAdminRoutes } from './admin.routes.js';
 import { registerCertRoutes } from './certs.routes.js';
 import { registerDeviceRoutes } from './devices.routes.js';
-import { problemErrorHandler, sendProblem } from './problem.js';
+import { clientErrorHandler, problemErrorHandler, sendProblem } from './problem.js';
 import { handleRevocationRequest, type RevocationEndpoints } from './revocation-http.js';
 import type { TokenService } from './tokens.js';
 
@@ -36,6 +36,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.maxBodyBytes,
     return503OnClosing: true,
+    clientErrorHandler,
     serverFactory: (handler) =>
       createServer({ keepAliveTimeout: 65_000 }, (req: IncomingMessage, res: ServerResponse) => {
         if (!handleRevocationRequest(req, res, deps.endpoints, deps.ocspNextUpdateSeconds)) handler(req, res);

@@ -1,5 +1,5 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { buildApiServer, problemErrorHandler, sendProblem, type RevocationEndpoints } from '../api/index.js';
+import { buildApiServer, clientErrorHandler, problemErrorHandler, sendProblem, type RevocationEndpoints } from '../api/index.js';
 import { publicBaseUrl, type Config } from '../config/index.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
@@ -132,6 +132,7 @@ async function buildTlsServer(config: Config, ca: CaContext, log: Logger): Promi
     loggerInstance: log.child({ listener: 'https' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    clientErrorHandler,
     https: {
       key: keyPem,
       cert: certPem,
