@@ -2,10 +2,14 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AuditStore } from '../audit-log/index.js';
 import type { Logger } from '../core/logger.js';
+import type { AlertHub, AlertStore, PaymentHoldStore } from '../detection/index.js';
 import type { EnrollmentAdmin } from '../est/index.js';
+import type { EventBus, EventStore } from '../events/index.js';
 import type { CertStore, Revocation } from '../pki/index.js';
 import type { Registry } from '../registry/index.js';
 import { registerAdminRoutes } from './admin.routes.js';
+import { registerAlertRoutes } from './alerts.routes.js';
+import { registerEventRoutes } from './events.routes.js';
 import { registerCertRoutes } from './certs.routes.js';
 import { registerDeviceRoutes } from './devices.routes.js';
 import { clientErrorHandler, problemErrorHandler, sendProblem } from './problem.js';
@@ -19,6 +23,11 @@ export interface ApiDeps {
   tokens: TokenService;
   revocation: Revocation;
   enrollment: EnrollmentAdmin;
+  events: EventStore;
+  bus: EventBus;
+  alerts: AlertStore;
+  holds: PaymentHoldStore;
+  hub: AlertHub;
   /** the unlocked CA's endpoints; null until the CA is open (answers tryLater / 503) */
   endpoints: () => RevocationEndpoints | null;
   logger: Logger;
@@ -44,12 +53,14 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
   });
   app.setErrorHandler(problemErrorHandler(deps.logger));
   app.setNotFoundHandler((req, reply) => sendProblem(reply, 404, 'not_found', `no route for ${req.method} ${req.url.split('?')[0]}`));
-  for (const type of ['text/csv', 'application/x-pem-file', 'application/octet-stream', 'text/plain']) {
+  for (const type of ['text/csv', 'application/x-pem-file', 'application/octet-stream', 'text/plain', 'application/x-ndjson', 'application/ndjson', 'application/jsonl']) {
     app.addContentTypeParser(type, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   }
   app.get('/healthz', async () => ({ status: 'ok', ca: deps.endpoints() ? 'unlocked' : 'unavailable' }));
   registerDeviceRoutes(app, deps);
   registerCertRoutes(app, deps);
   registerAdminRoutes(app, deps);
+  registerEventRoutes(app, deps);
+  registerAlertRoutes(app, deps);
   return app;
 }

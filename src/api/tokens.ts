@@ -16,14 +16,20 @@ export type Permission =
   | 'enroll:tokens'
   | 'audit:read'
   | 'tokens:admin'
-  | 'events:ingest';
+  | 'events:ingest'
+  | 'alerts:read'
+  | 'alerts:write'
+  | 'payments:hold'
+  | 'payments:risk'
+  | 'subscribers:identifiers';
 
 const GRANTS: Readonly<Record<Role, readonly Permission[]>> = {
-  admin: ['devices:read', 'devices:write', 'certs:read', 'certs:revoke', 'enroll:tokens', 'audit:read', 'tokens:admin', 'events:ingest'],
-  operator: ['devices:read', 'devices:write', 'certs:read', 'certs:revoke', 'enroll:tokens', 'audit:read'],
-  viewer: ['devices:read', 'certs:read', 'audit:read'],
+  admin: ['devices:read', 'devices:write', 'certs:read', 'certs:revoke', 'enroll:tokens', 'audit:read', 'tokens:admin', 'events:ingest', 'alerts:read', 'alerts:write', 'payments:hold', 'payments:risk', 'subscribers:identifiers'],
+  operator: ['devices:read', 'devices:write', 'certs:read', 'certs:revoke', 'enroll:tokens', 'audit:read', 'alerts:read', 'alerts:write', 'payments:hold', 'payments:risk'],
+  viewer: ['devices:read', 'certs:read', 'audit:read', 'alerts:read'],
   ingest: ['events:ingest'],
-  payment: [],
+  // The payment gateway: risk checks on subscribers it already knows by number.
+  payment: ['payments:risk'],
 };
 
 export function can(role: Role, p: Permission): boolean {

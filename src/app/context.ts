@@ -19,6 +19,8 @@ import {
   type UnlockedCa,
 } from '../pki/index.js';
 import { createRegistry, type Registry } from '../registry/index.js';
+import { memoryEventBus } from '../adapters/memory/bus.js';
+import type { EventBus } from '../events/index.js';
 
 /** Everything that works without the CA key. */
 export interface BaseContext {
@@ -29,6 +31,7 @@ export interface BaseContext {
   revocation: Revocation;
   tokens: TokenService;
   enrollment: EnrollmentAdmin;
+  bus: EventBus;
   close(): void;
 }
 
@@ -61,7 +64,8 @@ export function openBase(config: Config, clock: Clock = systemClock): BaseContex
   const registry = createRegistry({ store: stores.devices, revoker: revocation, audit: stores.audit, clock });
   const tokens = createTokenService({ store: stores.tokens, audit: stores.audit, clock });
   const enrollment = createEnrollmentAdmin({ registry, store: stores.enrollment, audit: stores.audit, clock });
-  return { config, clock, stores, registry, revocation, tokens, enrollment, close: () => stores.close() };
+  const bus = memoryEventBus();
+  return { config, clock, stores, registry, revocation, tokens, enrollment, bus, close: () => stores.close() };
 }
 
 /** Unlocks the CA and wires issuance, EST, OCSP and CRL to it. */

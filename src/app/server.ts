@@ -3,13 +3,16 @@ import { buildApiServer, clientErrorHandler, problemErrorHandler, sendProblem, t
 import { publicBaseUrl, type Config } from '../config/index.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
+import type { LiveDetection } from '../detection/index.js';
 import { registerEstRoutes } from '../est/index.js';
 import { caExists, initCa, issueTlsServerCertificate } from '../pki/index.js';
 import { caSettings, openBase, openCa, type BaseContext, type CaContext } from './context.js';
+import { buildLiveDetection } from './detection.js';
 import { resolvePassphrase } from './passphrase.js';
 
 export interface RunningServer {
   base: BaseContext;
+  live: LiveDetection;
   ca: CaContext;
   httpUrl: string;
   httpsUrl: string;
@@ -47,6 +50,9 @@ export async function startServer(config: Config, opts: { logger: Logger; env?: 
     // The HTTP listener comes up first, so certificates can name the address it really
     // bound (an ephemeral port in tests) when no publicUrl is configured.
     let endpoints: RevocationEndpoints | null = null;
+    const { live, hub } = buildLiveDetection(base, log, opts.env ?? process.env);
+    await live.start();
+    closers.push(() => live.stop());
     const api = buildApiServer({
       registry: base.registry,
       certs: stores.certs,
@@ -54,6 +60,11 @@ export async function startServer(config: Config, opts: { logger: Logger; env?: 
       tokens: base.tokens,
       revocation: base.revocation,
       enrollment: base.enrollment,
+      events: stores.events,
+      bus: base.bus,
+      alerts: stores.alerts,
+      holds: stores.holds,
+      hub,
       endpoints: () => endpoints,
       logger: log,
       maxBodyBytes: config.api.maxBodyBytes,
@@ -106,6 +117,7 @@ export async function startServer(config: Config, opts: { logger: Logger; env?: 
     let stopped = false;
     return {
       base,
+      live,
       ca,
       httpUrl,
       httpsUrl,

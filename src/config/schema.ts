@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { detectionConfigSchema, SEVERITIES } from '../detection/config.js';
 
 /** `HOST:PORT` (IPv6 hosts in brackets). */
 export const listenSchema = z
@@ -58,6 +59,33 @@ export const configSchema = z
         maxBodyBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(64 * 1024 * 1024),
       })
       .prefault({}),
+    /** Detection thresholds and responses (docs/detection.md). */
+    detection: detectionConfigSchema,
+    /** Where alerts go besides the store and the live stream. */
+    alerts: z
+      .object({
+        /** append new alerts (NDJSON, FORMATS.md §3) to this file */
+        file: z.string().min(1).optional(),
+        /** signed webhooks (HMAC-SHA256); the secret may come from FEMTOGUARD_WEBHOOK_SECRET */
+        webhooks: z
+          .array(z.object({ url: z.url(), secret: z.string().min(16).optional(), minSeverity: z.enum(SEVERITIES).default('high') }).strict())
+          .default([]),
+        webhookMaxAttempts: z.number().int().min(1).max(20).default(6),
+        webhookBackoffMs: z.number().int().min(10).max(60_000).default(1000),
+        /** full IMSI/MSISDN in webhooks and the alerts file (default: masked) */
+        includeIdentifiers: z.boolean().default(false),
+      })
+      .prefault({}),
+    /** Live detection: a short reorder horizon so alerts do not wait. */
+    live: z
+      .object({
+        maxOutOfOrderMs: z.number().int().min(0).max(600_000).default(5_000),
+        quietFlushMs: z.number().int().min(50).max(60_000).default(1_000),
+        registryPollMs: z.number().int().min(100).max(60_000).default(2_000),
+      })
+      .prefault({}),
+    /** Retention of the stored event log (investigators needed 13 months). */
+    events: z.object({ retentionDays: z.number().int().min(1).max(3650).default(400) }).prefault({}),
     /** How often the server looks for revocations made by other processes (CLI, other nodes). */
     changePollMs: z.number().int().min(50).max(60_000).default(250),
   })

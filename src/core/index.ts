@@ -5,3 +5,4 @@ export type { Logger } from './logger.js';
 export { systemClock, fixedClock } from './clock.js';
 export type { Clock } from './clock.js';
 export { randomId, sha256Hex } from './ids.js';
+export { maskImsi, maskMsisdn, maskSubscriberFields } from './mask.js';

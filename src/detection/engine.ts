@@ -167,6 +167,10 @@ export function createEngine(opts: EngineOptions) {
       reorder.push(e);
       stats.late = reorder.late;
     },
+    /** Processes everything the reorder buffer holds now (live mode, when the stream goes quiet). */
+    drain(): void {
+      reorder.flush();
+    },
     /** End of input: processes what the reorder buffer still holds and runs the final tick. */
     finish(): void {
       reorder.flush();

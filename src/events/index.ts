@@ -7,3 +7,4 @@ export { parseEventTime, formatEventTime } from './timestamp.js';
 export { NdjsonSplitter, readNdjson, MAX_LINE_BYTES } from './ndjson.js';
 export type { NdjsonLine } from './ndjson.js';
 export { ReorderBuffer, DedupWindow } from './reorder.js';
+export type { EventStore, EventBus, StoredEvent } from './store.js';

@@ -45,4 +45,6 @@ export interface DeviceStore {
    */
   setStatus(change: StatusChange & { from: DeviceStatus }): Promise<Device | null>;
   history(serial: string): Promise<StatusChange[]>;
+  /** Devices changed after `iso` (updated_at), oldest first: how other components follow the registry. */
+  changedSince(iso: string, limit: number): Promise<Device[]>;
 }

@@ -1,6 +1,8 @@
 /** SQLite adapters: the default, embedded storage. Only this folder imports better-sqlite3. */
 import { openSqlite, type SqliteDb } from './database.js';
+import { sqliteAlertStore, sqlitePaymentHoldStore } from './alert-store.js';
 import { sqliteAuditStore } from './audit-store.js';
+import { sqliteEventStore } from './event-store.js';
 import { sqliteCertStore } from './cert-store.js';
 import { sqliteDeviceStore } from './device-store.js';
 import { sqliteEnrollmentStore } from './enrollment-store.js';
@@ -8,7 +10,7 @@ import { sqliteTokenStore } from './token-store.js';
 
 export { openSqlite, migrate } from './database.js';
 export type { SqliteDb } from './database.js';
-export { sqliteAuditStore, sqliteCertStore, sqliteDeviceStore, sqliteEnrollmentStore, sqliteTokenStore };
+export { sqliteAuditStore, sqliteCertStore, sqliteDeviceStore, sqliteEnrollmentStore, sqliteTokenStore, sqliteEventStore, sqliteAlertStore, sqlitePaymentHoldStore };
 
 /** All stores over one database file. */
 export function sqliteStores(path: string) {
@@ -20,6 +22,9 @@ export function sqliteStores(path: string) {
     audit: sqliteAuditStore(db),
     tokens: sqliteTokenStore(db),
     enrollment: sqliteEnrollmentStore(db),
+    events: sqliteEventStore(db),
+    alerts: sqliteAlertStore(db),
+    holds: sqlitePaymentHoldStore(db),
     close: (): void => {
       db.close();
     },

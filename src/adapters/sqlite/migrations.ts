@@ -129,4 +129,58 @@ CREATE INDEX audit_events_action ON audit_events(action, id);
 CREATE INDEX audit_events_subject ON audit_events(subject, id);
 `,
   },
+  {
+    version: 2,
+    name: 'detection',
+    sql: `
+-- The durable event log behind ingestion (idempotent on the event id).
+CREATE TABLE events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  event_id TEXT UNIQUE,
+  type TEXT NOT NULL,
+  t INTEGER NOT NULL,
+  body TEXT NOT NULL
+);
+CREATE INDEX events_t ON events(t);
+
+CREATE TABLE alerts (
+  id TEXT PRIMARY KEY,
+  rule TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  serial TEXT,
+  cell_id TEXT,
+  imsi TEXT,
+  msisdn TEXT,
+  tx_id TEXT,
+  ts TEXT NOT NULL,
+  first_seen TEXT NOT NULL,
+  last_seen TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  summary TEXT NOT NULL,
+  evidence TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open','acknowledged','resolved')),
+  status_by TEXT,
+  status_note TEXT,
+  updated_at TEXT NOT NULL
+);
+CREATE INDEX alerts_rule ON alerts(rule, ts);
+CREATE INDEX alerts_serial ON alerts(serial);
+CREATE INDEX alerts_cell ON alerts(cell_id);
+CREATE INDEX alerts_status ON alerts(status, ts);
+
+-- Payments held by the payment-exposure response, until an operator releases them.
+CREATE TABLE payment_holds (
+  tx_id TEXT PRIMARY KEY,
+  msisdn TEXT NOT NULL,
+  alert_id TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('held','released')),
+  held_at TEXT NOT NULL,
+  released_at TEXT,
+  released_by TEXT,
+  reason TEXT
+);
+
+CREATE INDEX devices_updated ON devices(updated_at);
+`,
+  },
 ];

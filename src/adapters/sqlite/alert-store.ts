@@ -1,0 +1,122 @@
+import type { Alert } from '../../detection/alerts.js';
+import type { AlertFilter, AlertStore, PaymentHold, PaymentHoldStore, StoredAlert } from '../../detection/store.js';
+import type { SqliteDb } from './database.js';
+
+interface Row {
+  id: string;
+  rule: Alert['rule'];
+  severity: Alert['severity'];
+  serial: string | null;
+  cell_id: string | null;
+  imsi: string | null;
+  msisdn: string | null;
+  tx_id: string | null;
+  ts: string;
+  first_seen: string;
+  last_seen: string;
+  count: number;
+  summary: string;
+  evidence: string;
+  status: StoredAlert['status'];
+  status_by: string | null;
+  status_note: string | null;
+  updated_at: string;
+}
+
+const RANK = "CASE severity WHEN 'low' THEN 0 WHEN 'medium' THEN 1 WHEN 'high' THEN 2 ELSE 3 END";
+
+function toAlert(r: Row): StoredAlert {
+  return {
+    id: r.id,
+    ts: r.ts,
+    rule: r.rule,
+    severity: r.severity,
+    ...(r.serial !== null ? { serial: r.serial } : {}),
+    ...(r.cell_id !== null ? { cellId: r.cell_id } : {}),
+    ...(r.imsi !== null ? { imsi: r.imsi } : {}),
+    ...(r.msisdn !== null ? { msisdn: r.msisdn } : {}),
+    ...(r.tx_id !== null ? { txId: r.tx_id } : {}),
+    summary: r.summary,
+    evidence: JSON.parse(r.evidence) as Record<string, unknown>,
+    count: r.count,
+    firstSeen: r.first_seen,
+    lastSeen: r.last_seen,
+    status: r.status,
+    statusBy: r.status_by,
+    statusNote: r.status_note,
+    updatedAt: r.updated_at,
+  };
+}
+
+export function sqliteAlertStore(db: SqliteDb): AlertStore {
+  const upsert = db.prepare(`
+    INSERT INTO alerts (id, rule, severity, serial, cell_id, imsi, msisdn, tx_id, ts, first_seen, last_seen, count, summary, evidence, updated_at)
+    VALUES (@id, @rule, @severity, @serial, @cellId, @imsi, @msisdn, @txId, @ts, @firstSeen, @lastSeen, @count, @summary, @evidence, @at)
+    ON CONFLICT(id) DO UPDATE SET severity = excluded.severity, last_seen = max(last_seen, excluded.last_seen), count = excluded.count,
+      summary = excluded.summary, evidence = excluded.evidence, updated_at = excluded.updated_at`);
+  const getOne = db.prepare('SELECT * FROM alerts WHERE id = ?');
+  return {
+    upsert(a, at) {
+      upsert.run({
+        id: a.id,
+        rule: a.rule,
+        severity: a.severity,
+        serial: a.serial ?? null,
+        cellId: a.cellId ?? null,
+        imsi: a.imsi ?? null,
+        msisdn: a.msisdn ?? null,
+        txId: a.txId ?? null,
+        ts: a.ts,
+        firstSeen: a.firstSeen,
+        lastSeen: a.lastSeen,
+        count: a.count,
+        summary: a.summary,
+        evidence: JSON.stringify(a.evidence),
+        at,
+      });
+      return Promise.resolve();
+    },
+    get(id) {
+      const r = getOne.get(id) as Row | undefined;
+      return Promise.resolve(r ? toAlert(r) : null);
+    },
+    list(f: AlertFilter) {
+      const where: string[] = [];
+      const args: unknown[] = [];
+      if (f.rule) (where.push('rule = ?'), args.push(f.rule));
+      if (f.minSeverity) (where.push(`${RANK} >= ?`), args.push({ low: 0, medium: 1, high: 2, critical: 3 }[f.minSeverity]));
+      if (f.status) (where.push('status = ?'), args.push(f.status));
+      if (f.serial) (where.push('serial = ?'), args.push(f.serial));
+      if (f.cellId) (where.push('cell_id = ?'), args.push(f.cellId));
+      if (f.since) (where.push('ts >= ?'), args.push(f.since));
+      if (f.before) {
+        const b = getOne.get(f.before) as Row | undefined;
+        if (b) (where.push('(ts < ? OR (ts = ? AND id > ?))'), args.push(b.ts, b.ts, b.id));
+      }
+      const rows = db.prepare(`SELECT * FROM alerts ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ts DESC, id LIMIT ?`).all(...args, Math.min(f.limit ?? 100, 10_000)) as Row[];
+      return Promise.resolve(rows.map(toAlert));
+    },
+    setStatus(id, status, by, note, at) {
+      const r = db.prepare('UPDATE alerts SET status = ?, status_by = ?, status_note = ?, updated_at = ? WHERE id = ?').run(status, by, note, at, id);
+      if (r.changes === 0) return Promise.resolve(null);
+      return Promise.resolve(toAlert(getOne.get(id) as Row));
+    },
+  };
+}
+
+const HOLD_COLS = 'tx_id AS txId, msisdn, alert_id AS alertId, status, held_at AS heldAt, released_at AS releasedAt, released_by AS releasedBy, reason';
+
+export function sqlitePaymentHoldStore(db: SqliteDb): PaymentHoldStore {
+  const get = db.prepare(`SELECT ${HOLD_COLS} FROM payment_holds WHERE tx_id = ?`);
+  return {
+    hold: (h) => Promise.resolve(db.prepare("INSERT OR IGNORE INTO payment_holds (tx_id, msisdn, alert_id, status, held_at) VALUES (?, ?, ?, 'held', ?)").run(h.txId, h.msisdn, h.alertId, h.at).changes === 1),
+    release(txId, by, reason, at) {
+      const r = db.prepare("UPDATE payment_holds SET status = 'released', released_at = ?, released_by = ?, reason = ? WHERE tx_id = ? AND status = 'held'").run(at, by, reason, txId);
+      if (r.changes === 0) return Promise.resolve(null);
+      return Promise.resolve(get.get(txId) as PaymentHold);
+    },
+    get: (txId) => Promise.resolve((get.get(txId) as PaymentHold | undefined) ?? null),
+    list: (status, limit = 1000) =>
+      Promise.resolve((status ? db.prepare(`SELECT ${HOLD_COLS} FROM payment_holds WHERE status = ? ORDER BY held_at DESC LIMIT ?`).all(status, limit) : db.prepare(`SELECT ${HOLD_COLS} FROM payment_holds ORDER BY held_at DESC LIMIT ?`).all(limit)) as PaymentHold[]),
+  };
+}

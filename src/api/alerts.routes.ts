@@ -1,0 +1,95 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { AuditSink } from '../audit-log/index.js';
+import { AppError } from '../core/errors.js';
+import { maskSubscriberFields } from '../core/mask.js';
+import { RULE_IDS, SEVERITIES, type AlertHub, type AlertStore, type PaymentHoldStore } from '../detection/index.js';
+import { actorOf, authenticate, requirePermission } from './auth.js';
+import { parseWith } from './parse.js';
+import { can, type TokenService } from './tokens.js';
+
+const listQuery = z.strictObject({
+  rule: z.enum(RULE_IDS).optional(),
+  minSeverity: z.enum(SEVERITIES).optional(),
+  status: z.enum(['open', 'acknowledged', 'resolved']).optional(),
+  serial: z.string().max(64).optional(),
+  cellId: z.string().max(64).optional(),
+  since: z.string().max(40).optional(),
+  before: z.string().max(64).optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).default(100),
+});
+const statusBody = z.strictObject({ note: z.string().max(1000).optional() });
+const idParam = z.strictObject({ id: z.string().min(1).max(64) });
+
+/** IMSI and MSISDN in full only for roles that may see them. */
+function view<T extends { imsi?: string; msisdn?: string; imei?: string }>(req: FastifyRequest, a: T): T {
+  return req.principal && can(req.principal.role, 'subscribers:identifiers') ? a : maskSubscriberFields(a);
+}
+
+/** `/v1/alerts`: list, acknowledge, resolve; `/v1/alerts/stream`: live server-sent events. Payment holds. */
+export function registerAlertRoutes(app: FastifyInstance, deps: { alerts: AlertStore; holds: PaymentHoldStore; hub: AlertHub; tokens: TokenService; audit: AuditSink }): void {
+  const { alerts, holds, hub, tokens, audit } = deps;
+  const read = { preHandler: requirePermission(tokens, 'alerts:read') };
+  const write = { preHandler: requirePermission(tokens, 'alerts:write') };
+
+  app.get('/v1/alerts', read, async (req) => {
+    const { limit, ...f } = parseWith(listQuery, req.query, 'query');
+    const items = await alerts.list({ ...f, limit });
+    const last = items[items.length - 1];
+    return { items: items.map((a) => view(req, a)), next: items.length === limit && last ? last.id : null };
+  });
+
+  app.get('/v1/alerts/stream', async (req, reply) => {
+    const p = await authenticate(req, tokens);
+    if (!can(p.role, 'alerts:read')) throw new AppError('forbidden', 'auth.forbidden', `role ${p.role} may not alerts:read`);
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.write(': femtoguard alert stream\n\n');
+    const off = hub.subscribe((a, isNew) => {
+      res.write(`event: ${isNew ? 'alert' : 'alert-update'}\nid: ${a.id}\ndata: ${JSON.stringify(view(req, a))}\n\n`);
+    });
+    const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+    req.raw.on('close', () => {
+      clearInterval(ping);
+      off();
+    });
+  });
+
+  app.get('/v1/alerts/:id', read, async (req) => {
+    const { id } = parseWith(idParam, req.params, 'path');
+    const a = await alerts.get(id);
+    if (!a) throw new AppError('not_found', 'alert.not_found', `no alert ${id}`);
+    return view(req, a);
+  });
+
+  for (const [verb, status] of [
+    ['acknowledge', 'acknowledged'],
+    ['resolve', 'resolved'],
+    ['reopen', 'open'],
+  ] as const) {
+    app.post(`/v1/alerts/:id/${verb}`, write, async (req) => {
+      const { id } = parseWith(idParam, req.params, 'path');
+      const { note } = parseWith(statusBody, req.body ?? {}, 'body');
+      const a = await alerts.setStatus(id, status, actorOf(req), note ?? null, new Date().toISOString());
+      if (!a) throw new AppError('not_found', 'alert.not_found', `no alert ${id}`);
+      await audit.record({ action: `alert.${status}`, actor: actorOf(req), subject: id, outcome: 'success', details: { note: note ?? null } });
+      return view(req, a);
+    });
+  }
+
+  app.get('/v1/payment-holds', { preHandler: requirePermission(tokens, 'payments:hold') }, async (req) => {
+    const q = parseWith(z.strictObject({ status: z.enum(['held', 'released']).optional(), limit: z.coerce.number().int().min(1).max(10_000).default(100) }), req.query, 'query');
+    const items = await holds.list(q.status, q.limit);
+    return { items: items.map((h) => view(req, h)) };
+  });
+
+  app.post('/v1/payment-holds/:txId/release', { preHandler: requirePermission(tokens, 'payments:hold') }, async (req) => {
+    const { txId } = parseWith(z.strictObject({ txId: z.string().min(1).max(256) }), req.params, 'path');
+    const { reason } = parseWith(z.strictObject({ reason: z.string().trim().min(1, 'a reason is required').max(500) }), req.body ?? {}, 'body');
+    const h = await holds.release(txId, actorOf(req), reason, new Date().toISOString());
+    if (!h) throw new AppError('not_found', 'payment.not_held', `payment ${txId} is not held`);
+    await audit.record({ action: 'payment.released', actor: actorOf(req), subject: txId, outcome: 'success', details: { reason } });
+    return h;
+  });
+}

@@ -1,0 +1,45 @@
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '../core/errors.js';
+import { NdjsonSplitter, validateEvent, type EventBus, type EventStore, type FgEvent, type NdjsonLine } from '../events/index.js';
+import type { Logger } from '../core/logger.js';
+import { requirePermission } from './auth.js';
+import type { TokenService } from './tokens.js';
+
+const MAX_LISTED = 1000;
+
+/**
+ * `POST /v1/events`: NDJSON ingestion (FORMATS.md §1). Every line is validated; accepted
+ * events are committed to the event log before the answer (so an acknowledged event is never
+ * lost), duplicates by `id` are counted and not stored twice, rejected lines come back with
+ * their line numbers. Then the stored events go to the bus for detection.
+ */
+export function registerEventRoutes(app: FastifyInstance, deps: { events: EventStore; bus: EventBus; tokens: TokenService; logger: Logger }): void {
+  app.post('/v1/events', { preHandler: requirePermission(deps.tokens, 'events:ingest') }, async (req) => {
+    const body = req.body;
+    if (!Buffer.isBuffer(body)) throw new AppError('invalid', 'request.unsupported_media_type', 'send events as NDJSON with Content-Type: application/x-ndjson');
+    const accepted: FgEvent[] = [];
+    const rejected: { line: number; error: string }[] = [];
+    let rejectedCount = 0;
+    const unknownTypes: Record<string, number> = {};
+    let lines = 0;
+    const onLine = (l: NdjsonLine): void => {
+      lines++;
+      const v = 'error' in l ? { ok: false as const, error: l.error } : validateEvent(l.value);
+      if (v.ok) accepted.push(v.event);
+      else if ('unknownType' in v) unknownTypes[v.unknownType] = (unknownTypes[v.unknownType] ?? 0) + 1;
+      else {
+        rejectedCount++;
+        if (rejected.length < MAX_LISTED) rejected.push({ line: l.line, error: v.error });
+      }
+    };
+    const s = new NdjsonSplitter();
+    s.push(body, onLine);
+    s.end(onLine);
+    if (lines === 0) throw new AppError('invalid', 'events.empty', 'the body holds no events (one JSON object per line)');
+    const { stored, duplicates } = accepted.length ? await deps.events.append(accepted) : { stored: [], duplicates: 0 };
+    if (stored.length) {
+      deps.bus.publish(stored).catch((e: unknown) => deps.logger.error({ err: String(e) }, 'event bus publish failed'));
+    }
+    return { lines, accepted: stored.length, duplicates, rejected, rejectedCount, unknownTypes, lastSeq: stored[stored.length - 1]?.seq ?? null };
+  });
+}

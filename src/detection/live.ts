@@ -1,0 +1,174 @@
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { EventBus, EventStore, StoredEvent } from '../events/index.js';
+import type { Device } from '../registry/index.js';
+import { SEVERITY_RANK, type Alert } from './alerts.js';
+import type { DetectionConfig } from './config.js';
+import { createEngine, type Engine } from './engine.js';
+import { RegistryView } from './state.js';
+import type { AlertStore } from './store.js';
+import type { AlertSink } from './sinks/types.js';
+
+/** How live detection follows the registry (a port; the app passes the device store's reads). */
+export interface RegistrySource {
+  all(): Promise<Device[]>;
+  changedSince(iso: string, limit: number): Promise<Device[]>;
+}
+
+export interface LiveDetectionDeps {
+  config: DetectionConfig;
+  events: EventStore;
+  bus: EventBus;
+  alerts: AlertStore;
+  registry: RegistrySource;
+  sinks: AlertSink[];
+  respond: (alert: Alert) => Promise<void>;
+  clock: Clock;
+  logger: Logger;
+  /** live reorder horizon (short: alerts must not wait); the offline command uses config.maxOutOfOrderMs */
+  liveMaxOutOfOrderMs: number;
+  /** processes what is held once no event has arrived for this long (wall time) */
+  quietFlushMs: number;
+  registryPollMs: number;
+}
+
+const CURSOR = 'detection';
+
+/**
+ * The live side of detection: the same engine as `femtoguard detect`, fed from the event
+ * bus. On start it rebuilds its windows by replaying the last `dedupWindowMs` of stored
+ * events silently, then processes everything after its saved cursor (events acknowledged
+ * before a crash included) for real.
+ */
+export function createLiveDetection(deps: LiveDetectionDeps) {
+  const { config, events, bus, alerts, sinks, clock, logger } = deps;
+  let engine: Engine;
+  let view: RegistryView;
+  let muted = true;
+  let lastArrival = 0;
+  let registrySync = '';
+  let unsubscribe: (() => void) | null = null;
+  const timers: NodeJS.Timeout[] = [];
+  const pending: Promise<void>[] = [];
+  let processed = 0;
+
+  function onAlert(alert: Alert, isNew: boolean, severityBefore: number): void {
+    if (muted) return;
+    const raised = !isNew && SEVERITY_RANK[alert.severity] > severityBefore;
+    const at = clock.now().toISOString();
+    const snapshot = { ...alert, evidence: alert.evidence };
+    pending.push(alerts.upsert(snapshot, at));
+    for (const s of sinks) {
+      try {
+        s.deliver(snapshot, isNew, raised);
+      } catch (e) {
+        logger.error({ err: (e as Error).message }, 'alert sink failed');
+      }
+    }
+    if (isNew) pending.push(deps.respond(snapshot));
+  }
+
+  async function settle(): Promise<void> {
+    while (pending.length) await Promise.allSettled(pending.splice(0));
+  }
+
+  async function handle(batch: readonly StoredEvent[]): Promise<void> {
+    lastArrival = Date.now();
+    for (const s of batch) engine.push(s.event);
+    processed += batch.length;
+    await settle();
+    const last = batch[batch.length - 1];
+    if (last) await events.setCursor(CURSOR, last.seq);
+  }
+
+  async function syncRegistry(): Promise<void> {
+    for (;;) {
+      const changed = await deps.registry.changedSince(registrySync, 1000);
+      for (const d of changed) view.put(d);
+      const last = changed[changed.length - 1];
+      if (last) registrySync = last.updatedAt;
+      if (changed.length < 1000) return;
+    }
+  }
+
+  return {
+    async start(): Promise<void> {
+      const devices = await deps.registry.all();
+      view = RegistryView.from(devices);
+      registrySync = devices.reduce((m, d) => (d.updatedAt > m ? d.updatedAt : m), '');
+      // Folding needs the severity before each finding to tell an escalation.
+      const severityOf = new Map<string, number>();
+      engine = createEngine({
+        registry: view,
+        config: { ...config, maxOutOfOrderMs: deps.liveMaxOutOfOrderMs },
+        onAlert: (alert, isNew) => {
+          const before = severityOf.get(alert.id) ?? -1;
+          severityOf.set(alert.id, SEVERITY_RANK[alert.severity]);
+          onAlert(alert, isNew, before);
+        },
+      });
+      // Batches published while catching up wait here; nothing is missed between the two.
+      const early: (readonly StoredEvent[])[] = [];
+      let caughtUp = false;
+      unsubscribe = bus.subscribe((b) => (caughtUp ? handle(b) : void early.push(b)));
+      // Warm-up: rebuild windows from recent history without re-raising anything.
+      const cursor = await events.getCursor(CURSOR);
+      const from = await events.firstSeqAtOrAfter(clock.now().getTime() - config.dedupWindowMs);
+      let seq = Math.min(from - 1, cursor);
+      muted = true;
+      while (seq < cursor) {
+        const batch = await events.readSince(seq, 5000);
+        const inRange = batch.filter((x) => x.seq <= cursor);
+        for (const x of inRange) engine.push(x.event);
+        if (inRange.length === 0) break;
+        seq = (inRange[inRange.length - 1] as StoredEvent).seq;
+      }
+      engine.drain();
+      muted = false;
+      // Then everything stored after the cursor: acknowledged, never processed.
+      seq = cursor;
+      for (;;) {
+        const batch = await events.readSince(seq, 5000);
+        if (batch.length === 0) break;
+        await handle(batch);
+        seq = (batch[batch.length - 1] as StoredEvent).seq;
+      }
+      for (const b of early) {
+        const fresh = b.filter((x) => x.seq > seq);
+        if (fresh.length) await handle(fresh);
+      }
+      caughtUp = true;
+      engine.drain();
+      await settle();
+      timers.push(
+        setInterval(() => {
+          if (Date.now() - lastArrival >= deps.quietFlushMs && engine.sizes().buffered > 0) {
+            engine.drain();
+            void settle();
+          }
+        }, Math.max(100, Math.floor(deps.quietFlushMs / 2))),
+        setInterval(() => {
+          syncRegistry().catch((e: unknown) => logger.error({ err: String(e) }, 'registry sync failed'));
+        }, deps.registryPollMs),
+      );
+      for (const t of timers) t.unref();
+      logger.info({ devices: devices.length, resumedAfterSeq: cursor }, 'live detection started');
+    },
+    /** Processes what is buffered now and waits for alert writes and responses. */
+    async flush(): Promise<void> {
+      engine.drain();
+      await settle();
+    },
+    syncRegistry,
+    stats: () => ({ processed, ...engine.stats(), sizes: engine.sizes() }),
+    async stop(): Promise<void> {
+      unsubscribe?.();
+      for (const t of timers) clearInterval(t);
+      engine?.drain();
+      await settle();
+      for (const s of sinks) await s.close?.();
+    },
+  };
+}
+
+export type LiveDetection = ReturnType<typeof createLiveDetection>;
