@@ -71,7 +71,7 @@ async function main(): Promise<void> {
   // OpenSSL 3.0 builds a new EC_GROUP per imported key; this is the floor parseCsr can reach.
   const devJwks = csrs.slice(0, 500).map((d) => parseCsr(d).publicKey.export({ format: 'jwk' }));
   const withImport = await timeLoop((i) => {
-    const k = createPublicKey({ key: devJwks[i % devJwks.length] as JsonWebKey, format: 'jwk' });
+    const k = createPublicKey({ key: devJwks[i % devJwks.length] as import('node:crypto').JsonWebKey, format: 'jwk' });
     verify('sha256', criMsg, k, criSig); // false (other key), same cost
     sign('sha256', tbsMsg, issKeys.privateKey);
   });
