@@ -8,6 +8,7 @@ import { registerEstRoutes } from '../est/index.js';
 import { caExists, initCa, issueTlsServerCertificate } from '../pki/index.js';
 import { caSettings, openBase, openCa, type BaseContext, type CaContext } from './context.js';
 import { buildLiveDetection } from './detection.js';
+import { EXTENSIONS, type ExtensionContext } from './extensions.js';
 import { resolvePassphrase } from './passphrase.js';
 
 export interface RunningServer {
@@ -71,6 +72,7 @@ export async function startServer(config: Config, opts: { logger: Logger; env?: 
       ocspNextUpdateSeconds: config.ocsp.nextUpdateSeconds,
     });
     closers.push(() => api.close());
+    for (const ext of EXTENSIONS) await ext.registerApi?.(api, { config, base, log, env: opts.env ?? process.env });
     await api.listen({ host: config.http.host, port: config.http.port });
     const ha = api.server.address();
     const httpPort = typeof ha === 'object' && ha ? ha.port : config.http.port;
@@ -110,10 +112,17 @@ export async function startServer(config: Config, opts: { logger: Logger; env?: 
 
     const tls = await buildTlsServer(config, ca, log);
     closers.push(() => tls.close());
+    const env = opts.env ?? process.env;
+    const extCtx: ExtensionContext = { config, base, ca, live, hub, log, env, api, tls, httpUrl };
+    for (const ext of EXTENSIONS) await ext.register?.(extCtx);
     await tls.listen({ host: config.https.host, port: config.https.port });
 
     const ta = tls.server.address();
     const httpsUrl = typeof ta === 'object' && ta ? urlOf(config.https.host, ta.port, 'https') : '';
+    for (const ext of EXTENSIONS) {
+      const stop = await ext.start?.({ ...extCtx, httpsUrl });
+      if (stop) closers.push(stop);
+    }
     let stopped = false;
     return {
       base,
