@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerAudit } from './audit.js';
 import { registerCa } from './ca.js';
 import { registerCert } from './cert.js';
 import { registerDetect } from './detect.js';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerDevice(program);
   registerEnrollment(program);
   registerCert(program);
+  registerAudit(program);
   registerDetect(program);
   return program;
 }
