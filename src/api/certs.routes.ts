@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { AppError } from '../core/errors.js';
-import { CRL_REASONS, parseCrlReason, toPem, type CertStore, type Revocation } from '../pki/index.js';
+import { CRL_REASONS, normalizeSerialHex, parseCrlReason, toPem, type CertStore, type Revocation } from '../pki/index.js';
 import { actorOf, requirePermission } from './auth.js';
 import { parseWith } from './parse.js';
 import type { TokenService } from './tokens.js';
@@ -21,7 +21,7 @@ export function registerCertRoutes(app: FastifyInstance, deps: { certs: CertStor
   const { certs, revocation, tokens } = deps;
   const read = { preHandler: requirePermission(tokens, 'certs:read') };
   const revoke = { preHandler: requirePermission(tokens, 'certs:revoke') };
-  const normal = (hex: string): string => hex.toLowerCase().replace(/^0+(?=.)/, '');
+  const normal = (hex: string): string => normalizeSerialHex(hex) ?? hex;
 
   app.get('/v1/certificates', read, async (req) => {
     const { limit, ...f } = parseWith(listQuery, req.query, 'query');

@@ -60,7 +60,7 @@ export function buildLiveDetection(base: BaseContext, log: Logger, env: NodeJS.P
           after = page[page.length - 1]?.serial;
         }
       },
-      changedSince: (iso, limit) => stores.devices.changedSince(iso, limit),
+      changedSince: (after, limit) => stores.devices.changedSince(after, limit),
     },
     sinks,
     respond,

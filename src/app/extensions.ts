@@ -2,7 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../core/logger.js';
 import type { AlertHub, LiveDetection } from '../detection/index.js';
+import { admissionExtension } from './admission.js';
 import type { BaseContext, CaContext } from './context.js';
+import { segwExtension } from './segw.js';
 
 /** What a server extension gets: the wired domains and both listeners. */
 export interface ExtensionContext {
@@ -40,4 +42,6 @@ export interface ServerExtension {
 /** The extensions the server runs, in order. One line per capability. */
 export const EXTENSIONS: ServerExtension[] = [
   // extension list: add new capabilities below this line
+  segwExtension,
+  admissionExtension,
 ];

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { AppError } from '../core/errors.js';
-import { CRL_REASONS, parseCrlReason, toPem } from '../pki/index.js';
+import { CRL_REASONS, normalizeSerialHex, parseCrlReason, toPem } from '../pki/index.js';
 import { actor, withBase } from './context.js';
 import { printResult, table, usage } from './output.js';
 
@@ -18,8 +18,8 @@ export function registerCert(program: Command): void {
       if (reason === CRL_REASONS.removeFromCRL) throw usage('removeFromCRL is not a revocation reason');
       await withBase(cmd, async (ctx) => {
         if (o.cert) {
-          const hex = o.cert.toLowerCase().replace(/^0x/, '').replace(/:/g, '').replace(/^0+(?=.)/, '');
-          if (!/^[0-9a-f]{1,40}$/.test(hex)) throw usage('--cert must be a hex serial number');
+          const hex = normalizeSerialHex(o.cert);
+          if (!hex) throw usage('--cert must be a hex serial number');
           await ctx.revocation.revokeCertificate(hex, reason, actor());
           printResult(!!o.json, { revoked: [hex] }, () => `certificate ${hex} revoked (${o.reason})`);
         } else {
@@ -47,7 +47,8 @@ export function registerCert(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (hex: string, o: { pem?: boolean; json?: boolean }, cmd: Command) => {
       await withBase(cmd, async (ctx) => {
-        const h = hex.toLowerCase().replace(/^0+(?=.)/, '');
+        const h = normalizeSerialHex(hex);
+        if (!h) throw usage('give a hex serial number');
         const rec = await ctx.stores.certs.get(h);
         const der = rec ? await ctx.stores.certs.getDer(h) : null;
         if (!rec || !der) throw new AppError('not_found', 'cert.not_found', `no certificate with serial ${hex}`);

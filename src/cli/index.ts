@@ -5,7 +5,9 @@ import { registerCert } from './cert.js';
 import { registerDetect } from './detect.js';
 import { registerDevice } from './device.js';
 import { registerEnrollment } from './enroll.js';
+import { registerGateway } from './gateway.js';
 import { reportError } from './output.js';
+import { registerSegw } from './segw.js';
 import { registerServe } from './serve.js';
 import { registerToken } from './token.js';
 
@@ -26,6 +28,8 @@ export function buildProgram(): Command {
   registerCert(program);
   registerAudit(program);
   registerDetect(program);
+  registerSegw(program);
+  registerGateway(program);
   return program;
 }
 

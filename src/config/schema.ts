@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { admissionConfigSchema } from '../admission/config.js';
 import { detectionConfigSchema, SEVERITIES } from '../detection/config.js';
 
 /** `HOST:PORT` (IPv6 hosts in brackets). */
@@ -86,6 +87,18 @@ export const configSchema = z
       .prefault({}),
     /** Retention of the stored event log (investigators needed 13 months). */
     events: z.object({ retentionDays: z.number().int().min(1).max(3650).default(400) }).prefault({}),
+    /** Admission: mutual-TLS check-in policy and gateway address rotation (docs/admission.md). */
+    admission: admissionConfigSchema,
+    /** strongSwan SeGW bridge over VICI (docs/segw.md): session events in, live teardown out. */
+    segw: z
+      .object({
+        enabled: z.boolean().default(false),
+        /** charon's VICI unix socket, e.g. /var/run/charon.vici */
+        vici: z.string().min(1).optional(),
+      })
+      .strict()
+      .refine((s) => !s.enabled || s.vici !== undefined, { message: 'segw.enabled needs segw.vici (the path of charon\'s VICI socket)', path: ['vici'] })
+      .prefault({}),
     /** How often the server looks for revocations made by other processes (CLI, other nodes). */
     changePollMs: z.number().int().min(50).max(60_000).default(250),
   })

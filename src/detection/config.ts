@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseEventTime } from '../events/index.js';
 
 export const RULE_IDS = [
   'unregistered-device',
@@ -50,7 +51,18 @@ export const detectionConfigSchema = z
           .object({
             severity: severity.default('critical'),
             /** only cellIds matching this pattern are femtocells (when the attach feed also carries macro cells); empty = all */
-            femtoCellPattern: z.string().default(''),
+            femtoCellPattern: z
+              .string()
+              // Checked here so that a typo stops the start, not the engine at its first cell.
+              .refine((p) => {
+                try {
+                  new RegExp(p);
+                  return true;
+                } catch {
+                  return false;
+                }
+              }, 'must be a valid regular expression')
+              .default(''),
             responses,
           })
           .prefault({}),
@@ -77,7 +89,7 @@ export const detectionConfigSchema = z
             severity: severity.default('high'),
             /** extra tolerance on top of the site radius and the fix's own accuracy */
             marginM: z.number().min(0).default(200),
-            /** share of expected neighbours a scan must hear (0..1); below it the scan does not match */
+            /** share of a scan's cells that must be among the expected neighbours (0..1); below it the scan does not match */
             minNeighborOverlap: z.number().min(0).max(1).default(0.2),
             /** how many consecutive non-matching scans before alerting (a single odd scan is noise) */
             consecutiveScans: z.number().int().min(1).default(2),
@@ -89,7 +101,7 @@ export const detectionConfigSchema = z
             severity: severity.default('high'),
             /** displacement between two fixes beyond accuracy + this, to count as a move */
             minMoveM: z.number().min(0).default(500),
-            /** neighbour sets with less than this Jaccard overlap count as a move */
+            /** a scan whose Jaccard overlap with the cells of the last three scans is below this counts as a move (a disjoint scan always does) */
             maxNeighborJaccard: z.number().min(0).max(1).default(0.1),
             /** moves within the window before alerting */
             moves: z.number().int().min(1).default(3),
@@ -135,7 +147,15 @@ export const detectionConfigSchema = z
           .object({
             severity: severity.default('high'),
             /** gateway addresses rotated out, with the time they stopped being valid */
-            retired: z.array(z.object({ endpoint: z.string(), retiredAt: z.string() })).default([]),
+            retired: z
+              .array(
+                z.object({
+                  endpoint: z.string().min(1),
+                  // An unreadable time would silently disable the check: refuse it (RFC 3339 with an offset, as event times).
+                  retiredAt: z.string().refine((s) => !Number.isNaN(parseEventTime(s)), 'must be an RFC 3339 time with an offset'),
+                }),
+              )
+              .default([]),
             responses,
           })
           .prefault({}),

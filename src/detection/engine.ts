@@ -11,6 +11,8 @@ export interface EngineOptions {
   config: DetectionConfig;
   /** called for every finding after folding: `isNew` tells a raise from a repeat */
   onAlert?: (alert: Alert, isNew: boolean, finding: Finding) => void;
+  /** called after each event has been processed (live detection advances its cursor with it) */
+  onProcessed?: (e: FgEvent) => void;
 }
 
 export interface EngineStats {
@@ -55,6 +57,7 @@ export function createEngine(opts: EngineOptions) {
   let lastT = -Infinity;
   let nextTick = -Infinity;
   let nextExpire = -Infinity;
+  const livenessMs = config.rules['credential-shared'].sessionLivenessMs;
   // Subscribers are kept as long as the longest look-back that needs them.
   const retentionMs = Math.max(config.rules['payment-exposure'].lookbackMs, config.rules['subscriber-surge'].windowMs) + config.maxOutOfOrderMs;
 
@@ -86,6 +89,17 @@ export function createEngine(opts: EngineOptions) {
     raised: (rule, s) => book.has({ rule, ...s }),
   };
 
+  /**
+   * Forgets sessions (never closed by a `down`: a crash) and addresses not seen within the
+   * credential-shared liveness: they can no longer count as live, and without this a device
+   * that changes address or session id every day would grow its runtime for ever.
+   */
+  function prune(rt: DeviceRuntime, t: number): void {
+    const before = t - livenessMs;
+    for (const [k, s] of rt.sessions) if (Math.max(s.upAt, rt.ipSeen.get(s.ip) ?? 0) < before) rt.sessions.delete(k);
+    for (const [ip, seen] of rt.ipSeen) if (seen < before) rt.ipSeen.delete(ip);
+  }
+
   function runtimeOf(serial: string, t: number): DeviceRuntime {
     let rt = runtimes.get(serial);
     if (!rt) runtimes.set(serial, (rt = { lastSeen: t, sessions: new Map(), ipSeen: new Map(), announced: new Set() }));
@@ -93,8 +107,8 @@ export function createEngine(opts: EngineOptions) {
     return rt;
   }
 
-  function tick(t: number): void {
-    for (const r of byType.tick) r.onTick?.(t, ctx);
+  function tick(t: number, final = false): void {
+    for (const r of byType.tick) r.onTick?.(t, ctx, final);
     if (t >= nextExpire) {
       subscribers.expire(t - retentionMs);
       nextExpire = t + EXPIRE_EVERY_MS;
@@ -112,23 +126,26 @@ export function createEngine(opts: EngineOptions) {
     }
     switch (e.type) {
       case 'femto.session': {
-        for (const r of byType.session) r.onSession?.(e, ctx);
+        // The cells an event announces are set before the rules run, so that a finding raised
+        // by this very event flags them (payment-exposure counts from the first alert).
         const rt = runtimeOf(e.serial, e.t);
+        if (e.phase === 'up' && e.cellIds) rt.announced = new Set(e.cellIds);
+        for (const r of byType.session) r.onSession?.(e, ctx);
         const key = e.sessionId ?? e.sourceIp;
-        if (e.phase === 'up') {
-          rt.sessions.set(key, { ip: e.sourceIp, upAt: e.t });
-          if (e.cellIds) rt.announced = new Set(e.cellIds);
-        } else {
-          rt.sessions.delete(key);
-        }
+        prune(rt, e.t);
+        if (e.phase === 'up') rt.sessions.set(key, { ip: e.sourceIp, upAt: e.t });
+        else rt.sessions.delete(key);
         rt.ipSeen.set(e.sourceIp, e.t);
         break;
       }
       case 'femto.report': {
-        for (const r of byType.report) r.onReport?.(e, ctx);
         const rt = runtimeOf(e.serial, e.t);
-        if (e.sourceIp) rt.ipSeen.set(e.sourceIp, e.t);
         if (e.cellIds) rt.announced = new Set(e.cellIds);
+        for (const r of byType.report) r.onReport?.(e, ctx);
+        if (e.sourceIp) {
+          if (!rt.ipSeen.has(e.sourceIp)) prune(rt, e.t);
+          rt.ipSeen.set(e.sourceIp, e.t);
+        }
         break;
       }
       case 'ue.attach':
@@ -148,24 +165,27 @@ export function createEngine(opts: EngineOptions) {
         break;
       }
     }
+    opts.onProcessed?.(e);
   }
 
   const reorder = new ReorderBuffer(config.maxOutOfOrderMs, process);
 
   return {
     /** Feeds one validated event (any arrival order within the out-of-order limit). */
-    push(e: FgEvent): void {
+    /** Feeds one validated event; false when it was dropped (duplicate id, or older than the dedup window). */
+    push(e: FgEvent): boolean {
       const newest = reorder.watermark + config.maxOutOfOrderMs;
       if (e.t < newest - config.dedupWindowMs) {
         stats.tooOld++;
-        return;
+        return false;
       }
       if (e.id !== undefined && dedup.isDuplicate(e.id, e.t, Math.max(e.t, newest))) {
         stats.duplicates++;
-        return;
+        return false;
       }
       reorder.push(e);
       stats.late = reorder.late;
+      return true;
     },
     /** Processes everything the reorder buffer holds now (live mode, when the stream goes quiet). */
     drain(): void {
@@ -174,12 +194,20 @@ export function createEngine(opts: EngineOptions) {
     /** End of input: processes what the reorder buffer still holds and runs the final tick. */
     finish(): void {
       reorder.flush();
-      if (lastT > -Infinity) tick(lastT);
+      if (lastT > -Infinity) tick(lastT, true);
     },
     alerts: (): Alert[] => book.list(),
     stats: (): EngineStats => ({ ...stats, late: reorder.late }),
     /** Number of entities held (for the bounded-memory checks). */
-    sizes: () => ({ devices: runtimes.size, subscribers: subscribers.size, buffered: reorder.size, dedupIds: dedup.size }),
+    sizes: () => {
+      let sessions = 0;
+      let addresses = 0;
+      for (const rt of runtimes.values()) {
+        sessions += rt.sessions.size;
+        addresses += rt.ipSeen.size;
+      }
+      return { devices: runtimes.size, subscribers: subscribers.size, buffered: reorder.size, dedupIds: dedup.size, sessions, addresses };
+    },
   };
 }
 

@@ -12,7 +12,7 @@ import type { AlertSink } from './sinks/types.js';
 /** How live detection follows the registry (a port; the app passes the device store's reads). */
 export interface RegistrySource {
   all(): Promise<Device[]>;
-  changedSince(iso: string, limit: number): Promise<Device[]>;
+  changedSince(after: { updatedAt: string; serial: string }, limit: number): Promise<Device[]>;
 }
 
 export interface LiveDetectionDeps {
@@ -46,7 +46,7 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
   let view: RegistryView;
   let muted = true;
   let lastArrival = 0;
-  let registrySync = '';
+  let registrySync = { updatedAt: '', serial: '' };
   let unsubscribe: (() => void) | null = null;
   const timers: NodeJS.Timeout[] = [];
   const pending: Promise<void>[] = [];
@@ -72,13 +72,50 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
     while (pending.length) await Promise.allSettled(pending.splice(0));
   }
 
+  // The cursor says: every event with seq <= cursor has been processed (not only pushed: the
+  // reorder buffer may still hold the newest ones). Seqs are pushed in increasing order.
+  const seqOf = new WeakMap<object, number>();
+  const pushed: number[] = [];
+  let pushedHead = 0;
+  const done = new Set<number>();
+  let cursorSeq = 0;
+  let savedSeq = 0;
+
+  function onProcessed(e: object): void {
+    const seq = seqOf.get(e);
+    if (seq === undefined) return;
+    done.add(seq);
+    while (pushedHead < pushed.length && done.has(pushed[pushedHead] as number)) {
+      const s = pushed[pushedHead++] as number;
+      done.delete(s);
+      cursorSeq = s;
+    }
+    if (pushedHead > 4096 && pushedHead * 2 > pushed.length) {
+      pushed.splice(0, pushedHead);
+      pushedHead = 0;
+    }
+  }
+
+  function feed(s: StoredEvent): void {
+    seqOf.set(s.event, s.seq);
+    pushed.push(s.seq);
+    // A dropped event (duplicate, too old) is done at once.
+    if (!engine.push(s.event)) onProcessed(s.event);
+  }
+
+  async function saveCursor(): Promise<void> {
+    if (cursorSeq > savedSeq) {
+      savedSeq = cursorSeq;
+      await events.setCursor(CURSOR, cursorSeq);
+    }
+  }
+
   async function handle(batch: readonly StoredEvent[]): Promise<void> {
     lastArrival = Date.now();
-    for (const s of batch) engine.push(s.event);
+    for (const s of batch) feed(s);
     processed += batch.length;
     await settle();
-    const last = batch[batch.length - 1];
-    if (last) await events.setCursor(CURSOR, last.seq);
+    await saveCursor();
   }
 
   async function syncRegistry(): Promise<void> {
@@ -86,7 +123,7 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
       const changed = await deps.registry.changedSince(registrySync, 1000);
       for (const d of changed) view.put(d);
       const last = changed[changed.length - 1];
-      if (last) registrySync = last.updatedAt;
+      if (last) registrySync = { updatedAt: last.updatedAt, serial: last.serial };
       if (changed.length < 1000) return;
     }
   }
@@ -95,7 +132,7 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
     async start(): Promise<void> {
       const devices = await deps.registry.all();
       view = RegistryView.from(devices);
-      registrySync = devices.reduce((m, d) => (d.updatedAt > m ? d.updatedAt : m), '');
+      registrySync = devices.reduce((m, d) => (d.updatedAt > m.updatedAt || (d.updatedAt === m.updatedAt && d.serial > m.serial) ? { updatedAt: d.updatedAt, serial: d.serial } : m), { updatedAt: '', serial: '' });
       // Folding needs the severity before each finding to tell an escalation.
       const severityOf = new Map<string, number>();
       engine = createEngine({
@@ -106,6 +143,7 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
           severityOf.set(alert.id, SEVERITY_RANK[alert.severity]);
           onAlert(alert, isNew, before);
         },
+        onProcessed,
       });
       // Batches published while catching up wait here; nothing is missed between the two.
       const early: (readonly StoredEvent[])[] = [];
@@ -113,6 +151,7 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
       unsubscribe = bus.subscribe((b) => (caughtUp ? handle(b) : void early.push(b)));
       // Warm-up: rebuild windows from recent history without re-raising anything.
       const cursor = await events.getCursor(CURSOR);
+      cursorSeq = savedSeq = cursor;
       const from = await events.firstSeqAtOrAfter(clock.now().getTime() - config.dedupWindowMs);
       let seq = Math.min(from - 1, cursor);
       muted = true;
@@ -144,7 +183,7 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
         setInterval(() => {
           if (Date.now() - lastArrival >= deps.quietFlushMs && engine.sizes().buffered > 0) {
             engine.drain();
-            void settle();
+            void settle().then(saveCursor);
           }
         }, Math.max(100, Math.floor(deps.quietFlushMs / 2))),
         setInterval(() => {
@@ -158,6 +197,7 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
     async flush(): Promise<void> {
       engine.drain();
       await settle();
+      await saveCursor();
     },
     syncRegistry,
     stats: () => ({ processed, ...engine.stats(), sizes: engine.sizes() }),
@@ -166,6 +206,7 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
       for (const t of timers) clearInterval(t);
       engine?.drain();
       await settle();
+      await saveCursor();
       for (const s of sinks) await s.close?.();
     },
   };

@@ -9,7 +9,10 @@ export interface RuleContext {
   readonly registry: RegistryView;
   readonly subscribers: SubscriberIndex;
   readonly flags: CellFlags;
-  /** runtime state of a device the engine has seen (before this event's own update) */
+  /**
+   * runtime state of a device the engine has seen: its sessions and addresses as before this
+   * event; its lastSeen and announced cells already include this event
+   */
   runtime(serial: string): DeviceRuntime | undefined;
   /** the time of the first event of the stream (baseline for idleness) */
   readonly startT: number;
@@ -30,6 +33,9 @@ export interface Rule {
   onIms?(e: ImsRegisterEvent, ctx: RuleContext): void;
   onPayment?(e: PaymentAuthEvent, ctx: RuleContext): void;
   onRegistryUpdate?(e: RegistryUpdateEvent, before: DeviceView | undefined, after: DeviceView, ctx: RuleContext): void;
-  /** called as event time advances (at most once per minute of event time) and at the end */
-  onTick?(t: number, ctx: RuleContext): void;
+  /**
+   * called as event time advances (at most once per minute of event time) and at the end of
+   * input with `final` set: a rule that throttles its own checks must not skip that last one
+   */
+  onTick?(t: number, ctx: RuleContext, final?: boolean): void;
 }

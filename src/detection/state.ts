@@ -16,10 +16,22 @@ export interface DeviceView {
   certFingerprints: Set<string>;
 }
 
+/**
+ * A flat copy of a string. Registry fields parsed from CSV are slices of whole input chunks
+ * (V8 keeps a substring as a view of its parent): holding one would hold the chunk, and every
+ * comparison against it (each event's cells, neighbours, serial) would read through it.
+ */
+function own(s: string): string {
+  // V8 makes slices only of 13 characters or more; shorter substrings are copies already.
+  return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
+}
+
 /** The registry, indexed for the engine: by serial, by cell, by certificate fingerprint. */
 export class RegistryView {
   readonly devices = new Map<string, DeviceView>();
   private readonly cellOwners = new Map<string, Set<string>>();
+  /** cells with at least one owner: what `cellRegistered` asks for every attach and report, in one lookup */
+  private readonly servedCells = new Set<string>();
   private readonly fpOwners = new Map<string, string>();
 
   static from(devices: Iterable<DeviceInput>): RegistryView {
@@ -34,8 +46,7 @@ export class RegistryView {
 
   /** Is some registered device allowed to serve this cell? */
   cellRegistered(cellId: string): boolean {
-    const s = this.cellOwners.get(cellId);
-    return s !== undefined && s.size > 0;
+    return this.servedCells.has(cellId);
   }
 
   cellOwnersOf(cellId: string): ReadonlySet<string> | undefined {
@@ -49,25 +60,27 @@ export class RegistryView {
   put(d: DeviceInput): DeviceView {
     const old = this.devices.get(d.serial);
     if (old) this.unindex(old);
+    const serial = own(d.serial);
     const view: DeviceView = {
-      serial: d.serial,
+      serial,
       status: d.status,
-      cellIds: new Set(d.cellIds),
+      cellIds: new Set(d.cellIds.map(own)),
       siteLat: d.siteLat,
       siteLon: d.siteLon,
       siteRadiusM: d.siteRadiusM,
       prefixes: new PrefixSet(d.ipPrefixes),
-      ipPrefixes: [...d.ipPrefixes],
-      expectedNeighbors: new Set(d.expectedNeighbors),
-      certFingerprints: new Set(d.certFingerprints),
+      ipPrefixes: d.ipPrefixes.map(own),
+      expectedNeighbors: new Set(d.expectedNeighbors.map(own)),
+      certFingerprints: new Set(d.certFingerprints.map(own)),
     };
-    this.devices.set(d.serial, view);
+    this.devices.set(serial, view);
     for (const c of view.cellIds) {
       let s = this.cellOwners.get(c);
       if (!s) this.cellOwners.set(c, (s = new Set()));
-      s.add(d.serial);
+      s.add(serial);
+      this.servedCells.add(c);
     }
-    for (const fp of view.certFingerprints) if (!this.fpOwners.has(fp)) this.fpOwners.set(fp, d.serial);
+    for (const fp of view.certFingerprints) if (!this.fpOwners.has(fp)) this.fpOwners.set(fp, serial);
     return view;
   }
 
@@ -115,7 +128,10 @@ export class RegistryView {
   }
 
   private unindex(v: DeviceView): void {
-    for (const c of v.cellIds) this.cellOwners.get(c)?.delete(v.serial);
+    for (const c of v.cellIds) {
+      const owners = this.cellOwners.get(c);
+      if (owners && owners.delete(v.serial) && owners.size === 0) this.servedCells.delete(c);
+    }
     for (const fp of v.certFingerprints) if (this.fpOwners.get(fp) === v.serial) this.fpOwners.delete(fp);
   }
 }

@@ -8,7 +8,7 @@ import {
   nameToString,
   OID,
   parseCertificate,
-  parseCsr,
+  parseCsrAsync,
   verifySignedBy,
   type CertStore,
   type Issuance,
@@ -174,7 +174,7 @@ export function createEst(deps: {
     csrattrs: (): Buffer => CSR_ATTRS,
 
     async simpleenroll(csrDer: Buffer, caller: EstCaller): Promise<Buffer> {
-      const csr = parseCsr(csrDer);
+      const csr = await parseCsrAsync(csrDer);
       const serial = csrDeviceSerial(csr);
       checkRate(serial, caller.sourceIp);
       const auth = await authorizeFirstEnrollment(serial, caller);
@@ -195,7 +195,7 @@ export function createEst(deps: {
     },
 
     async simplereenroll(csrDer: Buffer, caller: EstCaller): Promise<Buffer> {
-      const csr = parseCsr(csrDer);
+      const csr = await parseCsrAsync(csrDer);
       const serial = csrDeviceSerial(csr);
       checkRate(serial, caller.sourceIp);
       const fail = async (err: AppError, extra?: Record<string, unknown>): Promise<never> => {

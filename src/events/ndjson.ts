@@ -24,15 +24,18 @@ export class NdjsonSplitter {
     let nl = buf.indexOf(10, start);
     while (nl !== -1) {
       this.line++;
-      const piece: Buffer = this.carry ? Buffer.concat([this.carry, buf.subarray(start, nl)]) : buf.subarray(start, nl);
-      this.carry = null;
-      if (this.skipping) {
+      const length = (this.carry?.length ?? 0) + (nl - start);
+      // The limit holds for a line inside one chunk as for one that spans chunks: the result
+      // must not depend on how the input was cut.
+      if (this.skipping || length > this.maxLine) {
         this.skipping = false;
-        onLine({ line: this.line, error: `line longer than ${this.maxLine} bytes`, bytes: piece.length + 1 });
+        onLine({ line: this.line, error: `line longer than ${this.maxLine} bytes`, bytes: length + 1 });
       } else {
+        const piece: Buffer = this.carry ? Buffer.concat([this.carry, buf.subarray(start, nl)]) : buf.subarray(start, nl);
         const out = parseLine(piece, this.line);
         if (out) onLine(out);
       }
+      this.carry = null;
       start = nl + 1;
       nl = buf.indexOf(10, start);
     }

@@ -13,8 +13,16 @@ export function parseEventTime(ts: unknown): number {
     return Number.isInteger(ts) && ts >= MIN_MS && ts < MAX_MS ? ts : NaN;
   }
   if (typeof ts !== 'string' || ts.length < 20 || ts.length > 40 || !RFC3339.test(ts)) return NaN;
+  // RFC 3339 §5.7: the day must exist in its month (Date.parse would roll 2025-02-31 into March).
+  if (ts.charCodeAt(8) >= 50 /* '2' */ && Number(ts.slice(8, 10)) > daysInMonth(Number(ts.slice(0, 4)), Number(ts.slice(5, 7)))) return NaN;
   const ms = Date.parse(ts.length > 29 || ts.includes(' ') ? normalise(ts) : ts);
   return ms >= MIN_MS && ms < MAX_MS ? ms : NaN;
+}
+
+/** RFC 3339 Appendix C: Gregorian leap years. */
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
 /** Date.parse is strict about a space separator and more than 3 fraction digits. */

@@ -140,6 +140,13 @@ function formatIp(b: Buffer, at: number): string {
   throw malformed('iPAddress must be 4 or 16 bytes', at);
 }
 
+/** DER BOOLEAN (X.690 §11.1: one byte, 0x00 or 0xFF). */
+function readBool(buf: Buffer, n: Node): boolean {
+  const v = buf[n.contentStart];
+  if (n.end - n.contentStart !== 1 || (v !== 0 && v !== 0xff)) throw malformed('BOOLEAN must be one byte 0x00 or 0xFF', n.start);
+  return v === 0xff;
+}
+
 function uriNames(buf: Buffer, gn: Node): string | undefined {
   return gn.tag === 0x86 ? buf.toString('latin1', gn.contentStart, gn.end) : undefined;
 }
@@ -150,7 +157,7 @@ function parseExtension(der: Buffer, id: string, critical: boolean, v: Node, ext
       const [a, b] = children(der, expectTag(v, TAG.SEQUENCE, 'BasicConstraints', v.start));
       let ca = false;
       let lenNode = b;
-      if (a?.tag === TAG.BOOLEAN) ca = der[a.contentStart] === 0xff;
+      if (a?.tag === TAG.BOOLEAN) ca = readBool(der, a);
       else lenNode = a;
       const bc: NonNullable<CertificateExtensions['basicConstraints']> = { ca, critical };
       if (lenNode) bc.pathLen = readSmallInt(der, expectTag(lenNode, TAG.INTEGER, 'pathLenConstraint', lenNode.start));
@@ -226,7 +233,7 @@ function parseExtensions(der: Buffer, node: Node): CertificateExtensions {
     let critical = false;
     let valueNode = parts[1];
     if (valueNode?.tag === TAG.BOOLEAN) {
-      critical = der[valueNode.contentStart] === 0xff;
+      critical = readBool(der, valueNode);
       valueNode = parts[2];
     }
     const octet = expectTag(valueNode, TAG.OCTET_STRING, `extnValue of ${id}`, e.start);

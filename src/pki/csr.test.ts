@@ -2,12 +2,13 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPrivateKey, ECDH, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isAppError } from '../core/errors.js';
-import { fromPemAll, toPem } from './der.js';
+import { bitString, explicit, fromPemAll, int, nullDer, oid, readNode, seq, toPem } from './der.js';
+import { encodeName } from './names.js';
 import { OID } from './oids.js';
-import { parseCsr } from './csr.js';
+import { parseCsr, parseCsrAsync } from './csr.js';
 import { buildCsr } from './csr-build.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fg-csr-'));
@@ -21,6 +22,12 @@ function opensslCsr(keyArgs: string[], extra: string[] = [], subj = '/CN=X'): Bu
   return readFileSync(out);
 }
 const ecCsr = (curve: string, extra: string[] = [], subj?: string): Buffer => opensslCsr(['-newkey', 'ec', '-pkeyopt', `ec_paramgen_curve:${curve}`], extra, subj);
+
+/** `openssl req -verify` exits 0 even when the signature fails (OpenSSL 3.0), so read what it says. */
+function opensslVerifies(der: Buffer): boolean {
+  const r = spawnSync('openssl', ['req', '-inform', 'DER', '-verify', '-noout'], { input: der, encoding: 'latin1' });
+  return r.status === 0 && /self-signature verify OK/.test(r.stdout + r.stderr);
+}
 
 function expectCode(f: () => unknown, code: string): void {
   try {
@@ -89,6 +96,35 @@ describe('parseCsr: openssl-made requests', () => {
   it('fail/P-521 and Ed25519 device keys are refused', () => {
     expectCode(() => parseCsr(ecCsr('P-521')), 'csr.unsupported_key');
     expectCode(() => parseCsr(opensslCsr(['-newkey', 'ed25519'])), 'csr.unsupported_key');
+  });
+
+  it('ok/a compressed P-256 point is accepted, and openssl agrees the CSR verifies', () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const plain = publicKey.export({ format: 'der', type: 'spki' });
+    const point = ECDH.convertKey(plain.subarray(-65), 'prime256v1', undefined, undefined, 'compressed') as Buffer;
+    const spki = seq(plain.subarray(2, 2 + 21), bitString(point)); // same AlgorithmIdentifier, compressed point
+    const cri = seq(int(0), encodeName([{ type: OID.commonName, value: 'C' }]), spki, explicit(0));
+    const der = seq(cri, seq(oid(OID.ecdsaWithSHA256)), bitString(sign('sha256', cri, privateKey)));
+    expect(opensslVerifies(der)).toBe(true);
+    const csr = parseCsr(der);
+    expect(csr.keyDescription).toBe('EC P-256');
+    expect(csr.spki.equals(spki)).toBe(true);
+  });
+
+  it('fail/secp256k1 and explicit-parameter EC keys are refused', () => {
+    expectCode(() => parseCsr(ecCsr('secp256k1')), 'csr.unsupported_key');
+    expectCode(() => parseCsr(opensslCsr(['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-pkeyopt', 'ec_param_enc:explicit'])), 'csr.unsupported_key');
+  });
+
+  it('fail/an EC point off the curve is csr.malformed (checked on import)', () => {
+    const der = ecCsr('P-256');
+    const spki = parseCsr(der).spki;
+    const at = der.indexOf(spki) + spki.length - 1; // last byte of y
+    for (const mask of [1, 2, 4]) {
+      const bad = Buffer.from(der);
+      bad[at] = (bad[at] as number) ^ mask;
+      expectCode(() => parseCsr(bad), 'csr.malformed');
+    }
   });
 
   it('fail/SHA-1 signed CSR is refused', () => {
@@ -161,6 +197,220 @@ describe('parseCsr: tampering and garbage', () => {
         }
         expect(err, `byte ${i} ^ ${mask} was accepted`).toBeDefined();
         expect(isAppError(err) && err.code.startsWith('csr.'), `byte ${i}: ${String(err)}`).toBe(true);
+      }
+    }
+  });
+});
+
+// ---------------------------------------------------------------- parseCsrAsync (the EST path)
+async function expectCodeAsync(p: Promise<unknown>, code: string): Promise<void> {
+  const r = await p.then(
+    () => 'success',
+    (e: unknown) => (isAppError(e) ? e.code : e),
+  );
+  expect(r).toBe(code);
+}
+
+/** Both parsers must reach the same verdict: the same error code, or results with the same content. */
+async function sameVerdict(der: Buffer): Promise<string> {
+  let syncCode = 'ok';
+  let syncCsr: ReturnType<typeof parseCsr> | undefined;
+  try {
+    syncCsr = parseCsr(der);
+  } catch (e) {
+    syncCode = isAppError(e) ? e.code : String(e);
+  }
+  const asyncCsr = await parseCsrAsync(der).catch((e: unknown) => (isAppError(e) ? e.code : String(e)));
+  if (typeof asyncCsr === 'string') {
+    expect(asyncCsr).toBe(syncCode);
+    return asyncCsr;
+  }
+  expect(syncCode).toBe('ok');
+  const { publicKey: a, ...restAsync } = asyncCsr;
+  const { publicKey: b, ...restSync } = syncCsr as NonNullable<typeof syncCsr>;
+  expect(restAsync).toEqual(restSync);
+  expect(a.equals(b)).toBe(true);
+  return 'ok';
+}
+
+
+/** Lengths of the two INTEGERs of a DER ECDSA-Sig-Value, as openssl asn1parse reads them. */
+function opensslIntLengths(sig: Buffer): number[] {
+  const out = execFileSync('openssl', ['asn1parse', '-inform', 'DER'], { input: sig, encoding: 'utf8' });
+  return [...out.matchAll(/l=\s*(\d+) prim: INTEGER/g)].map((m) => Number(m[1]));
+}
+
+/** An openssl-made key and CSR, split into CRI and a re-signing function using that key. */
+function opensslKeyAndCri(curve: 'P-256' | 'P-384'): { cri: Buffer; alg: Buffer; hash: string; resign: () => Buffer } {
+  const key = join(dir, `rs${n++}.pem`);
+  execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', `ec_paramgen_curve:${curve}`, '-out', key], { stdio: 'pipe' });
+  const hash = curve === 'P-256' ? 'sha256' : 'sha384';
+  const der = opensslCsr(['-key', key, `-${hash}`], [], '/CN=KTF000777');
+  const root = readNode(der, 0);
+  const criNode = readNode(der, root.contentStart, root.end);
+  const algNode = readNode(der, criNode.end, root.end);
+  const cri = der.subarray(criNode.start, criNode.end);
+  const privateKey = createPrivateKey(readFileSync(key));
+  return { cri, alg: der.subarray(algNode.start, algNode.end), hash, resign: () => sign(hash, cri, privateKey) };
+}
+
+describe('parseCsrAsync: same verdicts as parseCsr, checked against openssl', () => {
+  it('ok/P-256, P-384 with SAN and RSA 2048 from openssl req give the same result as parseCsr', async () => {
+    const cnf = join(dir, 'cp2.cnf');
+    writeFileSync(cnf, '[req]\nprompt=no\ndistinguished_name=dn\nattributes=attrs\n[dn]\nCN=RSA device\n[attrs]\nchallengePassword=pw\n');
+    const ders = [
+      ecCsr('P-256', [], '/CN=KTF000001/serialNumber=KTF000001'),
+      ecCsr('P-384', ['-addext', 'subjectAltName=DNS:fap1.example.net,URI:urn:femtoguard:device:X']),
+      opensslCsr(['-newkey', 'rsa:2048', '-config', cnf], [], ''),
+    ];
+    for (const der of ders) {
+      expect(opensslVerifies(der)).toBe(true);
+      expect(await sameVerdict(der)).toBe('ok');
+      const csr = await parseCsrAsync(der);
+      const pub = execFileSync('openssl', ['req', '-inform', 'DER', '-noout', '-pubkey'], { input: der, encoding: 'utf8' });
+      expect(csr.spki.equals((fromPemAll(pub, 'PUBLIC KEY')[0] as { der: Buffer }).der)).toBe(true);
+      expect(csr.publicKey.export({ format: 'der', type: 'spki' }).equals(csr.spki)).toBe(true);
+    }
+    expect((await parseCsrAsync(ders[1] as Buffer)).keyDescription).toBe('EC P-384');
+    expect((await parseCsrAsync(ders[2] as Buffer)).challengePassword).toBe('pw');
+  });
+
+  it('ok/a compressed P-256 point', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const plain = publicKey.export({ format: 'der', type: 'spki' });
+    const point = ECDH.convertKey(plain.subarray(-65), 'prime256v1', undefined, undefined, 'compressed') as Buffer;
+    const cri = seq(int(0), encodeName([{ type: OID.commonName, value: 'C' }]), seq(plain.subarray(2, 2 + 21), bitString(point)), explicit(0));
+    const der = seq(cri, seq(oid(OID.ecdsaWithSHA256)), bitString(sign('sha256', cri, privateKey)));
+    expect(opensslVerifies(der)).toBe(true);
+    expect(await sameVerdict(der)).toBe('ok');
+  });
+
+  for (const curve of ['P-256', 'P-384'] as const) {
+    it(`ok/${curve} signatures whose r or s has a leading zero byte or is short verify, as with openssl`, async () => {
+      const { cri, alg, resign } = opensslKeyAndCri(curve);
+      const coord = curve === 'P-256' ? 32 : 48;
+      // 0x00 sign byte before a set top bit (r or s is coord + 1 bytes), and a value
+      // shorter than the coordinate (its top byte is zero): DER keeps neither at fixed width.
+      const wanted: Record<string, (l: number[]) => boolean> = {
+        'r padded': (l) => l[0] === coord + 1,
+        's padded': (l) => l[1] === coord + 1,
+        'r short': (l) => (l[0] as number) < coord,
+        's short': (l) => (l[1] as number) < coord,
+      };
+      const found = new Map<string, Buffer>();
+      for (let i = 0; i < 40_000 && found.size < 4; i++) {
+        const sig = resign();
+        const r = readNode(sig, 2);
+        const lens = [r.end - r.contentStart, readNode(sig, r.end).end - readNode(sig, r.end).contentStart];
+        for (const [name, f] of Object.entries(wanted)) if (!found.has(name) && f(lens)) found.set(name, sig);
+      }
+      expect([...found.keys()].sort()).toEqual(Object.keys(wanted).sort());
+      for (const [name, sig] of found) {
+        expect(wanted[name]?.(opensslIntLengths(sig)), `${name}: openssl asn1parse disagrees`).toBe(true);
+        const der = seq(cri, alg, bitString(sig));
+        expect(opensslVerifies(der), name).toBe(true);
+        expect(await sameVerdict(der), name).toBe('ok');
+      }
+    });
+  }
+
+  it('fail/a flipped signature byte, a changed subject byte and another key are csr.bad_signature (openssl agrees)', async () => {
+    for (const der of [ecCsr('P-256', [], '/CN=KTF000042'), ecCsr('P-384', [], '/CN=KTF000042'), opensslCsr(['-newkey', 'rsa:2048'], [], '/CN=KTF000042')]) {
+      const flipped = Buffer.from(der);
+      flipped[flipped.length - 1] = (flipped[flipped.length - 1] as number) ^ 0x01;
+      const renamed = Buffer.from(der);
+      renamed[renamed.indexOf(Buffer.from('KTF000042'))] = 0x4c;
+      for (const bad of [flipped, renamed]) {
+        expect(opensslVerifies(bad)).toBe(false);
+        expect(await sameVerdict(bad)).toBe('csr.bad_signature');
+      }
+    }
+    const a = ecCsr('P-256');
+    const spki = parseCsr(a).spki;
+    const swapped = Buffer.from(a);
+    parseCsr(ecCsr('P-256')).spki.copy(swapped, a.indexOf(spki));
+    expect(opensslVerifies(swapped)).toBe(false);
+    await expectCodeAsync(parseCsrAsync(swapped), 'csr.bad_signature');
+  });
+
+  it('fail/a non-minimal INTEGER in the ECDSA signature is csr.bad_signature (openssl refuses it too)', async () => {
+    const { cri, alg, resign } = opensslKeyAndCri('P-256');
+    let sig = resign();
+    while ((sig[4] as number) >= 0x80 || sig[3] !== 32) sig = resign(); // r is 32 bytes, top bit clear
+    const r = readNode(sig, 2);
+    const s = readNode(sig, r.end);
+    // r re-encoded with a needless 0x00 (X.690 §8.3.2 forbids it): same value, not DER.
+    const padded = seq(Buffer.from([0x02, 33, 0x00]), sig.subarray(r.contentStart, r.end), sig.subarray(s.start, s.end));
+    const der = seq(cri, alg, bitString(padded));
+    expect(opensslVerifies(der)).toBe(false);
+    expect(await sameVerdict(der)).toBe('csr.bad_signature');
+  });
+
+  it('fail/EC points off the curve or with a coordinate >= p are csr.malformed (openssl refuses the key)', async () => {
+    const der = ecCsr('P-256');
+    const spki = parseCsr(der).spki;
+    const at = der.indexOf(spki) + spki.length - 1;
+    for (const mask of [1, 2, 4, 0x80]) {
+      const bad = Buffer.from(der);
+      bad[at] = (bad[at] as number) ^ mask;
+      expect(opensslVerifies(bad)).toBe(false);
+      expect(await sameVerdict(bad)).toBe('csr.malformed');
+    }
+    // (5, y) is on P-256; x + p still fits 32 bytes, so an encoding of x + p reduces to a
+    // valid point unless the decoder checks the range (SEC 1 §2.3.4).
+    const p = 2n ** 256n - 2n ** 224n + 2n ** 192n + 2n ** 96n - 1n;
+    const b = 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn;
+    const pow = (a: bigint, e: bigint): bigint => (e === 0n ? 1n : ((e & 1n ? a : 1n) * pow((a * a) % p, e >> 1n)) % p);
+    const y = pow((125n - 15n + b) % p, (p + 1n) / 4n);
+    expect((y * y) % p).toBe((125n - 15n + b) % p);
+    const hex32 = (v: bigint): Buffer => Buffer.from(v.toString(16).padStart(64, '0'), 'hex');
+    const ok = Buffer.concat([Buffer.from([4]), hex32(5n), hex32(y)]);
+    const bad = Buffer.concat([Buffer.from([4]), hex32(5n + p), hex32(y)]);
+    const algId = spki.subarray(2, 2 + 21);
+    const withPoint = (pt: Buffer): Buffer => {
+      const cri = seq(int(0), encodeName([{ type: OID.commonName, value: 'C' }]), seq(algId, bitString(pt)), explicit(0));
+      return seq(cri, seq(oid(OID.ecdsaWithSHA256)), bitString(Buffer.from('3006020101020101', 'hex')));
+    };
+    expect(await sameVerdict(withPoint(ok))).toBe('csr.bad_signature'); // valid key, made-up signature
+    const pub = spawnSync('openssl', ['req', '-inform', 'DER', '-noout', '-pubkey'], { input: withPoint(bad) });
+    expect(pub.status).not.toBe(0);
+    expect(await sameVerdict(withPoint(bad))).toBe('csr.malformed');
+  });
+
+  it('fail/trailing data in the SPKI AlgorithmIdentifier is csr.malformed (openssl cannot load such a CSR)', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const point = publicKey.export({ format: 'der', type: 'spki' }).subarray(-65);
+    const cri = seq(int(0), encodeName([{ type: OID.commonName, value: 'C' }]), seq(seq(oid(OID.ecPublicKey), oid(OID.prime256v1), nullDer()), bitString(point)), explicit(0));
+    const der = seq(cri, seq(oid(OID.ecdsaWithSHA256)), bitString(sign('sha256', cri, privateKey)));
+    expect(opensslVerifies(der)).toBe(false);
+    expect(await sameVerdict(der)).toBe('csr.malformed');
+  });
+
+  it('fail/unsupported keys and signature algorithms get the same codes', async () => {
+    expect(await sameVerdict(opensslCsr(['-newkey', 'rsa:1024']))).toBe('csr.unsupported_key');
+    expect(await sameVerdict(ecCsr('P-521'))).toBe('csr.unsupported_key');
+    expect(await sameVerdict(ecCsr('secp256k1'))).toBe('csr.unsupported_key');
+    expect(await sameVerdict(opensslCsr(['-newkey', 'ed25519']))).toBe('csr.unsupported_key');
+    expect(await sameVerdict(ecCsr('P-256', ['-sha1']))).toBe('csr.unsupported_signature');
+    expect(await sameVerdict(opensslCsr(['-newkey', 'rsa:2048', '-sha1']))).toBe('csr.unsupported_signature');
+  });
+
+  it('fail/errors arrive as rejections, never as synchronous throws', async () => {
+    const p = parseCsrAsync('not a buffer' as unknown as Buffer);
+    expect(p).toBeInstanceOf(Promise);
+    await expectCodeAsync(p, 'csr.malformed');
+    await expectCodeAsync(parseCsrAsync(Buffer.alloc(20_000, 0x30)), 'csr.malformed');
+  });
+
+  it('fail/every truncation and every single corrupted byte get the same code from both parsers', async () => {
+    for (const good of [ecCsr('P-256', ['-addext', 'subjectAltName=DNS:x.example'], '/CN=KTF000042'), ecCsr('P-384')]) {
+      for (let len = 0; len < good.length; len++) expect(await sameVerdict(good.subarray(0, len))).toBe('csr.malformed');
+      for (let i = 0; i < good.length; i++) {
+        for (const mask of [0x01, 0x80, 0xff]) {
+          const bad = Buffer.from(good);
+          bad[i] = (bad[i] as number) ^ mask;
+          expect(await sameVerdict(bad), `byte ${i} ^ ${mask}`).toMatch(/^csr\./);
+        }
       }
     }
   });

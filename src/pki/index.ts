@@ -13,7 +13,7 @@ export type { OcspResponder, OcspResponderSettings, DeviceStatusLookup } from '.
 export { createCrlPublisher } from './crl-publisher.js';
 export type { CrlPublisher } from './crl-publisher.js';
 export type { CertStore, CertRecord, CertFilter, CaMaterial, CertKind, CertStatus } from './store.js';
-export { parseCsr, MAX_CSR_BYTES } from './csr.js';
+export { parseCsr, parseCsrAsync, MAX_CSR_BYTES } from './csr.js';
 export type { ParsedCsr } from './csr.js';
 export { buildCsr } from './csr-build.js';
 export { parseCertificate, verifySignedBy, pemOrDerToDerList } from './certificate.js';
@@ -29,3 +29,4 @@ export { DEVICE_URN_PREFIX } from './profiles.js';
 export { OID } from './oids.js';
 export { issueTlsServerCertificate } from './tls-server.js';
 export { csrAttributes } from './csr-attrs.js';
+export { normalizeSerialHex } from './serial.js';

@@ -26,13 +26,25 @@ export interface OcspResponderSettings {
 }
 
 interface Entry {
+  /** this entry's key in `cache` (the CertID's DER as latin1) */
+  key: string;
   serialHex: string;
   certIdDer: Buffer;
   status: OcspCertStatus;
   response: Buffer;
   /** ms: re-sign once past this (half the nextUpdate interval) */
   refreshAt: number;
+  /** Keys in `byRequest` that lead here: whole requests already answered from this entry. */
+  requestKeys: string[];
 }
+
+/**
+ * A CertID is usually asked for with the very same request bytes every time (RFC 5019
+ * clients send one CertID and no nonce), so those bytes can lead straight to the cached
+ * entry without parsing them again. A few encodings per entry (e.g. with and without the
+ * optional version field) is plenty; more are answered through the parser.
+ */
+const MAX_REQUEST_KEYS_PER_ENTRY = 4;
 
 const HASHES: readonly OcspHash[] = ['sha1', 'sha256', 'sha384', 'sha512'];
 /** Statuses whose certificates may be `good`. Anything else answers `revoked`: fail closed. */
@@ -42,7 +54,9 @@ const LIVE = new Set(['provisioned', 'active']);
  * RFC 6960 / RFC 5019 responder for femtoguard's issuing CA. Responses are signed by the
  * delegated responder key, cached per CertID until half their validity has passed, and
  * re-signed as soon as the certificate's status changes (in-process listener or the
- * change feed), so a revocation shows within the poll interval.
+ * change feed), so a revocation shows within the poll interval. A request whose exact bytes
+ * were already answered from the cache is recognised by those bytes and skips the parser
+ * (`cached`): the hot path of a fleet that re-checks the same certificates.
  */
 export function createOcspResponder(deps: { ca: UnlockedCa; store: CertStore; deviceStatus: DeviceStatusLookup; clock: Clock }, s: OcspResponderSettings) {
   const { ca, store, deviceStatus, clock } = deps;
@@ -56,6 +70,8 @@ export function createOcspResponder(deps: { ca: UnlockedCa; store: CertStore; de
   }
   const cache = new Map<string, Entry>();
   const bySerial = new Map<string, Set<string>>();
+  /** whole request DER (latin1) -> the entry that answered it; only single-CertID requests without a nonce */
+  const byRequest = new Map<string, Entry>();
   const stats = { requests: 0, cacheHits: 0, signed: 0, malformed: 0, errors: 0 };
 
   const isOurs = (id: OcspCertId): boolean => {
@@ -92,8 +108,14 @@ export function createOcspResponder(deps: { ca: UnlockedCa; store: CertStore; de
     });
   }
 
+  function dropRequestKeys(e: Entry): void {
+    for (const k of e.requestKeys) if (byRequest.get(k) === e) byRequest.delete(k);
+    e.requestKeys.length = 0;
+  }
   function remember(key: string, e: Entry): void {
-    if (cache.size >= maxEntries && !cache.has(key)) {
+    const old = cache.get(key);
+    if (old) dropRequestKeys(old);
+    else if (cache.size >= maxEntries) {
       const oldest = cache.keys().next().value;
       if (oldest !== undefined) forget(oldest);
     }
@@ -106,6 +128,7 @@ export function createOcspResponder(deps: { ca: UnlockedCa; store: CertStore; de
     const e = cache.get(key);
     if (!e) return;
     cache.delete(key);
+    dropRequestKeys(e);
     const set = bySerial.get(e.serialHex);
     set?.delete(key);
     if (set && set.size === 0) bySerial.delete(e.serialHex);
@@ -113,27 +136,56 @@ export function createOcspResponder(deps: { ca: UnlockedCa; store: CertStore; de
 
   async function fresh(key: string, serialHex: string, certIdDer: Buffer, now: Date): Promise<Entry> {
     const status = await statusOf(serialHex);
-    const e: Entry = { serialHex, certIdDer: Buffer.from(certIdDer), status, response: await sign(certIdDer, status, now), refreshAt: now.getTime() + intervalMs / 2 };
+    const e: Entry = { key, serialHex, certIdDer: Buffer.from(certIdDer), status, response: await sign(certIdDer, status, now), refreshAt: now.getTime() + intervalMs / 2, requestKeys: [] };
     remember(key, e);
     return e;
   }
 
-  async function answerOne(id: OcspCertId, nonce: Buffer | undefined): Promise<Buffer> {
+  /**
+   * The cached response for exactly these request bytes, when an earlier identical request
+   * was answered from a cache entry that is still current; else undefined. Same answer as
+   * the parser path: identical bytes parse identically, and the entry is checked the same way.
+   */
+  function cachedFor(der: Buffer): Buffer | undefined {
+    if (byRequest.size === 0) return undefined;
+    const e = byRequest.get(der.toString('latin1'));
+    if (e === undefined || cache.get(e.key) !== e || e.refreshAt <= clock.now().getTime()) return undefined;
+    stats.requests++;
+    stats.cacheHits++;
+    return e.response;
+  }
+
+  async function answerOne(id: OcspCertId, nonce: Buffer | undefined, requestDer: Buffer): Promise<Buffer> {
     const now = clock.now();
     if (!isOurs(id)) return sign(id.der, { status: 'unknown' }, now, nonce);
-    const serialHex = id.serialNumber.toString('hex');
     const key = id.der.toString('latin1');
     let e = cache.get(key);
     if (e && e.refreshAt > now.getTime()) stats.cacheHits++;
-    else e = await fresh(key, serialHex, id.der, now);
+    else e = await fresh(key, id.serialNumber.toString('hex'), id.der, now);
     if (nonce && s.echoNonce) return sign(id.der, e.status, now, nonce);
+    // Remember these request bytes for cachedFor, unless the entry was replaced meanwhile.
+    if (!nonce && cache.get(key) === e && e.requestKeys.length < MAX_REQUEST_KEYS_PER_ENTRY) {
+      const rk = requestDer.toString('latin1');
+      if (!byRequest.has(rk)) {
+        byRequest.set(rk, e);
+        e.requestKeys.push(rk);
+      }
+    }
     return e.response;
   }
 
   return {
     stats,
+    /**
+     * Synchronous fast path for the HTTP layer: the pre-signed response when these exact
+     * request bytes were answered from the cache before and that entry is still current;
+     * undefined otherwise (then call {@link respond}). Counts as a request and a cache hit.
+     */
+    cached: cachedFor,
     /** Answers one DER OCSPRequest. Never throws: errors become OCSP error responses. */
     async respond(der: Buffer): Promise<Buffer> {
+      const hit = cachedFor(der);
+      if (hit) return hit;
       stats.requests++;
       let req;
       try {
@@ -144,7 +196,7 @@ export function createOcspResponder(deps: { ca: UnlockedCa; store: CertStore; de
       }
       try {
         const first = req.certIds[0];
-        if (req.certIds.length === 1 && first) return await answerOne(first, req.nonce);
+        if (req.certIds.length === 1 && first) return await answerOne(first, req.nonce, der);
         // Several CertIDs in one request: answered together, signed fresh (rare; RFC 5019 clients send one).
         const now = clock.now();
         const responses = [];

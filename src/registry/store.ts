@@ -45,6 +45,10 @@ export interface DeviceStore {
    */
   setStatus(change: StatusChange & { from: DeviceStatus }): Promise<Device | null>;
   history(serial: string): Promise<StatusChange[]>;
-  /** Devices changed after `iso` (updated_at), oldest first: how other components follow the registry. */
-  changedSince(iso: string, limit: number): Promise<Device[]>;
+  /**
+   * Devices changed after the position (updated_at, serial), oldest first: how other
+   * components follow the registry. Many devices share one updated_at (a CSV import), so the
+   * serial is part of the cursor.
+   */
+  changedSince(after: { updatedAt: string; serial: string }, limit: number): Promise<Device[]>;
 }

@@ -123,8 +123,10 @@ export function sqliteDeviceStore(db: SqliteDb): DeviceStore {
     history(serial) {
       return Promise.resolve(histList.all(serial) as StatusChange[]);
     },
-    changedSince(iso, limit) {
-      const rows = db.prepare('SELECT * FROM devices WHERE updated_at > ? ORDER BY updated_at, serial LIMIT ?').all(iso, limit) as Row[];
+    changedSince(after, limit) {
+      const rows = db
+        .prepare('SELECT * FROM devices WHERE updated_at > ? OR (updated_at = ? AND serial > ?) ORDER BY updated_at, serial LIMIT ?')
+        .all(after.updatedAt, after.updatedAt, after.serial, limit) as Row[];
       return Promise.resolve(rows.map(toDevice));
     },
   };

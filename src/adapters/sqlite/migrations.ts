@@ -183,4 +183,40 @@ CREATE TABLE payment_holds (
 CREATE INDEX devices_updated ON devices(updated_at);
 `,
   },
+  {
+    version: 3,
+    name: 'admission',
+    sql: `
+-- One row per admission decision (check-in or gateway session), with every reason as JSON.
+CREATE TABLE admission_decisions (
+  id TEXT PRIMARY KEY,
+  at TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('checkin','session-up','session-down')),
+  serial TEXT,
+  decision TEXT NOT NULL CHECK (decision IN ('admit','deny')),
+  reason TEXT,
+  source_ip TEXT NOT NULL,
+  endpoint TEXT,
+  cert_fingerprint TEXT,
+  stale_since TEXT,
+  reasons TEXT NOT NULL,
+  duration_us INTEGER NOT NULL,
+  cpu_us INTEGER NOT NULL
+);
+CREATE INDEX admission_decisions_serial ON admission_decisions(serial, at);
+CREATE INDEX admission_decisions_at ON admission_decisions(at);
+
+-- Gateway address rotation epochs; the server and the CLI share them (compare-and-set on seq).
+CREATE TABLE gateway_rotations (
+  seq INTEGER PRIMARY KEY,
+  current TEXT NOT NULL,
+  next TEXT NOT NULL,
+  pool TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  rotates_at TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  reason TEXT NOT NULL
+);
+`,
+  },
 ];

@@ -8,8 +8,10 @@ export function idleDevice(): Rule {
   const flagged = new Map<string, number>();
   return {
     id: 'idle-device',
-    onTick(t, ctx) {
-      if (t < nextScan) return;
+    onTick(t, ctx, final) {
+      // Scans are throttled, but the end of input always scans: a replay must not miss a device
+      // that crossed the limit less than one scan interval before its last event.
+      if (t < nextScan && !final) return;
       nextScan = t + SCAN_EVERY_MS;
       const c = ctx.cfg['idle-device'];
       for (const d of ctx.registry.devices.values()) {

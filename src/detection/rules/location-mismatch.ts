@@ -7,19 +7,21 @@ import { distanceM } from '../geo.js';
  * in a row: one odd fix or scan is noise, a run of them is a unit somewhere else.
  */
 export function locationMismatch(): Rule {
-  const badGps = new Map<string, number>();
-  const badScan = new Map<string, number>();
+  // Consecutive bad fixes and bad scans per device, in one entry: one lookup per report.
+  const runs = new Map<string, { gps: number; scan: number }>();
   return {
     id: 'location-mismatch',
     onReport(e, ctx) {
       const d = ctx.registry.get(e.serial);
       if (!d) return;
       const c = ctx.cfg['location-mismatch'];
+      let run = runs.get(e.serial);
+      if (!run) runs.set(e.serial, (run = { gps: 0, scan: 0 }));
       if (e.gps && d.siteLat !== null && d.siteLon !== null) {
         const dist = distanceM(d.siteLat, d.siteLon, e.gps.lat, e.gps.lon);
         const allowed = d.siteRadiusM + (e.gps.accuracyM ?? 0) + c.marginM;
-        const n = dist > allowed ? (badGps.get(e.serial) ?? 0) + 1 : 0;
-        badGps.set(e.serial, n);
+        const n = dist > allowed ? run.gps + 1 : 0;
+        run.gps = n;
         if (n >= c.consecutiveScans) {
           ctx.raise({
             rule: 'location-mismatch',
@@ -35,8 +37,8 @@ export function locationMismatch(): Rule {
         let heard = 0;
         for (const x of e.neighbors) if (d.expectedNeighbors.has(x)) heard++;
         const overlap = heard / e.neighbors.length;
-        const n = overlap < c.minNeighborOverlap ? (badScan.get(e.serial) ?? 0) + 1 : 0;
-        badScan.set(e.serial, n);
+        const n = overlap < c.minNeighborOverlap ? run.scan + 1 : 0;
+        run.scan = n;
         if (n >= c.consecutiveScans) {
           ctx.raise({
             rule: 'location-mismatch',
@@ -51,8 +53,7 @@ export function locationMismatch(): Rule {
     },
     onRegistryUpdate(e) {
       // A relocation announced by the registry starts over.
-      badGps.delete(e.serial);
-      badScan.delete(e.serial);
+      runs.delete(e.serial);
     },
   };
 }

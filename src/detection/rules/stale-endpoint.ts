@@ -1,14 +1,24 @@
+import type { FemtoSessionEvent } from '../../events/index.js';
 import type { Rule } from '../rule.js';
+
+/**
+ * A `femto.session` may carry `endpointRetiredAt` (an added field, FORMATS.md §1 allows
+ * them): femtoguard's admission sets it when a device used a gateway address whose grace
+ * period is over, so the live engine learns retired addresses from the rotation state, not
+ * only from `rules['stale-endpoint'].retired` in the config.
+ */
+type Session = FemtoSessionEvent & { endpointRetiredAt?: unknown };
 
 /** A device connects to a gateway address that was rotated out (its grace period over). */
 export function staleEndpoint(): Rule {
   let retired: Map<string, number> | null = null;
   return {
     id: 'stale-endpoint',
-    onSession(e, ctx) {
+    onSession(e: Session, ctx) {
       if (e.phase !== 'up' || !e.endpoint) return;
       retired ??= new Map(ctx.cfg['stale-endpoint'].retired.map((r) => [r.endpoint, Date.parse(r.retiredAt)]));
-      const at = retired.get(e.endpoint);
+      let at = retired.get(e.endpoint);
+      if (at === undefined && typeof e.endpointRetiredAt === 'string') at = Date.parse(e.endpointRetiredAt);
       if (at === undefined || Number.isNaN(at) || e.t < at) return;
       ctx.raise({
         rule: 'stale-endpoint',

@@ -37,6 +37,9 @@ export function subscriberSurge(): Rule {
         return; // an attach from a window already closed (late beyond the reorder limit)
       }
       w.imsis.add(e.imsi);
+      // One finding per surging window (as ims-downgrade): the alert's count is the number of
+      // windows that surged, not the number of strangers after the first one over the line.
+      if (w.fired) return;
       const n = w.imsis.size;
       if (n <= c.homeCellMax) return;
       const registered = ctx.registry.cellRegistered(e.cellId);

@@ -1,0 +1,112 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { fixedClock } from '../core/clock.js';
+import { silentLogger } from '../core/logger.js';
+import type { EventStore, FgEvent, StoredEvent } from '../events/index.js';
+import { createLeafCache, decide } from './decision.js';
+import { createGatewayRotation } from './rotation.js';
+import { createAdmission } from './service.js';
+import type { DecisionStore, DecisionWrite, GatewayRotationStore } from './store.js';
+import { admissionConfigSchema } from './config.js';
+import { NOW, checkin, device, makeCa, world, type TestCa } from './test-kit.js';
+
+let ca: TestCa;
+beforeAll(async () => {
+  ca = await makeCa('femtoguard');
+});
+
+function memory(opts: { failRecord?: boolean } = {}) {
+  const writes: DecisionWrite[] = [];
+  const events: FgEvent[] = [];
+  const decisions: DecisionStore = {
+    record: (w) => (opts.failRecord ? Promise.reject(new Error('disk full')) : (writes.push(...w), Promise.resolve())),
+    get: () => Promise.resolve(null),
+    list: () => Promise.resolve([]),
+  };
+  const store: EventStore = {
+    append(es) {
+      const stored: StoredEvent[] = es.map((event) => ({ seq: events.push(event), event }));
+      return Promise.resolve({ stored, duplicates: 0 });
+    },
+  } as EventStore;
+  const none: GatewayRotationStore = { latest: () => Promise.resolve(null), recent: () => Promise.resolve([]), append: () => Promise.resolve(null) };
+  return { writes, events, decisions, store, none };
+}
+
+async function setup(opts: { failRecord?: boolean } = {}) {
+  const m = memory(opts);
+  const w = world(ca);
+  w.devices.set('KTF1', device('KTF1'));
+  const { der, record } = await ca.issue('KTF1');
+  w.certs.set(record.fingerprint, record);
+  const clock = fixedClock(NOW);
+  const audit = { record: () => Promise.resolve() };
+  const admission = createAdmission({
+    config: admissionConfigSchema.parse({}),
+    devices: w.deps.devices,
+    certs: w.deps.certs,
+    issuing: () => ca.issuing,
+    decisions: m.decisions,
+    events: m.store,
+    bus: { publish: () => Promise.resolve(), subscribe: () => () => undefined, close: () => Promise.resolve() },
+    rotation: createGatewayRotation({ store: m.none, audit, clock }, { pool: [], intervalSeconds: 60, graceSeconds: 0, pollMs: 1000, acceptOnMainListener: true }),
+    clock,
+    logger: silentLogger(),
+  });
+  const conn = (sourceIp: string) => ({ clientChain: [der], sourceIp, endpoint: '127.0.0.1:8443', mainListener: true });
+  return { m, admission, conn, clock, fp: record.fingerprint };
+}
+
+describe('admission service', () => {
+  it('ok/a session starts with femto.session + femto.report; check-ins inside it are reports only; each is recorded', async () => {
+    const { m, admission, conn } = await setup();
+    const a = await admission.checkin({ serial: 'KTF1', swVersion: '1' }, conn('175.198.195.7'));
+    expect(a.admitted).toMatchObject({ decision: 'admit', nextCheckinSeconds: 300, gateways: { current: null } });
+    await admission.checkin({ serial: 'KTF1' }, conn('175.198.195.7'));
+    expect(m.events.map((e) => e.type)).toEqual(['femto.session', 'femto.report', 'femto.report']);
+    expect(m.writes.map((w) => [w.actor, w.decision.decision])).toEqual([['device:KTF1', 'admit'], ['device:KTF1', 'admit']]);
+  });
+
+  it('fail/two check-ins from two addresses decided at the same time: only one takes the session', async () => {
+    const { admission, conn } = await setup();
+    const [x, y] = await Promise.all([admission.checkin({ serial: 'KTF1' }, conn('175.198.195.7')), admission.checkin({ serial: 'KTF1' }, conn('175.198.195.8'))]);
+    expect([x.decision.decision, y.decision.decision].sort()).toEqual(['admit', 'deny']);
+    expect((x.decision.decision === 'deny' ? x : y).decision.reason).toBe('single-session');
+  });
+
+  it('fail/closed: a record that cannot be written is not an admission, and frees the session', async () => {
+    const { admission, conn } = await setup({ failRecord: true });
+    await expect(admission.checkin({ serial: 'KTF1' }, conn('175.198.195.7'))).rejects.toThrow(/disk full/);
+    expect(admission.sessions.size).toBe(0);
+  });
+
+  it('ok/a gateway down frees the identity for another address; without a certificate nothing is taken', async () => {
+    const { admission, fp, m } = await setup();
+    const up = (ip: string, id: string) => admission.admitGatewaySession({ phase: 'up', certFingerprint: fp, sourceIp: ip, sessionId: id, actor: 'segw:test' });
+    expect((await up('175.198.195.7', 'ike-1')).decision).toBe('admit');
+    expect((await up('175.198.195.8', 'ike-2')).reason).toBe('single-session');
+    await admission.admitGatewaySession({ phase: 'down', certFingerprint: fp, sourceIp: '175.198.195.7', sessionId: 'ike-1' });
+    expect((await up('175.198.195.8', 'ike-3')).decision).toBe('admit');
+    expect(m.events.map((e) => (e.type === 'femto.session' ? `${e.phase}:${e.sessionId ?? ''}` : e.type))).toEqual(['up:ike-1', 'up:ike-2', 'down:ike-1', 'up:ike-3']);
+    expect(m.writes[0]?.actor).toBe('segw:test');
+    const bare = await admission.admitGatewaySession({ phase: 'up', serial: 'KTF1', sourceIp: '175.198.195.9' });
+    expect(bare).toMatchObject({ decision: 'deny', reason: 'cert-chain' });
+  });
+
+  it('ok/the leaf cache returns the same verdict without parsing again', async () => {
+    const w = world(ca);
+    w.devices.set('KTF1', device('KTF1'));
+    const { der, record } = await ca.issue('KTF1');
+    w.certs.set(record.fingerprint, record);
+    const seen: string[] = [];
+    const inner = createLeafCache(2);
+    const leafCache = { get: (f: string) => (seen.push(`get:${inner.get(f) ? 'hit' : 'miss'}`), inner.get(f)), set: inner.set };
+    const a = await decide(checkin('KTF1', der), { ...w.deps, leafCache });
+    const b = await decide(checkin('KTF1', der), { ...w.deps, leafCache });
+    expect(seen).toEqual(['get:miss', 'get:hit']);
+    expect(b.reasons).toEqual(a.reasons);
+    // a verdict cached against another issuing CA is not reused
+    const other = await makeCa('other');
+    const c = await decide(checkin('KTF1', der), { ...w.deps, leafCache, issuing: () => other.issuing });
+    expect(c.reason).toBe('cert-chain');
+  });
+});

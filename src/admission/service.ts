@@ -1,0 +1,234 @@
+import type { Clock } from '../core/clock.js';
+import { randomId, sha256Hex } from '../core/ids.js';
+import type { Logger } from '../core/logger.js';
+import type { EventBus, EventStore, FemtoReportEvent, FemtoSessionEvent, FgEvent } from '../events/index.js';
+import type { ParsedCertificate } from '../pki/index.js';
+import type { AdmissionConfig } from './config.js';
+import { createLeafCache, decide, type DecisionDeps } from './decision.js';
+import { createPolicyResolver } from './policy.js';
+import { createRecorder } from './recorder.js';
+import type { GatewayRotation } from './rotation.js';
+import { LiveSessions, type LiveSession } from './sessions.js';
+import type { DecisionStore } from './store.js';
+import type { CheckinReport, Decision, DecisionInput, GatewayAnnouncement, GatewaySessionInput, Reason, RecordedDecision, RefusalCode } from './types.js';
+
+export interface AdmissionDeps {
+  config: AdmissionConfig;
+  devices: DecisionDeps['devices'];
+  certs: DecisionDeps['certs'];
+  issuing: () => ParsedCertificate | null;
+  decisions: DecisionStore;
+  events: EventStore;
+  bus: EventBus;
+  rotation: GatewayRotation;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** The TLS connection a check-in came over. */
+export interface CheckinConnection {
+  clientChain?: readonly Buffer[] | undefined;
+  sourceIp: string;
+  endpoint: string | undefined;
+  mainListener: boolean;
+}
+
+/** What the device is told when admitted. */
+export interface CheckinAdmitted {
+  decision: 'admit';
+  nextCheckinSeconds: number;
+  gateways: GatewayAnnouncement;
+}
+
+/**
+ * A `femto.session` as admission publishes it. `endpointRetiredAt` is an added field
+ * (FORMATS.md §1 allows added fields): when the device used a gateway address past its
+ * grace period, the time it went stale, so detection's `stale-endpoint` rule learns retired
+ * addresses from the rotation state and not only from its config.
+ */
+type SessionEvent = FemtoSessionEvent & { endpointRetiredAt?: string };
+
+function sessionEvent(d: RecordedDecision, serial: string, phase: 'up' | 'down', sessionId: string, cellIds: readonly string[] | undefined): SessionEvent {
+  const e: SessionEvent = { type: 'femto.session', ts: d.at, t: Date.parse(d.at), id: `${d.id}:s`, serial, phase, sourceIp: d.sourceIp, sessionId };
+  if (d.certFingerprint) e.certFingerprint = d.certFingerprint;
+  if (cellIds?.length) e.cellIds = [...cellIds];
+  if (d.endpoint) e.endpoint = d.endpoint;
+  if (d.staleSince) e.endpointRetiredAt = d.staleSince;
+  return e;
+}
+
+function reportEvent(d: RecordedDecision, r: CheckinReport): FemtoReportEvent {
+  const e: FemtoReportEvent = { type: 'femto.report', ts: d.at, t: Date.parse(d.at), id: `${d.id}:r`, serial: r.serial, sourceIp: d.sourceIp };
+  if (r.cellIds) e.cellIds = r.cellIds;
+  if (r.gps) e.gps = r.gps;
+  if (r.neighbors) e.neighbors = r.neighbors;
+  if (r.swVersion) e.swVersion = r.swVersion;
+  if (r.configHash) e.configHash = r.configHash;
+  return e;
+}
+
+/**
+ * Admission as a service: runs the decision for check-ins and gateway-reported sessions,
+ * keeps one live session per identity, records every decision (with its audit event) and
+ * publishes it as `femto.session` / `femto.report` for detection.
+ */
+export function createAdmission(deps: AdmissionDeps) {
+  const { config, clock, rotation } = deps;
+  const sessions = new LiveSessions({ checkinTtlMs: config.sessionLivenessSeconds * 1000, gatewayTtlMs: config.gatewaySessionTtlSeconds * 1000 });
+  const decisionDeps: DecisionDeps = {
+    devices: deps.devices,
+    certs: deps.certs,
+    issuing: deps.issuing,
+    sessions,
+    endpoints: rotation,
+    policy: createPolicyResolver(config),
+    leafCache: createLeafCache(),
+  };
+  const recorder = createRecorder(deps);
+
+  async function evaluate(input: DecisionInput): Promise<RecordedDecision> {
+    const c0 = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    const d = await decide(input, decisionDeps);
+    const durationUs = Number((process.hrtime.bigint() - t0) / 1000n);
+    const c = process.cpuUsage(c0);
+    return { ...d, id: randomId('adm'), at: input.now.toISOString(), kind: input.kind, sourceIp: input.sourceIp, endpoint: input.endpoint ?? null, durationUs, cpuUs: c.user + c.system };
+  }
+
+  /**
+   * Takes the identity's session for an admitted decision. A second look right before: two
+   * check-ins from two addresses decided at the same time must not both win.
+   */
+  function claim(d: Decision, via: LiveSession['via'], sourceIp: string, nowMs: number, extra: { endpoint?: string | null; gatewaySessionId?: string | null }): LiveSession | null {
+    if (d.decision !== 'admit' || d.serial === null) return null;
+    const other = sessions.conflicting(d.serial, sourceIp, nowMs);
+    if (other) {
+      const r = d.reasons.find((x) => x.code === 'single-session');
+      if (r) {
+        r.ok = false;
+        r.detail = `a live session of ${d.serial} from ${other.sourceIp} since ${new Date(other.startedAt).toISOString()}`;
+        if (r.enforce === 'deny') {
+          d.decision = 'deny';
+          d.reason = 'single-session';
+          return null;
+        }
+      }
+    }
+    return sessions.touch(d.serial, sourceIp, via, nowMs, extra);
+  }
+
+  const actorOf = (d: Decision): string => (d.serial ? `device:${d.serial}` : 'anonymous');
+
+  return {
+    decisionDeps,
+    sessions,
+
+    /** One check-in: decide, take the session, record and publish; resolves once recorded. */
+    async checkin(report: CheckinReport, conn: CheckinConnection): Promise<{ decision: RecordedDecision; admitted: CheckinAdmitted | null }> {
+      const now = clock.now();
+      const d = await evaluate({
+        kind: 'checkin',
+        serial: report.serial,
+        clientChain: conn.clientChain,
+        sourceIp: conn.sourceIp,
+        cellIds: report.cellIds,
+        gps: report.gps,
+        neighbors: report.neighbors,
+        endpoint: conn.endpoint,
+        mainListener: conn.mainListener,
+        now,
+      });
+      const before = d.serial ? sessions.get(d.serial, now.getTime()) : undefined;
+      const prior = before ? { id: before.id, endpoint: before.endpoint } : null;
+      const s = claim(d, 'checkin', conn.sourceIp, now.getTime(), { endpoint: conn.endpoint ?? null });
+      // femto.session when a session starts (or moves to another gateway address) and for
+      // every refusal (detection must see the attempt); a check-in inside a live session is
+      // a femto.report only, so a device checking in every few minutes is one session.
+      const startsOrMoves = s === null || prior === null || prior.id !== s.id || prior.endpoint !== s.endpoint;
+      const events: FgEvent[] = startsOrMoves ? [sessionEvent(d, report.serial, 'up', s?.id ?? d.id, report.cellIds), reportEvent(d, report)] : [reportEvent(d, report)];
+      try {
+        await recorder.write({ decision: d, actor: actorOf(d) }, events);
+      } catch (e) {
+        // Not recorded means not admitted (fail closed).
+        if (s && d.serial) sessions.end(d.serial, { sourceIp: conn.sourceIp });
+        throw e;
+      }
+      const admitted: CheckinAdmitted | null = d.decision === 'admit' ? { decision: 'admit', nextCheckinSeconds: config.checkinIntervalSeconds, gateways: rotation.announcement() } : null;
+      return { decision: d, admitted };
+    },
+
+    /**
+     * Records a check-in refused before any check could run (unreadable or oversized body),
+     * as a deny with that reason, so it leaves an audit event like every other refusal.
+     */
+    async refuse(code: RefusalCode, conn: CheckinConnection, detail: string): Promise<RecordedDecision> {
+      const now = clock.now();
+      const reasons: Reason[] = [{ code, ok: false, detail, enforce: 'deny' }];
+      // Whoever connects to a stale address is recorded as such, readable body or not.
+      const ep = rotation.status(conn.endpoint, conn.mainListener, now.getTime());
+      const stale = ep.state === 'stale' ? new Date(ep.staleSince).toISOString() : null;
+      if (stale) reasons.unshift({ code: 'endpoint-current', ok: false, detail: `stale-endpoint: ${conn.endpoint ?? ''} went stale at ${stale}`, enforce: 'deny' });
+      const leaf = conn.clientChain?.[0];
+      const d: RecordedDecision = {
+        decision: 'deny',
+        reason: stale ? 'stale-endpoint' : code,
+        reasons,
+        serial: null,
+        certFingerprint: leaf ? sha256Hex(leaf) : null,
+        staleSince: stale,
+        id: randomId('adm'),
+        at: now.toISOString(),
+        kind: 'checkin',
+        sourceIp: conn.sourceIp,
+        endpoint: conn.endpoint ?? null,
+        durationUs: 0,
+        cpuUs: 0,
+      };
+      await recorder.write({ decision: d, actor: 'anonymous' }, []);
+      return d;
+    },
+
+    /**
+     * A session an external gateway (strongSwan through VICI, a vendor SeGW) reports up or
+     * down, through the same decision. `up` takes the identity's session when admitted;
+     * `down` frees it. The gateway enforces the verdict (tears the SA down on deny).
+     */
+    async admitGatewaySession(input: GatewaySessionInput): Promise<RecordedDecision> {
+      const now = input.at ?? clock.now();
+      const kind = input.phase === 'up' ? 'session-up' : 'session-down';
+      const d = await evaluate({
+        kind,
+        serial: input.serial ?? null,
+        clientChain: input.clientChain,
+        certFingerprint: input.certFingerprint,
+        sourceIp: input.sourceIp,
+        cellIds: input.cellIds,
+        endpoint: input.endpoint,
+        now,
+      });
+      let sessionId = input.sessionId ?? d.id;
+      if (input.phase === 'up') {
+        const s = claim(d, 'gateway', input.sourceIp, now.getTime(), { endpoint: input.endpoint ?? null, gatewaySessionId: input.sessionId ?? null });
+        sessionId = input.sessionId ?? s?.id ?? d.id;
+      } else if (d.serial) {
+        sessions.end(d.serial, { sourceIp: input.sourceIp, gatewaySessionId: input.sessionId });
+      }
+      const events: FgEvent[] = d.serial ? [sessionEvent(d, d.serial, input.phase, sessionId, input.cellIds)] : [];
+      await recorder.write({ decision: d, actor: input.actor ?? 'gateway' }, events);
+      return d;
+    },
+
+    announcement: (): GatewayAnnouncement => rotation.announcement(),
+
+    /** Forgets expired sessions now and then; returns the stop function. */
+    start(): () => void {
+      const t = setInterval(() => sessions.sweep(clock.now().getTime()), 60_000);
+      t.unref();
+      return () => clearInterval(t);
+    },
+
+    drain: (): Promise<void> => recorder.drain(),
+  };
+}
+
+export type Admission = ReturnType<typeof createAdmission>;

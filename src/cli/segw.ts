@@ -1,0 +1,124 @@
+import type { Command } from 'commander';
+import { createLogger } from '../core/logger.js';
+import type { DeviceStatus } from '../registry/index.js';
+import { createSegwBridge, watchApi, type SessionEventInput } from '../segw/index.js';
+import { usage } from './output.js';
+
+interface Options {
+  vici: string;
+  api: string;
+  token?: string;
+  devicesToken?: string;
+  pollMs: string;
+  sweepMs: string;
+}
+
+/** A small REST client for the two things the standalone bridge needs. */
+function apiClient(base: string, ingestToken: string, readToken: string) {
+  const url = (path: string): string => new URL(path, base.endsWith('/') ? base : `${base}/`).toString();
+  const call = async (path: string, token: string, init: RequestInit = {}): Promise<Response> => {
+    const res = await fetch(url(path), { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) });
+    return res;
+  };
+  const fail = async (what: string, res: Response): Promise<never> => {
+    const body = (await res.text().catch(() => '')).slice(0, 300);
+    throw new Error(`${what}: HTTP ${res.status} ${body}`);
+  };
+  return {
+    async ingest(events: SessionEventInput[]): Promise<void> {
+      const body = events.map((e) => JSON.stringify(e)).join('\n') + '\n';
+      const res = await call('v1/events', ingestToken, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
+      if (!res.ok) await fail('POST /v1/events', res);
+      const r = (await res.json()) as { rejectedCount?: number; rejected?: unknown };
+      if (r.rejectedCount) throw new Error(`femtoguard refused ${r.rejectedCount} session events: ${JSON.stringify(r.rejected)}`);
+    },
+    async deviceStatus(serial: string): Promise<DeviceStatus | null> {
+      const res = await call(`v1/devices/${encodeURIComponent(serial)}`, readToken);
+      if (res.status === 404) return null;
+      if (!res.ok) await fail(`GET /v1/devices/${serial}`, res);
+      return ((await res.json()) as { status: DeviceStatus }).status;
+    },
+    async listByStatus(status: DeviceStatus): Promise<string[]> {
+      const out: string[] = [];
+      let after: string | null = null;
+      do {
+        const q = new URLSearchParams({ status, limit: '10000', ...(after ? { after } : {}) });
+        const res = await call(`v1/devices?${q.toString()}`, readToken);
+        if (!res.ok) await fail('GET /v1/devices', res);
+        const page = (await res.json()) as { items: { serial: string }[]; next: string | null };
+        for (const d of page.items) out.push(d.serial);
+        after = page.next;
+      } while (after);
+      return out;
+    },
+  };
+}
+
+/**
+ * `femtoguard segw-bridge`: the SeGW bridge for a strongSwan gateway on another host. Same
+ * behaviour as the in-server bridge (config `segw`), over the REST API: session events are
+ * posted to `/v1/events` (an ingest token), device statuses are polled from `/v1/devices` (a
+ * token that may read devices). `segw.terminated` records are printed on stdout as NDJSON,
+ * since the audit log is written by the server only.
+ */
+export function registerSegw(program: Command): void {
+  program
+    .command('segw-bridge')
+    .description('bridge a strongSwan SeGW (VICI) to femtoguard over the REST API: report IKE sessions, tear down blocked devices')
+    .requiredOption('--vici <path>', "charon's VICI socket, e.g. /var/run/charon.vici")
+    .requiredOption('--api <url>', 'femtoguard API base URL, e.g. http://femtoguard:8080')
+    .option('--token <token>', 'API token allowed to ingest events (env FEMTOGUARD_TOKEN)')
+    .option('--devices-token <token>', 'API token allowed to read devices (default: --token; env FEMTOGUARD_DEVICES_TOKEN)')
+    .option('--poll-ms <ms>', 'how often device statuses are polled', '2000')
+    .option('--sweep-ms <ms>', "how often every live SA's device is checked again", '60000')
+    .action(async (o: Options, cmd: Command) => {
+      const token = o.token ?? process.env.FEMTOGUARD_TOKEN;
+      if (!token) throw usage('--token (or FEMTOGUARD_TOKEN) is required');
+      const readToken = o.devicesToken ?? process.env.FEMTOGUARD_DEVICES_TOKEN ?? token;
+      const pollMs = Number(o.pollMs);
+      const sweepMs = Number(o.sweepMs);
+      if (!Number.isInteger(pollMs) || pollMs < 100) throw usage('--poll-ms must be an integer of at least 100');
+      if (!Number.isInteger(sweepMs) || sweepMs < 0) throw usage('--sweep-ms must be a non-negative integer');
+      try {
+        new URL(o.api);
+      } catch {
+        throw usage(`--api ${o.api} is not a URL`);
+      }
+      const g = cmd.optsWithGlobals<{ logLevel?: string }>();
+      const log = createLogger({ level: g.logLevel ?? 'info', name: 'femtoguard-segw' });
+      const api = apiClient(o.api, token, readToken);
+
+      const bridge = createSegwBridge({
+        viciPath: o.vici,
+        log,
+        sweepMs,
+        ingest: (events) => api.ingest(events),
+        deviceStatus: (serial) => api.deviceStatus(serial),
+        audit: async (e) => {
+          process.stdout.write(JSON.stringify({ at: new Date().toISOString(), ...e }) + '\n');
+        },
+      });
+      const watcher = watchApi({
+        listByStatus: (status) => api.listByStatus(status),
+        pollMs,
+        log,
+        onBlocked: (serial, status) => {
+          bridge.block(serial, status, `device is ${status}`).catch((e: unknown) => log.error({ serial, err: String(e) }, 'segw: block failed'));
+        },
+      });
+      // Baseline first, then connect: a device blocked in between is caught by the connect-time reconcile.
+      await watcher.baseline().catch((e: unknown) => log.warn({ err: String(e) }, 'segw: first device poll failed; retrying on schedule'));
+      bridge.start();
+      log.info({ vici: o.vici, api: o.api }, 'segw bridge running');
+      await new Promise<void>((resolve) => {
+        const shutdown = (): void => {
+          const hard = setTimeout(() => process.exit(1), 10_000);
+          hard.unref();
+          watcher.stop();
+          bridge.stop().then(resolve, resolve);
+        };
+        process.once('SIGTERM', shutdown);
+        process.once('SIGINT', shutdown);
+      });
+    });
+}

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import type { FgEvent } from '../../events/index.js';
+import { detect, device, ev, imsi, iso } from '../test-kit.js';
+
+const X = '45008-200000096';
+const OTHERS = Array.from({ length: 10 }, (_, i) => `45008-2000001${String(i).padStart(2, '0')}`);
+const fleet = [device('KTF96', { cellIds: [X] }), ...OTHERS.map((c, i) => device(`KTF1${i}`, { cellIds: [c] }))];
+
+/** `total` registrations spread over the other cells in minutes [from, from+40), `without` of them without IPsec. */
+function network(from: number, total: number, without: number): FgEvent[] {
+  return Array.from({ length: total }, (_, i) => ev.ims(from + (i * 40) / total, { imsi: imsi(5000 + i), cellId: OTHERS[i % OTHERS.length] as string, ipsec: i >= without }));
+}
+/** `total` registrations through cell X from minute `from`, one a minute, the first `without` without IPsec. */
+function cellX(from: number, total: number, without: number): FgEvent[] {
+  return Array.from({ length: total }, (_, i) => ev.ims(from + i, { imsi: imsi(100 + i), cellId: X, ipsec: i >= without }));
+}
+
+describe('ims-downgrade', () => {
+  it('ok/a cell whose registrations all lack IPsec against a 5% network: high, at the registration that decided it', () => {
+    const r = detect(fleet, [...network(0, 100, 5), ...cellX(45, 10, 10)]);
+    const a = r.one('ims-downgrade');
+    expect(a).toMatchObject({ rule: 'ims-downgrade', severity: 'high', cellId: X, ts: iso(52), count: 1 });
+    expect(a.evidence).toMatchObject({ registrations: 8, withoutIpsec: 8, share: 1, networkShare: 0.05, windowStart: iso(0) });
+  });
+
+  it('fail/the network\'s normal share is high (70% without IPsec): 100% is not 40 points above it', () => {
+    const events = [...network(0, 100, 70), ...cellX(45, 10, 10)];
+    expect(detect(fleet, events).of('ims-downgrade')).toEqual([]);
+    // excessShare is read: at 0.2 the same cell is a downgrade.
+    expect(detect(fleet, events, { rules: { 'ims-downgrade': { excessShare: 0.2 } } }).one('ims-downgrade').evidence).toMatchObject({ networkShare: 0.7 });
+  });
+
+  it('fail/too few registrations to mean anything; ok/once minRegistrations is lower', () => {
+    const events = [...network(0, 100, 0), ...cellX(45, 7, 7)];
+    expect(detect(fleet, events).of('ims-downgrade')).toEqual([]);
+    expect(detect(fleet, events, { rules: { 'ims-downgrade': { minRegistrations: 5 } } }).one('ims-downgrade')).toMatchObject({ ts: iso(49), evidence: { registrations: 5 } });
+  });
+
+  it('fail/a cell with a normal mix (3 of 12 without IPsec)', () => {
+    expect(detect(fleet, [...network(0, 100, 5), ...cellX(45, 12, 3)]).alerts).toEqual([]);
+  });
+
+  it('ok/with no other traffic the normal share is 0: a cell with 8 stripped registrations fires', () => {
+    expect(detect(fleet, cellX(0, 8, 8)).one('ims-downgrade').evidence).toMatchObject({ networkShare: 0, share: 1 });
+  });
+
+  it('ok/one finding per window; a later window folds into the same alert', () => {
+    const r = detect(fleet, [...network(0, 100, 5), ...cellX(45, 15, 15), ...network(180, 100, 5), ...cellX(225, 15, 15)]);
+    expect(r.one('ims-downgrade')).toMatchObject({ count: 2, ts: iso(52), lastSeen: iso(232) });
+  });
+
+  it('fail/windowMs is read: 8 stripped registrations spread over two hours are two small windows', () => {
+    const events = Array.from({ length: 8 }, (_, i) => ev.ims(i * 15, { imsi: imsi(i), cellId: X, ipsec: false }));
+    expect(detect(fleet, events).of('ims-downgrade')).toEqual([]);
+    expect(detect(fleet, events, { rules: { 'ims-downgrade': { windowMs: 2 * 3_600_000 } } }).one('ims-downgrade').ts).toBe(iso(105));
+  });
+
+  it('fail/registrations without a cell count for the network only', () => {
+    const events = Array.from({ length: 20 }, (_, i) => ev.ims(i, { imsi: imsi(i), ipsec: false }));
+    expect(detect(fleet, events).alerts).toEqual([]);
+  });
+});

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { NdjsonSplitter, readNdjson, type NdjsonLine } from './ndjson.js';
+
+/** Feeds `chunks` to a splitter and returns what it reported, without the byte counts. */
+function split(chunks: (string | Buffer)[], maxLine?: number): ({ line: number; value: unknown } | { line: number; error: string })[] {
+  const s = new NdjsonSplitter(maxLine);
+  const out: NdjsonLine[] = [];
+  for (const c of chunks) s.push(typeof c === 'string' ? Buffer.from(c) : c, (l) => out.push(l));
+  s.end((l) => out.push(l));
+  return out.map((l) => ('error' in l ? { line: l.line, error: l.error } : { line: l.line, value: l.value }));
+}
+
+/** Every way of cutting `text` into two chunks gives `expected`; so does one byte at a time. */
+function expectAllSplits(text: string, expected: ReturnType<typeof split>, maxLine?: number): void {
+  const b = Buffer.from(text);
+  for (let k = 0; k <= b.length; k++) expect(split([b.subarray(0, k), b.subarray(k)], maxLine), `cut at byte ${k}`).toEqual(expected);
+  expect(split([...b].map((x) => Buffer.from([x])), maxLine), 'byte by byte').toEqual(expected);
+}
+
+describe('NdjsonSplitter (FORMATS.md §1: one JSON object per \\n-separated line)', () => {
+  it('ok/lines with their 1-based numbers; blank and whitespace-only lines are skipped but counted', () => {
+    expect(split(['{"a":1}\n\n   \n\t\n{"a":2}\n'])).toEqual([
+      { line: 1, value: { a: 1 } },
+      { line: 5, value: { a: 2 } },
+    ]);
+  });
+
+  it('ok/CRLF line ends, and a blank CRLF line', () => {
+    expect(split(['{"a":1}\r\n\r\n{"a":2}\r\n'])).toEqual([
+      { line: 1, value: { a: 1 } },
+      { line: 3, value: { a: 2 } },
+    ]);
+  });
+
+  it('ok/the last line without a newline (with or without \\r)', () => {
+    expect(split(['{"a":1}\n{"a":2}'])).toEqual([
+      { line: 1, value: { a: 1 } },
+      { line: 2, value: { a: 2 } },
+    ]);
+    expect(split(['{"a":1}\r\n{"a":2}\r'])).toEqual([
+      { line: 1, value: { a: 1 } },
+      { line: 2, value: { a: 2 } },
+    ]);
+    expect(split(['{"a":1}\n   '])).toEqual([{ line: 1, value: { a: 1 } }]);
+  });
+
+  it('ok/a line split across chunks, at every byte', () => {
+    expectAllSplits('{"type":"ue.attach","imsi":"450081234567890"}\r\n\n{"b":[1,2,3]}\nnot json\n{"c":true}', [
+      { line: 1, value: { type: 'ue.attach', imsi: '450081234567890' } },
+      { line: 3, value: { b: [1, 2, 3] } },
+      { line: 4, error: expect.stringMatching(/^not valid JSON/) as unknown as string },
+      { line: 5, value: { c: true } },
+    ]);
+  });
+
+  it('ok/a UTF-8 character split across chunks', () => {
+    const text = '{"merchant":"카페 ☕ 😀"}\n{"owner":"Ünïcode"}\n';
+    expectAllSplits(text, [
+      { line: 1, value: { merchant: '카페 ☕ 😀' } },
+      { line: 2, value: { owner: 'Ünïcode' } },
+    ]);
+  });
+
+  it('fail/a line that is not JSON is reported with its number and reading goes on', () => {
+    const out = split(['{"a":1}\n{"a":\n[1,2\n{"a":2}\n']);
+    expect(out.map((l) => l.line)).toEqual([1, 2, 3, 4]);
+    expect(out[1]).toMatchObject({ error: expect.stringMatching(/^not valid JSON \(/) as unknown });
+    expect(out[3]).toEqual({ line: 4, value: { a: 2 } });
+  });
+
+  it('fail/an over-long line is reported and skipped, however the input is chunked', () => {
+    const long = `{"pad":"${'x'.repeat(100)}"}`;
+    const text = `{"a":1}\n${long}\n{"a":2}\n${long}`;
+    const expected = [
+      { line: 1, value: { a: 1 } },
+      { line: 2, error: 'line longer than 64 bytes' },
+      { line: 3, value: { a: 2 } },
+      { line: 4, error: 'line longer than 64 bytes' },
+    ];
+    expect(split([text], 64)).toEqual(expected);
+    expectAllSplits(text, expected, 64);
+  });
+
+  it('ok/a line of exactly the limit is read', () => {
+    const line = `{"p":"${'y'.repeat(64 - 8)}"}`;
+    expect(Buffer.byteLength(line)).toBe(64);
+    expectAllSplits(`${line}\n${line}`, [
+      { line: 1, value: { p: 'y'.repeat(56) } },
+      { line: 2, value: { p: 'y'.repeat(56) } },
+    ], 64);
+  });
+
+  it('ok/the byte count of each line includes its newline (for progress)', () => {
+    const s = new NdjsonSplitter();
+    const out: NdjsonLine[] = [];
+    s.push(Buffer.from('{"a":1}\n{"a":22}\n'), (l) => out.push(l));
+    expect(out.map((l) => l.bytes)).toEqual([8, 9]);
+  });
+});
+
+describe('readNdjson', () => {
+  it('ok/the async-iterator form gives the same lines from string and Buffer chunks', async () => {
+    async function* chunks(): AsyncGenerator<string | Buffer> {
+      yield '{"a":';
+      yield Buffer.from('1}\n\n{"b"');
+      yield ':2}';
+    }
+    const out: NdjsonLine[] = [];
+    for await (const l of readNdjson(chunks())) out.push(l);
+    expect(out.map((l) => ('value' in l ? [l.line, l.value] : [l.line, l.error]))).toEqual([
+      [1, { a: 1 }],
+      [3, { b: 2 }],
+    ]);
+  });
+});

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { formatEventTime, parseEventTime } from './timestamp.js';
+
+const UTC = Date.UTC(2025, 7, 5, 2, 14, 9);
+
+describe('parseEventTime (FORMATS.md §1 ts)', () => {
+  const good: [string | number, number][] = [
+    ['2025-08-05T02:14:09Z', UTC],
+    ['2025-08-05T02:14:09z', UTC],
+    ['2025-08-05t02:14:09Z', UTC],
+    // RFC 3339 §5.6 NOTE: a space may separate date and time.
+    ['2025-08-05 02:14:09Z', UTC],
+    ['2025-08-05T11:14:09+09:00', UTC],
+    ['2025-08-04T20:44:09-05:30', UTC],
+    ['2025-08-05T02:14:09+00:00', UTC],
+    ['2025-08-05T02:14:09-00:00', UTC],
+    ['2025-08-05T02:14:09.1Z', UTC + 100],
+    ['2025-08-05T11:14:09.123+09:00', UTC + 123],
+    // More than 3 fraction digits: truncated to the millisecond (never rounded into the next one).
+    ['2025-08-05T02:14:09.1239Z', UTC + 123],
+    ['2025-08-05T02:14:09.999999Z', UTC + 999],
+    ['2025-08-05T02:14:09.123456789Z', UTC + 123],
+    ['2025-08-05T11:14:09.123456789+09:00', UTC + 123],
+    ['2025-08-05 11:14:09.123456+09:00', UTC + 123],
+    ['2024-02-29T00:00:00Z', Date.UTC(2024, 1, 29)],
+    ['2000-02-29T00:00:00Z', Date.UTC(2000, 1, 29)],
+    ['2025-12-31T23:59:59.999Z', Date.UTC(2025, 11, 31, 23, 59, 59, 999)],
+    // Integer epoch milliseconds.
+    [UTC, UTC],
+    [UTC + 123, UTC + 123],
+    [946_684_800_000, 946_684_800_000],
+  ];
+  for (const [ts, ms] of good) {
+    it(`ok/${JSON.stringify(ts)}`, () => {
+      expect(parseEventTime(ts)).toBe(ms);
+    });
+  }
+
+  const bad: [unknown, string][] = [
+    ['2025-08-05T02:14:09', 'no offset'],
+    ['2025-08-05T02:14', 'no seconds, no offset'],
+    ['2025-08-05', 'a date alone'],
+    ['2025-08-05T02:14:09+0900', 'offset without a colon'],
+    ['2025-08-05T02:14:09+24:00', 'offset hour out of range'],
+    ['2025-13-05T02:14:09Z', 'month 13'],
+    ['2025-00-05T02:14:09Z', 'month 0'],
+    ['2025-08-32T02:14:09Z', 'day 32'],
+    ['2025-02-29T02:14:09Z', 'February 29 in a common year'],
+    ['2025-02-31T02:14:09Z', 'February 31'],
+    ['2025-04-31T02:14:09Z', 'April 31'],
+    ['1900-02-29T00:00:00Z', 'February 29 in 1900 (not a leap year)'],
+    ['2025-08-05T24:00:00Z', 'hour 24'],
+    ['2025-08-05T02:60:09Z', 'minute 60'],
+    ['2025-08-05T02:14:09.Z', 'empty fraction'],
+    ['2025-08-05T02:14:09.1234567891Z', 'ten fraction digits'],
+    ['25-08-05T02:14:09Z', 'two-digit year'],
+    [' 2025-08-05T02:14:09Z', 'leading space'],
+    ['2025-08-05T02:14:09Z ', 'trailing space'],
+    ['Tue, 05 Aug 2025 02:14:09 GMT', 'RFC 7231 date'],
+    ['1999-12-31T23:59:59Z', 'before 2000 (a unit mistake)'],
+    ['2100-01-01T00:00:00Z', 'from 2100 on'],
+    [1_754_360_049, 'epoch seconds (too small for milliseconds)'],
+    [1_754_360_049_000_000, 'epoch microseconds (too large)'],
+    [UTC + 0.5, 'fractional milliseconds'],
+    [-1, 'negative'],
+    [Number.NaN, 'NaN'],
+    ['1754360049000', 'epoch milliseconds as a string'],
+    [null, 'null'],
+    [true, 'a boolean'],
+    [{ ts: UTC }, 'an object'],
+  ];
+  for (const [ts, why] of bad) {
+    it(`fail/${why}`, () => {
+      expect(parseEventTime(ts)).toBeNaN();
+    });
+  }
+
+  it('ok/formatEventTime writes RFC 3339 UTC that parses back', () => {
+    expect(formatEventTime(UTC + 7)).toBe('2025-08-05T02:14:09.007Z');
+    expect(parseEventTime(formatEventTime(UTC + 7))).toBe(UTC + 7);
+  });
+});

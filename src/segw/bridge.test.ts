@@ -1,0 +1,263 @@
+import { createHash } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AuditEventInput } from '../audit-log/index.js';
+import { silentLogger } from '../core/logger.js';
+import type { Device, DeviceStatus } from '../registry/index.js';
+import { createSegwBridge, type SegwBridge } from './bridge.js';
+import type { SessionEventInput } from './session.js';
+import { FakeVici, type FakeSa } from './test-kit.js';
+import { watchRegistry } from './watch.js';
+
+let fake: FakeVici;
+let bridge: SegwBridge | undefined;
+let ingested: SessionEventInput[];
+let audits: AuditEventInput[];
+let statuses: Map<string, DeviceStatus>;
+let ingestFails: number;
+
+const until = async (cond: () => boolean, what: string, ms = 3_000): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+const femto = (uniqueid: string, serial: string, host = '198.18.0.2'): FakeSa => ({ name: 'femto', uniqueid, remoteId: `CN=${serial}, serialNumber=${serial}`, remoteHost: host });
+
+function startBridge(over: { sweepMs?: number } = {}): SegwBridge {
+  bridge = createSegwBridge({
+    viciPath: fake.path,
+    log: silentLogger(),
+    reconnectMinMs: 20,
+    reconnectMaxMs: 100,
+    requestTimeoutMs: 2_000,
+    ...over,
+    async ingest(events) {
+      if (ingestFails > 0) {
+        ingestFails--;
+        throw new Error('femtoguard unavailable');
+      }
+      ingested.push(...events);
+    },
+    deviceStatus: async (serial) => statuses.get(serial) ?? null,
+    audit: async (e) => void audits.push(e),
+  });
+  bridge.start();
+  return bridge;
+}
+
+beforeEach(async () => {
+  fake = await FakeVici.start();
+  ingested = [];
+  audits = [];
+  statuses = new Map();
+  ingestFails = 0;
+});
+afterEach(async () => {
+  await bridge?.stop();
+  bridge = undefined;
+  await fake.close();
+});
+
+describe('SeGW bridge: sessions in', () => {
+  it('ok/an IKE SA up and down become femto.session events paired by session id', async () => {
+    statuses.set('KTF1', 'active');
+    const b = startBridge();
+    await b.ready();
+    fake.certs.push({ subject: 'CN=KTF1, serialNumber=KTF1', flag: 'NONE', data: Buffer.from('der-of-ktf1') });
+    fake.up(femto('5', 'KTF1'));
+    await until(() => ingested.length === 1, 'up event');
+    fake.down('5');
+    await until(() => ingested.length === 2, 'down event');
+    const [up, down] = ingested;
+    expect(up).toMatchObject({ type: 'femto.session', serial: 'KTF1', phase: 'up', sourceIp: '198.18.0.2', endpoint: '198.18.0.1:4500' });
+    expect(up?.certFingerprint).toBe(createHash('sha256').update('der-of-ktf1').digest('hex'));
+    expect(down).toMatchObject({ phase: 'down', serial: 'KTF1', sessionId: up?.sessionId });
+    expect(audits).toEqual([]);
+  });
+
+  it('ok/a rekeyed SA keeps its session: the down after a rekey pairs with the first up', async () => {
+    const b = startBridge();
+    await b.ready();
+    fake.up(femto('1', 'KTF2'));
+    await until(() => ingested.length === 1, 'up');
+    const body = (id: string, spi: string): Record<string, string> => ({ uniqueid: id, 'remote-host': '198.18.0.2', 'remote-id': 'CN=KTF2', 'initiator-spi': spi, state: 'ESTABLISHED' });
+    fake.emit('ike-rekey', { femto: { old: body('1', '0000000000000001'), new: body('2', 'abababababababab') } });
+    fake.sas.delete('1');
+    fake.sas.set('2', { ...femto('2', 'KTF2'), initiatorSpi: 'abababababababab' });
+    fake.down('2');
+    await until(() => ingested.length === 2, 'down');
+    expect(ingested[1]?.sessionId).toBe(ingested[0]?.sessionId);
+  });
+
+  it('ok/SAs already up when the bridge connects are reported; a reconnect reports them again with the same ids', async () => {
+    fake.sas.set('9', femto('9', 'KTF3'));
+    const b = startBridge();
+    await b.ready();
+    await b.drain();
+    expect(ingested.map((e) => e.id)).toHaveLength(1);
+    const firstId = ingested[0]?.id;
+    fake.dropClients(); // charon restarted, as the bridge sees it
+    await until(() => ingested.length === 2, 'reconcile after reconnect');
+    expect(ingested[1]?.id).toBe(firstId); // the event store drops it as a duplicate
+  });
+
+  it('ok/a session that ended while charon was out of reach gets its down at reconnect', async () => {
+    const b = startBridge();
+    await b.ready();
+    fake.up(femto('1', 'KTF6'));
+    await until(() => ingested.length === 1, 'up');
+    await fake.stop();
+    await until(() => !b.connected, 'disconnect');
+    fake.sas.clear(); // charon restarted: the SA is gone, and nobody said so
+    await fake.restart();
+    await until(() => ingested.length === 2, 'down at reconcile', 5_000);
+    expect(ingested[1]).toMatchObject({ phase: 'down', serial: 'KTF6', sessionId: ingested[0]?.sessionId });
+  });
+
+  it('fail/a down for an SA that never came up (refused in IKE_AUTH) is not a session', async () => {
+    const b = startBridge();
+    await b.ready();
+    // What charon 5.9.8 sends when it refuses a peer after reading its identity.
+    fake.emit('ike-updown', { femto: { uniqueid: '8', 'remote-host': '198.18.0.66', 'remote-id': 'CN=KTF7, serialNumber=KTF7', 'initiator-spi': '1111111111111111', state: 'CONNECTING' } });
+    fake.up(femto('9', 'KTF8'));
+    await until(() => ingested.length === 1, 'the next real session');
+    await b.drain();
+    expect(ingested.map((e) => `${e.serial}:${e.phase}`)).toEqual(['KTF8:up']);
+  });
+
+  it('ok/session events wait and are redelivered while femtoguard refuses them', async () => {
+    ingestFails = 1;
+    const b = startBridge();
+    await b.ready();
+    fake.up(femto('1', 'KTF4'));
+    await until(() => ingested.length === 1, 'redelivery', 5_000);
+    expect(ingested[0]?.serial).toBe('KTF4');
+  });
+
+  it('fail/an SA whose identity names no device is not reported, and nothing crashes', async () => {
+    const b = startBridge();
+    await b.ready();
+    fake.up({ name: 'femto', uniqueid: '1', remoteId: '%any', remoteHost: '198.18.0.2' });
+    fake.up(femto('2', 'KTF5'));
+    await until(() => ingested.length === 1, 'the good SA');
+    expect(ingested[0]?.serial).toBe('KTF5');
+  });
+});
+
+describe('SeGW bridge: blocking out', () => {
+  it('ok/block flushes the OCSP cache, terminates only that device\'s SAs (force) and audits segw.terminated', async () => {
+    const b = startBridge();
+    await b.ready();
+    fake.up(femto('1', 'LOST1'));
+    fake.up(femto('2', 'LOST1', '198.18.0.9'));
+    fake.up(femto('3', 'OTHER'));
+    const r = await b.block('LOST1', 'lost', 'reported stolen');
+    expect(r).toMatchObject({ serial: 'LOST1', ocspFlushed: true, crlFlushed: true, deferred: false });
+    expect(r.terminated.map((t) => t.uniqueId).sort()).toEqual(['1', '2']);
+    expect([...fake.sas.keys()]).toEqual(['3']);
+    const names = fake.commands.map((c) => c.name);
+    expect(names.indexOf('flush-certs')).toBeLessThan(names.indexOf('terminate'));
+    expect(fake.commands.filter((c) => c.name === 'flush-certs').map((c) => c.args)).toEqual([{ type: 'ocsp_response' }, { type: 'x509_crl' }]);
+    expect(fake.commands.filter((c) => c.name === 'terminate').map((c) => c.args.force)).toEqual(['yes', 'yes']);
+    expect(audits).toEqual([
+      expect.objectContaining({ action: 'segw.terminated', subject: 'LOST1', outcome: 'success', details: expect.objectContaining({ status: 'lost', ocspFlushed: true }) }),
+    ]);
+    await until(() => ingested.filter((e) => e.phase === 'down').length === 2, 'down events');
+  });
+
+  it('ok/an SA that comes up for a blocked device is cut at once (stale OCSP cache at the gateway)', async () => {
+    statuses.set('SUSP1', 'suspended');
+    const b = startBridge();
+    await b.ready();
+    fake.up(femto('4', 'SUSP1'));
+    await until(() => fake.sas.size === 0 && audits.length === 1, 'termination');
+    await b.drain();
+    expect(audits[0]).toMatchObject({ action: 'segw.terminated', subject: 'SUSP1', outcome: 'success' });
+    expect(ingested.map((e) => e.phase)).toEqual(['up', 'down']);
+  });
+
+  it('ok/the connect-time reconcile and the sweep cut SAs of devices blocked while the bridge was away', async () => {
+    fake.sas.set('1', femto('1', 'DECOM1'));
+    statuses.set('DECOM1', 'decommissioned');
+    const b = startBridge();
+    await b.ready();
+    await until(() => fake.sas.size === 0, 'reconcile termination');
+    fake.sas.set('2', femto('2', 'LATE1'));
+    statuses.set('LATE1', 'lost');
+    await b.sweep();
+    expect(fake.sas.size).toBe(0);
+  });
+
+  it('fail/block while charon is unreachable is deferred, audited as a failure, and done at reconnect', async () => {
+    const b = startBridge();
+    await b.ready();
+    await fake.stop();
+    await until(() => !b.connected, 'disconnect');
+    const r = await b.block('LOST2', 'lost');
+    expect(r).toMatchObject({ deferred: true, ocspFlushed: false, terminated: [] });
+    expect(audits[0]).toMatchObject({ action: 'segw.terminated', outcome: 'failure', subject: 'LOST2' });
+    // charon comes back with the SA still up: the reconcile cuts it.
+    statuses.set('LOST2', 'lost');
+    fake.sas.set('1', femto('1', 'LOST2'));
+    await fake.restart();
+    await until(() => fake.sas.size === 0, 'termination after reconnect', 5_000);
+  });
+
+  it('fail/a terminate charon refuses is audited as a failure', async () => {
+    const b = startBridge();
+    await b.ready();
+    fake.up(femto('1', 'LOST3'));
+    fake.overrides.set('terminate', () => ({ success: 'no', errmsg: 'busy' }));
+    const r = await b.block('LOST3', 'lost');
+    expect(r.error).toContain('busy');
+    expect(audits[0]).toMatchObject({ outcome: 'failure', details: expect.objectContaining({ error: expect.stringContaining('busy') }) });
+  });
+
+  it('ok/a device with no live SA: OCSP cache flushed, nothing terminated, no audit noise', async () => {
+    const b = startBridge();
+    await b.ready();
+    const r = await b.block('IDLE1', 'suspended');
+    expect(r).toMatchObject({ ocspFlushed: true, terminated: [] });
+    expect(audits).toEqual([]);
+  });
+});
+
+describe('registry watcher', () => {
+  const dev = (serial: string, status: DeviceStatus, updatedAt: string): Device =>
+    ({ serial, status, updatedAt, createdAt: updatedAt, cellIds: [], siteLat: null, siteLon: null, siteRadiusM: 300, ipPrefixes: [], expectedNeighbors: [], certFingerprints: [], owner: null }) as Device;
+
+  it('ok/reports each blocking change once, ignores active ones, and reports a later change again', async () => {
+    let rows: Device[] = [];
+    const froms: string[] = [];
+    const blocked: string[] = [];
+    const w = watchRegistry({
+      since: new Date('2025-01-01T00:00:00.000Z'),
+      pollMs: 60_000,
+      log: silentLogger(),
+      changedSince: async (iso) => {
+        froms.push(iso);
+        return rows.filter((d) => d.updatedAt > iso);
+      },
+      onBlocked: (s, st) => blocked.push(`${s}:${st}`),
+    });
+    rows = [dev('A', 'lost', '2025-01-01T00:00:01.000Z'), dev('B', 'active', '2025-01-01T00:00:01.000Z')];
+    w.kick();
+    await until(() => blocked.length === 1, 'first');
+    w.kick();
+    await new Promise((r) => setTimeout(r, 30));
+    expect(blocked).toEqual(['A:lost']);
+    // Another change in the same millisecond as the cursor, committed after the last read:
+    // still seen thanks to the overlap.
+    rows = [...rows, dev('C', 'decommissioned', '2025-01-01T00:00:01.000Z')];
+    w.kick();
+    await until(() => blocked.length === 2, 'C');
+    rows = rows.map((d) => (d.serial === 'B' ? dev('B', 'suspended', '2025-01-01T00:00:02.000Z') : d));
+    w.kick();
+    await until(() => blocked.length === 3, 'B');
+    expect(blocked).toEqual(['A:lost', 'C:decommissioned', 'B:suspended']);
+    expect(froms[0]).toBe('2024-12-31T23:59:58.000Z');
+    w.stop();
+  });
+});

@@ -1,0 +1,393 @@
+/**
+ * The SeGW bridge: femtoguard beside a strongSwan security gateway, over VICI.
+ *
+ * - Sessions in: every IKE SA up/down (`ike-updown`; strongSwan's updown script fires only for
+ *   CHILD SAs) becomes a `femto.session` event for detection.
+ * - Blocking out: when a device is suspended (quarantine), lost or decommissioned, its live
+ *   IKE SAs are terminated and charon's OCSP cache is flushed. Without this a revoked femtocell
+ *   stays connected until its SA re-authenticates, and may even reconnect on a cached `good`
+ *   response until that response's nextUpdate (RFC 6960 §4.2.2.1).
+ *
+ * The bridge survives charon restarts: it reconnects with backoff and, on every (re)connect,
+ * reconciles: lists the SAs, reports them (event ids make repeats duplicates), and terminates
+ * any that belong to a blocked device. Two connections are used, one for events and one for
+ * commands, so a command never waits behind event delivery.
+ */
+import { createHash } from 'node:crypto';
+import type { AuditEventInput } from '../audit-log/index.js';
+import type { Logger } from '../core/logger.js';
+import { REVOKING_STATUSES, type DeviceStatus } from '../registry/index.js';
+import { ikeSasOf, isUp, sessionEvent, sessionKeyOf, serialFromIdentity, type IkeSa, type SessionEventInput } from './session.js';
+import { ViciClient } from './vici.js';
+import { section, type ViciMessage } from './vici-codec.js';
+
+/** Statuses whose live sessions are torn down: quarantine (suspended), lost, decommissioned. */
+export const BLOCKING_STATUSES: readonly DeviceStatus[] = Object.keys(REVOKING_STATUSES) as DeviceStatus[];
+export const isBlocking = (s: DeviceStatus | null | undefined): boolean => s !== null && s !== undefined && BLOCKING_STATUSES.includes(s);
+
+export interface SegwBridgeDeps {
+  /** charon's VICI unix socket */
+  viciPath: string;
+  /** hands session events to femtoguard (event store + bus in process, or POST /v1/events) */
+  ingest(events: SessionEventInput[]): Promise<void>;
+  /** the device's registry status, null if unknown; throws if it cannot be read */
+  deviceStatus(serial: string): Promise<DeviceStatus | null>;
+  /** where `segw.terminated` goes */
+  audit(event: AuditEventInput): Promise<void>;
+  log: Logger;
+  now?: () => Date;
+  /** reconnect backoff bounds, ms */
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
+  /** per VICI request */
+  requestTimeoutMs?: number;
+  /** events kept for redelivery while femtoguard cannot take them */
+  maxOutbox?: number;
+  /** how often every live SA's device status is checked again (the net under the change feed); 0 = never */
+  sweepMs?: number;
+}
+
+export interface BlockResult {
+  serial: string;
+  /** IKE SAs terminated */
+  terminated: { uniqueId: string; name: string; remoteHost: string }[];
+  ocspFlushed: boolean;
+  /** cached CRLs dropped too: the fallback when OCSP cannot answer must not be a pre-revocation CRL */
+  crlFlushed: boolean;
+  /** VICI was unreachable: the next (re)connect reconciles */
+  deferred: boolean;
+  error?: string;
+}
+
+export interface SegwBridge {
+  /** starts connecting in the background; never throws (charon may come up later) */
+  start(): void;
+  /** resolves when connected and subscribed (the next time, if not now) */
+  ready(): Promise<void>;
+  readonly connected: boolean;
+  /** tears down the device's live IKE SAs and drops cached OCSP responses */
+  block(serial: string, status: DeviceStatus, reason?: string): Promise<BlockResult>;
+  /** checks the registry status of every live SA's device now, blocking where needed */
+  sweep(): Promise<void>;
+  /** waits until queued events were handed to `ingest` (tests, shutdown) */
+  drain(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function createSegwBridge(deps: SegwBridgeDeps): SegwBridge {
+  const { log } = deps;
+  const now = deps.now ?? (() => new Date());
+  const minMs = deps.reconnectMinMs ?? 500;
+  const maxMs = deps.reconnectMaxMs ?? 10_000;
+  const maxOutbox = deps.maxOutbox ?? 10_000;
+  let events: ViciClient | null = null;
+  let control: ViciClient | null = null;
+  let stopped = false;
+  let started = false;
+  let backoff = minMs;
+  let retryTimer: NodeJS.Timeout | null = null;
+  let readyWaiters: (() => void)[] = [];
+  let connectGeneration = 0;
+  let isReady = false;
+  /**
+   * The SAs reported up, by `sessionKeyOf` (unique id + SPI: unique ids restart with charon),
+   * with the session id they continue: a rekeyed SA keeps its first SA's session.
+   */
+  const live = new Map<string, { sessionId: string; sa: IkeSa }>();
+  /** events in order, one chain: an up is always delivered before its down */
+  let work: Promise<void> = Promise.resolve();
+  const outbox: SessionEventInput[] = [];
+  let flushing: Promise<void> | null = null;
+  let inFlight = 0;
+  let flushTimer: NodeJS.Timeout | null = null;
+  let sweepTimer: NodeJS.Timeout | null = null;
+
+  const enqueue = (fn: () => Promise<void>): Promise<void> => {
+    work = work.then(fn).catch((e: unknown) => log.error({ err: String(e) }, 'segw: event handling failed'));
+    return work;
+  };
+
+  function deliver(evs: SessionEventInput[]): Promise<void> {
+    outbox.push(...evs);
+    if (outbox.length > maxOutbox) {
+      // Never drop what is being sent right now (the batch at the head).
+      const dropped = outbox.splice(inFlight, outbox.length - maxOutbox);
+      log.error({ dropped: dropped.length }, 'segw: femtoguard unreachable too long, oldest session events dropped');
+    }
+    return flush();
+  }
+
+  function flush(): Promise<void> {
+    if (flushing) return flushing;
+    flushing = (async () => {
+      while (outbox.length > 0) {
+        const batch = outbox.slice(0, 500);
+        inFlight = batch.length;
+        try {
+          await deps.ingest(batch);
+          outbox.splice(0, batch.length);
+        } catch (e) {
+          log.warn({ err: String(e), pending: outbox.length }, 'segw: session events not delivered; retrying');
+          if (!stopped && !flushTimer) {
+            flushTimer = setTimeout(() => {
+              flushTimer = null;
+              void flush();
+            }, 2_000);
+            flushTimer.unref();
+          }
+          return;
+        }
+      }
+    })().finally(() => {
+      flushing = null;
+      inFlight = 0;
+    });
+    return flushing;
+  }
+
+  async function fingerprintOf(remoteId: string): Promise<string | undefined> {
+    if (!control || !remoteId || remoteId === '%any') return undefined;
+    try {
+      // The peer certificate stays in charon's cache; several (old and renewed) would be ambiguous.
+      const certs = (await control.listCerts({ type: 'X509', subject: remoteId })).filter((c) => c.flag === 'NONE' || c.flag === '');
+      return certs.length === 1 && certs[0] ? createHash('sha256').update(certs[0].data).digest('hex') : undefined;
+    } catch (e) {
+      log.debug({ err: String(e) }, 'segw: list-certs failed; session reported without fingerprint');
+      return undefined;
+    }
+  }
+
+  async function checkStatus(sa: IkeSa): Promise<void> {
+    const serial = serialFromIdentity(sa.remoteId);
+    if (!serial) return;
+    let status: DeviceStatus | null;
+    try {
+      status = await deps.deviceStatus(serial);
+    } catch (e) {
+      log.warn({ serial, err: String(e) }, 'segw: device status unavailable');
+      return;
+    }
+    if (isBlocking(status)) await block(serial, status as DeviceStatus, `IKE SA up while the device is ${status}`);
+  }
+
+  async function onUp(sa: IkeSa): Promise<void> {
+    const key = sessionKeyOf(sa);
+    const sessionId = live.get(key)?.sessionId ?? key;
+    live.set(key, { sessionId, sa });
+    const at = sa.establishedSeconds ? new Date(now().getTime() - sa.establishedSeconds * 1000) : now();
+    const fp = await fingerprintOf(sa.remoteId);
+    const e = sessionEvent(sa, 'up', at, { sessionId, ...(fp ? { certFingerprint: fp } : {}) });
+    if (e) await deliver([e]);
+    else log.warn({ remoteId: sa.remoteId, remoteHost: sa.remoteHost }, 'segw: IKE SA without a usable identity or address, not reported');
+    // A blocked device must not stay up, whatever charon's OCSP cache said.
+    await checkStatus(sa);
+  }
+
+  async function onDown(sa: IkeSa): Promise<void> {
+    const key = sessionKeyOf(sa);
+    const entry = live.get(key);
+    if (!entry) {
+      // charon also raises ike-updown (down) for an SA that never came up, e.g. one refused
+      // in IKE_AUTH: that was no session.
+      log.debug({ remoteId: sa.remoteId, remoteHost: sa.remoteHost }, 'segw: IKE SA ended before it was established');
+      return;
+    }
+    live.delete(key);
+    const e = sessionEvent(entry.sa, 'down', now(), { sessionId: entry.sessionId });
+    if (e) await deliver([e]);
+  }
+
+  function onUpdown(m: ViciMessage): void {
+    const up = isUp(m);
+    for (const sa of ikeSasOf(m)) void enqueue(() => (up ? onUp(sa) : onDown(sa)));
+  }
+
+  function onRekey(m: ViciMessage): void {
+    // { <name> = { old = {...}, new = {...} } }: the new SA continues the old one's session.
+    for (const v of Object.values(m)) {
+      if (Buffer.isBuffer(v) || Array.isArray(v)) continue;
+      const oldSa = ikeSasOf(wrap(section(v, 'old')))[0];
+      const newSa = ikeSasOf(wrap(section(v, 'new')))[0];
+      if (!oldSa || !newSa) continue;
+      void enqueue(async () => {
+        const oldKey = sessionKeyOf(oldSa);
+        const sessionId = live.get(oldKey)?.sessionId ?? oldKey;
+        live.delete(oldKey);
+        live.set(sessionKeyOf(newSa), { sessionId, sa: newSa });
+      });
+    }
+  }
+
+  async function sweep(): Promise<void> {
+    const ctl = control;
+    if (!ctl) return;
+    const bySerial = new Map<string, IkeSa>();
+    for (const sa of (await ctl.listSas()).flatMap(ikeSasOf)) {
+      const serial = serialFromIdentity(sa.remoteId);
+      if (serial && !bySerial.has(serial)) bySerial.set(serial, sa);
+    }
+    for (const sa of bySerial.values()) await checkStatus(sa);
+  }
+
+  async function reconcile(): Promise<void> {
+    if (!control) return;
+    const sas = (await control.listSas()).flatMap(ikeSasOf).filter((sa) => sa.state === 'ESTABLISHED');
+    log.info({ ikeSas: sas.length }, 'segw: connected to charon; reconciling live IKE SAs');
+    // Sessions that ended while the bridge was away (or charon restarted) get their down now.
+    const listed = new Set(sas.map(sessionKeyOf));
+    for (const [key, entry] of live) if (!listed.has(key)) void enqueue(() => onDown(entry.sa));
+    for (const sa of sas) void enqueue(() => onUp(sa));
+    await enqueue(async () => undefined);
+  }
+
+  function dropConnections(): void {
+    isReady = false;
+    events?.close();
+    control?.close();
+    events = null;
+    control = null;
+  }
+
+  function scheduleReconnect(): void {
+    if (stopped || retryTimer) return;
+    retryTimer = setTimeout(() => {
+      retryTimer = null;
+      void connect();
+    }, backoff);
+    retryTimer.unref();
+    backoff = Math.min(maxMs, backoff * 2);
+  }
+
+  async function connect(): Promise<void> {
+    if (stopped) return;
+    const generation = ++connectGeneration;
+    let ev: ViciClient | null = null;
+    let ctl: ViciClient | null = null;
+    try {
+      const opts = { timeoutMs: deps.requestTimeoutMs ?? 15_000 };
+      ev = await ViciClient.connect(deps.viciPath, opts);
+      ctl = await ViciClient.connect(deps.viciPath, opts);
+      const lost = (err: Error | null): void => {
+        if (generation !== connectGeneration || stopped) return;
+        connectGeneration++;
+        log.warn({ err: err ? err.message : 'closed' }, 'segw: VICI connection lost; reconnecting');
+        ev?.close();
+        ctl?.close();
+        if (events === ev) dropConnections();
+        scheduleReconnect();
+      };
+      ev.onClose(lost);
+      ctl.onClose(lost);
+      ev.onHandlerError = (name, err) => log.error({ event: name, err: String(err) }, 'segw: VICI event handler failed');
+      await ev.subscribe('ike-updown', onUpdown);
+      await ev.subscribe('ike-rekey', onRekey);
+      if (stopped || generation !== connectGeneration) throw new Error('superseded');
+      events = ev;
+      control = ctl;
+      backoff = minMs;
+      await reconcile();
+      isReady = true;
+      const waiters = readyWaiters;
+      readyWaiters = [];
+      for (const w of waiters) w();
+    } catch (e) {
+      ev?.close();
+      ctl?.close();
+      if (stopped) return;
+      log.warn({ vici: deps.viciPath, err: e instanceof Error ? e.message : String(e) }, 'segw: cannot reach charon over VICI; retrying');
+      if (generation === connectGeneration) {
+        dropConnections();
+        scheduleReconnect();
+      }
+    }
+  }
+
+  let blockChain: Promise<unknown> = Promise.resolve();
+  function block(serial: string, status: DeviceStatus, reason?: string): Promise<BlockResult> {
+    const run = blockChain.then(() => blockNow(serial, status, reason));
+    blockChain = run.catch(() => undefined);
+    return run;
+  }
+
+  async function blockNow(serial: string, status: DeviceStatus, reason?: string): Promise<BlockResult> {
+    const result: BlockResult = { serial, terminated: [], ocspFlushed: false, crlFlushed: false, deferred: false };
+    const ctl = control;
+    const record = (outcome: 'success' | 'failure'): Promise<void> =>
+      deps
+        .audit({ action: 'segw.terminated', actor: 'system:segw', subject: serial, outcome, details: { status, reason, ikeSas: result.terminated, ocspFlushed: result.ocspFlushed, crlFlushed: result.crlFlushed, deferred: result.deferred, error: result.error } })
+        .catch((e: unknown) => log.error({ err: String(e) }, 'segw: audit record failed'));
+    if (!ctl) {
+      result.deferred = true;
+      result.error = 'VICI not connected';
+      log.warn({ serial, status }, 'segw: charon unreachable; the device will be cut at reconnect');
+      await record('failure');
+      return result;
+    }
+    try {
+      // Flush first: a device that reconnects the moment its SA dies must meet a fresh OCSP answer.
+      await ctl.flushCerts('ocsp_response');
+      result.ocspFlushed = true;
+      await ctl.flushCerts('x509_crl');
+      result.crlFlushed = true;
+      const mine = (await ctl.listSas()).flatMap(ikeSasOf).filter((sa) => serialFromIdentity(sa.remoteId) === serial);
+      for (const sa of mine) {
+        await ctl.terminate({ ikeId: sa.uniqueId, force: true });
+        result.terminated.push({ uniqueId: sa.uniqueId, name: sa.name, remoteHost: sa.remoteHost });
+      }
+    } catch (e) {
+      result.error = e instanceof Error ? e.message : String(e);
+      log.error({ serial, status, err: result.error }, 'segw: terminating the device over VICI failed');
+      await record('failure');
+      return result;
+    }
+    if (result.terminated.length > 0) {
+      log.info({ serial, status, ikeSas: result.terminated.length }, 'segw: terminated live IKE SAs of a blocked device');
+      await record('success');
+    }
+    return result;
+  }
+
+  return {
+    start(): void {
+      if (started) return;
+      started = true;
+      void connect();
+      if (deps.sweepMs) {
+        sweepTimer = setInterval(() => void sweep().catch((e: unknown) => log.warn({ err: String(e) }, 'segw: sweep failed')), deps.sweepMs);
+        sweepTimer.unref();
+      }
+    },
+    ready(): Promise<void> {
+      if (isReady) return Promise.resolve();
+      return new Promise((resolve) => readyWaiters.push(resolve));
+    },
+    get connected(): boolean {
+      return events !== null && control !== null;
+    },
+    block,
+    sweep,
+    async drain(): Promise<void> {
+      await work;
+      await flush();
+    },
+    async stop(): Promise<void> {
+      stopped = true;
+      if (retryTimer) clearTimeout(retryTimer);
+      if (flushTimer) clearTimeout(flushTimer);
+      if (sweepTimer) clearInterval(sweepTimer);
+      await work.catch(() => undefined);
+      await flush().catch(() => undefined);
+      dropConnections();
+      const waiters = readyWaiters;
+      readyWaiters = [];
+      for (const w of waiters) w();
+    },
+  };
+}
+
+/** `ike-rekey` nests the SA bodies under `old`/`new`; give them a name so `ikeSasOf` reads them. */
+function wrap(sa: ViciMessage | undefined): ViciMessage {
+  const m = Object.create(null) as ViciMessage;
+  if (sa) m.sa = sa;
+  return m;
+}
