@@ -132,6 +132,14 @@ export const detectionConfigSchema = z
             minRegistrations: z.number().int().min(1).default(8),
             /** alert when a cell's share without IPsec exceeds the network's share by this much (absolute) */
             excessShare: z.number().min(0).max(1).default(0.4),
+            /**
+             * and only when chance cannot explain it: the binomial probability of seeing that many
+             * registrations without IPsec at the network's share must be below this. A fleet has
+             * tens of thousands of cell-hours; at 1e-7 a benign cell trips it about once in ten million.
+             */
+            maxPValue: z.number().min(0).max(1).default(1e-7),
+            /** the network share used in that test is at least this (a near-zero share would make any downgrade "significant") */
+            minNetworkShare: z.number().min(0).max(1).default(0.02),
             responses,
           })
           .prefault({}),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FgEvent } from '../../events/index.js';
 import { detect, device, ev, imsi, iso } from '../test-kit.js';
+import { binomialTail } from './ims-downgrade.js';
 
 const X = '45008-200000096';
 const OTHERS = Array.from({ length: 10 }, (_, i) => `45008-2000001${String(i).padStart(2, '0')}`);
@@ -26,14 +27,30 @@ describe('ims-downgrade', () => {
   it('fail/the network\'s normal share is high (70% without IPsec): 100% is not 40 points above it', () => {
     const events = [...network(0, 100, 70), ...cellX(45, 10, 10)];
     expect(detect(fleet, events).of('ims-downgrade')).toEqual([]);
-    // excessShare is read: at 0.2 the same cell is a downgrade.
-    expect(detect(fleet, events, { rules: { 'ims-downgrade': { excessShare: 0.2 } } }).one('ims-downgrade').evidence).toMatchObject({ networkShare: 0.7 });
+    // excessShare is read: at 0.2 (and with the chance test off) the same cell is a downgrade.
+    expect(detect(fleet, events, { rules: { 'ims-downgrade': { excessShare: 0.2, maxPValue: 1 } } }).one('ims-downgrade').evidence).toMatchObject({ networkShare: 0.7 });
+    // With the chance test on, 10 of 10 at a 70% network share is not evidence (p = 0.7^10 ≈ 0.028).
+    expect(detect(fleet, events, { rules: { 'ims-downgrade': { excessShare: 0.2 } } }).of('ims-downgrade')).toEqual([]);
   });
 
   it('fail/too few registrations to mean anything; ok/once minRegistrations is lower', () => {
     const events = [...network(0, 100, 0), ...cellX(45, 7, 7)];
     expect(detect(fleet, events).of('ims-downgrade')).toEqual([]);
     expect(detect(fleet, events, { rules: { 'ims-downgrade': { minRegistrations: 5 } } }).one('ims-downgrade')).toMatchObject({ ts: iso(49), evidence: { registrations: 5 } });
+  });
+
+  it('fail/chance alone: a busy cell with 4 of 9 without IPsec at a 3% network share is not a downgrade (p ≈ 9e-5)', () => {
+    const events = [...network(0, 200, 6), ...cellX(45, 9, 4)];
+    expect(detect(fleet, events).of('ims-downgrade')).toEqual([]);
+    // maxPValue is read: without the chance test the 44-point excess alone fires.
+    expect(detect(fleet, events, { rules: { 'ims-downgrade': { maxPValue: 1 } } }).one('ims-downgrade').evidence).toMatchObject({ registrations: 8, withoutIpsec: 4 });
+  });
+
+  it('ok/binomialTail matches the exact sum', () => {
+    expect(binomialTail(9, 4, 0.03)).toBeCloseTo(9.041e-5, 7);
+    expect(binomialTail(10, 10, 0.7)).toBeCloseTo(0.0282475249, 9);
+    expect(binomialTail(5, 0, 0.5)).toBe(1);
+    expect(binomialTail(79, 64, 0.02)).toBeLessThan(1e-80);
   });
 
   it('fail/a cell with a normal mix (3 of 12 without IPsec)', () => {

@@ -62,6 +62,8 @@ export function imsDowngrade(): Rule {
       const otherTotal = netTotal - w.total;
       const normal = otherTotal > 0 ? Math.max(0, netWithout - w.without) / otherTotal : 0;
       if (share - normal < c.excessShare) return;
+      const pValue = binomialTail(w.total, w.without, Math.max(normal, c.minNetworkShare));
+      if (pValue > c.maxPValue) return;
       w.fired = true;
       ctx.raise({
         rule: 'ims-downgrade',
@@ -69,8 +71,25 @@ export function imsDowngrade(): Rule {
         t: e.t,
         cellId: e.cellId,
         summary: `${w.without} of ${w.total} IMS registrations through cell ${e.cellId} had no IPsec (${Math.round(share * 100)}% against ${Math.round(normal * 100)}% network-wide): SMS and call codes on it can be read.`,
-        evidence: { registrations: w.total, withoutIpsec: w.without, share: Number(share.toFixed(3)), networkShare: Number(normal.toFixed(3)), windowStart: new Date(w.start).toISOString() },
+        evidence: { registrations: w.total, withoutIpsec: w.without, share: Number(share.toFixed(3)), networkShare: Number(normal.toFixed(3)), pValue: Number(pValue.toPrecision(3)), windowStart: new Date(w.start).toISOString() },
       });
     },
   };
+}
+
+/** P(X >= k) for X ~ Binomial(n, p), summed in log space (n is small: one cell's window). */
+export function binomialTail(n: number, k: number, p: number): number {
+  if (k <= 0) return 1;
+  if (p <= 0) return 0;
+  if (p >= 1) return 1;
+  const lp = Math.log(p);
+  const lq = Math.log1p(-p);
+  let logC = 0; // log C(n, 0)
+  for (let i = 1; i <= k; i++) logC += Math.log((n - i + 1) / i);
+  let sum = 0;
+  for (let i = k; i <= n; i++) {
+    sum += Math.exp(logC + i * lp + (n - i) * lq);
+    logC += Math.log((n - i) / (i + 1));
+  }
+  return Math.min(1, sum);
 }
