@@ -3,7 +3,7 @@
  * listener per gateway pool address, the gateway session report and the read routes on the
  * REST API, the rotation poller, and the decision the SeGW bridge calls in-process.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Server as TlsServer } from 'node:tls';
 import { sqliteDecisionStore } from '../adapters/sqlite/decision-store.js';
 import { sqliteGatewayRotationStore } from '../adapters/sqlite/gateway-rotation-store.js';
@@ -23,12 +23,12 @@ import {
   type RecordedDecision,
   type TlsFront,
 } from '../admission/index.js';
-import { clientErrorHandler, problemErrorHandler, sendProblem } from '../api/index.js';
 import type { AuditSink } from '../audit-log/index.js';
 import type { Logger } from '../core/logger.js';
-import { issueTlsServerCertificate, toPem } from '../pki/index.js';
+import { issueTlsServerCertificate } from '../pki/index.js';
 import type { BaseContext, CaContext } from './context.js';
 import type { ExtensionContext, ServerExtension } from './extensions.js';
+import { createMtlsApp } from './tls-app.js';
 
 interface AdmissionState {
   admission: Admission;
@@ -129,25 +129,7 @@ async function startPool(ctx: ExtensionContext, st: AdmissionState): Promise<Poo
   try {
     for (const endpoint of pool) {
       const log = ctx.log.child({ listener: `gateway ${endpoint}` });
-      const app: FastifyInstance = Fastify({
-        loggerInstance: log as FastifyBaseLogger,
-        logController: new LogController({ disableRequestLogging: true }),
-        return503OnClosing: true,
-        clientErrorHandler,
-        https: {
-          key: keyPem,
-          cert: certPem,
-          minVersion: 'TLSv1.2',
-          handshakeTimeout: 10_000,
-          // Requested, not required by TLS: the decision judges the certificate (or its
-          // absence) and records why, which a handshake failure could not.
-          requestCert: true,
-          rejectUnauthorized: false,
-          ca: [toPem('CERTIFICATE', ctx.ca.ca.issuing.der), toPem('CERTIFICATE', ctx.ca.ca.root.der)],
-        },
-      }) as unknown as FastifyInstance;
-      app.setErrorHandler(problemErrorHandler(log));
-      app.setNotFoundHandler((req, reply) => sendProblem(reply, 404, 'not_found', `no route for ${req.method} ${req.url.split('?')[0]}`));
+      const app = createMtlsApp({ log, certPem, keyPem, clientCaDers: [ctx.ca.ca.issuing.der, ctx.ca.ca.root.der] });
       app.get('/healthz', async () => ({ status: 'ok' }));
       registerCheckinRoutes(app, { admission: st.admission, maxReportBytes: ctx.config.admission.maxReportBytes, mainListener: false, logger: log });
       const refused = refusalAuditor(endpoint, ctx.base.stores.audit, log);

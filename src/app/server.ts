@@ -1,5 +1,5 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { buildApiServer, clientErrorHandler, problemErrorHandler, sendProblem, type RevocationEndpoints } from '../api/index.js';
+import type { FastifyInstance } from 'fastify';
+import { buildApiServer, type RevocationEndpoints } from '../api/index.js';
 import { publicBaseUrl, type Config } from '../config/index.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
@@ -9,6 +9,7 @@ import { caExists, initCa, issueTlsServerCertificate } from '../pki/index.js';
 import { caSettings, openBase, openCa, type BaseContext, type CaContext } from './context.js';
 import { buildLiveDetection } from './detection.js';
 import { EXTENSIONS, type ExtensionContext } from './extensions.js';
+import { createMtlsApp } from './tls-app.js';
 import { resolvePassphrase } from './passphrase.js';
 
 export interface RunningServer {
@@ -149,24 +150,7 @@ export async function startServer(config: Config, opts: { logger: Logger; env?: 
 async function buildTlsServer(config: Config, ca: CaContext, log: Logger): Promise<FastifyInstance> {
   const { certPem, keyPem } = await issueTlsServerCertificate(ca.ca, [config.https.host]);
   const vendorRoots = await ca.est.vendorRootDers();
-  const app: FastifyInstance = Fastify({
-    loggerInstance: log.child({ listener: 'https' }) as FastifyBaseLogger,
-    logController: new LogController({ disableRequestLogging: true }),
-    return503OnClosing: true,
-    clientErrorHandler,
-    https: {
-      key: keyPem,
-      cert: certPem,
-      minVersion: 'TLSv1.2',
-      // Client certificates are requested, never required by TLS itself: EST decides per
-      // route (token, vendor certificate, or the device's own certificate) and says why.
-      requestCert: true,
-      rejectUnauthorized: false,
-      ca: [ca.ca.issuing.der, ca.ca.root.der, ...vendorRoots].map((d) => `-----BEGIN CERTIFICATE-----\n${d.toString('base64')}\n-----END CERTIFICATE-----\n`),
-    },
-  }) as unknown as FastifyInstance;
-  app.setErrorHandler(problemErrorHandler(log));
-  app.setNotFoundHandler((req, reply) => sendProblem(reply, 404, 'not_found', `no route for ${req.method} ${req.url.split('?')[0]}`));
+  const app = createMtlsApp({ log: log.child({ listener: 'https' }), certPem, keyPem, clientCaDers: [ca.ca.issuing.der, ca.ca.root.der, ...vendorRoots] });
   app.get('/healthz', async () => ({ status: 'ok' }));
   registerEstRoutes(app, ca.est, log, config.est.maxBodyBytes);
   return app;
