@@ -5,6 +5,7 @@ import type { AlertHub, LiveDetection } from '../detection/index.js';
 import { admissionExtension } from './admission.js';
 import type { BaseContext, CaContext } from './context.js';
 import { segwExtension } from './segw.js';
+import { subscribersExtension } from './subscribers.js';
 
 /** What a server extension gets: the wired domains and both listeners. */
 export interface ExtensionContext {
@@ -44,4 +45,5 @@ export const EXTENSIONS: ServerExtension[] = [
   // extension list: add new capabilities below this line
   segwExtension,
   admissionExtension,
+  subscribersExtension,
 ];

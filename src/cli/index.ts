@@ -6,6 +6,7 @@ import { registerDetect } from './detect.js';
 import { registerDevice } from './device.js';
 import { registerEnrollment } from './enroll.js';
 import { registerGateway } from './gateway.js';
+import { registerImpact } from './impact.js';
 import { reportError } from './output.js';
 import { registerSegw } from './segw.js';
 import { registerServe } from './serve.js';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerDetect(program);
   registerSegw(program);
   registerGateway(program);
+  registerImpact(program);
   return program;
 }
 

@@ -219,4 +219,51 @@ CREATE TABLE gateway_rotations (
 );
 `,
   },
+  {
+    version: 4,
+    name: 'subscribers',
+    sql: `
+-- The exposure index (src/subscribers): one bucket per (UTC day, cell, subscriber). Keyed by
+-- day first so that live ingestion appends at the end of the tree; looked up per (day, cell).
+CREATE TABLE exposure_buckets (
+  day INTEGER NOT NULL,
+  cell_id TEXT NOT NULL,
+  imsi TEXT NOT NULL,
+  first_attach INTEGER,
+  last_attach INTEGER,
+  attach_count INTEGER NOT NULL DEFAULT 0,
+  first_seen INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  ims_count INTEGER NOT NULL DEFAULT 0,
+  ims_without_ipsec INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (day, cell_id, imsi)
+) WITHOUT ROWID;
+-- "Where was this subscriber": per (day, imsi).
+CREATE INDEX exposure_buckets_imsi ON exposure_buckets(day, imsi);
+
+-- Subscribers joined across identifiers (the latest event linking them wins).
+CREATE TABLE exposure_subscribers (
+  imsi TEXT PRIMARY KEY,
+  msisdn TEXT,
+  imei TEXT,
+  first_seen INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  last_cell_id TEXT
+) WITHOUT ROWID;
+CREATE INDEX exposure_subscribers_msisdn ON exposure_subscribers(msisdn);
+
+-- payment.auth events, for the payments at risk of an impact analysis.
+CREATE TABLE subscriber_payments (
+  tx_id TEXT PRIMARY KEY,
+  msisdn TEXT NOT NULL,
+  t INTEGER NOT NULL,
+  amount_minor INTEGER NOT NULL,
+  currency TEXT NOT NULL,
+  method TEXT,
+  merchant TEXT
+);
+CREATE INDEX subscriber_payments_msisdn ON subscriber_payments(msisdn, t);
+CREATE INDEX subscriber_payments_t ON subscriber_payments(t);
+`,
+  },
 ];

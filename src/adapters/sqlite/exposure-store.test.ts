@@ -1,0 +1,104 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { validateEvent, type FgEvent } from '../../events/index.js';
+import { ExposureAggregator, dayOf, type ExposureStore } from '../../subscribers/index.js';
+import { openSqlite, type SqliteDb } from './database.js';
+import { sqliteEventStore } from './event-store.js';
+import { sqliteExposureStore } from './exposure-store.js';
+
+const T = Date.parse('2025-08-05T10:00:00Z');
+const DAY = 86_400_000;
+const A = '450080000000001';
+const B = '450080000000002';
+const ev = (o: Record<string, unknown>): FgEvent => {
+  const v = validateEvent(o);
+  if (!v.ok) throw new Error(JSON.stringify(v));
+  return v.event;
+};
+const attach = (t: number, cellId: string, imsi: string, extra: Record<string, unknown> = {}): FgEvent => ev({ type: 'ue.attach', ts: t, cellId, imsi, ...extra });
+
+let db: SqliteDb;
+let store: ExposureStore;
+async function apply(events: FgEvent[], cursor: number | null = null): Promise<void> {
+  const g = new ExposureAggregator();
+  for (const e of events) g.add(e);
+  await store.apply(g.take(cursor));
+}
+
+beforeEach(() => {
+  db = openSqlite(':memory:');
+  store = sqliteExposureStore(db);
+});
+afterEach(() => db.close());
+
+describe('sqliteExposureStore', () => {
+  it('ok/batches merge into buckets: counts add, first/last widen, across flushes in any order', async () => {
+    await apply([attach(T + 5000, 'C1', A)]);
+    await apply([attach(T, 'C1', A), attach(T + 9000, 'C1', A), ev({ type: 'ims.register', ts: T + 1, imsi: A, cellId: 'C1', ipsec: false })]);
+    const [b] = await store.cellBuckets(['C1'], dayOf(T), dayOf(T));
+    expect(b).toEqual({ day: dayOf(T), cellId: 'C1', imsi: A, firstAttach: T, lastAttach: T + 9000, attachCount: 3, firstSeen: T, lastSeen: T + 9000, imsCount: 1, imsWithoutIpsec: 1 });
+  });
+
+  it('ok/an IMS-only bucket merged with attaches later keeps the attach times', async () => {
+    await apply([ev({ type: 'ims.register', ts: T, imsi: A, cellId: 'C1', ipsec: false })]);
+    expect((await store.cellBuckets(['C1'], dayOf(T), dayOf(T)))[0]).toMatchObject({ firstAttach: null, lastAttach: null, attachCount: 0 });
+    await apply([attach(T + 10, 'C1', A)]);
+    expect((await store.cellBuckets(['C1'], dayOf(T), dayOf(T)))[0]).toMatchObject({ firstAttach: T + 10, lastAttach: T + 10, attachCount: 1, imsWithoutIpsec: 1 });
+  });
+
+  it('ok/both lookups: cells over days, and one subscriber over days', async () => {
+    await apply([attach(T, 'C1', A), attach(T + DAY, 'C2', A), attach(T + 2 * DAY, 'C1', B), attach(T, 'C3', B)]);
+    expect((await store.cellBuckets(['C1', 'C2'], dayOf(T), dayOf(T) + 2)).map((b) => `${b.cellId}/${b.day - dayOf(T)}/${b.imsi.slice(-1)}`)).toEqual(['C1/0/1', 'C1/2/2', 'C2/1/1']);
+    expect((await store.cellBuckets(['C1'], dayOf(T) + 1, dayOf(T) + 1))).toEqual([]);
+    expect((await store.subscriberBuckets(A, dayOf(T), dayOf(T) + 5)).map((b) => b.cellId)).toEqual(['C1', 'C2']);
+  });
+
+  it('ok/both lookups use the indexes (no table scan)', () => {
+    const plan = (sql: string): string => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail).join('; ');
+    expect(plan("SELECT * FROM exposure_buckets WHERE day = 1 AND cell_id = 'C'")).toMatch(/SEARCH exposure_buckets USING PRIMARY KEY \(day=\? AND cell_id=\?\)/);
+    expect(plan("SELECT * FROM exposure_buckets INDEXED BY exposure_buckets_imsi WHERE day = 1 AND imsi = 'I'")).toMatch(/SEARCH exposure_buckets USING INDEX exposure_buckets_imsi \(day=\? AND imsi=\?\)/);
+    expect(plan("SELECT * FROM exposure_subscribers WHERE msisdn = '+1'")).toMatch(/USING INDEX exposure_subscribers_msisdn/);
+    expect(plan("SELECT * FROM subscriber_payments WHERE msisdn IN ('+1') AND t >= 0 AND t < 1")).toMatch(/USING INDEX subscriber_payments_msisdn/);
+  });
+
+  it('ok/subscriber links: the newest wins, an older batch only fills gaps; lookup by MSISDN', async () => {
+    await apply([attach(T + 100, 'C1', A, { msisdn: '+821011112222' })]);
+    await apply([attach(T, 'C0', A, { msisdn: '+821099990000', imei: '351111111111111' })]);
+    expect(await store.subscribers([A])).toEqual([{ imsi: A, msisdn: '+821011112222', imei: '351111111111111', firstSeen: T, lastSeen: T + 100, lastCellId: 'C1' }]);
+    await apply([attach(T + 200, 'C2', A, { msisdn: '+821033334444' })]);
+    expect(await store.subscriberByMsisdn('+821033334444')).toMatchObject({ imsi: A, lastCellId: 'C2' });
+    expect(await store.subscriberByMsisdn('+821000000000')).toBeNull();
+  });
+
+  it('ok/the cursor is saved with the batch; allSubscribers pages through everyone', async () => {
+    expect(await store.cursor()).toBe(0);
+    await apply(Array.from({ length: 25 }, (_, i) => attach(T, 'C1', String(450080000000100 + i))), 42);
+    expect(await store.cursor()).toBe(42);
+    await apply([], null);
+    expect(await store.cursor()).toBe(42);
+    const pages: number[] = [];
+    for await (const p of store.allSubscribers(10)) pages.push(p.length);
+    expect(pages).toEqual([10, 10, 5]);
+  });
+
+  it('ok/payments by MSISDN in [from, to), once per txId', async () => {
+    const pay = (txId: string, t: number) => ev({ type: 'payment.auth', ts: t, txId, msisdn: '+821011112222', amountMinor: 100, currency: 'KRW' });
+    await apply([pay('tx1', T), pay('tx2', T + 1000), pay('tx3', T + 2000)]);
+    await apply([pay('tx1', T)]);
+    expect((await store.payments(['+821011112222'], T, T + 2000)).map((p) => p.txId)).toEqual(['tx1', 'tx2']);
+    expect(await store.counts()).toEqual({ buckets: 0, subscribers: 0, payments: 3 });
+  });
+
+  it('ok/attachTimes reads exact times from the event log; null when the log does not reach back', async () => {
+    const events = sqliteEventStore(db);
+    expect(await store.attachTimes(['C1'], T, T + 1000)).toBeNull();
+    await events.append([attach(T - 1, 'C1', A), attach(T + 10, 'C1', A), attach(T + 20, 'C1', A), attach(T + 30, 'C2', B), attach(T + 5000, 'C1', B)]);
+    expect(await store.attachTimes(['C1'], T, T + 1000)).toEqual(new Map([[`${A}|C1`, [T + 10, T + 20]]]));
+    expect(await store.attachTimes(['C1'], T - 2, T + 1000)).toBeNull();
+  });
+
+  it('ok/prune drops what the retention no longer covers', async () => {
+    await apply([attach(T - 10 * DAY, 'C1', A), attach(T, 'C1', B), ev({ type: 'payment.auth', ts: T - 10 * DAY, txId: 'old', msisdn: '+821011112222', amountMinor: 1, currency: 'KRW' })]);
+    expect(await store.prune(T - DAY)).toEqual({ buckets: 1, subscribers: 1, payments: 1 });
+    expect(await store.counts()).toEqual({ buckets: 1, subscribers: 1, payments: 0 });
+  });
+});

@@ -1,0 +1,102 @@
+import type { ImpactPayment, ImpactResult, ImpactSubscriber } from './impact.js';
+
+/**
+ * The impact exports. SUBSCRIBERS.csv's header is a contract (issue 5); the others are
+ * femtoguard's own and documented in docs/subscribers.md. CSV is RFC 4180: comma-separated,
+ * CRLF-free (`\n` line ends, as the other femtoguard CSVs), fields quoted when they hold a
+ * comma, a quote or a line break; lists inside a field are `;`-separated (FORMATS.md §2).
+ */
+export const SUBSCRIBERS_HEADER = ['imsi', 'imei', 'msisdn', 'cell_ids', 'first_seen', 'last_seen', 'attach_count', 'ims_without_ipsec', 'payments_at_risk'] as const;
+export const PAYMENTS_HEADER = ['tx_id', 'msisdn', 'imsi', 'ts', 'amount_minor', 'currency', 'method', 'merchant', 'last_exposure_cell', 'last_exposure_at', 'seconds_since_exposure', 'risk_level', 'at_risk'] as const;
+export const NOTIFICATION_HEADER = ['msisdn', 'imsi', 'imei', 'first_exposed', 'last_exposed', 'cell_ids', 'payments_at_risk', 'amount_at_risk', 'priority'] as const;
+
+const iso = (t: number): string => new Date(t).toISOString();
+
+/** One RFC 4180 field. */
+export function csvField(v: string | number | boolean | null | undefined): string {
+  if (v === null || v === undefined) return '';
+  const s = String(v);
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/**
+ * Free text from outside (merchant, method): a leading = + - @ is prefixed with ' so that a
+ * care agent opening the file in a spreadsheet does not run it as a formula. Identifiers are
+ * not touched (an MSISDN starts with +).
+ */
+export const freeText = (v: string | null): string | null => (v !== null && /^[=+\-@\t\r]/.test(v) ? `'${v}` : v);
+
+export const csvLine = (values: readonly (string | number | boolean | null | undefined)[]): string => values.map(csvField).join(',') + '\n';
+
+const amounts = (a: Record<string, number>): string =>
+  Object.entries(a)
+    .sort(([x], [y]) => (x < y ? -1 : 1))
+    .map(([c, n]) => `${c}:${n}`)
+    .join(';');
+
+export function subscriberRow(s: ImpactSubscriber): string {
+  return csvLine([s.imsi, s.imei, s.msisdn, s.cellIds.join(';'), iso(s.firstSeen), iso(s.lastSeen), s.attachCount, s.imsWithoutIpsec, s.paymentsAtRisk]);
+}
+
+export function paymentRow(p: ImpactPayment): string {
+  return csvLine([p.txId, p.msisdn, p.imsi, iso(p.t), p.amountMinor, p.currency, freeText(p.method), freeText(p.merchant), p.lastExposureCell, iso(p.lastExposure), p.secondsSinceExposure, p.riskLevel, p.atRisk]);
+}
+
+/** Customer care's list: who to call first (payments at risk), with what to tell them. */
+export interface Notification {
+  msisdn: string | null;
+  imsi: string;
+  imei: string | null;
+  firstExposed: string;
+  lastExposed: string;
+  cellIds: string[];
+  paymentsAtRisk: number;
+  amountAtRisk: Record<string, number>;
+  priority: 'urgent' | 'normal';
+}
+
+export function notifications(r: ImpactResult): Notification[] {
+  return r.subscribers
+    .map(
+      (s): Notification => ({
+        msisdn: s.msisdn,
+        imsi: s.imsi,
+        imei: s.imei,
+        firstExposed: iso(s.firstSeen),
+        lastExposed: iso(s.lastSeen),
+        cellIds: s.cellIds,
+        paymentsAtRisk: s.paymentsAtRisk,
+        amountAtRisk: s.amountAtRisk,
+        priority: s.paymentsAtRisk > 0 ? 'urgent' : 'normal',
+      }),
+    )
+    .sort((a, b) => (a.priority === b.priority ? (a.imsi < b.imsi ? -1 : 1) : a.priority === 'urgent' ? -1 : 1));
+}
+
+export function notificationRow(n: Notification): string {
+  return csvLine([n.msisdn, n.imsi, n.imei, n.firstExposed, n.lastExposed, n.cellIds.join(';'), n.paymentsAtRisk, amounts(n.amountAtRisk), n.priority]);
+}
+
+export type ImpactView = 'subscribers' | 'payments' | 'notification' | 'summary';
+
+/** A whole export as CSV text (summary has no CSV form: it is JSON). */
+export function toCsv(r: ImpactResult, view: Exclude<ImpactView, 'summary'>): string {
+  if (view === 'subscribers') return csvLine(SUBSCRIBERS_HEADER) + r.subscribers.map(subscriberRow).join('');
+  if (view === 'payments') return csvLine(PAYMENTS_HEADER) + r.payments.map(paymentRow).join('');
+  return csvLine(NOTIFICATION_HEADER) + notifications(r).map(notificationRow).join('');
+}
+
+/** A whole export as JSON-ready data. */
+export function toJson(r: ImpactResult, view: ImpactView): unknown {
+  const t = (x: number): string => iso(x);
+  switch (view) {
+    case 'subscribers':
+      return { summary: r.summary, items: r.subscribers.map((s) => ({ ...s, firstSeen: t(s.firstSeen), lastSeen: t(s.lastSeen) })) };
+    case 'payments':
+      return { summary: r.summary.payments, items: r.payments.map((p) => ({ ...p, ts: t(p.t), lastExposure: t(p.lastExposure) })) };
+    case 'notification':
+      return { items: notifications(r) };
+    case 'summary':
+      return r.summary;
+  }
+}
