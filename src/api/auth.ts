@@ -19,11 +19,17 @@ export async function authenticate(req: FastifyRequest, tokens: TokenService): P
   return p;
 }
 
+/** Authenticated and allowed, or throws 401/403: for routes that answer in their own error format. */
+export async function authorize(req: FastifyRequest, tokens: TokenService, permission: Permission): Promise<Principal> {
+  const p = await authenticate(req, tokens);
+  if (!can(p.role, permission)) throw new AppError('forbidden', 'auth.forbidden', `role ${p.role} may not ${permission}`);
+  return p;
+}
+
 /** A route guard: authenticated and allowed. */
 export function requirePermission(tokens: TokenService, permission: Permission) {
   return async (req: FastifyRequest): Promise<void> => {
-    const p = await authenticate(req, tokens);
-    if (!can(p.role, permission)) throw new AppError('forbidden', 'auth.forbidden', `role ${p.role} may not ${permission}`);
+    await authorize(req, tokens, permission);
   };
 }
 

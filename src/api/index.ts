@@ -6,3 +6,5 @@ export type { Role, Permission, Principal, TokenService, TokenStore, ApiTokenRec
 export { parseDuration } from './admin.routes.js';
 export { clientErrorHandler, problemErrorHandler, sendProblem } from './problem.js';
 export type { RevocationEndpoints } from './revocation-http.js';
+export { authenticate, authorize, requirePermission, actorOf } from './auth.js';
+export { parseWith } from './parse.js';

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { can, type Permission, type Principal, type TokenService } from '../api/index.js';
+import { authorize, can, type TokenService } from '../api/index.js';
 import type { AuditSink } from '../audit-log/index.js';
 import { AppError, isAppError } from '../core/errors.js';
 import { parseEventTime } from '../events/index.js';
@@ -44,19 +44,6 @@ const impactQuery = z.strictObject({
   format: z.enum(['json', 'csv']).default('json'),
   view: z.enum(['subscribers', 'payments', 'notification', 'summary']).default('subscribers'),
 });
-
-/**
- * Bearer-token check, as src/api/auth.ts does it (that guard is not exported through the api
- * door): 401 without a valid token, 403 without the permission.
- */
-async function authorize(req: FastifyRequest, tokens: TokenService, permission: Permission): Promise<Principal> {
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-  if (!m) throw new AppError('unauthenticated', 'auth.missing_token', 'this endpoint needs an API token: Authorization: Bearer <token>');
-  const p = await tokens.verify(m[1] as string);
-  if (!p) throw new AppError('unauthenticated', 'auth.invalid_token', 'the API token is not valid');
-  if (!can(p.role, permission)) throw new AppError('forbidden', 'auth.forbidden', `role ${p.role} may not ${permission}`);
-  return p;
-}
 
 /** `YYYY-MM-DD` (midnight UTC), RFC 3339 with an offset, or epoch milliseconds. */
 export function parseWindowTime(text: string, what: string): number {
