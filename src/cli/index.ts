@@ -10,6 +10,7 @@ import { registerImpact } from './impact.js';
 import { reportError } from './output.js';
 import { registerSegw } from './segw.js';
 import { registerServe } from './serve.js';
+import { registerSimulate } from './simulate.js';
 import { registerToken } from './token.js';
 
 export function buildProgram(): Command {
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerSegw(program);
   registerGateway(program);
   registerImpact(program);
+  registerSimulate(program);
   return program;
 }
 

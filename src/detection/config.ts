@@ -42,6 +42,8 @@ export const detectionConfigSchema = z
     maxOutOfOrderMs: z.number().int().min(0).max(24 * HOUR).default(10 * MIN),
     /** event ids are remembered this long (event time) for idempotency */
     dedupWindowMs: z.number().int().min(MIN).max(7 * 24 * HOUR).default(6 * HOUR),
+    /** how long an IMSI↔MSISDN/IMEI pairing is remembered after the subscriber was last seen (joins payments to attaches) */
+    subscriberLinkRetentionMs: z.number().int().min(MIN).max(90 * 24 * HOUR).default(7 * 24 * HOUR),
     /** responses run for real, or are only logged (dry run) */
     dryRun: z.boolean().default(false),
     rules: z

@@ -110,7 +110,7 @@ export function createEngine(opts: EngineOptions) {
   function tick(t: number, final = false): void {
     for (const r of byType.tick) r.onTick?.(t, ctx, final);
     if (t >= nextExpire) {
-      subscribers.expire(t - retentionMs);
+      subscribers.expire(t - retentionMs, t - Math.max(retentionMs, config.subscriberLinkRetentionMs));
       nextExpire = t + EXPIRE_EVERY_MS;
     }
   }

@@ -188,10 +188,14 @@ export class SubscriberIndex {
     return out;
   }
 
-  /** Forget cells and subscribers last seen before `before`. */
-  expire(before: number): void {
+  /**
+   * Forget cells last seen before `before`, and whole subscribers (with their MSISDN/IMEI
+   * links) last seen before `linkBefore`. Links outlive cell history: an attach that names
+   * only the IMSI, hours after the one that carried the MSISDN, must still join a payment.
+   */
+  expire(before: number, linkBefore: number = before): void {
     for (const [imsi, s] of this.byImsi) {
-      if (s.lastT < before) {
+      if (s.lastT < linkBefore) {
         this.byImsi.delete(imsi);
         if (s.msisdn && this.imsiByMsisdn.get(s.msisdn) === imsi) this.imsiByMsisdn.delete(s.msisdn);
         continue;

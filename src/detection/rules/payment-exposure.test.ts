@@ -28,6 +28,13 @@ describe('payment-exposure', () => {
     expect(r.one('payment-exposure')).toMatchObject({ cellId: C1, ts: iso(30), evidence: { exposures: [{ cellId: C1, lastOn: iso(10), flaggedAt: iso(20), rules: ['source-ip-mismatch'] }] } });
   });
 
+  it('ok/the MSISDN link outlives the cell history: an IMSI-only attach hours later still joins the payment', () => {
+    const events = [ev.attach(0, { cellId: C1, ...sub }), ev.attach(180, { cellId: ROGUE, imsi: sub.imsi }), pay(190)];
+    expect(detect(fleet, events).one('payment-exposure')).toMatchObject({ cellId: ROGUE, imsi: sub.imsi });
+    // With links kept only as long as the cell history, the payment cannot be joined.
+    expect(detect(fleet, events, { subscriberLinkRetentionMs: 60_000 }).of('payment-exposure')).toEqual([]);
+  });
+
   it('fail/a cell flagged only after the payment', () => {
     const r = detect(fleet, [ev.attach(10, { cellId: C1, ...sub }), pay(30), mismatch(40)]);
     expect(r.of('source-ip-mismatch')).toHaveLength(1);

@@ -1,0 +1,127 @@
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { AppError } from '../core/errors.js';
+import { readCsvText } from '../registry/index.js';
+import { formatScore, generate, parseAlerts, SCENARIOS, score, type ScenarioName, type Truth } from '../sim/index.js';
+import { list, printResult, usage } from './output.js';
+import { progressBar } from './progress.js';
+
+function intOption(v: string, name: string, min: number, max: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw usage(`--${name} must be an integer from ${min} to ${max}`);
+  return n;
+}
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new AppError('invalid', 'cli.file_unreadable', `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}
+
+/** The `imsi` column of an impact CSV (as `femtoguard impact` exports it). */
+function readImpactImsis(path: string): string[] {
+  const records = readCsvText(readText(path, 'impact CSV'));
+  const header = records[0];
+  if (!header || 'error' in header) throw usage(`impact CSV ${path}: no header row`);
+  const col = header.fields.findIndex((f) => f.trim().toLowerCase() === 'imsi');
+  if (col < 0) throw usage(`impact CSV ${path}: no imsi column`);
+  const out: string[] = [];
+  for (const r of records.slice(1)) {
+    if ('error' in r) throw usage(`impact CSV ${path}, line ${r.line}: ${r.error}`);
+    const v = r.fields[col]?.trim();
+    if (v) out.push(v);
+  }
+  return out;
+}
+
+function readTruth(path: string): Truth {
+  let t: unknown;
+  try {
+    t = JSON.parse(readText(path, 'truth'));
+  } catch (e) {
+    if (e instanceof AppError) throw e;
+    throw usage(`truth ${path}: not valid JSON`);
+  }
+  const o = t as Partial<Truth>;
+  if (typeof o !== 'object' || o === null || !Array.isArray(o.rogues) || !Array.isArray(o.fraudTx) || !Array.isArray(o.benignSerials) || !Array.isArray(o.benignCellIds) || typeof o.exposedImsis !== 'object') {
+    throw usage(`truth ${path}: expected rogues, fraudTx, exposedImsis, benignSerials and benignCellIds`);
+  }
+  return o as Truth;
+}
+
+/**
+ * `femtoguard simulate`: a synthetic fleet and its event stream in the FORMATS.md contract,
+ * with attacks injected and the ground truth written beside them (docs/simulator.md);
+ * `femtoguard simulate score`: a detector's alerts against that truth.
+ */
+export function registerSimulate(program: Command): void {
+  const sim = program
+    .command('simulate')
+    .description('generate a seeded synthetic fleet, its events and the ground truth (registry.csv, events.ndjson, truth.json)')
+    .option('--out <dir>', 'output directory (file mode)')
+    .option('--seed <n>', 'seed: same seed and options give the same bytes', '1')
+    .option('--devices <n>', 'registered femtocells', '300')
+    .option('--days <d>', 'simulated days', '2')
+    .option('--scenarios <list>', `attacks to inject, comma-separated (${SCENARIOS.join(', ')}), or "none"`, SCENARIOS.join(','))
+    .option('--speed <x>', 'speed-up for live mode (--target); not available yet')
+    .option('--target <url>', 'live mode against a running server; not available yet')
+    .option('--json', 'print the result summary as JSON')
+    .action((o: { out?: string; seed: string; devices: string; days: string; scenarios: string; speed?: string; target?: string; json?: boolean }) => {
+      if (o.target !== undefined || o.speed !== undefined) throw usage('live mode (--target, --speed) is not implemented yet; use --out DIR');
+      if (!o.out) throw usage('simulate needs --out DIR (or the subcommand "score")');
+      const seed = intOption(o.seed, 'seed', 0, 2 ** 32 - 1);
+      const devices = intOption(o.devices, 'devices', 20, 1_000_000);
+      const days = Number(o.days);
+      if (!Number.isFinite(days) || days <= 0 || days > 365) throw usage('--days must be a number of days from 0 to 365');
+      const names = o.scenarios.trim() === 'none' ? [] : (list(o.scenarios) ?? []);
+      const unknown = names.filter((n) => !(SCENARIOS as readonly string[]).includes(n));
+      if (unknown.length) throw usage(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.join(', ')}`);
+      const bar = progressBar(Math.round(days * 24), 'simulated hours');
+      const r = generate({
+        dir: o.out,
+        seed,
+        devices,
+        days,
+        scenarios: names as ScenarioName[],
+        onProgress: (done, _span, lines) => bar.update(Math.floor(done / 3_600_000), `${lines} lines`),
+      });
+      bar.stop();
+      const summary = {
+        registry: r.registryPath,
+        events: r.eventsPath,
+        truth: r.truthPath,
+        devices: r.devices,
+        lines: r.lines,
+        bytes: r.bytes,
+        spanHours: r.spanHours,
+        rogues: r.truth.rogues,
+        fraudTx: r.truth.counts.fraudTx,
+        exposed: r.truth.counts.exposed,
+      };
+      printResult(o.json === true, summary, () =>
+        [
+          `${r.devices} devices, ${r.lines} events over ${r.spanHours.toFixed(1)} h (seed ${seed}) -> ${r.registryPath}, ${r.eventsPath}, ${r.truthPath}`,
+          ...r.truth.rogues.map((g) => `  ${g.name}: ${g.serials.join(' ')} ${g.cellIds.length} cell(s) from ${g.start}`),
+          `  ${r.truth.counts.exposed} subscribers exposed, ${r.truth.counts.fraudTx} fraudulent payments`,
+        ].join('\n'),
+      );
+    });
+
+  sim
+    .command('score')
+    .description('score alerts (NDJSON) against a simulator ground truth: detection, false positives, payments, impact')
+    .requiredOption('--truth <file>', 'truth.json written by femtoguard simulate')
+    .requiredOption('--alerts <file>', 'alerts NDJSON (femtoguard detect --alerts)')
+    .option('--impact <file>', 'impact CSV with an imsi column, checked against the exposed subscribers')
+    .option('--json', 'print the report as JSON')
+    .action((o: { truth: string; alerts: string; impact?: string; json?: boolean }, cmd: Command) => {
+      // `--json` is also an option of `simulate` itself, which takes it when given after the subcommand.
+      const json = o.json === true || cmd.optsWithGlobals<{ json?: boolean }>().json === true;
+      const truth = readTruth(o.truth);
+      const { alerts, skipped } = parseAlerts(readText(o.alerts, 'alerts'));
+      const report = score(truth, alerts, o.impact !== undefined ? readImpactImsis(o.impact) : undefined);
+      printResult(json, { ...report, alertsRead: alerts.length, linesSkipped: skipped }, () => `${alerts.length} alerts read${skipped ? `, ${skipped} lines skipped` : ''}\n${formatScore(report)}`);
+    });
+}
