@@ -135,9 +135,7 @@ interface KeyCheck {
   description: string;
   /** set when the key is one we accept */
   family: 'ec' | 'rsa' | undefined;
-  /** uncompressed EC point as a JWK: importing it skips OpenSSL 3.0's slow DER decoder */
-  jwk?: { kty: 'EC'; crv: string; x: string; y: string };
-  /** the EC point as encoded in the SPKI (uncompressed or compressed), for the WebCrypto 'raw' import */
+  /** the EC point as encoded in the SPKI (uncompressed or compressed) */
   ecPoint?: { crv: 'P-256' | 'P-384'; bytes: Buffer };
 }
 
@@ -167,13 +165,9 @@ function inspectSpki(der: Buffer, spki: Node): KeyCheck {
     if (!curve) return { description: `EC ${CURVE_NAMES[curveOid] ?? curveOid}`, family: undefined };
     const p = bits.contentStart + 1;
     const len = bits.end - p;
-    const ecPoint = { crv: curve.crv, bytes: der.subarray(p, bits.end) };
-    if (der[p] === 0x04 && len === 1 + 2 * curve.coord) {
-      const x = der.toString('base64url', p + 1, p + 1 + curve.coord);
-      const y = der.toString('base64url', p + 1 + curve.coord, bits.end);
-      return { description: `EC ${curve.name}`, family: 'ec', jwk: { kty: 'EC', crv: curve.crv, x, y }, ecPoint };
-    }
-    if ((der[p] === 0x02 || der[p] === 0x03) && len === 1 + curve.coord) return { description: `EC ${curve.name}`, family: 'ec', ecPoint };
+    const uncompressed = der[p] === 0x04 && len === 1 + 2 * curve.coord;
+    const compressed = (der[p] === 0x02 || der[p] === 0x03) && len === 1 + curve.coord;
+    if (uncompressed || compressed) return { description: `EC ${curve.name}`, family: 'ec', ecPoint: { crv: curve.crv, bytes: der.subarray(p, bits.end) } };
     throw malformed(`EC point has the wrong encoding for ${curve.name}`, bits.start);
   }
   if (type === OID.rsaEncryption) {
@@ -227,11 +221,19 @@ function check(der: Buffer): Checked {
 
 const badKey = (): AppError => malformed('subjectPKInfo is not a valid public key');
 
-/** The one KeyObject of this request. Both imports check the EC point is on the curve. */
+/**
+ * The one KeyObject of this request. An uncompressed EC point goes in as a JWK, which skips
+ * OpenSSL 3.0's slow DER decoder; both imports check the EC point is on the curve.
+ */
 function importKeySync(c: Checked): KeyObject {
   try {
-    const { jwk } = c.w.key;
-    return jwk ? createPublicKey({ key: jwk, format: 'jwk' }) : createPublicKey({ key: c.w.spki, format: 'der', type: 'spki' });
+    const pt = c.w.key.ecPoint;
+    if (pt && pt.bytes[0] === 0x04) {
+      const end = (pt.bytes.length + 1) / 2;
+      const jwk = { kty: 'EC', crv: pt.crv, x: pt.bytes.toString('base64url', 1, end), y: pt.bytes.toString('base64url', end) };
+      return createPublicKey({ key: jwk, format: 'jwk' });
+    }
+    return createPublicKey({ key: c.w.spki, format: 'der', type: 'spki' });
   } catch {
     throw badKey();
   }
