@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
-import { createReadStream, createWriteStream, readFileSync, statSync } from 'node:fs';
+import { createWriteStream, readFileSync, statSync } from 'node:fs';
 import { once } from 'node:events';
 import { AppError } from '../core/errors.js';
 import { detectionConfigSchema, replay, type DetectionConfig } from '../detection/index.js';
 import { formatZodError } from '../registry/index.js';
 import { progressBar } from './progress.js';
+import { openInput } from './files.js';
 
 function readConfig(path: string | undefined): DetectionConfig {
   if (!path) return detectionConfigSchema.parse({});
@@ -21,15 +22,6 @@ function readConfig(path: string | undefined): DetectionConfig {
   return r.data;
 }
 
-function openInput(path: string, what: string): NodeJS.ReadableStream {
-  if (path === '-') return process.stdin;
-  try {
-    statSync(path);
-  } catch (e) {
-    throw new AppError('invalid', 'cli.file_unreadable', `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
-  return createReadStream(path, { highWaterMark: 1 << 20 });
-}
 
 /**
  * `femtoguard detect`: offline replay of an event file through the same engine the server
@@ -47,7 +39,7 @@ export function registerDetect(program: Command): void {
     .action(async (o: { registry: string; events: string; alerts: string; config?: string; json?: boolean }, cmd: Command) => {
       // `--config` is also the global option: whichever of the two took it, it is the same file.
       const config = readConfig(o.config ?? cmd.optsWithGlobals<{ config?: string }>().config);
-      const size = o.events === '-' ? 0 : statSync(o.events).size;
+      const size = o.events === '-' ? 0 : (statSync(o.events, { throwIfNoEntry: false })?.size ?? 0);
       const bar = progressBar(size, 'bytes');
       const { alerts, summary } = await replay({
         registry: openInput(o.registry, 'registry') as AsyncIterable<Buffer>,

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, statSync } from 'node:fs';
+import { createWriteStream, statSync } from 'node:fs';
 import { openExposureStore, retentionMs, riskPolicy } from '../app/subscribers.js';
 import { AppError } from '../core/errors.js';
 import {
@@ -24,6 +24,7 @@ import {
 import { actor, configFrom, withBase } from './context.js';
 import { list, usage } from './output.js';
 import { progressBar } from './progress.js';
+import { openInput } from './files.js';
 
 interface Options {
   events?: string;
@@ -38,15 +39,6 @@ interface Options {
   mask?: boolean;
 }
 
-function openInput(path: string, what: string): NodeJS.ReadableStream {
-  if (path === '-') return process.stdin;
-  try {
-    statSync(path);
-  } catch (e) {
-    throw new AppError('invalid', 'cli.file_unreadable', `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
-  return createReadStream(path, { highWaterMark: 1 << 20 });
-}
 
 /** Writes lines to a file (or stdout for `-`), respecting back-pressure. */
 async function writeLines(path: string, lines: Iterable<string>): Promise<void> {
@@ -114,7 +106,7 @@ export function registerImpact(program: Command): void {
         if (to <= from) throw usage('--to must be after --from');
         const policy: RiskPolicy = { highWithinMs: config.detection.rules['payment-exposure'].lookbackMs, mediumWithinMs: 86_400_000 };
         const input = openInput(o.events, 'events') as AsyncIterable<Buffer>;
-        const bar = progressBar(o.events === '-' ? 0 : statSync(o.events).size, 'bytes');
+        const bar = progressBar(o.events === '-' ? 0 : (statSync(o.events, { throwIfNoEntry: false })?.size ?? 0), 'bytes');
         const { result: r, stats } = await impactFromEvents({
           events: input,
           cells: [...cells],
