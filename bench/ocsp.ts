@@ -98,8 +98,13 @@ function stopChild(proc: ChildProcessWithoutNullStreams): Promise<void> {
   });
 }
 
+/** The benchmark's temporary directory, removed however the run ends. */
+let workDir: string | null = null;
+
 async function stopAll(): Promise<void> {
   await Promise.all([...children].map(stopChild));
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+  workDir = null;
 }
 
 /** `openssl ocsp -port` takes a port number and binds every address: find one free on all. */
@@ -317,6 +322,7 @@ async function main(): Promise<void> {
   requireTool('openssl', 'openssl');
   requireTool('curl', 'curl');
   const work = mkdtempSync(join(tmpdir(), 'fg-bench-ocsp-'));
+  workDir = work;
   const profileDir = opts.profile ? resolve(opts.profile) : undefined;
   const deadline = setTimeout(() => {
     console.error(`benchmark exceeded ${DEADLINE_MS / 1000} s: stopping`);
@@ -396,7 +402,7 @@ async function main(): Promise<void> {
       for (const r of [cOs, cFg, cFgNonce]) if (r) r.vsFixed = ratio(r, cFixed);
       for (const r of [cFg, cFgNonce]) if (r) r.vsOpenssl = ratio(r, cOs);
       cFg.target = { against: 'openssl', min: TARGET_OPENSSL, pass: (cFg.vsOpenssl ?? 0) >= TARGET_OPENSSL };
-      ceilingVsOpenssl.push(`${ratio(cFixed, cOs)?.toFixed(2) ?? 'n/a'}x at -c${conns}`);
+      ceilingVsOpenssl.push(`${ratio(cFixed, cOs)?.toFixed(2) ?? 'n/a'}x openssl at -c${conns}`);
     }
 
     await stopChild(fg.proc);
@@ -404,7 +410,7 @@ async function main(): Promise<void> {
     const stats = /femtoguard OCSP stats: (.*)/.exec(fg.stderr())?.[1];
     if (stats) console.log(`femtoguard responder counters, whole run (warm-up and checks included): ${stats}`);
     if (profileDir) console.log(`CPU profile of the femtoguard server written to ${profileDir}`);
-    console.log(`without keep-alive the fixed-buffer ceiling itself is ${ceilingVsOpenssl.join(' and ')} openssl`);
+    console.log(`without keep-alive, the fixed-buffer ceiling itself is ${ceilingVsOpenssl.join(' and ')}`);
     const load1 = loadavg()[0] ?? 0;
     if (load1 > 0.5 * cpus().length + 1) console.log(`WARNING: load ${load1.toFixed(1)} at the end: other processes competed for the CPUs`);
     const targets = rows.filter((r) => r.target);
@@ -421,7 +427,6 @@ async function main(): Promise<void> {
   } finally {
     await stopAll();
     clearTimeout(deadline);
-    rmSync(work, { recursive: true, force: true });
   }
 }
 

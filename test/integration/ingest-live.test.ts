@@ -214,7 +214,7 @@ describe('durability', () => {
       const again = await run('curl', ['-sS', '-X', 'POST', '-H', `Authorization: Bearer ${token}`, '-H', 'Content-Type: application/x-ndjson', '--data-binary', '@-', `${srv.http}/v1/events`], { input: events.join('\n') });
       expect(JSON.parse(again.stdout)).toMatchObject({ accepted: 0, duplicates: 501 });
       let found = false;
-      for (let i = 0; i < 40 && !found; i++) {
+      for (let i = 0; i < 150 && !found; i++) {
         const a = await run('curl', ['-sS', '-H', `Authorization: Bearer ${token}`, `${srv.http}/v1/alerts?rule=unregistered-device`]);
         found = (JSON.parse(a.stdout) as { items: { serial: string }[] }).items.some((x) => x.serial === 'NOT-REGISTERED');
         if (!found) await new Promise((res) => setTimeout(res, 100));
