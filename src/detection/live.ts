@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import type { EventBus, EventStore, StoredEvent } from '../events/index.js';
+import { followEventLog, type EventBus, type EventStore, type StoredEvent } from '../events/index.js';
 import type { Device } from '../registry/index.js';
 import { SEVERITY_RANK, type Alert } from './alerts.js';
 import type { DetectionConfig } from './config.js';
@@ -145,10 +145,6 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
         },
         onProcessed,
       });
-      // Batches published while catching up wait here; nothing is missed between the two.
-      const early: (readonly StoredEvent[])[] = [];
-      let caughtUp = false;
-      unsubscribe = bus.subscribe((b) => (caughtUp ? handle(b) : void early.push(b)));
       // Warm-up: rebuild windows from recent history without re-raising anything.
       const cursor = await events.getCursor(CURSOR);
       cursorSeq = savedSeq = cursor;
@@ -164,19 +160,8 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
       }
       engine.drain();
       muted = false;
-      // Then everything stored after the cursor: acknowledged, never processed.
-      seq = cursor;
-      for (;;) {
-        const batch = await events.readSince(seq, 5000);
-        if (batch.length === 0) break;
-        await handle(batch);
-        seq = (batch[batch.length - 1] as StoredEvent).seq;
-      }
-      for (const b of early) {
-        const fresh = b.filter((x) => x.seq > seq);
-        if (fresh.length) await handle(fresh);
-      }
-      caughtUp = true;
+      // Then everything stored after the cursor (acknowledged, never processed), then the bus.
+      ({ unsubscribe } = await followEventLog({ events, bus, afterSeq: cursor, pageSize: 5000, handle }));
       engine.drain();
       await settle();
       timers.push(

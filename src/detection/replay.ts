@@ -1,4 +1,4 @@
-import { NdjsonSplitter, validateEvent, type NdjsonLine } from '../events/index.js';
+import { forEachNdjsonLine, validateEvent, type NdjsonLine } from '../events/index.js';
 import { readRegistryCsv, type DeviceInput } from '../registry/index.js';
 import type { Alert } from './alerts.js';
 import type { DetectionConfig, RuleId } from './config.js';
@@ -58,15 +58,7 @@ export async function replay(opts: {
     ev.rejectedCount++;
     if (ev.rejected.length < MAX_LISTED_ERRORS) ev.rejected.push({ line, error });
   };
-  const splitter = new NdjsonSplitter();
-  let bytes = 0;
-  for await (const chunk of opts.events) {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    bytes += buf.length;
-    splitter.push(buf, onLine);
-    opts.onProgress?.(bytes, ev.accepted);
-  }
-  splitter.end(onLine);
+  await forEachNdjsonLine(opts.events, onLine, (bytes) => opts.onProgress?.(bytes, ev.accepted));
   engine.finish();
   const stats = engine.stats();
   ev.duplicates = stats.duplicates;

@@ -8,3 +8,4 @@ export { NdjsonSplitter, readNdjson, MAX_LINE_BYTES } from './ndjson.js';
 export type { NdjsonLine } from './ndjson.js';
 export { ReorderBuffer, DedupWindow } from './reorder.js';
 export type { EventStore, EventBus, StoredEvent } from './store.js';
+export { forEachNdjsonLine, followEventLog } from './follow.js';

@@ -1,4 +1,4 @@
-import { DedupWindow, NdjsonSplitter, validateEvent, type NdjsonLine } from '../events/index.js';
+import { DedupWindow, forEachNdjsonLine, validateEvent, type NdjsonLine } from '../events/index.js';
 import { cellsFlaggedBy, type FlaggingAlert } from './flags.js';
 import { ImpactBuilder, type ImpactResult } from './impact.js';
 import type { RiskPolicy } from './score.js';
@@ -93,15 +93,7 @@ export async function impactFromEvents(opts: {
         break;
     }
   };
-  const splitter = new NdjsonSplitter();
-  let bytes = 0;
-  for await (const chunk of opts.events) {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    bytes += buf.length;
-    splitter.push(buf, onLine);
-    opts.onProgress?.(bytes, stats.accepted);
-  }
-  splitter.end(onLine);
+  await forEachNdjsonLine(opts.events, onLine, (bytes) => opts.onProgress?.(bytes, stats.accepted));
   for (const imsi of b.imsis()) b.link(imsi, msisdnOf.get(imsi)?.v ?? null, imeiOf.get(imsi)?.v ?? null);
   return { result: b.build(opts.policy), stats };
 }
@@ -115,7 +107,6 @@ export async function cellsFromAlerts(input: AsyncIterable<Buffer | string>): Pr
   const cells = new Map<string, number>();
   const rejected: { line: number; error: string }[] = [];
   let alerts = 0;
-  const splitter = new NdjsonSplitter();
   const onLine = (l: NdjsonLine): void => {
     if ('error' in l) return void rejected.push({ line: l.line, error: l.error });
     const a = l.value as Partial<FlaggingAlert> | null;
@@ -129,7 +120,6 @@ export async function cellsFromAlerts(input: AsyncIterable<Buffer | string>): Pr
       if (prev === undefined || t < prev) cells.set(c, t);
     }
   };
-  for await (const chunk of input) splitter.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk, onLine);
-  splitter.end(onLine);
+  await forEachNdjsonLine(input, onLine);
   return { cells, alerts, rejected };
 }

@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Alert, AlertStore } from '../detection/index.js';
-import type { EventBus, EventStore, FgEvent, StoredEvent } from '../events/index.js';
+import { followEventLog, type EventBus, type EventStore, type FgEvent, type StoredEvent } from '../events/index.js';
 import { ExposureAggregator } from './aggregate.js';
 import { HotIndex } from './hot-index.js';
 import { impactFromStore, type ImpactQuery } from './impact-store.js';
@@ -128,22 +128,9 @@ export function createSubscriberService(deps: SubscriberServiceDeps) {
     async start(): Promise<void> {
       const t0 = Date.now();
       for await (const page of store.allSubscribers(50_000)) for (const s of page) index.observe(s.imsi, s.lastSeen, s.lastCellId, s.msisdn);
-      // Catch up on the event log after the saved cursor; batches published meanwhile wait.
-      const early: (readonly StoredEvent[])[] = [];
-      let caughtUp = false;
-      unsubscribe = bus.subscribe((b) => (caughtUp ? handle(b) : void early.push(b)));
-      let seq = (flushedSeq = lastSeq = await store.cursor());
-      for (;;) {
-        const batch = await events.readSince(seq, READ_PAGE);
-        if (batch.length === 0) break;
-        await handle(batch);
-        seq = (batch[batch.length - 1] as StoredEvent).seq;
-      }
-      for (const b of early) {
-        const fresh = b.filter((x) => x.seq > seq);
-        if (fresh.length) await handle(fresh);
-      }
-      caughtUp = true;
+      // Catch up on the event log after the saved cursor, then follow the bus.
+      flushedSeq = lastSeq = await store.cursor();
+      ({ unsubscribe } = await followEventLog({ events, bus, afterSeq: lastSeq, pageSize: READ_PAGE, handle }));
       await flush();
       await loadFlags();
       await prune();
