@@ -145,7 +145,8 @@ export function createAdmission(deps: AdmissionDeps) {
       // every refusal (detection must see the attempt); a check-in inside a live session is
       // a femto.report only, so a device checking in every few minutes is one session.
       const startsOrMoves = s === null || prior === null || prior.id !== s.id || prior.endpoint !== s.endpoint;
-      const events: FgEvent[] = startsOrMoves ? [sessionEvent(d, report.serial, 'up', s?.id ?? d.id, report.cellIds), reportEvent(d, report)] : [reportEvent(d, report)];
+      // A session a gateway reported keeps the gateway's id, so that its `down` closes it in detection too.
+      const events: FgEvent[] = startsOrMoves ? [sessionEvent(d, report.serial, 'up', s?.gatewaySessionId ?? s?.id ?? d.id, report.cellIds), reportEvent(d, report)] : [reportEvent(d, report)];
       try {
         await recorder.write({ decision: d, actor: actorOf(d) }, events);
       } catch (e) {

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { registerAudit } from './audit.js';
 import { registerCa } from './ca.js';
 import { registerCert } from './cert.js';
+import { registerDemo } from './demo.js';
 import { registerDetect } from './detect.js';
 import { registerDevice } from './device.js';
 import { registerEnrollment } from './enroll.js';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerGateway(program);
   registerImpact(program);
   registerSimulate(program);
+  registerDemo(program);
   return program;
 }
 

@@ -27,6 +27,17 @@ export function registerServe(program: Command): void {
         out.push('', `Try: curl -H "Authorization: Bearer $TOKEN" ${srv.httpUrl}/v1/devices`);
       }
       process.stdout.write(out.join('\n') + '\n');
+      // A first run has nothing to show: say once, at start, how to see it work.
+      if ((await srv.base.registry.count({})) === 0) {
+        process.stderr.write(
+          [
+            'The registry is empty. To see femtoguard catch a rogue femtocell, run the demo (its own server and data directory):',
+            '  npm run demo            (or: npx femtoguard demo)',
+            'or drive this server with a simulated fleet (docs/simulator.md):',
+            `  npx femtoguard simulate --target ${srv.httpUrl} --est ${srv.httpsUrl} --token <admin token> --devices 300 --speed 60`,
+          ].join('\n') + '\n',
+        );
+      }
       await new Promise<void>((resolve) => {
         const shutdown = (sig: string): void => {
           logger.info({ signal: sig }, 'shutting down');

@@ -1,8 +1,11 @@
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AppError } from '../core/errors.js';
 import { readCsvText } from '../registry/index.js';
-import { formatScore, generate, parseAlerts, SCENARIOS, score, type ScenarioName, type Truth } from '../sim/index.js';
+import { formatScore, generate, liveUrls, parseAlerts, runLive, SCENARIOS, score, serverReport, type ScenarioName, type Truth } from '../sim/index.js';
+import { formatLive, plainObserver } from './simulate-live.js';
 import { list, printResult, usage } from './output.js';
 import { progressBar } from './progress.js';
 
@@ -53,31 +56,63 @@ function readTruth(path: string): Truth {
 
 /**
  * `femtoguard simulate`: a synthetic fleet and its event stream in the FORMATS.md contract,
- * with attacks injected and the ground truth written beside them (docs/simulator.md);
+ * with attacks injected and the ground truth written beside them (docs/simulator.md), written
+ * to files or, with `--target`, played live against a running server (src/sim/live);
  * `femtoguard simulate score`: a detector's alerts against that truth.
  */
 export function registerSimulate(program: Command): void {
   const sim = program
     .command('simulate')
-    .description('generate a seeded synthetic fleet, its events and the ground truth (registry.csv, events.ndjson, truth.json)')
+    .description('generate a seeded synthetic fleet, its events and the ground truth (registry.csv, events.ndjson, truth.json), or play them live against a server (--target)')
     .option('--out <dir>', 'output directory (file mode)')
     .option('--seed <n>', 'seed: same seed and options give the same bytes', '1')
     .option('--devices <n>', 'registered femtocells', '300')
-    .option('--days <d>', 'simulated days', '2')
+    .option('--days <d>', 'simulated days (live mode: 0.5 unless given)', '2')
     .option('--scenarios <list>', `attacks to inject, comma-separated (${SCENARIOS.join(', ')}), or "none"`, SCENARIOS.join(','))
-    .option('--speed <x>', 'speed-up for live mode (--target); not available yet')
-    .option('--target <url>', 'live mode against a running server; not available yet')
+    .option('--target <url>', 'live mode: the API URL of a running server (docs/simulator.md)')
+    .option('--est <url>', 'live mode: the server\'s TLS listener (EST, check-in); default https://<target host>:8443')
+    .option('--speed <x>', 'live mode: simulated seconds per second', '60')
+    .option('--token <token>', 'live mode: an admin API token (or FEMTOGUARD_TOKEN)')
     .option('--json', 'print the result summary as JSON')
-    .action((o: { out?: string; seed: string; devices: string; days: string; scenarios: string; speed?: string; target?: string; json?: boolean }) => {
-      if (o.target !== undefined || o.speed !== undefined) throw usage('live mode (--target, --speed) is not implemented yet; use --out DIR');
-      if (!o.out) throw usage('simulate needs --out DIR (or the subcommand "score")');
+    .action(async (o: { out?: string; seed: string; devices: string; days: string; scenarios: string; speed: string; target?: string; est?: string; token?: string; json?: boolean }, cmd: Command) => {
+      const live = o.target !== undefined;
+      if (!live && cmd.getOptionValueSource('speed') === 'cli') throw usage('--speed is for live mode (--target URL)');
+      if (!live && !o.out) throw usage('simulate needs --out DIR, or --target URL for live mode (or the subcommand "score")');
       const seed = intOption(o.seed, 'seed', 0, 2 ** 32 - 1);
-      const devices = intOption(o.devices, 'devices', 20, 1_000_000);
-      const days = Number(o.days);
+      const devices = intOption(o.devices, 'devices', 20, live ? 20_000 : 1_000_000);
+      // Live mode replays in wall-clock time: half a day by default (12 min at 60x).
+      const days = live && cmd.getOptionValueSource('days') === 'default' ? 0.5 : Number(o.days);
       if (!Number.isFinite(days) || days <= 0 || days > 365) throw usage('--days must be a number of days from 0 to 365');
       const names = o.scenarios.trim() === 'none' ? [] : (list(o.scenarios) ?? []);
       const unknown = names.filter((n) => !(SCENARIOS as readonly string[]).includes(n));
       if (unknown.length) throw usage(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.join(', ')}`);
+      if (live) {
+        const speed = Number(o.speed);
+        if (!Number.isFinite(speed) || speed < 1 || speed > 100_000) throw usage('--speed must be a number from 1 to 100000');
+        const token = o.token ?? process.env.FEMTOGUARD_TOKEN;
+        if (!token) throw usage('live mode needs an admin API token: --token T or FEMTOGUARD_TOKEN');
+        const target = o.target as string;
+        liveUrls(target, o.est); // a bad URL is a usage error before anything is written
+        const dir = o.out ?? mkdtempSync(join(tmpdir(), 'fg-sim-live-'));
+        // Ctrl-C stops the replay; what was played is still reported.
+        const ac = new AbortController();
+        const onSigint = (): void => ac.abort();
+        process.once('SIGINT', onSigint);
+        let summary;
+        try {
+          summary = await runLive({ target, ...(o.est !== undefined ? { est: o.est } : {}), token, speed, devices, days, seed, scenarios: names as ScenarioName[], dir, signal: ac.signal }, plainObserver((l) => process.stderr.write(l + '\n')));
+        } catch (e) {
+          if (o.out === undefined) rmSync(dir, { recursive: true, force: true });
+          throw e;
+        } finally {
+          process.removeListener('SIGINT', onSigint);
+        }
+        const report = await serverReport(target, token, summary.truth);
+        const { truth: _t, ...rest } = summary;
+        printResult(o.json === true, { ...rest, server: { alerts: report.alerts.length, bySeverity: report.bySeverity, held: report.held.length, fraudHeld: report.fraudHeld, impact: report.impactImsis.length }, score: report.score }, () => formatLive(summary, report));
+        return;
+      }
+      if (!o.out) throw usage('simulate needs --out DIR');
       const bar = progressBar(Math.round(days * 24), 'simulated hours');
       const r = generate({
         dir: o.out,

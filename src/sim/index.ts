@@ -4,3 +4,5 @@ export { SCENARIOS } from './types.js';
 export type { ScenarioName, SimOptions, SimResult, Rogue, Truth } from './types.js';
 export { score, parseAlerts, formatScore } from './score.js';
 export type { ScoreReport, RogueScore, ScoredAlert } from './score.js';
+export { runLive, liveUrls, liveTruth, LoopbackMap, TimeMap, serverReport, followAlerts } from './live/index.js';
+export type { LiveOptions, LiveSummary, LiveObserver, LiveCounters, DecisionSeen, Phase, ServerReport, StreamedAlert } from './live/index.js';
