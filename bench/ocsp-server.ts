@@ -2,9 +2,11 @@
  * Child process for bench/ocsp.ts, so that the servers under load never share an event
  * loop (or a core's worth of JIT and GC) with the benchmark's parent. Two modes:
  *
- *   femtoguard WORKDIR   the production server (`startServer`, temp data dir, fresh CA), one
- *                        active device with a P-256 certificate issued directly; writes
- *                        issuing.pem, chain.pem and dev.pem into WORKDIR
+ *   femtoguard WORKDIR   the production server (`startServer`, temp data dir, fresh CA) with
+ *                        the dedicated revocation listener on (config `revocation`, the
+ *                        production setting for OCSP: docs/pki.md), one active device with a
+ *                        P-256 certificate issued directly; writes issuing.pem, chain.pem and
+ *                        dev.pem into WORKDIR; the port printed is the revocation listener's
  *   fixed FILE           plain node:http answering every POST with the bytes of FILE, with the
  *                        headers femtoguard's OCSP path sends: the ceiling for that path
  *
@@ -43,7 +45,8 @@ async function femtoguard(work: string): Promise<void> {
     import('../src/pki/index.js'),
   ]);
   // The production default poll interval (the test helper shortens it).
-  const t = await startTestServer({ changePollMs: 250 });
+  const t = await startTestServer({ changePollMs: 250, revocation: '127.0.0.1:0' });
+  if (!t.revocation) throw new Error('the revocation listener did not start');
   const serial = 'BENCH000001';
   await t.srv.base.registry.add(deviceCreateSchema.parse({ serial, status: 'active' }), 'bench');
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
@@ -52,13 +55,15 @@ async function femtoguard(work: string): Promise<void> {
   writeFileSync(join(work, 'issuing.pem'), toPem('CERTIFICATE', t.srv.ca.ca.issuing.der));
   writeFileSync(join(work, 'chain.pem'), t.srv.ca.ca.chainPem);
   writeFileSync(join(work, 'dev.pem'), toPem('CERTIFICATE', cert.der));
-  const port = Number(new URL(t.http).port);
+  // The URL the certificate's AIA names, i.e. what a gateway would ask.
+  const port = Number(new URL(t.revocation).port);
   stopOn(async () => {
     const s = t.srv.ca.ocsp.stats;
     process.stderr.write(`femtoguard OCSP stats: ${JSON.stringify(s)}\n`);
     await t.stop();
   });
-  process.stdout.write(`${JSON.stringify({ port, serialHex: cert.serialHex })}\n`);
+  // apiPort: the same endpoints on the API listener (node:http), for comparison.
+  process.stdout.write(`${JSON.stringify({ port, apiPort: Number(new URL(t.http).port), serialHex: cert.serialHex })}\n`);
 }
 
 async function fixed(file: string): Promise<void> {

@@ -1,5 +1,7 @@
 /**
- * OCSP over loopback under wrk: femtoguard's responder beside, in the same run,
+ * OCSP over loopback under wrk: femtoguard's responder, as production serves it (the
+ * dedicated revocation listener, config `revocation`, which certificates then name), beside,
+ * in the same run,
  *   - the ceiling: plain node:http in its own process answering every POST with the same
  *     response bytes and headers (bench/ocsp-server.ts fixed), i.e. no OCSP work at all;
  *   - the peer: `openssl ocsp -port` serving an equivalent throwaway P-256 CA (femtoguard's
@@ -9,6 +11,8 @@
  *   keep-alive, 16 connections:        femtoguard >= 0.8 x the fixed-buffer ceiling
  *   Connection: close, 1 and 16 conns: femtoguard >= 1.5 x openssl (which cannot keep
  *                                      connections alive, DEPENDENCIES.md)
+ * Rows "femtoguard, API listener" drive the same responder through the API listener
+ * (node:http), where the endpoints are served too: no target, for comparison.
  * Requests carry no nonce (RFC 5019 §2.1.1 clients); rows marked "nonce" send one, so
  * femtoguard signs every response fresh (RFC 6960 §4.4.1), like openssl always does.
  * Every row is run --rounds times, interleaved with the rows it is compared with, and the
@@ -31,8 +35,8 @@ import { requireTool, ROOT, run } from '../test/helpers/run.js';
 const { values: opts } = parseArgs({ options: { duration: { type: 'string', default: '2' }, rounds: { type: 'string', default: '3' }, profile: { type: 'string' } } });
 const DURATION_S = Number(opts.duration);
 const ROUNDS = Number(opts.rounds);
-/** wrk runs per round: 3 keep-alive, 3 at -c1 and 4 at -c16 without keep-alive. */
-const RUNS_PER_ROUND = 10;
+/** wrk runs per round: 3 keep-alive, 4 at -c1 and 5 at -c16 without keep-alive. */
+const RUNS_PER_ROUND = 12;
 /** The whole benchmark, setup included, is killed past this. */
 const DEADLINE_MS = 115_000;
 if (!Number.isInteger(DURATION_S) || !Number.isInteger(ROUNDS) || DURATION_S < 1 || ROUNDS < 1 || (DURATION_S * RUNS_PER_ROUND + 2) * ROUNDS > 90) {
@@ -47,6 +51,8 @@ const children = new Set<ChildProcessWithoutNullStreams>();
 
 interface Child {
   port: number;
+  /** the first JSON line the child printed */
+  info: Record<string, unknown>;
   proc: ChildProcessWithoutNullStreams;
   stderr(): string;
 }
@@ -64,7 +70,8 @@ function startChild(cmd: string, args: readonly string[], ready: (out: string) =
       const port = ready(out);
       if (port !== null) {
         clearTimeout(timer);
-        resolvePort({ port, proc, stderr: () => err });
+        const line = out.split('\n').find((l) => l.startsWith('{'));
+        resolvePort({ port, info: line ? (JSON.parse(line) as Record<string, unknown>) : {}, proc, stderr: () => err });
       }
     });
     proc.stderr.on('data', (c: Buffer) => (err += c.toString()));
@@ -338,8 +345,10 @@ async function main(): Promise<void> {
     await must('openssl', ['ocsp', '-issuer', 'issuing.pem', '-cert', 'dev.pem', '-no_nonce', '-reqout', 'req.der'], fgDir);
     await must('openssl', ['ocsp', '-issuer', 'issuing.pem', '-cert', 'dev.pem', '-reqout', 'req-nonce.der'], fgDir);
     const fgUrl = `http://127.0.0.1:${fg.port}/ocsp`;
+    const fgApiUrl = `http://127.0.0.1:${Number(fg.info.apiPort)}/ocsp`;
     const fgResp = await checkGood(fgUrl, fgDir, 'req.der', 'resp.der', 'chain.pem', false);
     const fgNonceResp = await checkGood(fgUrl, fgDir, 'req-nonce.der', 'resp-nonce.der', 'chain.pem', true);
+    await checkGood(fgApiUrl, fgDir, 'req.der', 'resp-api.der', 'chain.pem', false);
 
     // Ceiling: the same bytes from a plain node:http server.
     const fixed = await nodeChild('fixed', join(fgDir, 'resp.der'));
@@ -364,6 +373,7 @@ async function main(): Promise<void> {
       fixed: node('fixed buffer (ceiling)', fixedUrl, fixed.proc.pid, fgScript),
       fg: node('femtoguard', fgUrl, fg.proc.pid, fgScript),
       fgNonce: node('femtoguard, nonce (signs each)', fgUrl, fg.proc.pid, script('fg-nonce', join(fgDir, 'req-nonce.der'))),
+      fgApi: node('femtoguard, API listener', fgApiUrl, fg.proc.pid, fgScript),
       openssl: {
         name: 'openssl ocsp -port',
         script: script('openssl', join(osDir, 'req.der')),
@@ -384,6 +394,7 @@ async function main(): Promise<void> {
 
     // JIT warm-up of both node servers (not measured).
     await wrk(fgUrl, fgScript, CONNS_KEEPALIVE, false, 1);
+    await wrk(fgApiUrl, fgScript, CONNS_KEEPALIVE, false, 1);
     await wrk(fixedUrl, fgScript, CONNS_KEEPALIVE, false, 1);
 
     const rows: Row[] = [];
@@ -396,11 +407,11 @@ async function main(): Promise<void> {
     kaFgNonce.vsFixed = ratio(kaFgNonce, kaFixed);
     kaFg.target = { against: 'fixed', min: TARGET_CEILING, pass: (kaFg.vsFixed ?? 0) >= TARGET_CEILING };
     for (const conns of [1, 16]) {
-      const [cFixed, cOs, cFg, cFgNonce] = await scenario('close', conns, conns === 16 ? [T.fixed, T.openssl, T.fg, T.fgNonce] : [T.fixed, T.openssl, T.fg]);
-      if (!cFixed || !cOs || !cFg) throw new Error('unreachable');
-      rows.push(cFixed, cOs, cFg, ...(cFgNonce ? [cFgNonce] : []));
-      for (const r of [cOs, cFg, cFgNonce]) if (r) r.vsFixed = ratio(r, cFixed);
-      for (const r of [cFg, cFgNonce]) if (r) r.vsOpenssl = ratio(r, cOs);
+      const [cFixed, cOs, cFg, cFgApi, cFgNonce] = await scenario('close', conns, conns === 16 ? [T.fixed, T.openssl, T.fg, T.fgApi, T.fgNonce] : [T.fixed, T.openssl, T.fg, T.fgApi]);
+      if (!cFixed || !cOs || !cFg || !cFgApi) throw new Error('unreachable');
+      rows.push(cFixed, cOs, cFg, cFgApi, ...(cFgNonce ? [cFgNonce] : []));
+      for (const r of [cOs, cFg, cFgApi, cFgNonce]) if (r) r.vsFixed = ratio(r, cFixed);
+      for (const r of [cFg, cFgApi, cFgNonce]) if (r) r.vsOpenssl = ratio(r, cOs);
       cFg.target = { against: 'openssl', min: TARGET_OPENSSL, pass: (cFg.vsOpenssl ?? 0) >= TARGET_OPENSSL };
       ceilingVsOpenssl.push(`${ratio(cFixed, cOs)?.toFixed(2) ?? 'n/a'}x openssl at -c${conns}`);
     }

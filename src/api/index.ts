@@ -6,5 +6,7 @@ export type { Role, Permission, Principal, TokenService, TokenStore, ApiTokenRec
 export { parseDuration } from './admin.routes.js';
 export { clientErrorHandler, problemErrorHandler, sendProblem } from './problem.js';
 export type { RevocationEndpoints } from './revocation-http.js';
+export { createRevocationListener } from './revocation-listener.js';
+export type { RevocationListener, RevocationListenerOptions } from './revocation-listener.js';
 export { authenticate, authorize, requirePermission, actorOf } from './auth.js';
 export { parseWith } from './parse.js';

@@ -16,8 +16,17 @@ function send(res: ServerResponse, status: number, type: string, body: Buffer | 
   res.end(buf);
 }
 
+/**
+ * Cache-Control of GET answers (RFC 5019 §6.2), the same on both listeners. Note: a cached
+ * response is served until half its validity has passed, so max-age may reach past its
+ * nextUpdate by up to half the interval; RFC 5019 §6.2 asks for a max-age before nextUpdate.
+ */
+export function ocspCacheControl(nextUpdateSeconds: number): string {
+  return `max-age=${nextUpdateSeconds}, public, no-transform, must-revalidate`;
+}
+
 function ocspReply(res: ServerResponse, der: Buffer, cacheSeconds: number | null): void {
-  send(res, 200, OCSP_CONTENT_TYPES.response, der, cacheSeconds ? { 'cache-control': `max-age=${cacheSeconds}, public, no-transform, must-revalidate` } : undefined);
+  send(res, 200, OCSP_CONTENT_TYPES.response, der, cacheSeconds ? { 'cache-control': ocspCacheControl(cacheSeconds) } : undefined);
 }
 
 /**

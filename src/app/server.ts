@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { buildApiServer, type RevocationEndpoints } from '../api/index.js';
+import { buildApiServer, createRevocationListener, type RevocationEndpoints } from '../api/index.js';
 import { publicBaseUrl, type Config } from '../config/index.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
@@ -18,6 +18,8 @@ export interface RunningServer {
   ca: CaContext;
   httpUrl: string;
   httpsUrl: string;
+  /** the dedicated OCSP/CRL listener (config `revocation`), null when not configured */
+  revocationUrl: string | null;
   /** Printed once at first start; null afterwards. */
   adminToken: string | null;
   caCreated: boolean;
@@ -78,7 +80,18 @@ export async function startServer(config: Config, opts: { logger: Logger; env?: 
     const ha = api.server.address();
     const httpPort = typeof ha === 'object' && ha ? ha.port : config.http.port;
     const httpUrl = urlOf(config.http.host, httpPort, 'http');
-    const ca = await openCa(base, pass.passphrase, publicBaseUrl({ ...config, http: { host: config.http.host, port: httpPort } }));
+    // The dedicated revocation listener, when configured, is what certificates name.
+    let revocationUrl: string | null = null;
+    let published = { host: config.http.host, port: httpPort };
+    if (config.revocation) {
+      const rl = createRevocationListener({ endpoints: () => endpoints, nextUpdateSeconds: config.ocsp.nextUpdateSeconds, logger: log });
+      closers.push(() => rl.close());
+      const ra = await rl.listen(config.revocation.host, config.revocation.port);
+      revocationUrl = urlOf(config.revocation.host, ra.port, 'http');
+      published = { host: config.revocation.host, port: ra.port };
+      log.info({ url: revocationUrl }, 'revocation listener (OCSP, CRL) up');
+    }
+    const ca = await openCa(base, pass.passphrase, publicBaseUrl({ ...config, http: published }));
     endpoints = { ocsp: ca.ocsp, crl: ca.crl, ca: ca.ca };
 
     // Status changes in this process: re-sign OCSP and rebuild the CRL at once.
@@ -131,6 +144,7 @@ export async function startServer(config: Config, opts: { logger: Logger; env?: 
       ca,
       httpUrl,
       httpsUrl,
+      revocationUrl,
       adminToken,
       caCreated,
       passphraseSource: pass.source,

@@ -8,6 +8,7 @@ const ENV_MAP: Readonly<Record<string, string>> = {
   FEMTOGUARD_DATA_DIR: 'dataDir',
   FEMTOGUARD_HTTP: 'http',
   FEMTOGUARD_HTTPS: 'https',
+  FEMTOGUARD_REVOCATION: 'revocation',
   FEMTOGUARD_PUBLIC_URL: 'publicUrl',
   FEMTOGUARD_LOG_LEVEL: 'logLevel',
   FEMTOGUARD_CA_KEY_ALGORITHM: 'ca.keyAlgorithm',
@@ -49,7 +50,7 @@ function envLayer(env: NodeJS.ProcessEnv): Obj {
   for (const [name, path] of Object.entries(ENV_MAP)) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
-    setPath(out, path, /^\d+$/.test(raw) && !['http', 'https'].includes(path) ? Number(raw) : raw);
+    setPath(out, path, /^\d+$/.test(raw) && !['http', 'https', 'revocation'].includes(path) ? Number(raw) : raw);
   }
   return out;
 }

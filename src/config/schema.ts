@@ -22,6 +22,13 @@ export const configSchema = z
     dataDir: z.string().min(1).default('./femtoguard-data'),
     http: listenSchema.prefault('127.0.0.1:8080'),
     https: listenSchema.prefault('127.0.0.1:8443'),
+    /**
+     * A dedicated listener for OCSP, CRL and CA certificates only (HOST:PORT), on a lean
+     * HTTP/1.1 server below node:http (docs/pki.md). Off by default: the same endpoints are
+     * always served on `http` too. When set and no publicUrl is given, new certificates point
+     * their OCSP, CRL and caIssuers URLs here.
+     */
+    revocation: listenSchema.optional(),
     /** Base URL written into certificates (OCSP, CRL, caIssuers). Defaults to http://<http listen>. */
     publicUrl: z.url().optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

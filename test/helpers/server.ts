@@ -17,6 +17,8 @@ export interface TestServer {
   http: string;
   /** https://127.0.0.1:PORT */
   https: string;
+  /** http://127.0.0.1:PORT of the dedicated revocation listener, when `revocation` was set (e.g. '127.0.0.1:0') */
+  revocation: string | null;
   /** PEM file with the issuing and root CA certificates. */
   chainPath: string;
   /** A working directory for the test's files (keys, CSRs), removed at stop. */
@@ -46,6 +48,7 @@ export async function startTestServer(overrides: Partial<ConfigInput> = {}): Pro
     dataDir,
     http: srv.httpUrl,
     https: srv.httpsUrl,
+    revocation: srv.revocationUrl,
     chainPath,
     work,
     adminToken: srv.adminToken,
