@@ -17,12 +17,13 @@ function send(res: ServerResponse, status: number, type: string, body: Buffer | 
 }
 
 /**
- * Cache-Control of GET answers (RFC 5019 §6.2), the same on both listeners. Note: a cached
- * response is served until half its validity has passed, so max-age may reach past its
- * nextUpdate by up to half the interval; RFC 5019 §6.2 asks for a max-age before nextUpdate.
+ * Cache-Control of OCSP answers (RFC 5019 §6.2: max-age must not reach past nextUpdate), the
+ * same on both listeners. A cached response is re-signed once half its validity has passed,
+ * so every response served has at least half the interval left: half the interval is a
+ * max-age that never outlives the response, whether it was signed now or minutes ago.
  */
 export function ocspCacheControl(nextUpdateSeconds: number): string {
-  return `max-age=${nextUpdateSeconds}, public, no-transform, must-revalidate`;
+  return `max-age=${Math.floor(nextUpdateSeconds / 2)}, public, no-transform, must-revalidate`;
 }
 
 function ocspReply(res: ServerResponse, der: Buffer, cacheSeconds: number | null): void {
@@ -36,9 +37,10 @@ function ocspReply(res: ServerResponse, der: Buffer, cacheSeconds: number | null
  */
 export function handleRevocationRequest(req: IncomingMessage, res: ServerResponse, endpoints: () => RevocationEndpoints | null, nextUpdateSeconds: number): boolean {
   const url = req.url ?? '/';
-  if (!url.startsWith('/ocsp') && !url.startsWith('/crl') && !url.startsWith('/ca/')) return false;
+  const isOcsp = url === '/ocsp' || url.startsWith('/ocsp/');
+  if (!isOcsp && !url.startsWith('/crl') && !url.startsWith('/ca/')) return false;
   const ep = endpoints();
-  if (url.startsWith('/ocsp')) {
+  if (isOcsp) {
     if (!ep) {
       send(res, 200, OCSP_CONTENT_TYPES.response, ocspErrorResponse('tryLater'));
       return true;
@@ -113,6 +115,10 @@ export function handleRevocationRequest(req: IncomingMessage, res: ServerRespons
     return true;
   }
   if (path === '/ca/issuing.crt' || path === '/ca/root.crt' || path === '/ca/chain.pem') {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      send(res, 405, 'text/plain', 'method not allowed\n', { allow: 'GET, HEAD' });
+      return true;
+    }
     if (!ep) {
       send(res, 503, 'text/plain', 'CA not available\n');
       return true;

@@ -10,9 +10,10 @@ export function registerServe(program: Command): void {
     .description('run the server: API, OCSP and CRL over HTTP; EST over HTTPS')
     .option('--http <host:port>', 'HTTP listener (API, OCSP, CRL)', undefined)
     .option('--https <host:port>', 'HTTPS listener (EST)', undefined)
+    .option('--revocation <host:port>', 'dedicated OCSP/CRL listener for gateways (docs/operations.md); new certificates name it')
     .option('--public-url <url>', 'base URL written into certificates for OCSP and CRL')
-    .action(async (o: { http?: string; https?: string; publicUrl?: string }, cmd: Command) => {
-      const config = configFrom(cmd, { http: o.http, https: o.https, publicUrl: o.publicUrl });
+    .action(async (o: { http?: string; https?: string; revocation?: string; publicUrl?: string }, cmd: Command) => {
+      const config = configFrom(cmd, { http: o.http, https: o.https, revocation: o.revocation, publicUrl: o.publicUrl });
       const logger = createLogger({ level: config.logLevel });
       const srv = await startServer(config, { logger });
       const out = [
@@ -21,6 +22,7 @@ export function registerServe(program: Command): void {
         `  EST             ${srv.httpsUrl}/.well-known/est/`,
         `  CA chain        ${srv.httpUrl}/ca/chain.pem`,
       ];
+      if (srv.revocationUrl) out.push(`  OCSP, CRL for gateways  ${srv.revocationUrl}   (OCSP ${srv.revocationUrl}/ocsp, CRL ${srv.revocationUrl}/crl)`);
       if (srv.caCreated) out.push(`  CA initialised; passphrase ${srv.passphraseSource}`);
       if (srv.adminToken) {
         out.push('', 'One-time admin API token (shown only now; store it safely):', `  ${srv.adminToken}`);

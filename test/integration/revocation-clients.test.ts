@@ -103,9 +103,15 @@ describe('OCSP with openssl ocsp', () => {
     const r = await curlRequest(t.work, [`${t.http}/ocsp/${encoded}`]);
     expect(r.status).toBe(200);
     expect(r.headers['content-type']).toBe('application/ocsp-response');
-    expect(r.headers['cache-control']).toMatch(/max-age=\d+/);
+    const maxAge = Number(/max-age=(\d+)/.exec(r.headers['cache-control'] ?? '')?.[1]);
+    expect(maxAge).toBeGreaterThan(0);
     const respPath = join(t.work, 'get-resp.der');
     writeFileSync(respPath, r.bodyBytes);
+    // RFC 5019 §6.2: an HTTP cache must never hold the answer past its nextUpdate.
+    const text = await run('openssl', ['ocsp', '-respin', respPath, '-resp_text', '-noverify']);
+    const nextUpdate = Date.parse(/Next Update: (.+)/.exec(text.stdout)?.[1] ?? '');
+    expect(Number.isFinite(nextUpdate), text.stdout).toBe(true);
+    expect(Date.now() + maxAge * 1000).toBeLessThanOrEqual(nextUpdate);
     const read = parseOcspOutput(
       await run('openssl', ['ocsp', '-respin', respPath, '-issuer', issuingPem(t), '-cert', dev.certPath, '-CAfile', t.chainPath, '-no_nonce']),
     );
@@ -169,5 +175,26 @@ describe('revocation by the CLI in another process', () => {
     const crlAfter = await fetchCrl('der');
     expect(await crlText(crlAfter)).not.toContain(dev.serialHex.toUpperCase());
     expect(await verifyWithCrl(dev.certPath, crlAfter)).toBe('OK');
+  });
+});
+
+describe('revocation paths on the API listener', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    requireTool('curl', 'curl');
+    t = await startTestServer();
+  });
+  afterAll(async () => t?.stop());
+
+  it('fail/CA certificates answer GET and HEAD only; a path that merely starts with /ocsp is not OCSP', async () => {
+    const post = await curlRequest(t.work, ['-X', 'POST', '--data-binary', 'x', `${t.http}/ca/chain.pem`]);
+    expect(post.status).toBe(405);
+    expect(post.headers['allow']).toBe('GET, HEAD');
+    const get = await curlRequest(t.work, [`${t.http}/ca/chain.pem`]);
+    expect(get.status).toBe(200);
+    expect(get.body).toContain('BEGIN CERTIFICATE');
+    const near = await curlRequest(t.work, [`${t.http}/ocspXYZ`]);
+    expect(near.status).toBe(404);
+    expect(near.headers['content-type']).toContain('application/problem+json');
   });
 });

@@ -5,13 +5,15 @@
  * requests, slow clients, garbage and a seeded fuzz loop. After each, the listener must
  * still answer correctly.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRevocationListener, type RevocationListener } from '../../src/api/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/core/logger.js';
+import { freePort, startChildServer } from '../helpers/child-server.js';
 import { cli, curlRequest, enrollNewDevice, issuingPem, parseOcspOutput, run, type EnrolledDevice, type OcspResult } from '../helpers/est-client.js';
 import { classifyOcspResponse, mutate, xorshift } from '../helpers/fuzz-net.js';
 import { requireTool } from '../helpers/run.js';
@@ -124,6 +126,29 @@ describe('revocation listener: configuration', () => {
     expect(loadConfig({ env: {}, flags: { revocation: '[::1]:0' } }).revocation).toEqual({ host: '::1', port: 0 });
     expect(() => loadConfig({ env: { FEMTOGUARD_REVOCATION: '8081' } })).toThrow(/revocation: expected HOST:PORT/);
   });
+});
+
+describe('revocation listener: serve --revocation', () => {
+  it('ok/the flag starts the listener, serve prints its URL, and it answers OCSP and the CA chain', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'fg-rl-serve-'));
+    const port = await freePort();
+    const srv = await startChildServer(dataDir, { ...process.env, FEMTOGUARD_CA_PASSPHRASE: 'serve-revocation-test-passphrase' }, ['--revocation', `127.0.0.1:${port}`]);
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      expect(srv.output()).toContain(`OCSP, CRL for gateways  ${base}`);
+      const chain = await fetch(`${base}/ca/chain.pem`);
+      expect(chain.status).toBe(200);
+      expect(await chain.text()).toContain('BEGIN CERTIFICATE');
+      // Not an OCSP request: the listener answers with an OCSP error, it does not fall over.
+      const bad = await fetch(`${base}/ocsp`, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body: 'not der' });
+      expect(bad.status).toBe(200);
+      expect(Buffer.from(await bad.arrayBuffer())).toEqual(Buffer.from([0x30, 0x03, 0x0a, 0x01, 0x01]));
+    } finally {
+      srv.proc.kill('SIGTERM');
+      await new Promise((r) => srv.proc.once('exit', r));
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe('revocation listener: real clients', () => {
