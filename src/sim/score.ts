@@ -51,21 +51,25 @@ export function parseAlerts(text: string): { alerts: ScoredAlert[]; skipped: num
       skipped++;
       continue;
     }
-    const a = v as Record<string, unknown>;
-    if (typeof a !== 'object' || a === null || typeof a.rule !== 'string' || typeof a.ts !== 'string' || !isSeverity(a.severity)) {
-      skipped++;
-      continue;
-    }
-    alerts.push({
-      ts: a.ts,
-      rule: a.rule,
-      severity: a.severity,
-      ...(typeof a.serial === 'string' ? { serial: a.serial } : {}),
-      ...(typeof a.cellId === 'string' ? { cellId: a.cellId } : {}),
-      ...(typeof a.txId === 'string' ? { txId: a.txId } : {}),
-    });
+    const a = toScoredAlert(v);
+    if (a) alerts.push(a);
+    else skipped++;
   }
   return { alerts, skipped };
+}
+
+/** The fields scoring reads from an alert (FORMATS.md §2), or null when `v` is not an alert. */
+export function toScoredAlert(v: unknown): ScoredAlert | null {
+  const a = v as Record<string, unknown>;
+  if (typeof a !== 'object' || a === null || typeof a.rule !== 'string' || typeof a.ts !== 'string' || !isSeverity(a.severity)) return null;
+  return {
+    ts: a.ts,
+    rule: a.rule,
+    severity: a.severity,
+    ...(typeof a.serial === 'string' ? { serial: a.serial } : {}),
+    ...(typeof a.cellId === 'string' ? { cellId: a.cellId } : {}),
+    ...(typeof a.txId === 'string' ? { txId: a.txId } : {}),
+  };
 }
 
 /** Precision of an empty set of flags is 1 (nothing flagged wrongly); recall of an empty truth is 1. */

@@ -2,7 +2,7 @@
  * What the server made of a live run, read back through its API (alerts, payment holds, the
  * breach impact analysis) and scored against the ground truth (score.ts), times in event time.
  */
-import { score, type ScoredAlert, type ScoreReport } from '../score.js';
+import { score, toScoredAlert, type ScoredAlert, type ScoreReport } from '../score.js';
 import type { Truth } from '../types.js';
 import { Api } from './http.js';
 
@@ -22,15 +22,8 @@ export interface ServerReport {
 /** `target`: the API base URL; `token`: one that may read alerts, payment holds and identifiers (admin). */
 export async function serverReport(target: string, token: string, truth: Truth): Promise<ServerReport> {
   const api = new Api(new URL(target).origin, token);
-  const { items } = await api.json<{ items: (ScoredAlert & Record<string, unknown>)[] }>('GET', '/v1/alerts?limit=10000');
-  const alerts: ScoredAlert[] = items.map((a) => ({
-    ts: a.ts,
-    rule: a.rule,
-    severity: a.severity,
-    ...(typeof a.serial === 'string' ? { serial: a.serial } : {}),
-    ...(typeof a.cellId === 'string' ? { cellId: a.cellId } : {}),
-    ...(typeof a.txId === 'string' ? { txId: a.txId } : {}),
-  }));
+  const { items } = await api.json<{ items: unknown[] }>('GET', '/v1/alerts?limit=10000');
+  const alerts = items.map(toScoredAlert).filter((a): a is ScoredAlert => a !== null);
   const bySeverity: Record<string, number> = {};
   for (const a of alerts) bySeverity[a.severity] = (bySeverity[a.severity] ?? 0) + 1;
   const holds = await api.json<{ items: { txId: string; status?: string }[] }>('GET', '/v1/payment-holds?limit=10000');
