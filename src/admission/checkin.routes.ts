@@ -4,6 +4,7 @@
  * security gateway reporting a session, with an `ingest` token).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { z } from 'zod';
 import type { TokenService } from '../api/index.js';
@@ -14,7 +15,7 @@ import { pemOrDerToDerList } from '../pki/index.js';
 import { formatZodError, isIp } from '../registry/index.js';
 import { guard } from './guard.js';
 import { endpointOf } from './rotation.js';
-import type { Admission, CheckinConnection } from './service.js';
+import type { Admission, CheckinAdmitted, CheckinConnection } from './service.js';
 import type { CheckinReport } from './types.js';
 
 const ID = z.string().min(1).max(256);
@@ -55,36 +56,93 @@ export function peerAddress(raw: string | undefined): string {
 
 /**
  * The certificate the TLS client presented, as a one-element chain (the decision judges the
- * leaf: femtoguard's issuing CA signs device certificates directly). `getPeerCertificate()`
- * and not `getPeerX509Certificate()`, which builds a new X509 object (~0.25 ms a handshake
- * measured on Node 20 with femtoguard's certificates, 3x the former), nor
- * `getPeerCertificate(true)`, which converts every certificate of the chain.
+ * leaf: femtoguard's issuing CA signs device certificates directly). `getPeerCertificate(false)`
+ * converts the leaf alone to an object (~50-80 µs a handshake on Node 20). The alternatives
+ * cost more: `getPeerCertificate(true)` converts the whole chain, `getPeerX509Certificate()`
+ * builds a JS X509Certificate (~140-200 µs), and even the native handle's X509 object (5 µs
+ * for a bare leaf) copies every intermediate the client sent (X509_dup: a re-parse through
+ * OpenSSL 3.0's slow key decoders, ~150 µs with a device sending leaf + issuing CA, measured
+ * with perf under `npm run bench:admission`).
  */
-export function peerChain(req: FastifyRequest): Buffer[] | undefined {
-  const sock = req.raw.socket as TLSSocket;
-  if (typeof sock.getPeerCertificate !== 'function') return undefined;
-  const leaf = sock.getPeerCertificate(false) as { raw?: Buffer } | null;
+export function peerChainOf(sock: Socket): Buffer[] | undefined {
+  const tls = sock as TLSSocket;
+  if (typeof tls.getPeerCertificate !== 'function') return undefined;
+  const leaf = tls.getPeerCertificate(false) as { raw?: Buffer } | null;
   return leaf?.raw ? [leaf.raw] : undefined;
 }
 
-function connectionOf(req: FastifyRequest, mainListener: boolean): CheckinConnection {
-  const s = req.raw.socket;
+export function peerChain(req: FastifyRequest): Buffer[] | undefined {
+  return peerChainOf(req.raw.socket);
+}
+
+/** The connection a check-in came over, read from its socket. */
+export function connectionOfSocket(s: Socket, mainListener: boolean): CheckinConnection {
   return {
-    clientChain: peerChain(req),
+    clientChain: peerChainOf(s),
     sourceIp: peerAddress(s.remoteAddress),
     endpoint: s.localAddress !== undefined && s.localPort !== undefined ? endpointOf(s.localAddress, s.localPort) : undefined,
     mainListener,
   };
 }
 
+/** An answer to a check-in: status and JSON body; `close` asks for Connection: close. */
+export interface CheckinAnswer {
+  status: number;
+  body: CheckinAdmitted | { decision: 'deny'; reason: string };
+  close?: boolean;
+}
+
 /** A refusal tells the device one code and nothing else; the details are in the record. */
-function deny(reply: FastifyReply, status: number, reason: string): FastifyReply {
-  return reply.code(status).header('cache-control', 'no-store').type('application/json').send({ decision: 'deny', reason });
+const denied = (status: number, reason: string, close?: boolean): CheckinAnswer => ({ status, body: { decision: 'deny', reason }, ...(close ? { close } : {}) });
+
+/**
+ * The check-in behind either HTTP layer (Fastify on the main listener, bare node:https on the
+ * gateway listeners): reads the report from the raw body, decides, records. Never throws:
+ * a failure is a 500 `internal-error` (fail closed) and one log line.
+ */
+export async function answerCheckin(admission: Admission, logger: Logger, body: Buffer | undefined, conn: CheckinConnection): Promise<CheckinAnswer> {
+  try {
+    let report: CheckinReport;
+    try {
+      if (body === undefined || body.length === 0) throw new Error('empty body: send the femto.report fields as JSON');
+      const parsed = checkinReportSchema.safeParse(JSON.parse(body.toString('utf8')));
+      if (!parsed.success) throw new Error(formatZodError(parsed.error));
+      report = parsed.data;
+    } catch (e) {
+      return await answerRefusal(admission, logger, 'malformed-report', conn, `malformed report: ${(e as Error).message.slice(0, 300)}`, 400, 403);
+    }
+    const { decision, admitted } = await admission.checkin(report, conn);
+    if (admitted) return { status: 200, body: admitted };
+    return denied(decision.reason === 'internal-error' ? 500 : 403, decision.reason ?? 'denied');
+  } catch (e) {
+    logger.error({ err: { message: (e as Error).message, code: (e as NodeJS.ErrnoException).code } }, 'check-in failed');
+    return denied(500, 'internal-error');
+  }
 }
 
 /**
- * Registers the check-in on a TLS listener. `mainListener` marks femtoguard's main TLS
- * listener (EST), which is not a rotated gateway address.
+ * A check-in refused before any check ran (unreadable, oversized), recorded as such. A stale
+ * address is told `stale-endpoint` (with `staleStatus`) whatever the body was. Never throws.
+ */
+export async function answerRefusal(admission: Admission, logger: Logger, code: 'malformed-report' | 'report-too-large', conn: CheckinConnection, detail: string, status: number, staleStatus = status): Promise<CheckinAnswer> {
+  try {
+    const d = await admission.refuse(code, conn, detail);
+    return denied(d.reason === 'stale-endpoint' ? staleStatus : status, d.reason ?? code, code === 'report-too-large');
+  } catch (e) {
+    logger.error({ err: String(e) }, 'admission refusal could not be recorded');
+    return denied(500, 'internal-error');
+  }
+}
+
+function send(reply: FastifyReply, a: CheckinAnswer): FastifyReply {
+  if (a.close) reply.header('connection', 'close');
+  return reply.code(a.status).header('cache-control', 'no-store').type('application/json').send(a.body);
+}
+
+/**
+ * Registers the check-in on a Fastify TLS listener (femtoguard's main listener, with EST).
+ * `mainListener` marks it: it is not a rotated gateway address. The gateway listeners serve
+ * the same check-in without Fastify (gateway-server.ts).
  */
 export function registerCheckinRoutes(app: FastifyInstance, opts: { admission: Admission; maxReportBytes: number; mainListener: boolean; logger: Logger }): void {
   const { admission, logger } = opts;
@@ -94,39 +152,16 @@ export function registerCheckinRoutes(app: FastifyInstance, opts: { admission: A
       scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: opts.maxReportBytes }, (_req, body, next) => next(null, body));
       scope.setErrorHandler(async (err: unknown, req, reply) => {
         const e = err as { statusCode?: number; code?: string; message?: string };
-        const conn = connectionOf(req, opts.mainListener);
-        try {
-          if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-            const d = await admission.refuse('report-too-large', conn, `report larger than ${opts.maxReportBytes} bytes`);
-            return deny(reply, 413, d.reason ?? 'report-too-large');
-          }
-          if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
-            const d = await admission.refuse('malformed-report', conn, `unreadable request: ${e.message ?? 'bad request'}`);
-            return deny(reply, e.statusCode, d.reason ?? 'malformed-report');
-          }
-        } catch (recordErr) {
-          logger.error({ err: String(recordErr) }, 'admission refusal could not be recorded');
-        }
+        const conn = connectionOfSocket(req.raw.socket, opts.mainListener);
+        if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return send(reply, await answerRefusal(admission, logger, 'report-too-large', conn, `report larger than ${opts.maxReportBytes} bytes`, 413));
+        if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) return send(reply, await answerRefusal(admission, logger, 'malformed-report', conn, `unreadable request: ${e.message ?? 'bad request'}`, e.statusCode));
         logger.error({ err: { message: e.message, code: e.code } }, 'check-in failed');
-        return deny(reply, 500, 'internal-error');
+        return send(reply, denied(500, 'internal-error'));
       });
 
       scope.post('/checkin', async (req, reply) => {
-        const conn = connectionOf(req, opts.mainListener);
-        let report: CheckinReport;
-        try {
-          const body = req.body;
-          if (!Buffer.isBuffer(body) || body.length === 0) throw new Error('empty body: send the femto.report fields as JSON');
-          const parsed = checkinReportSchema.safeParse(JSON.parse(body.toString('utf8')));
-          if (!parsed.success) throw new Error(formatZodError(parsed.error));
-          report = parsed.data;
-        } catch (e) {
-          const d = await admission.refuse('malformed-report', conn, `malformed report: ${(e as Error).message.slice(0, 300)}`);
-          return deny(reply, d.reason === 'stale-endpoint' ? 403 : 400, d.reason ?? 'malformed-report');
-        }
-        const { decision, admitted } = await admission.checkin(report, conn);
-        if (admitted) return reply.header('cache-control', 'no-store').send(admitted);
-        return deny(reply, decision.reason === 'internal-error' ? 500 : 403, decision.reason ?? 'denied');
+        const body = req.body;
+        return send(reply, await answerCheckin(admission, logger, Buffer.isBuffer(body) ? body : undefined, connectionOfSocket(req.raw.socket, opts.mainListener)));
       });
       done();
     },

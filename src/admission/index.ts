@@ -31,7 +31,10 @@ export type { Admission, AdmissionDeps, CheckinAdmitted, CheckinConnection } fro
 export { createGatewayRotation, nextEpoch, RotationView, endpointOf, normalizeEndpoint } from './rotation.js';
 export type { EndpointStatus, GatewayRotation, RotationSettings } from './rotation.js';
 export type { DecisionStore, DecisionWrite, DecisionFilter, GatewayRotationStore, RotationEpoch } from './store.js';
-export { registerCheckinRoutes, registerGatewaySessionRoutes, checkinReportSchema, gatewaySessionSchema, peerChain, peerAddress } from './checkin.routes.js';
+export { registerCheckinRoutes, registerGatewaySessionRoutes, checkinReportSchema, gatewaySessionSchema, peerChain, peerAddress, answerCheckin } from './checkin.routes.js';
+export type { CheckinAnswer } from './checkin.routes.js';
+export { createGatewayServer } from './gateway-server.js';
+export type { GatewayServerOptions } from './gateway-server.js';
 export { registerAdmissionQueryRoutes } from './query.routes.js';
 export { listenTlsFront } from './listener.js';
 export type { TlsFront } from './listener.js';

@@ -3,12 +3,13 @@
  * listener per gateway pool address, the gateway session report and the read routes on the
  * REST API, the rotation poller, and the decision the SeGW bridge calls in-process.
  */
-import type { FastifyInstance } from 'fastify';
+import type { Server as HttpsServer } from 'node:https';
 import type { Server as TlsServer } from 'node:tls';
 import { sqliteDecisionStore } from '../adapters/sqlite/decision-store.js';
 import { sqliteGatewayRotationStore } from '../adapters/sqlite/gateway-rotation-store.js';
 import {
   createAdmission,
+  createGatewayServer,
   createGatewayRotation,
   internalErrorDecision,
   listenTlsFront,
@@ -28,7 +29,7 @@ import type { Logger } from '../core/logger.js';
 import { issueTlsServerCertificate } from '../pki/index.js';
 import type { BaseContext, CaContext } from './context.js';
 import type { ExtensionContext, ServerExtension } from './extensions.js';
-import { createMtlsApp } from './tls-app.js';
+import { mtlsServerOptions } from './tls-app.js';
 
 interface AdmissionState {
   admission: Admission;
@@ -109,8 +110,15 @@ function splitHostPort(endpoint: string): { host: string; port: number } {
 }
 
 interface PoolListener {
-  app: FastifyInstance;
+  server: HttpsServer & { closing: boolean };
   front: TlsFront;
+}
+
+async function closePoolListener(l: PoolListener): Promise<void> {
+  l.server.closing = true;
+  await l.front.close();
+  l.server.closeAllConnections();
+  await new Promise<void>((resolve) => l.server.close(() => resolve()));
 }
 
 /** One TLS listener per pool address, all with the same check-in handler. */
@@ -121,23 +129,19 @@ async function startPool(ctx: ExtensionContext, st: AdmissionState): Promise<Poo
   const { certPem, keyPem } = await issueTlsServerCertificate(ctx.ca.ca, hosts);
   const started: PoolListener[] = [];
   const closeAll = async (): Promise<void> => {
-    for (const l of started) {
-      await l.front.close();
-      await l.app.close();
-    }
+    for (const l of started) await closePoolListener(l);
   };
   try {
     for (const endpoint of pool) {
       const log = ctx.log.child({ listener: `gateway ${endpoint}` });
-      const app = createMtlsApp({ log, certPem, keyPem, clientCaDers: [ctx.ca.ca.issuing.der, ctx.ca.ca.root.der] });
-      app.get('/healthz', async () => ({ status: 'ok' }));
-      registerCheckinRoutes(app, { admission: st.admission, maxReportBytes: ctx.config.admission.maxReportBytes, mainListener: false, logger: log });
+      // Gateway listeners take check-ins only; no TLS session tickets (see MtlsOptions).
+      const tls = mtlsServerOptions({ certPem, keyPem, clientCaDers: [ctx.ca.ca.issuing.der, ctx.ca.ca.root.der], sessionTickets: false });
+      const server = createGatewayServer({ tls, admission: st.admission, maxReportBytes: ctx.config.admission.maxReportBytes, logger: log });
       const refused = refusalAuditor(endpoint, ctx.base.stores.audit, log);
-      auditTlsErrors(app.server as unknown as TlsServer, refused);
-      await app.ready();
+      auditTlsErrors(server, refused);
       const { host, port } = splitHostPort(endpoint);
-      const front = await listenTlsFront(app.server as unknown as TlsServer, host, port, (ip, b) => refused(ip, 'not_tls', `first byte 0x${b.toString(16).padStart(2, '0')} is not a TLS handshake`));
-      started.push({ app, front });
+      const front = await listenTlsFront(server, host, port, (ip, b) => refused(ip, 'not_tls', `first byte 0x${b.toString(16).padStart(2, '0')} is not a TLS handshake`));
+      started.push({ server, front });
     }
   } catch (e) {
     await closeAll();
@@ -177,10 +181,7 @@ export const admissionExtension: ServerExtension = {
     return async () => {
       stopRotation();
       stopSweep();
-      for (const l of pool) {
-        await l.front.close();
-        await l.app.close();
-      }
+      for (const l of pool) await closePoolListener(l);
       await st.admission.drain();
       states.delete(ctx.base);
     };
