@@ -14,6 +14,8 @@ export function sqliteEventStore(db: SqliteDb): EventStore {
     return { stored, duplicates };
   });
   const since = db.prepare('SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?');
+  // Consumers save their cursor after every batch: prepared once, not per call.
+  const putCursor = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
   return {
     // One transaction per batch: committed (WAL, synchronous=FULL) before the caller answers.
     append: (events) => Promise.resolve(appendTx.immediate(events)),
@@ -30,7 +32,7 @@ export function sqliteEventStore(db: SqliteDb): EventStore {
     count: () => Promise.resolve(db.prepare('SELECT count(*) FROM events').pluck().get() as number),
     getCursor: (name) => Promise.resolve(Number((db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get(`cursor:${name}`) as string | undefined) ?? 0)),
     setCursor(name, seq) {
-      db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(`cursor:${name}`, String(seq));
+      putCursor.run(`cursor:${name}`, String(seq));
       return Promise.resolve();
     },
   };
