@@ -14,8 +14,9 @@
  * generated into DIR (kept) or a temporary directory (removed). The runner is the compiled
  * CLI (`node bin/femtoguard.js`) when dist/ is built and up to date with src/, else the CLI
  * from source (`node --import tsx test/helpers/cli-entry.ts`); --runner forces one.
- * --profile writes a CPU profile of the detect child (node --cpu-prof) and prints where its
- * time went, by function (self time).
+ * --profile writes CPU profiles of the detect child (node --cpu-prof, one per thread) and
+ * prints where the busiest thread's time went (the replay's worker thread), by function (self
+ * time).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -150,6 +151,17 @@ function chooseRunner(): { name: string; cmd: string; args: string[]; why: strin
   return fresh ? { ...compiled, why: 'dist/ is built and up to date' } : { ...fromSource, why: existsSync(built) ? 'dist/ is older than src/' : 'dist/ has no detection module (run npm run build)' };
 }
 
+/** Sampled time of a .cpuprofile outside `(idle)` (a thread that waits has idle samples only). */
+function busyUs(file: string): number {
+  const p = JSON.parse(readFileSync(file, 'utf8')) as { nodes: { id: number; callFrame: { functionName: string } }[]; samples: number[]; timeDeltas: number[] };
+  const idle = new Set(p.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id));
+  let us = 0;
+  p.samples.forEach((id, i) => {
+    if (!idle.has(id)) us += p.timeDeltas[i] ?? 0;
+  });
+  return us;
+}
+
 /** Self time per function from a .cpuprofile, largest first. */
 function profileTop(file: string, n: number): string[] {
   interface Node {
@@ -250,7 +262,9 @@ async function main(): Promise<void> {
       const prof = readdirSync(dirP)
         .filter((f) => f.endsWith('.cpuprofile'))
         .map((f) => join(dirP, f))
-        .sort((a, b) => statSync(b).size - statSync(a).size)[0];
+        // detect replays on a worker thread: one profile per thread; the busiest is the replay.
+        .map((f) => ({ f, busy: busyUs(f) }))
+        .sort((a, b) => b.busy - a.busy)[0]?.f;
       if (prof) console.log(`where detect's time went (self time, ${prof}):\n${profileTop(prof, 25).join('\n')}`);
     }
     const rss = d.peakRssMiB;

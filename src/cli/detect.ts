@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { createWriteStream, readFileSync, statSync } from 'node:fs';
 import { once } from 'node:events';
 import { AppError } from '../core/errors.js';
-import { detectionConfigSchema, replay, type DetectionConfig } from '../detection/index.js';
+import { detectionConfigSchema, replay, replayFilesOnThread, type DetectionConfig } from '../detection/index.js';
 import { formatZodError } from '../registry/index.js';
 import { progressBar } from './progress.js';
 import { openInput } from './files.js';
@@ -22,6 +22,11 @@ function readConfig(path: string | undefined): DetectionConfig {
   return r.data;
 }
 
+/** The path, once it is known to be readable (the same error as openInput's, before the worker starts). */
+function readable(path: string, what: string): string {
+  (openInput(path, what) as unknown as { destroy(): void }).destroy();
+  return path;
+}
 
 /**
  * `femtoguard detect`: offline replay of an event file through the same engine the server
@@ -41,12 +46,13 @@ export function registerDetect(program: Command): void {
       const config = readConfig(o.config ?? cmd.optsWithGlobals<{ config?: string }>().config);
       const size = o.events === '-' ? 0 : (statSync(o.events, { throwIfNoEntry: false })?.size ?? 0);
       const bar = progressBar(size, 'bytes');
-      const { alerts, summary } = await replay({
-        registry: openInput(o.registry, 'registry') as AsyncIterable<Buffer>,
-        events: openInput(o.events, 'events') as AsyncIterable<Buffer>,
-        config,
-        onProgress: (bytes, events) => bar.update(bytes, `${events} events`),
-      });
+      const onProgress = (bytes: number, events: number): void => bar.update(bytes, `${events} events`);
+      // Files are replayed on a worker thread with a larger young generation (see
+      // src/detection/replay-thread.ts); stdin in process. The same replay and engine either way.
+      const { alerts, summary } =
+        o.events === '-' || o.registry === '-'
+          ? await replay({ registry: openInput(o.registry, 'registry') as AsyncIterable<Buffer>, events: openInput(o.events, 'events') as AsyncIterable<Buffer>, config, onProgress })
+          : await replayFilesOnThread({ registryPath: readable(o.registry, 'registry'), eventsPath: readable(o.events, 'events'), config, onProgress });
       bar.stop();
       const out = o.alerts === '-' ? process.stdout : createWriteStream(o.alerts);
       for (const a of alerts) {

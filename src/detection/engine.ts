@@ -4,7 +4,7 @@ import { AlertBook, SEVERITY_RANK, type Alert, type Finding } from './alerts.js'
 import type { DetectionConfig, RuleId } from './config.js';
 import type { Rule, RuleContext } from './rule.js';
 import { createRules } from './rules/index.js';
-import { CellFlags, SubscriberIndex, type DeviceRuntime, type RegistryView } from './state.js';
+import { CellFlags, SubscriberIndex, type CellState, type DeviceRuntime, type RegistryView } from './state.js';
 
 export interface EngineOptions {
   registry: RegistryView;
@@ -38,20 +38,47 @@ const EXPIRE_EVERY_MS = 3_600_000;
 export function createEngine(opts: EngineOptions) {
   const { registry, config } = opts;
   const rules: Rule[] = createRules();
+  // Handlers by event type, taken off the rule objects once: calling each rule's optional
+  // method on twelve rule objects of twelve shapes made every call a megamorphic property load.
+  const handlers = <K extends keyof Rule>(k: K): NonNullable<Rule[K]>[] => rules.map((r) => r[k]).filter((h): h is NonNullable<Rule[K]> => h !== undefined);
   const byType = {
-    session: rules.filter((r) => r.onSession),
-    report: rules.filter((r) => r.onReport),
-    attach: rules.filter((r) => r.onAttach),
-    ims: rules.filter((r) => r.onIms),
-    payment: rules.filter((r) => r.onPayment),
-    update: rules.filter((r) => r.onRegistryUpdate),
-    tick: rules.filter((r) => r.onTick),
+    session: handlers('onSession'),
+    report: handlers('onReport'),
+    attach: handlers('onAttach'),
+    ims: handlers('onIms'),
+    payment: handlers('onPayment'),
+    update: handlers('onRegistryUpdate'),
+    tick: handlers('onTick'),
   };
   const book = new AlertBook();
   const subscribers = new SubscriberIndex();
   const flags = new CellFlags();
   const runtimes = new Map<string, DeviceRuntime>();
+  const cells = new Map<string, CellState>();
+  // Cell numbers (RuleContext.cellNo): every distinct cell id heard in a scan or expected by
+  // the registry, for the life of the engine (the network's cells: a bounded set).
+  const cellNos = new Map<string, number>();
+  const cellNames: string[] = [];
+  const cellNo = (id: string): number => {
+    let n = cellNos.get(id);
+    if (n === undefined) {
+      n = cellNames.length;
+      cellNames.push(id);
+      cellNos.set(id, n);
+    }
+    return n;
+  };
+  let neighborIds = new Int32Array(64);
   const stats: EngineStats = { events: 0, byType: {}, duplicates: 0, late: 0, tooOld: 0, findings: 0 };
+  const TYPE_NAMES = ['femto.report', 'ue.attach', 'ims.register', 'femto.session', 'payment.auth', 'registry.update'] as const;
+  const typeCounts = new Float64Array(TYPE_NAMES.length);
+  /** type numbers in the order first seen (the order of `byType`'s keys) */
+  const typeOrder: number[] = [];
+  const byTypeNow = (): Record<string, number> => {
+    const out: Record<string, number> = {};
+    for (const k of typeOrder) out[TYPE_NAMES[k] as string] = typeCounts[k] as number;
+    return out;
+  };
   const dedup = new DedupWindow(config.dedupWindowMs);
   let startT = NaN;
   let lastT = -Infinity;
@@ -87,6 +114,11 @@ export function createEngine(opts: EngineOptions) {
     },
     raise,
     raised: (rule, s) => book.has({ rule, ...s }),
+    cellNo,
+    cellName: (n) => cellNames[n] as string,
+    get neighborIds() {
+      return neighborIds;
+    },
   };
 
   /**
@@ -100,15 +132,50 @@ export function createEngine(opts: EngineOptions) {
     for (const [ip, seen] of rt.ipSeen) if (seen < before) rt.ipSeen.delete(ip);
   }
 
+  /** The device's record, its registry entry refreshed when the registry changed since. */
   function runtimeOf(serial: string, t: number): DeviceRuntime {
     let rt = runtimes.get(serial);
-    if (!rt) runtimes.set(serial, (rt = { lastSeen: t, sessions: new Map(), ipSeen: new Map(), announced: new Set() }));
+    if (!rt) {
+      rt = { lastSeen: t, sessions: new Map(), ipSeen: new Map(), announced: new Set(), announcedIds: [], reg: undefined, regVersion: -1, moving: undefined, locGps: 0, locScan: 0, expectedNos: undefined, cellsOk: undefined, cellsOkVersion: -1 };
+      runtimes.set(serial, rt);
+    }
     if (t > rt.lastSeen) rt.lastSeen = t;
+    if (rt.regVersion !== registry.version) {
+      rt.reg = registry.get(serial);
+      rt.regVersion = registry.version;
+      rt.expectedNos = undefined;
+    }
     return rt;
   }
 
+  /** The cell's record, its "registered" answer refreshed when the registry changed since. */
+  function cellOf(cellId: string): CellState {
+    let c = cells.get(cellId);
+    if (!c) cells.set(cellId, (c = { registered: false, regVersion: -1, surge: undefined, ims: undefined }));
+    if (c.regVersion !== registry.version) {
+      c.registered = registry.cellRegistered(cellId);
+      c.regVersion = registry.version;
+    }
+    return c;
+  }
+
+  /**
+   * The announced cells as a set. A device announces the same cells report after report: the
+   * set is rebuilt only when they change (same cells in the same order give the same set).
+   */
+  function announce(rt: DeviceRuntime, cellIds: readonly string[]): void {
+    const cur = rt.announcedIds;
+    if (cur.length === cellIds.length) {
+      let i = 0;
+      while (i < cur.length && cur[i] === cellIds[i]) i++;
+      if (i === cur.length) return;
+    }
+    rt.announced = new Set(cellIds);
+    rt.announcedIds = [...rt.announced];
+  }
+
   function tick(t: number, final = false): void {
-    for (const r of byType.tick) r.onTick?.(t, ctx, final);
+    for (const h of byType.tick) h(t, ctx, final);
     if (t >= nextExpire) {
       subscribers.expire(t - retentionMs, t - Math.max(retentionMs, config.subscriberLinkRetentionMs));
       nextExpire = t + EXPIRE_EVERY_MS;
@@ -117,7 +184,30 @@ export function createEngine(opts: EngineOptions) {
 
   function process(e: FgEvent): void {
     stats.events++;
-    stats.byType[e.type] = (stats.byType[e.type] ?? 0) + 1;
+    // Counted by a switch on the type, not `byType[e.type]++`: a keyed store with a freshly
+    // parsed string key had to internalize the string on every event.
+    let k: number;
+    switch (e.type) {
+      case 'femto.report':
+        k = 0;
+        break;
+      case 'ue.attach':
+        k = 1;
+        break;
+      case 'ims.register':
+        k = 2;
+        break;
+      case 'femto.session':
+        k = 3;
+        break;
+      case 'payment.auth':
+        k = 4;
+        break;
+      default:
+        k = 5;
+    }
+    if (typeCounts[k] === 0) typeOrder.push(k);
+    typeCounts[k] = (typeCounts[k] as number) + 1;
     if (Number.isNaN(startT)) startT = e.t;
     if (e.t > lastT) lastT = e.t;
     if (e.t >= nextTick) {
@@ -129,8 +219,8 @@ export function createEngine(opts: EngineOptions) {
         // The cells an event announces are set before the rules run, so that a finding raised
         // by this very event flags them (payment-exposure counts from the first alert).
         const rt = runtimeOf(e.serial, e.t);
-        if (e.phase === 'up' && e.cellIds) rt.announced = new Set(e.cellIds);
-        for (const r of byType.session) r.onSession?.(e, ctx);
+        if (e.phase === 'up' && e.cellIds) announce(rt, e.cellIds);
+        for (const h of byType.session) h(e, ctx, rt);
         const key = e.sessionId ?? e.sourceIp;
         prune(rt, e.t);
         if (e.phase === 'up') rt.sessions.set(key, { ip: e.sourceIp, upAt: e.t });
@@ -140,28 +230,37 @@ export function createEngine(opts: EngineOptions) {
       }
       case 'femto.report': {
         const rt = runtimeOf(e.serial, e.t);
-        if (e.cellIds) rt.announced = new Set(e.cellIds);
-        for (const r of byType.report) r.onReport?.(e, ctx);
+        if (e.cellIds) announce(rt, e.cellIds);
+        const nb = e.neighbors;
+        if (nb) {
+          if (nb.length > neighborIds.length) neighborIds = new Int32Array(nb.length);
+          for (let i = 0; i < nb.length; i++) neighborIds[i] = cellNo(nb[i] as string);
+        }
+        for (const h of byType.report) h(e, ctx, rt);
         if (e.sourceIp) {
           if (!rt.ipSeen.has(e.sourceIp)) prune(rt, e.t);
           rt.ipSeen.set(e.sourceIp, e.t);
         }
         break;
       }
-      case 'ue.attach':
+      case 'ue.attach': {
         subscribers.observe(e.imsi, e.t, e.cellId, e.msisdn, e.imei);
-        for (const r of byType.attach) r.onAttach?.(e, ctx);
+        const cell = cellOf(e.cellId);
+        for (const h of byType.attach) h(e, ctx, cell);
         break;
-      case 'ims.register':
+      }
+      case 'ims.register': {
         subscribers.observe(e.imsi, e.t, e.cellId, e.msisdn);
-        for (const r of byType.ims) r.onIms?.(e, ctx);
+        const cell = e.cellId ? cellOf(e.cellId) : undefined;
+        for (const h of byType.ims) h(e, ctx, cell);
         break;
+      }
       case 'payment.auth':
-        for (const r of byType.payment) r.onPayment?.(e, ctx);
+        for (const h of byType.payment) h(e, ctx);
         break;
       case 'registry.update': {
         const { before, after } = registry.applyUpdate(e);
-        for (const r of byType.update) r.onRegistryUpdate?.(e, before, after, ctx);
+        for (const h of byType.update) h(e, before, after, ctx);
         break;
       }
     }
@@ -197,7 +296,7 @@ export function createEngine(opts: EngineOptions) {
       if (lastT > -Infinity) tick(lastT, true);
     },
     alerts: (): Alert[] => book.list(),
-    stats: (): EngineStats => ({ ...stats, late: reorder.late }),
+    stats: (): EngineStats => ({ ...stats, byType: byTypeNow(), late: reorder.late }),
     /** Number of entities held (for the bounded-memory checks). */
     sizes: () => {
       let sessions = 0;

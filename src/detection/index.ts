@@ -2,6 +2,7 @@
 export { createEngine } from './engine.js';
 export type { Engine, EngineOptions, EngineStats } from './engine.js';
 export { replay, loadRegistry } from './replay.js';
+export { replayFilesOnThread } from './replay-thread.js';
 export type { ReplaySummary, LineError } from './replay.js';
 export { detectionConfigSchema, RULE_IDS, SEVERITIES } from './config.js';
 export type { DetectionConfig, RuleId, Severity } from './config.js';

@@ -1,7 +1,7 @@
 import type { FemtoReportEvent, FemtoSessionEvent, ImsRegisterEvent, PaymentAuthEvent, RegistryUpdateEvent, UeAttachEvent } from '../events/index.js';
 import type { Finding } from './alerts.js';
 import type { RuleId, RulesConfig } from './config.js';
-import type { CellFlags, DeviceRuntime, DeviceView, RegistryView, SubscriberIndex } from './state.js';
+import type { CellFlags, CellState, DeviceRuntime, DeviceView, RegistryView, SubscriberIndex } from './state.js';
 
 /** What a rule may read and do. Rules keep their own windows; shared state is the engine's. */
 export interface RuleContext {
@@ -14,6 +14,18 @@ export interface RuleContext {
    * event; its lastSeen and announced cells already include this event
    */
   runtime(serial: string): DeviceRuntime | undefined;
+  /**
+   * Cell ids interned as small integers, shared by the rules: a neighbour scan is compared as
+   * numbers in a few contiguous arrays, not as strings spread over the heap.
+   */
+  cellNo(cellId: string): number;
+  cellName(no: number): string;
+  /**
+   * In onReport: the report's `neighbors` as cell numbers, in order (`neighborIds[i]` is
+   * `cellNo(e.neighbors[i])`, for i below `e.neighbors.length`). Interned once per report by
+   * the engine; the array is reused, valid only during the handler.
+   */
+  readonly neighborIds: Int32Array;
   /** the time of the first event of the stream (baseline for idleness) */
   readonly startT: number;
   raise(f: Finding): void;
@@ -24,13 +36,19 @@ export interface RuleContext {
 /**
  * One detection rule (one file per rule in rules/). Handlers run in event-time order, before
  * the engine updates its shared state with the same event.
+ *
+ * The engine looks each event's entity up once and hands its record to every handler: for a
+ * session or report the device's runtime record (`dev.reg` is its registry entry, undefined
+ * for an unregistered serial; rules keep their per-device state on it), for an attach or an
+ * IMS registration with a cell the cell's record. A rule must not look the same entity up in
+ * a map of its own: that lookup per rule per event was most of the engine's time.
  */
 export interface Rule {
   readonly id: RuleId;
-  onSession?(e: FemtoSessionEvent, ctx: RuleContext): void;
-  onReport?(e: FemtoReportEvent, ctx: RuleContext): void;
-  onAttach?(e: UeAttachEvent, ctx: RuleContext): void;
-  onIms?(e: ImsRegisterEvent, ctx: RuleContext): void;
+  onSession?(e: FemtoSessionEvent, ctx: RuleContext, dev: DeviceRuntime): void;
+  onReport?(e: FemtoReportEvent, ctx: RuleContext, dev: DeviceRuntime): void;
+  onAttach?(e: UeAttachEvent, ctx: RuleContext, cell: CellState): void;
+  onIms?(e: ImsRegisterEvent, ctx: RuleContext, cell: CellState | undefined): void;
   onPayment?(e: PaymentAuthEvent, ctx: RuleContext): void;
   onRegistryUpdate?(e: RegistryUpdateEvent, before: DeviceView | undefined, after: DeviceView, ctx: RuleContext): void;
   /**

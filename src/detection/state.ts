@@ -33,6 +33,11 @@ export class RegistryView {
   /** cells with at least one owner: what `cellRegistered` asks for every attach and report, in one lookup */
   private readonly servedCells = new Set<string>();
   private readonly fpOwners = new Map<string, string>();
+  /**
+   * Bumped by every `put`: the engine caches each device's entry and each cell's "served"
+   * answer on its own per-entity records, and refreshes them when this moved.
+   */
+  version = 0;
 
   static from(devices: Iterable<DeviceInput>): RegistryView {
     const v = new RegistryView();
@@ -60,6 +65,7 @@ export class RegistryView {
   put(d: DeviceInput): DeviceView {
     const old = this.devices.get(d.serial);
     if (old) this.unindex(old);
+    this.version++;
     const serial = own(d.serial);
     const view: DeviceView = {
       serial,
@@ -136,7 +142,24 @@ export class RegistryView {
   }
 }
 
-/** What the engine remembers about a device it has seen (registered or not). */
+/** device-moving's track of a device (kept on the device's runtime record) */
+export interface MovingTrack {
+  /** the last GPS fix, kept in place (no object per report: this runs for every report) */
+  hasFix: boolean;
+  fixLat: number;
+  fixLon: number;
+  fixAcc: number;
+  /** the last three scans, each its distinct cells (RuleContext.cellNo) in the order first heard */
+  scans: number[][];
+  moves: number[];
+}
+
+/**
+ * What the engine remembers about a device it has seen (registered or not): one record per
+ * serial, found with one lookup per event. The rules that keep per-device state keep it here
+ * too (each field names its rule), and the device's registry entry is cached on it, so an
+ * event touches one record instead of a map per rule.
+ */
 export interface DeviceRuntime {
   lastSeen: number;
   /** live sessions by session id (or source address when the gateway gives none) */
@@ -145,6 +168,48 @@ export interface DeviceRuntime {
   ipSeen: Map<string, number>;
   /** cells the device announced most recently */
   announced: Set<string>;
+  /** the same cells as an array (the set's order), to tell cheaply whether an event announces the same again */
+  announcedIds: string[];
+  /** the registry entry as of `regVersion` (see RegistryView.version) */
+  reg: DeviceView | undefined;
+  regVersion: number;
+  /** device-moving */
+  moving: MovingTrack | undefined;
+  /** location-mismatch: consecutive bad GPS fixes and bad neighbour scans */
+  locGps: number;
+  locScan: number;
+  /** location-mismatch: `reg.expectedNeighbors` as cell numbers (reset when `reg` is refreshed) */
+  expectedNos: Int32Array | undefined;
+  /** unregistered-cell: `announced` was found all registered at `cellsOkVersion` (skip re-checking the same set) */
+  cellsOk: Set<string> | undefined;
+  cellsOkVersion: number;
+}
+
+/** Per-cell state, one record per cell id seen in an attach or an IMS registration. */
+export interface CellState {
+  /** RegistryView.cellRegistered as of `regVersion` */
+  registered: boolean;
+  regVersion: number;
+  /** subscriber-surge's window (undefined until the first attach) */
+  surge: SurgeWindow | undefined;
+  /** ims-downgrade's window (undefined until the first registration) */
+  ims: ImsWindow | undefined;
+}
+
+export interface SurgeWindow {
+  start: number;
+  imsis: Set<string>;
+  fired: boolean;
+  /** EWMA of distinct subscribers per active window (windows that surged are left out) */
+  baseline: number;
+  windows: number;
+}
+
+export interface ImsWindow {
+  start: number;
+  total: number;
+  without: number;
+  fired: boolean;
 }
 
 /**
@@ -152,12 +217,14 @@ export interface DeviceRuntime {
  * recently. Bounded: subscribers not seen within the retention are dropped by `expire`.
  */
 export class SubscriberIndex {
-  private readonly byImsi = new Map<string, { msisdn?: string; imei?: string; lastT: number; cells: Map<string, number> }>();
+  // The cells of a subscriber are a handful: parallel arrays in first-seen order (what a Map
+  // iterates in) instead of a Map per subscriber, searched linearly.
+  private readonly byImsi = new Map<string, { msisdn?: string; imei?: string; lastT: number; cells: string[]; cellT: number[] }>();
   private readonly imsiByMsisdn = new Map<string, string>();
 
   observe(imsi: string, t: number, cellId?: string, msisdn?: string, imei?: string): void {
     let s = this.byImsi.get(imsi);
-    if (!s) this.byImsi.set(imsi, (s = { lastT: t, cells: new Map() }));
+    if (!s) this.byImsi.set(imsi, (s = { lastT: t, cells: [], cellT: [] }));
     if (t > s.lastT) s.lastT = t;
     if (msisdn && s.msisdn !== msisdn) {
       s.msisdn = msisdn;
@@ -165,8 +232,11 @@ export class SubscriberIndex {
     }
     if (imei) s.imei = imei;
     if (cellId) {
-      const prev = s.cells.get(cellId);
-      if (prev === undefined || t > prev) s.cells.set(cellId, t);
+      const i = s.cells.indexOf(cellId);
+      if (i < 0) {
+        s.cells.push(cellId);
+        s.cellT.push(t);
+      } else if (t > (s.cellT[i] as number)) s.cellT[i] = t;
     }
   }
 
@@ -184,7 +254,10 @@ export class SubscriberIndex {
     const s = this.byImsi.get(imsi);
     if (!s) return [];
     const out: [string, number][] = [];
-    for (const [c, t] of s.cells) if (t >= since) out.push([c, t]);
+    for (let i = 0; i < s.cells.length; i++) {
+      const t = s.cellT[i] as number;
+      if (t >= since) out.push([s.cells[i] as string, t]);
+    }
     return out;
   }
 
@@ -200,7 +273,15 @@ export class SubscriberIndex {
         if (s.msisdn && this.imsiByMsisdn.get(s.msisdn) === imsi) this.imsiByMsisdn.delete(s.msisdn);
         continue;
       }
-      for (const [c, t] of s.cells) if (t < before) s.cells.delete(c);
+      let k = 0;
+      for (let i = 0; i < s.cells.length; i++) {
+        const t = s.cellT[i] as number;
+        if (t < before) continue;
+        s.cells[k] = s.cells[i] as string;
+        s.cellT[k++] = t;
+      }
+      s.cells.length = k;
+      s.cellT.length = k;
     }
   }
 

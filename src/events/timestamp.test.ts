@@ -80,3 +80,35 @@ describe('parseEventTime (FORMATS.md §1 ts)', () => {
     expect(parseEventTime(formatEventTime(UTC + 7))).toBe(UTC + 7);
   });
 });
+
+describe('parseEventTime: the fast path for the common forms agrees with the general one', () => {
+  // The general path as it was before the fast path (regular expression, day check, Date.parse).
+  const RFC3339 = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d{1,9})?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
+  const dim = (y: number, m: number): number => (m === 2 ? ((y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28) : m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31);
+  const general = (ts: string): number => {
+    if (ts.length < 20 || ts.length > 40 || !RFC3339.test(ts)) return NaN;
+    if (ts.charCodeAt(8) >= 50 && Number(ts.slice(8, 10)) > dim(Number(ts.slice(0, 4)), Number(ts.slice(5, 7)))) return NaN;
+    const ms = Date.parse(ts.length > 29 || ts.includes(' ') ? ts.replace(' ', 'T').replace(/(\.\d{3})\d+/, '$1') : ts);
+    return ms >= 946_684_800_000 && ms < 4_102_444_800_000 ? ms : NaN;
+  };
+  it('ok/randomized: valid and broken times of both lengths give the same answer (NaN included)', () => {
+    let seed = 7;
+    const rnd = (n: number): number => (seed = (seed * 16807) % 2147483647) % n;
+    const two = (n: number): string => String(n).padStart(2, '0');
+    let valid = 0;
+    for (let i = 0; i < 100_000; i++) {
+      const y = [1999, 2000, 2024, 2025, 2099, 2100][rnd(6)] as number;
+      let ts = `${y}-${two(rnd(14))}-${two(rnd(33))}T${two(rnd(26))}:${two(rnd(62))}:${two(rnd(62))}.${String(rnd(1000)).padStart(3, '0')}`;
+      ts += rnd(2) ? 'Z' : `${rnd(2) ? '+' : '-'}${two(rnd(26))}:${two(rnd(62))}`;
+      if (rnd(20) === 0) {
+        // a broken character somewhere
+        const k = rnd(ts.length);
+        ts = ts.slice(0, k) + 'x:-.TZ+9'.charAt(rnd(8)) + ts.slice(k + 1);
+      }
+      const want = general(ts);
+      if (!Number.isNaN(want)) valid++;
+      expect(Object.is(parseEventTime(ts), want) || `${ts}: ${parseEventTime(ts)} != ${want}`).toBe(true);
+    }
+    expect(valid).toBeGreaterThan(10_000);
+  });
+});

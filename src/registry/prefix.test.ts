@@ -290,3 +290,14 @@ describe('prefixContains / PrefixSet', () => {
     expect(set.contains('::ffff:11.1.1.200')).toBe(true);
   });
 });
+
+describe('PrefixSet.contains memo', () => {
+  it('ok/repeated and alternating addresses answer as the first time; fail/an added prefix is not hidden by a remembered answer', () => {
+    const set = new PrefixSet(['175.0.1.0/24']);
+    const asks = ['175.0.1.9', '175.0.1.9', '175.0.2.9', '175.0.2.9', '175.0.1.9', 'not-an-ip', 'not-an-ip', '175.0.2.9'];
+    expect(asks.map((ip) => set.contains(ip))).toEqual([true, true, false, false, true, false, false, false]);
+    set.add('175.0.2.0/24');
+    expect(set.contains('175.0.2.9')).toBe(true);
+    expect(set.contains('175.0.3.9')).toBe(false);
+  });
+});

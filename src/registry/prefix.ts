@@ -277,6 +277,14 @@ export class PrefixSet {
   /** IPv6 prefixes (other than IPv4-mapped ones), few in practice, so a linear scan. */
   private readonly v6: Prefix[] = [];
   private readonly all: Prefix[] = [];
+  /**
+   * The last address asked of `contains` and its answer. A device reports from the same
+   * line address for hours (detection asks for every report and session of the fleet), so
+   * this one-entry memo answers most calls with a string comparison instead of parsing the
+   * address and probing one hash set per prefix length. Reset by `add`.
+   */
+  private lastIp: string | undefined;
+  private lastIn = false;
 
   constructor(prefixes: Iterable<Prefix | string> = []) {
     for (const p of prefixes) this.add(p);
@@ -285,6 +293,7 @@ export class PrefixSet {
   /** Adds a prefix (parsed or text). @throws AppError when the text is not a prefix. */
   add(prefix: Prefix | string): void {
     const p = typeof prefix === 'string' ? parsePrefix(prefix) : prefix;
+    this.lastIp = undefined;
     this.all.push(p);
     const p4 = v4PrefixOf(p);
     if (p4 === undefined) {
@@ -312,7 +321,11 @@ export class PrefixSet {
 
   /** Whether any prefix contains `ip`; false when `ip` is not an address. */
   contains(ip: string): boolean {
-    return this.match(ip) !== undefined;
+    if (ip === this.lastIp) return this.lastIn;
+    const r = this.match(ip) !== undefined;
+    this.lastIp = ip;
+    this.lastIn = r;
+    return r;
   }
 
   /**

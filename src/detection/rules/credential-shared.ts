@@ -10,7 +10,7 @@ export function credentialShared(): Rule {
   const fpSeen = new Map<string, string>();
   return {
     id: 'credential-shared',
-    onSession(e, ctx) {
+    onSession(e, ctx, rt) {
       if (e.phase !== 'up') return;
       const c = ctx.cfg['credential-shared'];
       if (e.certFingerprint) {
@@ -27,8 +27,6 @@ export function credentialShared(): Rule {
         }
         if (!fpSeen.has(e.certFingerprint)) fpSeen.set(e.certFingerprint, e.serial);
       }
-      const rt = ctx.runtime(e.serial);
-      if (!rt) return;
       const key = e.sessionId ?? e.sourceIp;
       for (const [otherKey, s] of rt.sessions) {
         if (otherKey === key || s.ip === e.sourceIp) continue;

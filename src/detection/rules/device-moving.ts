@@ -1,32 +1,18 @@
 import type { Rule } from '../rule.js';
-import { distanceM } from '../geo.js';
-
-interface Track {
-  /** the last GPS fix, kept in place (no object per report: this runs for every report) */
-  hasFix: boolean;
-  fixLat: number;
-  fixLon: number;
-  fixAcc: number;
-  /** the last three scans, each its distinct cells in the order first heard */
-  scans: string[][];
-  moves: number[];
-}
+import { distanceM, surelyWithinM } from '../geo.js';
 
 /** Scans up to this many cells (the norm: a handful of neighbours) are searched linearly. */
 const SMALL_SCAN = 16;
 
-/** The copy held in `scans` of the cell `x`, if one of them heard it. */
-function heldCopy(scans: readonly string[][], x: string): string | undefined {
-  for (const s of scans) {
-    const i = s.indexOf(x);
-    if (i >= 0) return s[i];
-  }
-  return undefined;
+/** Did one of the scans hear the cell `x`? */
+function heard(scans: readonly number[][], x: number): boolean {
+  for (let k = 0; k < scans.length; k++) if ((scans[k] as number[]).includes(x)) return true;
+  return false;
 }
 
 /** Number of distinct cells over the scans (each scan is distinct within itself). */
-function unionSize(scans: readonly string[][]): number {
-  const seen = new Set<string>();
+function unionSize(scans: readonly number[][]): number {
+  const seen = new Set<number>();
   for (const s of scans) for (const x of s) seen.add(x);
   return seen.size;
 }
@@ -38,19 +24,21 @@ function unionSize(scans: readonly string[][]): number {
  * within `windowMs` raise the alert. A relocation announced by the registry starts over.
  */
 export function deviceMoving(): Rule {
-  const tracks = new Map<string, Track>();
   return {
     id: 'device-moving',
-    onReport(e, ctx) {
+    onReport(e, ctx, dev) {
       const c = ctx.cfg['device-moving'];
-      let tr = tracks.get(e.serial);
-      if (!tr) tracks.set(e.serial, (tr = { hasFix: false, fixLat: NaN, fixLon: NaN, fixAcc: NaN, scans: [], moves: [] }));
+      // The track lives on the device's record (dev.moving).
+      let tr = dev.moving;
+      if (!tr) dev.moving = tr = { hasFix: false, fixLat: NaN, fixLon: NaN, fixAcc: NaN, scans: [], moves: [] };
       const moved: string[] = [];
       if (e.gps) {
         const acc = e.gps.accuracyM ?? 0;
-        if (tr.hasFix) {
+        const limit = tr.fixAcc + acc + c.minMoveM;
+        // The exact distance only when the cheap bound cannot rule a move out.
+        if (tr.hasFix && !surelyWithinM(tr.fixLat, tr.fixLon, e.gps.lat, e.gps.lon, limit)) {
           const d = distanceM(tr.fixLat, tr.fixLon, e.gps.lat, e.gps.lon);
-          if (d > tr.fixAcc + acc + c.minMoveM) moved.push(`GPS moved ${Math.round(d)} m`);
+          if (d > limit) moved.push(`GPS moved ${Math.round(d)} m`);
         }
         tr.hasFix = true;
         tr.fixLat = e.gps.lat;
@@ -58,23 +46,24 @@ export function deviceMoving(): Rule {
         tr.fixAcc = acc;
       }
       if (e.neighbors && e.neighbors.length > 0) {
-        // Hot path (every report of the fleet). The scan is kept as its distinct cells, each the
-        // copy already held when one of the last scans heard it: one string per cell per device
-        // whatever the number of reports. The overlap is counted while doing so, and the exact
-        // union is computed only when the overlap could be below the bound.
-        const scan: string[] = [];
+        // Hot path (every report of the fleet). The scan is kept as its distinct cells, as cell
+        // numbers (the engine interned them: ctx.neighborIds), so the last three scans are a few
+        // small arrays of integers. The overlap is counted while doing so, and the exact union is
+        // computed only when the overlap could be below the bound.
+        const scan: number[] = [];
         let inter = 0;
+        const nb = ctx.neighborIds;
         const big = e.neighbors.length > SMALL_SCAN || tr.scans.some((s) => s.length > SMALL_SCAN);
-        const held = big ? new Map<string, string>() : undefined;
-        if (held) for (const s of tr.scans) for (const x of s) held.set(x, x);
-        const inScan = big ? new Set<string>() : undefined;
-        for (const raw of e.neighbors) {
-          const h = held ? held.get(raw) : heldCopy(tr.scans, raw);
-          const x = h ?? raw;
+        const held = big ? new Set<number>() : undefined;
+        if (held) for (const s of tr.scans) for (const x of s) held.add(x);
+        const inScan = big ? new Set<number>() : undefined;
+        for (let i = 0; i < e.neighbors.length; i++) {
+          const x = nb[i] as number;
+          const h = held ? held.has(x) : heard(tr.scans, x);
           if (inScan ? inScan.has(x) : scan.includes(x)) continue;
           inScan?.add(x);
           scan.push(x);
-          if (h !== undefined) inter++;
+          if (h) inter++;
         }
         if (tr.scans.length > 0) {
           let union = 0;
@@ -91,7 +80,7 @@ export function deviceMoving(): Rule {
           // Disjoint is always a move; a near-disjoint scan is one when its Jaccard overlap is below
           // the configured bound (a subset of the cells heard before has a high overlap and is not).
           if (near) {
-            moved.push(`scan ${scan.join(' ')} shares ${inter === 0 ? 'nothing' : `${inter} of ${union} cells`} with the last ${tr.scans.length} scans`);
+            moved.push(`scan ${scan.map(ctx.cellName).join(' ')} shares ${inter === 0 ? 'nothing' : `${inter} of ${union} cells`} with the last ${tr.scans.length} scans`);
           }
         }
         tr.scans.push(scan);
@@ -111,8 +100,9 @@ export function deviceMoving(): Rule {
         });
       }
     },
-    onRegistryUpdate(e) {
-      tracks.delete(e.serial);
+    onRegistryUpdate(e, _before, _after, ctx) {
+      const dev = ctx.runtime(e.serial);
+      if (dev) dev.moving = undefined;
     },
   };
 }

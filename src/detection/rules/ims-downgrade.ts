@@ -1,12 +1,5 @@
 import type { Rule } from '../rule.js';
 
-interface CellCounts {
-  start: number;
-  total: number;
-  without: number;
-  fired: boolean;
-}
-
 const HOUR = 3_600_000;
 const NETWORK_HOURS = 24;
 
@@ -16,7 +9,6 @@ const NETWORK_HOURS = 24;
  * cells only). A rogue cell that strips IPsec to read SMS shows a share far above normal.
  */
 export function imsDowngrade(): Rule {
-  const cells = new Map<string, CellCounts>();
   // Network counts per hour (ring), to know what "normal" is.
   const ringTotal = new Float64Array(NETWORK_HOURS);
   const ringWithout = new Float64Array(NETWORK_HOURS);
@@ -39,7 +31,7 @@ export function imsDowngrade(): Rule {
 
   return {
     id: 'ims-downgrade',
-    onIms(e, ctx) {
+    onIms(e, ctx, cell) {
       advance(e.t);
       const i = Math.floor(e.t / HOUR) % NETWORK_HOURS;
       const without = e.ipsec ? 0 : 1;
@@ -49,11 +41,12 @@ export function imsDowngrade(): Rule {
         netTotal++;
         netWithout += without;
       }
-      if (!e.cellId) return;
+      if (!e.cellId || !cell) return;
       const c = ctx.cfg['ims-downgrade'];
       const start = e.t - (e.t % c.windowMs);
-      let w = cells.get(e.cellId);
-      if (!w || start > w.start) cells.set(e.cellId, (w = { start, total: 0, without: 0, fired: false }));
+      // The window lives on the cell's record (cell.ims).
+      let w = cell.ims;
+      if (!w || start > w.start) cell.ims = w = { start, total: 0, without: 0, fired: false };
       else if (start < w.start) return;
       w.total++;
       w.without += without;

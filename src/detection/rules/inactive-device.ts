@@ -1,10 +1,11 @@
 import type { FemtoReportEvent, FemtoSessionEvent } from '../../events/index.js';
 import type { Rule, RuleContext } from '../rule.js';
+import type { DeviceRuntime } from '../state.js';
 
 /** A registered device that is not `active` brings a session up or reports. */
 export function inactiveDevice(): Rule {
-  const check = (e: FemtoSessionEvent | FemtoReportEvent, ctx: RuleContext): void => {
-    const d = ctx.registry.get(e.serial);
+  const check = (e: FemtoSessionEvent | FemtoReportEvent, ctx: RuleContext, dev: DeviceRuntime): void => {
+    const d = dev.reg;
     if (!d || d.status === 'active') return;
     const c = ctx.cfg['inactive-device'];
     const severity = d.status === 'provisioned' ? c.provisionedSeverity : d.status === 'suspended' ? c.suspendedSeverity : c.severity;
@@ -27,8 +28,8 @@ export function inactiveDevice(): Rule {
   };
   return {
     id: 'inactive-device',
-    onSession: (e, ctx) => {
-      if (e.phase === 'up') check(e, ctx);
+    onSession: (e, ctx, dev) => {
+      if (e.phase === 'up') check(e, ctx, dev);
     },
     onReport: check,
   };

@@ -1,5 +1,5 @@
 import type { Rule } from '../rule.js';
-import { distanceM } from '../geo.js';
+import { distanceM, surelyWithinM } from '../geo.js';
 
 /**
  * A GPS fix outside the site radius (plus the fix's own accuracy and a margin), or a
@@ -7,21 +7,19 @@ import { distanceM } from '../geo.js';
  * in a row: one odd fix or scan is noise, a run of them is a unit somewhere else.
  */
 export function locationMismatch(): Rule {
-  // Consecutive bad fixes and bad scans per device, in one entry: one lookup per report.
-  const runs = new Map<string, { gps: number; scan: number }>();
   return {
     id: 'location-mismatch',
-    onReport(e, ctx) {
-      const d = ctx.registry.get(e.serial);
+    onReport(e, ctx, dev) {
+      // The runs of consecutive bad fixes and scans live on the device's record (dev.locGps, dev.locScan).
+      const d = dev.reg;
       if (!d) return;
       const c = ctx.cfg['location-mismatch'];
-      let run = runs.get(e.serial);
-      if (!run) runs.set(e.serial, (run = { gps: 0, scan: 0 }));
       if (e.gps && d.siteLat !== null && d.siteLon !== null) {
-        const dist = distanceM(d.siteLat, d.siteLon, e.gps.lat, e.gps.lon);
         const allowed = d.siteRadiusM + (e.gps.accuracyM ?? 0) + c.marginM;
-        const n = dist > allowed ? run.gps + 1 : 0;
-        run.gps = n;
+        // The exact distance only when the cheap bound cannot rule a mismatch out.
+        const dist = surelyWithinM(d.siteLat, d.siteLon, e.gps.lat, e.gps.lon, allowed) ? 0 : distanceM(d.siteLat, d.siteLon, e.gps.lat, e.gps.lon);
+        const n = dist > allowed ? dev.locGps + 1 : 0;
+        dev.locGps = n;
         if (n >= c.consecutiveScans) {
           ctx.raise({
             rule: 'location-mismatch',
@@ -35,10 +33,24 @@ export function locationMismatch(): Rule {
       }
       if (e.neighbors && e.neighbors.length > 0 && d.expectedNeighbors.size > 0) {
         let heard = 0;
-        for (const x of e.neighbors) if (d.expectedNeighbors.has(x)) heard++;
+        // As numbers: the expected cells are a handful, scanned in one small array; a long list
+        // (unusual) is asked of the registry's set.
+        if (d.expectedNeighbors.size <= 32) {
+          const exp = (dev.expectedNos ??= Int32Array.from(d.expectedNeighbors, ctx.cellNo));
+          const nb = ctx.neighborIds;
+          for (let i = 0; i < e.neighbors.length; i++) {
+            const x = nb[i] as number;
+            for (let j = 0; j < exp.length; j++) {
+              if (exp[j] === x) {
+                heard++;
+                break;
+              }
+            }
+          }
+        } else for (const x of e.neighbors) if (d.expectedNeighbors.has(x)) heard++;
         const overlap = heard / e.neighbors.length;
-        const n = overlap < c.minNeighborOverlap ? run.scan + 1 : 0;
-        run.scan = n;
+        const n = overlap < c.minNeighborOverlap ? dev.locScan + 1 : 0;
+        dev.locScan = n;
         if (n >= c.consecutiveScans) {
           ctx.raise({
             rule: 'location-mismatch',
@@ -51,9 +63,13 @@ export function locationMismatch(): Rule {
         }
       }
     },
-    onRegistryUpdate(e) {
+    onRegistryUpdate(e, _before, _after, ctx) {
       // A relocation announced by the registry starts over.
-      runs.delete(e.serial);
+      const dev = ctx.runtime(e.serial);
+      if (dev) {
+        dev.locGps = 0;
+        dev.locScan = 0;
+      }
     },
   };
 }

@@ -1,11 +1,12 @@
 import type { FemtoReportEvent, FemtoSessionEvent } from '../../events/index.js';
 import type { Rule, RuleContext } from '../rule.js';
+import type { DeviceRuntime } from '../state.js';
 
 /** A session (or report) from an address outside the device's registered broadband prefixes. */
 export function sourceIpMismatch(): Rule {
-  const check = (e: FemtoSessionEvent | FemtoReportEvent, ip: string | undefined, ctx: RuleContext): void => {
+  const check = (e: FemtoSessionEvent | FemtoReportEvent, ip: string | undefined, ctx: RuleContext, dev: DeviceRuntime): void => {
     if (!ip) return;
-    const d = ctx.registry.get(e.serial);
+    const d = dev.reg;
     if (!d || d.prefixes.size === 0 || d.prefixes.contains(ip)) return;
     ctx.raise({
       rule: 'source-ip-mismatch',
@@ -18,9 +19,9 @@ export function sourceIpMismatch(): Rule {
   };
   return {
     id: 'source-ip-mismatch',
-    onSession: (e, ctx) => {
-      if (e.phase === 'up') check(e, e.sourceIp, ctx);
+    onSession: (e, ctx, dev) => {
+      if (e.phase === 'up') check(e, e.sourceIp, ctx, dev);
     },
-    onReport: (e, ctx) => check(e, e.sourceIp, ctx),
+    onReport: (e, ctx, dev) => check(e, e.sourceIp, ctx, dev),
   };
 }

@@ -1,14 +1,5 @@
 import type { Rule } from '../rule.js';
 
-interface CellWindow {
-  start: number;
-  imsis: Set<string>;
-  fired: boolean;
-  /** EWMA of distinct subscribers per active window (windows that surged are left out) */
-  baseline: number;
-  windows: number;
-}
-
 /**
  * A cell serving far more distinct subscribers in a window than any home cell would
  * (`homeCellMax`) and than its own learned baseline (`baselineFactor` ×). A registered cell's
@@ -17,14 +8,14 @@ interface CellWindow {
  * baseline and is judged against a home cell.
  */
 export function subscriberSurge(): Rule {
-  const cells = new Map<string, CellWindow>();
   return {
     id: 'subscriber-surge',
-    onAttach(e, ctx) {
+    onAttach(e, ctx, cell) {
       const c = ctx.cfg['subscriber-surge'];
       const start = e.t - (e.t % c.windowMs);
-      let w = cells.get(e.cellId);
-      if (!w) cells.set(e.cellId, (w = { start, imsis: new Set(), fired: false, baseline: 0, windows: 0 }));
+      // The window lives on the cell's record (cell.surge).
+      let w = cell.surge;
+      if (!w) cell.surge = w = { start, imsis: new Set(), fired: false, baseline: 0, windows: 0 };
       if (start > w.start) {
         if (w.imsis.size > 0 && !w.fired) {
           w.baseline = w.windows === 0 ? w.imsis.size : c.baselineAlpha * w.imsis.size + (1 - c.baselineAlpha) * w.baseline;
@@ -42,7 +33,7 @@ export function subscriberSurge(): Rule {
       if (w.fired) return;
       const n = w.imsis.size;
       if (n <= c.homeCellMax) return;
-      const registered = ctx.registry.cellRegistered(e.cellId);
+      const registered = cell.registered;
       if (registered && w.windows < c.warmupWindows) return;
       const threshold = Math.max(c.homeCellMax, registered ? c.baselineFactor * w.baseline : 0);
       if (n <= threshold) return;

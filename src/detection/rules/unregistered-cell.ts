@@ -27,9 +27,24 @@ export function unregisteredCell(): Rule {
     onSession: (e, ctx) => {
       if (e.phase === 'up' && e.cellIds) for (const c of e.cellIds) check(c, e.t, ctx, `was announced by ${e.serial} at session start`, e.serial, e.id);
     },
-    onReport: (e, ctx) => {
-      if (e.cellIds) for (const c of e.cellIds) check(c, e.t, ctx, `is announced by ${e.serial}`, e.serial, e.id);
+    onReport: (e, ctx, dev) => {
+      if (!e.cellIds) return;
+      // The engine has set dev.announced to these cells; a device announces the same ones report
+      // after report (the set is then the same object), so once found all registered they are not
+      // looked up again until the registry changes.
+      if (dev.cellsOk === dev.announced && dev.cellsOkVersion === ctx.registry.version) return;
+      let ok = true;
+      for (const c of e.cellIds) {
+        if (!ctx.registry.cellRegistered(c)) ok = false;
+        check(c, e.t, ctx, `is announced by ${e.serial}`, e.serial, e.id);
+      }
+      if (ok) {
+        dev.cellsOk = dev.announced;
+        dev.cellsOkVersion = ctx.registry.version;
+      }
     },
-    onAttach: (e, ctx) => check(e.cellId, e.t, ctx, 'serves subscribers', undefined, e.id),
+    onAttach: (e, ctx, cell) => {
+      if (!cell.registered) check(e.cellId, e.t, ctx, 'serves subscribers', undefined, e.id);
+    },
   };
 }

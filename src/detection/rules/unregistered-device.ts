@@ -1,10 +1,11 @@
 import type { FemtoReportEvent, FemtoSessionEvent } from '../../events/index.js';
 import type { Rule, RuleContext } from '../rule.js';
+import type { DeviceRuntime } from '../state.js';
 
 /** A session or report from a serial that no registry entry holds. */
 export function unregisteredDevice(): Rule {
-  const check = (e: FemtoSessionEvent | FemtoReportEvent, ctx: RuleContext): void => {
-    if (ctx.registry.get(e.serial)) return;
+  const check = (e: FemtoSessionEvent | FemtoReportEvent, ctx: RuleContext, dev: DeviceRuntime): void => {
+    if (dev.reg) return;
     ctx.raise({
       rule: 'unregistered-device',
       severity: ctx.cfg['unregistered-device'].severity,
@@ -16,8 +17,8 @@ export function unregisteredDevice(): Rule {
   };
   return {
     id: 'unregistered-device',
-    onSession: (e, ctx) => {
-      if (e.phase === 'up') check(e, ctx);
+    onSession: (e, ctx, dev) => {
+      if (e.phase === 'up') check(e, ctx, dev);
     },
     onReport: check,
   };

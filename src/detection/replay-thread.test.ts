@@ -1,0 +1,40 @@
+import { createReadStream, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { AppError } from '../core/errors.js';
+import { detectionConfigSchema } from './config.js';
+import { replay } from './replay.js';
+import { replayFilesOnThread } from './replay-thread.js';
+
+const SAMPLE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'samples', 'kt-small');
+const config = detectionConfigSchema.parse({});
+
+describe('replayFilesOnThread', () => {
+  it('ok/the same alerts and summary as the in-process replay of the same files, with progress', async () => {
+    const registryPath = join(SAMPLE, 'registry.csv');
+    const eventsPath = join(SAMPLE, 'events.ndjson');
+    const progress: number[] = [];
+    const threaded = await replayFilesOnThread({ registryPath, eventsPath, config, onProgress: (bytes) => progress.push(bytes) });
+    const local = await replay({ registry: createReadStream(registryPath), events: createReadStream(eventsPath), config });
+    expect(threaded.alerts.length).toBeGreaterThan(0);
+    expect(threaded.alerts).toEqual(local.alerts);
+    expect(threaded.summary).toEqual(local.summary);
+    expect(progress.length).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('fail/an events path the worker cannot read rejects the promise (the process lives)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fg-replay-thread-'));
+    await expect(replayFilesOnThread({ registryPath: join(SAMPLE, 'registry.csv'), eventsPath: dir, config })).rejects.toThrow(/EISDIR|illegal operation on a directory/);
+  }, 60_000);
+
+  it('fail/a registry without a header the replay can use rejects with the same AppError as in process (the CLI exits 2)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fg-replay-thread-'));
+    const registryPath = join(dir, 'registry.csv');
+    writeFileSync(registryPath, 'foo,bar\n1,2\n');
+    const err = await replayFilesOnThread({ registryPath, eventsPath: join(SAMPLE, 'events.ndjson'), config }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    expect(err).toMatchObject({ kind: 'invalid', code: 'registry.csv_header' });
+  }, 60_000);
+});
