@@ -223,6 +223,81 @@ describe('engine: state is bounded by live entities, not by the length of the st
   });
 });
 
+describe('engine: registry changes with a time (live detection\'s registry poll)', () => {
+  const OLD = { ipPrefixes: ['175.198.195.0/24'], siteLat: 37.5, siteLon: 127.0, expectedNeighbors: ['45008-9001', '45008-9002', '45008-9003'] };
+  const NEW = { ipPrefixes: ['10.9.9.0/24'], siteLat: 35.1, siteLon: 129.0, expectedNeighbors: ['45008-7001', '45008-7002', '45008-7003'] };
+  const unit = [device('KTF1', { cellIds: [C1], ...OLD })];
+  // Reports every 30 s: the old line and site until 5 min, the new ones after the move at 5.25;
+  // at 7 min one from the old line again (a clone, or the unit's credential used there).
+  const stream: FgEvent[] = [];
+  for (let m = 1; m <= 8; m += 0.5) {
+    const before = m < 5.25 || m === 7;
+    const ip = before ? '175.198.195.9' : '10.9.9.9';
+    const nb = m < 5.25 ? OLD.expectedNeighbors : NEW.expectedNeighbors;
+    stream.push(ev.report(m, { serial: 'KTF1', sourceIp: ip, cellIds: [C1], neighbors: nb, id: `r${m}` }));
+  }
+  const cfg = detectionConfigSchema.parse({ maxOutOfOrderMs: 2 * MIN });
+  const summary = (alerts: Alert[]): string[] => alerts.map((a) => `${a.rule} ${a.ts} ${a.count}`);
+
+  it('ok/a change given at any arrival point within the horizon gives the alerts of the same change as a registry.update event', () => {
+    const offline = detect(unit, [...stream, ev.update(5.25, { serial: 'KTF1', ...NEW })].sort((a, b) => a.t - b.t), { maxOutOfOrderMs: 2 * MIN });
+    expect(summary(offline.alerts)).toEqual([`source-ip-mismatch ${iso(7)} 1`]);
+    let tried = 0;
+    for (let k = 0; k <= stream.length; k++) {
+      // Given before event k: past the horizon (newest event then more than 2 min after the
+      // change) it takes effect at once (below), not this test's case.
+      if (k > 0 && (stream[k - 1] as FgEvent).t - 2 * MIN > at(5.25)) break;
+      const engine = createEngine({ registry: RegistryView.from(unit), config: cfg });
+      stream.forEach((e, i) => {
+        if (i === k) engine.registryChange(device('KTF1', { cellIds: [C1], ...NEW }), at(5.25));
+        engine.push(e);
+      });
+      if (k === stream.length) engine.registryChange(device('KTF1', { cellIds: [C1], ...NEW }), at(5.25));
+      engine.finish();
+      expect(summary(engine.alerts()), `change given before event ${k}`).toEqual(summary(offline.alerts));
+      tried++;
+    }
+    expect(tried).toBeGreaterThan(5);
+  });
+
+  it('fail/a change applied at arrival (the old behaviour) judges the held reports of the old line against the new one', () => {
+    const engine = createEngine({ registry: RegistryView.from(unit), config: cfg });
+    const view = RegistryView.from(unit);
+    const eng2 = createEngine({ registry: view, config: cfg });
+    for (const e of stream.slice(0, 9)) (engine.push(e), eng2.push(e)); // up to 5 min: 4.5..5 held
+    engine.registryChange(device('KTF1', { cellIds: [C1], ...NEW }), at(5.25));
+    view.put(device('KTF1', { cellIds: [C1], ...NEW }));
+    expect(engine.sizes().registryChanges).toBe(1);
+    for (const e of stream.slice(9)) (engine.push(e), eng2.push(e));
+    engine.finish();
+    eng2.finish();
+    expect(engine.alerts().map((a) => a.ts)).toEqual([iso(7)]);
+    expect(eng2.alerts().map((a) => `${a.rule} ${a.ts}`)).toEqual(expect.arrayContaining([`source-ip-mismatch ${iso(3)}`]));
+  });
+
+  it('ok/a change older than the watermark takes effect at once, after a held older one; equal times keep arrival order; a new serial at once', () => {
+    const engine = createEngine({ registry: RegistryView.from(unit), config: cfg });
+    const oldIp = (m: number, id: string): FgEvent => ev.report(m, { serial: 'KTF1', sourceIp: '175.198.195.9', id });
+    engine.registryChange(device('KTF1', { cellIds: [C1], ...NEW }), at(5));
+    engine.push(oldIp(1, 'a'));
+    engine.push(oldIp(10, 'b')); // watermark 8: the report at 1 is processed; no event has reached 5
+    expect(engine.sizes().registryChanges).toBe(1);
+    engine.registryChange(device('KTF1', { cellIds: [C1], ...OLD }), at(6));
+    expect(engine.sizes().registryChanges).toBe(0);
+    // Two changes at one time (one poll): the later read wins for events at or after it.
+    engine.registryChange(device('KTF1', { cellIds: [C1], ...NEW }), at(11));
+    engine.registryChange(device('KTF1', { cellIds: [C1], ipPrefixes: ['192.0.2.0/24'] }), at(11));
+    engine.registryChange(device('NEWU', { ipPrefixes: ['198.51.100.0/24'] }), at(30));
+    expect(engine.sizes().registryChanges).toBe(2);
+    engine.push(ev.report(10.5, { serial: 'NEWU', sourceIp: '198.51.100.1', id: 'n' }));
+    engine.push(ev.report(11, { serial: 'KTF1', sourceIp: '192.0.2.9', id: 'c' }));
+    engine.push(oldIp(12, 'd'));
+    engine.finish();
+    // At 10, the old line is the record again (5 then 6); at 11, 192.0.2.0/24; at 12 the old line is outside.
+    expect(engine.alerts().map((a) => [a.rule, a.serial, a.ts, a.count])).toEqual([['source-ip-mismatch', 'KTF1', iso(12), 1]]);
+  });
+});
+
 // Keep the kit's helpers honest: T0 is the start of the test day and `at` counts minutes.
 it('ok/test-kit times', () => {
   expect(at(90)).toBe(T0 + 90 * MIN);

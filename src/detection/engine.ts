@@ -1,10 +1,11 @@
-import type { FgEvent } from '../events/index.js';
+import type { FgEvent, RegistryUpdateEvent } from '../events/index.js';
 import { DedupWindow, ReorderBuffer } from '../events/index.js';
+import type { DeviceInput } from '../registry/index.js';
 import { AlertBook, SEVERITY_RANK, type Alert, type Finding } from './alerts.js';
 import type { DetectionConfig, RuleId } from './config.js';
 import type { Rule, RuleContext } from './rule.js';
 import { createRules } from './rules/index.js';
-import { CellFlags, SubscriberIndex, type CellState, type DeviceRuntime, type RegistryView } from './state.js';
+import { CellFlags, SubscriberIndex, type CellState, type DeviceRuntime, type DeviceView, type RegistryView } from './state.js';
 
 export interface EngineOptions {
   registry: RegistryView;
@@ -182,7 +183,52 @@ export function createEngine(opts: EngineOptions) {
     }
   }
 
+  // Registry records changed at a known time (live detection's registry poll), not yet in
+  // force: each takes effect just before the first event at or after its time, so events
+  // still in the reorder horizon and older than the change are judged against the record they
+  // were sent under (what a `registry.update` event gives `femtoguard detect`). Sorted by time,
+  // then arrival; consumed from `changesHead`.
+  const changes: ({ t: number; d: DeviceInput } | undefined)[] = [];
+  let changesHead = 0;
+  /** the time of the oldest held change (Infinity when none) */
+  const nextChangeT = (): number => changes[changesHead]?.t ?? Infinity;
+
+  /** Does the change move the device (site, lines, radio neighbourhood, cells)? */
+  function relocates(b: DeviceView | undefined, a: DeviceView): boolean {
+    if (!b) return false;
+    const same = (x: ReadonlySet<string>, y: ReadonlySet<string>): boolean => x.size === y.size && [...x].every((v) => y.has(v));
+    return (
+      b.siteLat !== a.siteLat ||
+      b.siteLon !== a.siteLon ||
+      b.siteRadiusM !== a.siteRadiusM ||
+      !same(new Set(b.ipPrefixes), new Set(a.ipPrefixes)) ||
+      !same(b.expectedNeighbors, a.expectedNeighbors) ||
+      !same(b.cellIds, a.cellIds)
+    );
+  }
+
+  /** Puts into force every held registry change with a time at or before `t`. */
+  function applyChanges(t: number): void {
+    while (nextChangeT() <= t) {
+      const c = changes[changesHead] as { t: number; d: DeviceInput };
+      changes[changesHead++] = undefined;
+      const before = registry.get(c.d.serial);
+      const after = registry.put(c.d);
+      // A relocation recorded by the operator starts the location rules over, as the same
+      // change given as a `registry.update` event does (a status change does not: it is no move).
+      if (relocates(before, after)) {
+        const u: RegistryUpdateEvent = { type: 'registry.update', serial: after.serial, ts: c.t, t: c.t };
+        for (const h of byType.update) h(u, before, after, ctx);
+      }
+    }
+    if (changesHead === changes.length) {
+      changes.length = 0;
+      changesHead = 0;
+    }
+  }
+
   function process(e: FgEvent): void {
+    if (changesHead < changes.length && nextChangeT() <= e.t) applyChanges(e.t);
     stats.events++;
     // Counted by a switch on the type, not `byType[e.type]++`: a keyed store with a freshly
     // parsed string key had to internalize the string on every event.
@@ -286,6 +332,27 @@ export function createEngine(opts: EngineOptions) {
       stats.late = reorder.late;
       return true;
     },
+    /**
+     * A registry record changed at `t` (epoch ms, the registry's `updatedAt`): it takes effect
+     * in event order, before the first event at or after `t`. A change older than the
+     * watermark (every event before it processed already) takes effect at once, after any held
+     * change older than it; so does one whose time is not a number (the newest record wins).
+     */
+    registryChange(d: DeviceInput, t: number): void {
+      // A device the engine has no record of (and none on the way) is in force at once: there
+      // is no earlier record to judge its older events against, and events that reach detection
+      // after a device was registered are a backfill of its history far more often than
+      // traffic from before its registration (which admission refuses anyway).
+      if (!registry.get(d.serial) && !changes.some((c) => c?.d.serial === d.serial)) {
+        registry.put(d);
+        return;
+      }
+      const at = Number.isFinite(t) ? t : -Infinity;
+      let i = changes.length;
+      while (i > changesHead && (changes[i - 1] as { t: number }).t > at) i--; // usually none: polls come in time order
+      changes.splice(i, 0, { t: at, d });
+      if (!(at >= reorder.watermark)) applyChanges(at);
+    },
     /** Processes everything the reorder buffer holds now (live mode, when the stream goes quiet). */
     drain(): void {
       reorder.flush();
@@ -305,7 +372,7 @@ export function createEngine(opts: EngineOptions) {
         sessions += rt.sessions.size;
         addresses += rt.ipSeen.size;
       }
-      return { devices: runtimes.size, subscribers: subscribers.size, buffered: reorder.size, dedupIds: dedup.size, sessions, addresses };
+      return { devices: runtimes.size, subscribers: subscribers.size, buffered: reorder.size, dedupIds: dedup.size, sessions, addresses, registryChanges: changes.length - changesHead };
     },
   };
 }

@@ -121,7 +121,10 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
   async function syncRegistry(): Promise<void> {
     for (;;) {
       const changed = await deps.registry.changedSince(registrySync, 1000);
-      for (const d of changed) view.put(d);
+      // In event order at the change's time (updatedAt, the same server clock that stamps
+      // admission's events): events still in the reorder horizon and older than the change are
+      // judged against the record they were sent under, later ones against the new one.
+      for (const d of changed) engine.registryChange(d, Date.parse(d.updatedAt));
       const last = changed[changed.length - 1];
       if (last) registrySync = { updatedAt: last.updatedAt, serial: last.serial };
       if (changed.length < 1000) return;

@@ -21,14 +21,6 @@ import type { LoopbackMap, TimeMap } from './net.js';
 import type { DecisionSeen, LiveCounters, LiveObserver } from './types.js';
 
 const FLUSH_MS = 200;
-/**
- * How long after a moved unit's session went down the operator waits before recording the new
- * line: the server's live reorder horizon (live.maxOutOfOrderMs, 5 s) plus its registry poll
- * (live.registryPollMs, 2 s) plus a margin. The live engine applies registry changes when it
- * polls, not in event order, so a change made while the unit's last reports from the old line
- * still wait in the horizon would judge them against the new line (see docs/simulator.md).
- */
-const REGISTRY_SETTLE_MS = 8000;
 const FLUSH_LINES = 2000;
 
 export interface ReplayContext {
@@ -59,10 +51,6 @@ export async function replay(eventsPath: string, x: ReplayContext): Promise<bool
   const agents = new Map<string, Agent>();
   /** the certificate a (serial, address) presented in its latest session */
   const identityAt = new Map<string, string>();
-  /** registry changes the operator makes when the moved unit comes back on line */
-  const pendingPatch = new Map<string, Json>();
-  /** wall clock of each serial's latest session down */
-  const downAt = new Map<string, number>();
   let inFlight = 0;
   const waiters: (() => void)[] = [];
 
@@ -141,7 +129,6 @@ export async function replay(eventsPath: string, x: ReplayContext): Promise<bool
     const dev = owner !== undefined ? setup.devices.get(owner) : undefined;
     if (owner !== undefined) identityAt.set(`${serial}|${ip}`, owner);
     if (e.phase === 'down') {
-      downAt.set(serial, Date.now());
       for (const [k, a] of agents) if (k.startsWith(`${serial}|`) && k.endsWith(`|${ip}`)) (a.destroy(), agents.delete(k));
     }
     const body: Json = {
@@ -156,11 +143,7 @@ export async function replay(eventsPath: string, x: ReplayContext): Promise<bool
       ...(typeof e.sessionId === 'string' ? { sessionId: e.sessionId } : {}),
       ts: new Date(t).toISOString(),
     };
-    const patch = e.phase === 'up' ? pendingPatch.get(serial) : undefined;
-    if (patch) pendingPatch.delete(serial);
     return enqueue(serial, async () => {
-      if (patch) await sleep((downAt.get(serial) ?? 0) + REGISTRY_SETTLE_MS - Date.now());
-      if (patch) await setup.admin.json('PATCH', `/v1/devices/${encodeURIComponent(serial)}`, patch);
       const r = await setup.ingest.call('POST', '/v1/segw/sessions', body);
       if (r.status !== 200) throw new Error(`segw session ${r.status}: ${problemText(r.body)}`);
       if (e.phase === 'down') return;
@@ -195,14 +178,19 @@ export async function replay(eventsPath: string, x: ReplayContext): Promise<bool
     });
   };
 
-  const relocate = (e: Json): void => {
+  const relocate = (e: Json): Promise<void> => {
     const serial = String(e.serial);
     const patch: Json = pick(e, ['siteLat', 'siteLon', 'siteRadiusM', 'expectedNeighbors', 'cellIds']);
     if (Array.isArray(e.ipPrefixes)) patch.ipPrefixes = e.ipPrefixes.map((p) => net.prefix(String(p)));
-    // Detection learns the move from the feed, in event order; the operator records it in the
-    // registry (admission reads it) when the unit comes back, once its old line is quiet.
-    pendingPatch.set(serial, patch);
+    // The operator records the move in the registry at its moment (admission reads it; live
+    // detection applies it in event order at its updatedAt, so the unit's last reports from
+    // the old line still in the reorder horizon are judged against the old line). Queued
+    // behind the unit's earlier requests, ahead of its session from the new line. The change
+    // also goes to the feed, as an operator's change log would.
     feed({ ...e, ...(patch.ipPrefixes ? { ipPrefixes: patch.ipPrefixes } : {}) });
+    return enqueue(serial, async () => {
+      await setup.admin.json('PATCH', `/v1/devices/${encodeURIComponent(serial)}`, patch);
+    });
   };
 
   const payment = async (e: Json, t: number): Promise<void> => {
@@ -255,7 +243,7 @@ export async function replay(eventsPath: string, x: ReplayContext): Promise<bool
         await report(e, t);
         break;
       case 'registry.update':
-        relocate({ ...e, ts });
+        await relocate({ ...e, ts });
         break;
       case 'payment.auth':
         flush(); // the attaches before it are posted first, as the core network would have logged them
