@@ -19,7 +19,7 @@ beforeAll(async () => {
   const der = await buildRootCa({ signer: keyObjectSigner(keys.privateKey), subject: [{ type: OID.commonName, value: 'gateway-server test' }], notBefore: new Date(now - 60_000), notAfter: new Date(now + 3_600_000) });
   // Requests below never reach the check-in: no admission needed.
   server = createGatewayServer({
-    tls: { key: keys.privateKey.export({ format: 'pem', type: 'pkcs8' }), cert: toPem('CERTIFICATE', der), headersTimeout: 300, connectionsCheckingInterval: 50 },
+    tls: { key: keys.privateKey.export({ format: 'pem', type: 'pkcs8' }), cert: toPem('CERTIFICATE', der), headersTimeout: 300, requestTimeout: 600, connectionsCheckingInterval: 50 },
     admission: {} as Admission,
     maxReportBytes: 1024,
     logger: silentLogger(),
@@ -61,6 +61,25 @@ describe('gateway listener without Fastify', () => {
     expect(reply).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\nConnection: close\r\n/);
     expect(JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4))).toMatchObject({ code: 'request.timeout', status: 408 });
     expect(ms).toBeLessThan(3000);
+  });
+
+  it('fail/a client that sends its headers and then dribbles the body is answered 408 and closed (requestTimeout)', async () => {
+    const t0 = Date.now();
+    const reply = await new Promise<string>((resolve) => {
+      let out = '';
+      const s = connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => s.write('POST /v1/femto/checkin HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{'));
+      const drip = setInterval(() => s.write(' '), 100);
+      s.setEncoding('latin1');
+      s.on('data', (c: string) => (out += c));
+      s.on('error', () => undefined);
+      s.on('close', () => {
+        clearInterval(drip);
+        resolve(out);
+      });
+      setTimeout(() => s.destroy(), 5000).unref();
+    });
+    expect(reply).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    expect(Date.now() - t0).toBeLessThan(3000);
   });
 
   it('ok/GET /healthz', async () => {

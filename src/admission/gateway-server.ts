@@ -23,6 +23,8 @@ import type { Admission } from './service.js';
 const CHECKIN = '/v1/femto/checkin';
 const JSON_TYPE = 'application/json; charset=utf-8';
 const HEALTH = Buffer.from(JSON.stringify({ status: 'ok' }));
+/** Headers and body of one request, from its first byte (Node's default headersTimeout is 60 s too). */
+const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 
 export interface GatewayServerOptions {
   /** TLS settings: the server certificate and the client-certificate request */
@@ -113,9 +115,11 @@ export function createGatewayServer(opts: GatewayServerOptions): Server & { clos
     problem(res, 404, 'not_found', `no route for ${req.method ?? '?'} ${path}`);
   }) as Server & { closing: boolean };
   server.closing = false;
-  // Fastify's defaults, which these listeners had: keep-alive 72 s, no whole-request timeout.
+  // Keep-alive 72 s (what these listeners had under Fastify). A check-in is a few hundred
+  // bytes: a client that sends its headers and then dribbles the body must not hold the
+  // connection forever, so the whole request gets a bound as well (408, then close).
   server.keepAliveTimeout = 72_000;
-  server.requestTimeout = 0;
+  server.requestTimeout = opts.tls.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_MS;
   server.on('clientError', clientErrorHandler);
   // listenTlsFront listens and hands connections over, so this server never emits
   // 'listening' itself; that event is what starts Node's connection tracking, without which

@@ -4,6 +4,8 @@ import type { Server as TlsServer } from 'node:tls';
 /** TLS record content type 22: every TLS connection opens with a handshake record (RFC 8446 §5.1). */
 const TLS_HANDSHAKE = 0x16;
 const FIRST_BYTE_TIMEOUT_MS = 10_000;
+/** Open connections per listener: Node closes any connection beyond this at once (fail closed on floods). */
+const MAX_CONNECTIONS = 10_000;
 
 const PLAINTEXT_REFUSAL = ((): Buffer => {
   const body = JSON.stringify({ decision: 'deny', reason: 'tls-required' });
@@ -41,6 +43,7 @@ export async function listenTlsFront(tls: TlsServer, host: string, port: number,
       socket.end(PLAINTEXT_REFUSAL);
     });
   });
+  server.maxConnections = MAX_CONNECTIONS;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host, port, exclusive: true }, () => {

@@ -140,7 +140,14 @@ async function startPool(ctx: ExtensionContext, st: AdmissionState): Promise<Poo
       const refused = refusalAuditor(endpoint, ctx.base.stores.audit, log);
       auditTlsErrors(server, refused);
       const { host, port } = splitHostPort(endpoint);
-      const front = await listenTlsFront(server, host, port, (ip, b) => refused(ip, 'not_tls', `first byte 0x${b.toString(16).padStart(2, '0')} is not a TLS handshake`));
+      let front: TlsFront;
+      try {
+        front = await listenTlsFront(server, host, port, (ip, b) => refused(ip, 'not_tls', `first byte 0x${b.toString(16).padStart(2, '0')} is not a TLS handshake`));
+      } catch (e) {
+        // The server already tracks connections (it emitted 'listening'): stop that too.
+        server.close();
+        throw e;
+      }
       started.push({ server, front });
     }
   } catch (e) {
