@@ -86,14 +86,20 @@ export function registerDemo(program: Command): void {
         const tty = process.stdout.isTTY === true;
         out(`femtoguard demo: server on ${srv.httpUrl} (API) and ${srv.httpsUrl} (EST, check-in), data directory ${dataDir}\n`);
         const view = createView({ tty, write: out, title: `femtoguard demo: ${devices} femtocells, ${(days * 24).toFixed(0)} simulated hours at ${speed}x`, simStart: Date.parse('2025-08-04T12:00:00+09:00') });
-        const stream = await followAlerts(srv.httpUrl, token, (a, isNew) => view.alert(a, isNew));
+        let stream: Awaited<ReturnType<typeof followAlerts>>;
+        try {
+          stream = await followAlerts(srv.httpUrl, token, (a, isNew) => view.alert(a, isNew));
+        } catch (e) {
+          view.stop(); // its redraw timer would keep the process alive after the error
+          throw e;
+        }
         const ac = new AbortController();
         const onSigint = (): void => ac.abort();
         process.once('SIGINT', onSigint);
         const since = new Date().toISOString();
         // Subscribers on flagged cells, as the breach impact analysis counts them (every few seconds).
         const poll = setInterval(() => {
-          fetch(`${srv.httpUrl}/v1/impact?flagged=true&view=summary&from=${encodeURIComponent(since)}`, { headers: { authorization: `Bearer ${token}` } })
+          fetch(`${srv.httpUrl}/v1/impact?flagged=true&view=summary&from=${encodeURIComponent(since)}`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(2500) })
             .then(async (r) => (r.status === 200 ? view.exposed(((await r.json()) as { subscribers: number }).subscribers) : undefined))
             .catch(() => undefined);
         }, 3000);

@@ -8,13 +8,18 @@ describe('liveUrls', () => {
     const a = liveUrls('http://127.0.0.1:8080');
     expect(a.est.href).toBe('https://127.0.0.1:8443/');
     expect(liveUrls('https://[::1]:9000').est.href).toBe('https://[::1]:8443/');
-    expect(liveUrls('http://h:1', 'https://h:2/').est.href).toBe('https://h:2/');
+    expect(liveUrls('http://localhost:1', 'https://127.0.0.2:2/').est.href).toBe('https://127.0.0.2:2/');
+  });
+
+  it('fail/a server on another machine is a usage error: the units connect from loopback addresses and trust a CA fetched from the target', () => {
+    expect(() => liveUrls('http://192.0.2.10:8080')).toThrow(/--target http:\/\/192.0.2.10:8080 is not on this machine/);
+    expect(() => liveUrls('http://127.0.0.1:8080', 'https://femto.example.net:8443')).toThrow(/--est https:\/\/femto.example.net:8443 is not on this machine/);
   });
 
   it('fail/a string that is not a URL, or the wrong scheme, is a usage error naming the flag', () => {
     expect(() => liveUrls('ftp://127.0.0.1:21')).toThrow(/--target ftp:\/\/127.0.0.1:21 must be http:\/\/ or https:\/\//);
     expect(() => liveUrls('not a url')).toThrow(/--target "not a url" is not a URL/);
-    expect(() => liveUrls('http://h:1', 'http://h:2')).toThrow(/--est http:\/\/h:2 must be https:\/\//);
+    expect(() => liveUrls('http://127.0.0.1:1', 'http://127.0.0.1:2')).toThrow(/--est http:\/\/127.0.0.1:2 must be https:\/\//);
   });
 });
 

@@ -31,7 +31,17 @@ export function liveUrls(target: string, est?: string): { target: URL; est: URL 
   };
   const t = parse(target, '--target', ['http:', 'https:']);
   const e = est !== undefined ? parse(est, '--est', ['https:']) : new URL(`https://${t.hostname}:8443/`) // hostname keeps an IPv6 literal's brackets;
+  // Each simulated unit connects from its own address in 127.0.0.0/8 (LoopbackMap), which only
+  // reaches a server on this machine; and the CA certificate the units trust is fetched from
+  // the target, which must not cross a network in clear.
+  for (const [u, what] of [[t, '--target'], [e, '--est']] as const) {
+    if (!isLoopbackHost(u.hostname)) throw new AppError('invalid', 'cli.usage', `${what} ${u.origin} is not on this machine: live mode drives a server on loopback (127.0.0.0/8, ::1 or localhost), where each simulated unit connects from its own address`);
+  }
   return { target: t, est: e };
+}
+
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /** The truth with every time moved to event time, so it can be scored against the server's alerts. */

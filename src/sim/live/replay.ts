@@ -95,13 +95,21 @@ export async function replay(eventsPath: string, x: ReplayContext): Promise<bool
     const body = batch.join('\n') + '\n';
     const n = batch.length;
     batch = [];
-    posting = posting.then(async () => {
-      const r = await setup.ingest.json<{ accepted: number; duplicates: number; rejectedCount: number }>('POST', '/v1/events', body, 'application/x-ndjson');
-      c.eventsPosted += r.accepted;
-      c.eventsDuplicate += r.duplicates;
-      c.eventsRejected += r.rejectedCount + Math.max(0, n - r.accepted - r.duplicates - r.rejectedCount);
-      observer.eventsPosted?.(r.accepted, r.rejectedCount);
-    });
+    posting = posting
+      .then(async () => {
+        const r = await setup.ingest.json<{ accepted: number; duplicates: number; rejectedCount: number }>('POST', '/v1/events', body, 'application/x-ndjson');
+        c.eventsPosted += r.accepted;
+        c.eventsDuplicate += r.duplicates;
+        c.eventsRejected += r.rejectedCount + Math.max(0, n - r.accepted - r.duplicates - r.rejectedCount);
+        observer.eventsPosted?.(r.accepted, r.rejectedCount);
+      })
+      // A batch the server did not take is counted and reported; the replay goes on (and a
+      // rejected promise left on the chain would end the process before its report).
+      .catch((e: unknown) => {
+        c.clientErrors++;
+        c.eventsRejected += n;
+        c.lastClientError = `POST /v1/events (${n} lines): ${(e as Error).message}`.slice(0, 200);
+      });
   };
   const feed = (e: Json): void => {
     if (batch.length === 0) batchSince = Date.now();
@@ -197,7 +205,14 @@ export async function replay(eventsPath: string, x: ReplayContext): Promise<bool
     const msisdn = String(e.msisdn);
     const r = await setup.payment.call('POST', '/v1/payment-risk/check', { device: { phoneNumber: msisdn }, maxAge: 86_400 });
     let level = 'none';
-    if (r.status === 200) level = (JSON.parse(r.body) as { riskLevel: string }).riskLevel;
+    if (r.status === 200) {
+      try {
+        level = String((JSON.parse(r.body) as { riskLevel?: unknown }).riskLevel ?? 'none');
+      } catch {
+        c.clientErrors++;
+        c.lastClientError = `payment risk check: the answer is not JSON`;
+      }
+    }
     const held = level === 'high';
     if (held) c.paymentsHeld++;
     else c.paymentsAllowed++;
