@@ -235,9 +235,9 @@ export function buildResponse(status: number, headers: readonly (readonly [strin
   return headOnly || body.length === 0 ? h : Buffer.concat([h, body], h.length + body.length);
 }
 
-/** A short text/plain error answer. */
-export function errorResponse(status: number, message: string, mode: ConnMode, nowMs: number, extra: readonly (readonly [string, string])[] = []): Buffer {
-  return buildResponse(status, [['Content-Type', 'text/plain; charset=utf-8'], ...extra], Buffer.from(`${message}\n`), mode, nowMs);
+/** A short text/plain error answer; `headOnly` for HEAD: the head alone (RFC 9110 §9.3.2). */
+export function errorResponse(status: number, message: string, mode: ConnMode, nowMs: number, extra: readonly (readonly [string, string])[] = [], headOnly = false): Buffer {
+  return buildResponse(status, [['Content-Type', 'text/plain; charset=utf-8'], ...extra], Buffer.from(`${message}\n`), mode, nowMs, headOnly);
 }
 
 export const CONTINUE_100 = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');

@@ -15,9 +15,13 @@ import { ocspCacheControl, type RevocationEndpoints } from './revocation-http.js
  * without exposing the management API.
  *
  * Limits: heads of at most 8 KiB, bodies of at most 8 KiB (http1.ts); a request must arrive
- * in full within `requestTimeoutMs` of its first byte (slowloris), idle keep-alive
- * connections close after `idleTimeoutMs`; when the server closes on its own (bad request,
- * timeout) it half-closes and waits at most `lingerMs` for the client's FIN (RFC 9112 §9.6).
+ * in full within `requestTimeoutMs` of its first byte (slowloris), and its answer must be
+ * ready within `requestTimeoutMs` of the request (else OCSP tryLater / 503, then close);
+ * idle keep-alive connections close after `idleTimeoutMs`. While an answer is still queued
+ * for a client that reads slowly, the connection only times out when not one byte of it
+ * left for `idleTimeoutMs` (a slow reader gets all of a large CRL, a stalled one is
+ * dropped). After a close answer has been handed to the kernel in full, the listener waits
+ * at most `lingerMs` for the client's FIN (RFC 9112 §9.6).
  * Keep-alive and pipelining follow RFC 9112 §9.3: answers leave in request order.
  */
 export interface RevocationListenerOptions {
@@ -60,6 +64,13 @@ class Conn {
   closing = false;
   /** answers sent so far on this connection */
   served = 0;
+  /** closing, and all of the answer is with the kernel: `deadline` is the linger deadline */
+  lingering = false;
+  /** write progress when `deadline` was last set (see `progressOf`) */
+  progress = 0;
+  /** the pending asynchronous answer (`waiting`): what to send if it never comes */
+  pendingKind = P_NONE;
+  pendingHead = false;
   constructor(
     readonly s: Socket,
     public deadline: number,
@@ -84,6 +95,23 @@ function append(c: Conn, chunk: Buffer): void {
   chunk.copy(grown, buf.length);
   c.store = grown;
   c.buf = grown.subarray(0, need);
+}
+
+const P_NONE = 0;
+const P_OCSP = 1;
+const P_CRL = 2;
+
+/**
+ * How far the answers queued on `s` have got into the kernel. `bytesWritten` counts bytes
+ * still buffered in Node too, and one large write (a CRL) stays whole in `writableLength`
+ * until the kernel has taken all of it; libuv's `writeQueueSize` is what shrinks as the
+ * client reads. Node's own socket.setTimeout() uses the same field to keep a socket with a
+ * write in progress alive (lib/net.js, Socket.prototype._onTimeout). Our own later writes
+ * raise `bytesWritten` and `writableLength` alike, so only the client reading changes it.
+ */
+function progressOf(s: Socket): number {
+  const q = (s as Socket & { _handle?: { writeQueueSize?: number } | null })._handle?.writeQueueSize ?? 0;
+  return s.bytesWritten - s.writableLength - q;
 }
 
 const CONN = Symbol('revocation connection');
@@ -144,30 +172,50 @@ export function createRevocationListener(o: RevocationListenerOptions): Revocati
     if (c.s.destroyed) return;
     if (mode === 'close') {
       c.closing = true;
-      c.deadline = Date.now() + lingerMs;
       if (!serverClose && c.buf === null) {
         // The client asked to close and MUST NOT send more (RFC 9112 §9.6), and all it sent
         // has been read: nothing can arrive to reset the answer away, so once the kernel
         // holds all of it, close at once (the FIN follows the data). This skips a shutdown
         // and a wait for the client's FIN: a quarter of the CPU of a one-request connection.
         c.s.write(wire);
-        if (c.s.writableLength === 0) c.s.destroy();
-        else c.s.end();
-        return;
+        if (c.s.writableLength === 0) return void c.s.destroy();
+        c.s.end();
+        return armClose(c);
       }
       // Server-initiated close, or bytes already sent after the request: close in stages
       // (half-close, keep reading and dropping, wait up to lingerMs for the client's FIN).
       c.buf = null;
       c.s.end(wire);
-      return;
+      return armClose(c);
     }
     if (!c.s.write(wire)) {
       // The client is not reading its answers: stop parsing until it does.
       c.blocked = true;
       stats.blocked++;
       c.deadline = Date.now() + idleTimeoutMs;
+      c.progress = progressOf(c.s);
       c.s.once('drain', onDrain);
     }
+  }
+
+  /**
+   * The linger wait for the client's FIN starts once the kernel holds the whole answer;
+   * until then the sweep gives a slow reader `idleTimeoutMs` per stretch without progress.
+   */
+  function armClose(c: Conn): void {
+    c.lingering = c.s.writableLength === 0;
+    c.deadline = Date.now() + (c.lingering ? lingerMs : idleTimeoutMs);
+    if (c.lingering) return;
+    c.progress = progressOf(c.s);
+    c.s.once('finish', onFinish);
+  }
+
+  /** Marks `c` busy with an asynchronous answer, bounded by `requestTimeoutMs`. */
+  function pend(c: Conn, kind: number, headOnly: boolean): void {
+    c.waiting = true;
+    c.pendingKind = kind;
+    c.pendingHead = headOnly;
+    c.deadline = Date.now() + requestTimeoutMs;
   }
 
   function fail(c: Conn, status: number, message: string, extra: readonly (readonly [string, string])[] = []): void {
@@ -182,10 +230,12 @@ export function createRevocationListener(o: RevocationListenerOptions): Revocati
     const mode = modeOf(h);
     const t = h.target;
     const m = h.method;
+    // RFC 9110 §9.3.2: the answer to HEAD, error or not, is the GET answer's head alone.
+    const headOnly = m === 'HEAD';
     if (t === '/ocsp' || t.startsWith('/ocsp/')) {
       const isPost = m === 'POST' && (t === '/ocsp' || t === '/ocsp/');
       const isGet = m === 'GET' && t.startsWith('/ocsp/');
-      if (!isPost && !isGet) return reply(c, 405, 'OCSP: use POST /ocsp or GET /ocsp/{base64 request}', mode, [['Allow', 'GET, POST']]);
+      if (!isPost && !isGet) return reply(c, 405, 'OCSP: use POST /ocsp or GET /ocsp/{base64 request}', mode, headOnly, [['Allow', 'GET, POST']]);
       const ep = o.endpoints();
       const kind = isPost ? K_OCSP_POST : K_OCSP_GET;
       if (!ep) return send(c, buildResponse(200, headersOf[K_OCSP_POST] as (readonly [string, string])[], ocspErrorResponse('tryLater'), mode, now), mode);
@@ -200,7 +250,7 @@ export function createRevocationListener(o: RevocationListenerOptions): Revocati
       // A repeat of a request already answered from the cache: no parsing, no promise.
       const hit = ep.ocsp.cached(der);
       if (hit) return send(c, message(kind, hit, mode, false, now), mode);
-      c.waiting = true;
+      pend(c, P_OCSP, false);
       ep.ocsp.respond(Buffer.from(der)).then(
         (out) => resume(c, message(kind, out, mode, false, Date.now()), mode),
         () => resume(c, buildResponse(200, headersOf[K_OCSP_POST] as (readonly [string, string])[], ocspErrorResponse('internalError'), mode, Date.now()), mode),
@@ -209,23 +259,22 @@ export function createRevocationListener(o: RevocationListenerOptions): Revocati
     }
     const q = t.indexOf('?');
     const path = q < 0 ? t : t.slice(0, q);
-    const headOnly = m === 'HEAD';
     if (path === '/crl' || path === '/crl.pem') {
-      if (m !== 'GET' && !headOnly) return reply(c, 405, 'method not allowed', mode, [['Allow', 'GET, HEAD']]);
+      if (m !== 'GET' && !headOnly) return reply(c, 405, 'method not allowed', mode, false, [['Allow', 'GET, HEAD']]);
       const ep = o.endpoints();
-      if (!ep) return reply(c, 503, 'CA not available', mode);
+      if (!ep) return reply(c, 503, 'CA not available', mode, headOnly);
       const pem = path === '/crl.pem' || /[?&]format=pem\b/.test(t);
-      c.waiting = true;
+      pend(c, P_CRL, headOnly);
       ep.crl.current().then(
         (der) => resume(c, message(pem ? K_CRL_PEM : K_CRL, der, mode, headOnly, Date.now()), mode),
-        () => resume(c, errorResponse(503, 'CRL temporarily unavailable', mode, Date.now()), mode),
+        () => resume(c, errorResponse(503, 'CRL temporarily unavailable', mode, Date.now(), [], headOnly), mode),
       );
       return;
     }
     if (path === '/ca/issuing.crt' || path === '/ca/root.crt' || path === '/ca/chain.pem') {
-      if (m !== 'GET' && !headOnly) return reply(c, 405, 'method not allowed', mode, [['Allow', 'GET, HEAD']]);
+      if (m !== 'GET' && !headOnly) return reply(c, 405, 'method not allowed', mode, false, [['Allow', 'GET, HEAD']]);
       const ep = o.endpoints();
-      if (!ep) return reply(c, 503, 'CA not available', mode);
+      if (!ep) return reply(c, 503, 'CA not available', mode, headOnly);
       if (path === '/ca/chain.pem') return send(c, message(K_PEM, chainBuffer(ep), mode, headOnly, now), mode);
       return send(c, message(K_CERT, path === '/ca/root.crt' ? ep.ca.root.der : ep.ca.issuing.der, mode, headOnly, now), mode);
     }
@@ -233,7 +282,7 @@ export function createRevocationListener(o: RevocationListenerOptions): Revocati
       const ok = Buffer.from(JSON.stringify({ status: 'ok', ca: o.endpoints() ? 'unlocked' : 'unavailable' }));
       return send(c, buildResponse(200, [['Content-Type', 'application/json']], ok, mode, now, headOnly), mode);
     }
-    return reply(c, 404, `no revocation endpoint at ${path.slice(0, 200)}`, mode);
+    return reply(c, 404, `no revocation endpoint at ${path.slice(0, 200)}`, mode, headOnly);
   }
 
   const chains = new WeakMap<object, Buffer>();
@@ -244,14 +293,17 @@ export function createRevocationListener(o: RevocationListenerOptions): Revocati
   }
 
   /** A 4xx/5xx answer to a well-framed request: the connection may stay open. */
-  function reply(c: Conn, status: number, text: string, mode: ConnMode, extra: readonly (readonly [string, string])[] = []): void {
+  function reply(c: Conn, status: number, text: string, mode: ConnMode, headOnly: boolean, extra: readonly (readonly [string, string])[] = []): void {
     stats.clientErrors++;
-    send(c, errorResponse(status, text, mode, Date.now(), extra), mode);
+    send(c, errorResponse(status, text, mode, Date.now(), extra, headOnly), mode);
   }
 
   /** An asynchronous answer is ready: send it, then go on with pipelined requests. */
   function resume(c: Conn, wire: Buffer, mode: ConnMode): void {
+    // Too late: the sweep already answered for it (see `late`) and closed.
+    if (!c.waiting) return;
     c.waiting = false;
+    c.pendingKind = P_NONE;
     if (c.s.destroyed) return;
     c.deadline = Date.now() + (c.buf === null ? idleTimeoutMs : requestTimeoutMs);
     send(c, wire, mode);
@@ -317,8 +369,8 @@ export function createRevocationListener(o: RevocationListenerOptions): Revocati
     if (c.peerEnded && !c.waiting && !c.blocked && !c.closing) {
       c.closing = true;
       c.buf = null;
-      c.deadline = Date.now() + lingerMs;
       c.s.end();
+      armClose(c);
     }
   }
 
@@ -350,6 +402,13 @@ export function createRevocationListener(o: RevocationListenerOptions): Revocati
     if (this.isPaused()) this.resume();
     drive(c);
   }
+  /** A close answer left in full (all of it with the kernel): the linger wait starts now. */
+  function onFinish(this: Socket): void {
+    const c = (this as ConnSocket)[CONN];
+    if (c === undefined || c.lingering) return;
+    c.lingering = true;
+    c.deadline = Date.now() + lingerMs;
+  }
   function onEnd(this: Socket): void {
     const c = (this as ConnSocket)[CONN];
     if (c === undefined) return;
@@ -378,14 +437,53 @@ export function createRevocationListener(o: RevocationListenerOptions): Revocati
   server.maxConnections = o.maxConnections ?? 10_000;
   server.on('error', (e) => log.warn({ err: String(e) }, 'revocation listener error'));
 
+  /**
+   * An asynchronous answer did not come within requestTimeoutMs (a stuck signer or store):
+   * answer what a client can act on and close, so the connection is not held forever. OCSP
+   * gets tryLater (RFC 6960 §2.3), the CRL 503 (RFC 9110 §15.6.4). The late answer, if it
+   * ever comes, is dropped by `resume`.
+   */
+  function late(c: Conn): void {
+    stats.timeouts++;
+    log.warn({ kind: c.pendingKind === P_OCSP ? 'ocsp' : 'crl', ms: requestTimeoutMs }, 'revocation listener: answer not ready in time');
+    const wire =
+      c.pendingKind === P_OCSP
+        ? buildResponse(200, headersOf[K_OCSP_POST] as (readonly [string, string])[], ocspErrorResponse('tryLater'), 'close', Date.now())
+        : errorResponse(503, `CRL not ready within ${requestTimeoutMs} ms`, 'close', Date.now(), [['Retry-After', '5']], c.pendingHead);
+    c.waiting = false;
+    c.pendingKind = P_NONE;
+    send(c, wire, 'close', true);
+    // Read and drop what the client still sends (RFC 9112 §9.6) so its FIN can be seen.
+    if (c.s.isPaused()) c.s.resume();
+  }
+
   // One timer for all connections: cheaper than a timer per socket, 1/4 of the shortest timeout late at most.
   const tick = Math.max(10, Math.min(1000, Math.floor(Math.min(requestTimeoutMs, lingerMs) / 4)));
   const sweep = setInterval(() => {
     const now = Date.now();
     for (const c of conns) {
-      if (c.deadline > now || c.waiting) continue;
-      if (c.closing || c.s.destroyed || c.buf === null || c.blocked) {
-        c.s.destroy();
+      if (c.deadline > now) continue;
+      const s = c.s;
+      if (!s.destroyed && s.writableLength > 0) {
+        // Answers still queued: a client that read anything since the last check gets
+        // another idleTimeoutMs, however long the whole transfer takes; one that read
+        // nothing for that long has stopped reading and is dropped.
+        const p = progressOf(s);
+        if (p !== c.progress) {
+          c.progress = p;
+          c.deadline = now + idleTimeoutMs;
+        } else {
+          stats.timeouts++;
+          s.destroy();
+        }
+      } else if (c.closing && !c.lingering && !s.destroyed) {
+        // The whole close answer is with the kernel now: wait for the client's FIN.
+        c.lingering = true;
+        c.deadline = now + lingerMs;
+      } else if (c.waiting) {
+        late(c);
+      } else if (c.closing || s.destroyed || c.buf === null || c.blocked) {
+        s.destroy();
       } else {
         // Part of a request arrived, the rest did not in time (RFC 9110 §15.5.9).
         stats.timeouts++;

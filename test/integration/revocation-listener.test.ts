@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRevocationListener, type RevocationListener } from '../../src/api/index.js';
+import { createRevocationListener, type RevocationEndpoints, type RevocationListener } from '../../src/api/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { freePort, startChildServer } from '../helpers/child-server.js';
@@ -58,10 +58,16 @@ interface Exchange {
   closed: boolean;
   /** ms from the first write until the close (or the give-up time) */
   ms: number;
+  /** every byte received */
+  raw: Buffer;
 }
 
-/** Splits a byte stream into HTTP/1.1 responses, framed by Content-Length like a client would. */
-function parseResponses(all: Buffer, headOnly = false): Parsed[] {
+/**
+ * Splits a byte stream into HTTP/1.1 responses, framed by Content-Length like a client would.
+ * `heads[i]` says the i-th response (100 Continue not counted) answers a HEAD: it has no body
+ * whatever its Content-Length says (RFC 9110 §9.3.2); every other response has its body.
+ */
+function parseResponses(all: Buffer, heads: readonly boolean[] = []): Parsed[] {
   const out: Parsed[] = [];
   let at = 0;
   for (;;) {
@@ -71,7 +77,7 @@ function parseResponses(all: Buffer, headOnly = false): Parsed[] {
     const status = Number(/^HTTP\/1\.1 (\d{3}) /.exec(lines[0] ?? '')?.[1] ?? NaN);
     const headers: Record<string, string> = {};
     for (const l of lines.slice(1)) headers[l.slice(0, l.indexOf(':')).toLowerCase()] = l.slice(l.indexOf(':') + 1).trim();
-    const len = status === 100 || headOnly ? 0 : Number(headers['content-length'] ?? 0);
+    const len = status === 100 || heads[out.length] === true ? 0 : Number(headers['content-length'] ?? 0);
     if (all.length < end + 4 + len) return out;
     if (status !== 100) out.push({ status, headers, body: all.subarray(end + 4, end + 4 + len) });
     at = end + 4 + len;
@@ -82,7 +88,7 @@ function parseResponses(all: Buffer, headOnly = false): Parsed[] {
  * Writes `parts` (with `gapMs` between them) on one connection and collects answers until
  * `want` responses arrived and, when `waitClose`, the server closed; gives up after `maxMs`.
  */
-function exchange(parts: readonly Buffer[], opts: { want?: number; waitClose?: boolean; gapMs?: number; maxMs?: number; headOnly?: boolean; to?: number } = {}): Promise<Exchange> {
+function exchange(parts: readonly Buffer[], opts: { want?: number; waitClose?: boolean; gapMs?: number; maxMs?: number; heads?: readonly boolean[]; to?: number } = {}): Promise<Exchange> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     const s: Socket = connect({ host: '127.0.0.1', port: opts.to ?? port });
@@ -93,12 +99,13 @@ function exchange(parts: readonly Buffer[], opts: { want?: number; waitClose?: b
       done = true;
       clearTimeout(timer);
       s.destroy();
-      resolve({ responses: parseResponses(Buffer.concat(chunks), opts.headOnly), closed, ms: Date.now() - start });
+      const raw = Buffer.concat(chunks);
+      resolve({ responses: parseResponses(raw, opts.heads), closed, ms: Date.now() - start, raw });
     };
     const timer = setTimeout(() => finish(false), opts.maxMs ?? 5000);
     s.on('data', (c: Buffer) => {
       chunks.push(c);
-      if (!opts.waitClose && opts.want !== undefined && parseResponses(Buffer.concat(chunks), opts.headOnly).length >= opts.want) finish(false);
+      if (!opts.waitClose && opts.want !== undefined && parseResponses(Buffer.concat(chunks), opts.heads).length >= opts.want) finish(false);
     });
     s.on('error', () => finish(true));
     s.on('close', () => finish(true));
@@ -217,11 +224,12 @@ describe('revocation listener: real clients', () => {
     writeFileSync(crlPath, (await curlRequest(t.work, [`${rev}/crl`])).bodyBytes);
     const crl = await run('openssl', ['crl', '-inform', 'DER', '-in', crlPath, '-noout', '-CAfile', t.chainPath]);
     expect(crl.stderr + crl.stdout).toMatch(/verify OK/);
-    const head = await exchange([Buffer.from('HEAD /crl HTTP/1.1\r\nHost: x\r\n\r\n'), get('/ca/root.crt')], { want: 2, headOnly: true, gapMs: 30 });
+    const head = await exchange([Buffer.from('HEAD /crl HTTP/1.1\r\nHost: x\r\n\r\n'), get('/ca/root.crt')], { want: 2, heads: [true, false], gapMs: 30 });
     expect(head.responses[0]?.status).toBe(200);
     expect(Number(head.responses[0]?.headers['content-length'])).toBeGreaterThan(100);
     // No body after the HEAD answer: the next bytes are the next response's status line.
     expect(head.responses[1]?.status).toBe(200);
+    expect(head.responses[1]?.body.equals(t.srv.ca.ca.root.der)).toBe(true);
   });
 });
 
@@ -415,4 +423,151 @@ describe('revocation listener: fuzz', () => {
     expect(after.status, after.stdout + after.stderr).toBe('good');
     expect(after.verifyOk).toBe(true);
   }, 120_000);
+});
+
+/** Listeners on stub endpoints: a CRL far larger than the socket buffers, answers that never come. */
+describe('revocation listener: large answers and stuck answers', () => {
+  const BIG = 24 * 1024 * 1024;
+  let big: Buffer;
+  let bigL: RevocationListener;
+  let bigPort: number;
+  let never: RevocationListener;
+  let neverPort: number;
+  let nullL: RevocationListener;
+  let nullPort: number;
+  /** the stuck CRL promises handed out so far, to settle them late */
+  const stuck: ((b: Buffer) => void)[] = [];
+  beforeAll(async () => {
+    big = Buffer.alloc(BIG);
+    for (let i = 0; i < BIG; i += 4096) big.writeUInt32BE(i, i);
+    const ep = (): RevocationEndpoints => ({ ocsp: t.srv.ca.ocsp, crl: { current: async () => big } as unknown as RevocationEndpoints['crl'], ca: t.srv.ca.ca });
+    // linger and idle far shorter than the transfer of 24 MiB to a client reading at ~20 MiB/s
+    bigL = createRevocationListener({ endpoints: ep, nextUpdateSeconds: 300, logger: silentLogger(), requestTimeoutMs: 300, idleTimeoutMs: 400, lingerMs: 150 });
+    bigPort = (await bigL.listen('127.0.0.1', 0)).port;
+    const stuckEp = (): RevocationEndpoints => ({
+      ocsp: { cached: () => undefined, respond: () => new Promise<Buffer>(() => {}) } as unknown as RevocationEndpoints['ocsp'],
+      crl: { current: () => new Promise<Buffer>((r) => stuck.push(r)) } as unknown as RevocationEndpoints['crl'],
+      ca: t.srv.ca.ca,
+    });
+    never = createRevocationListener({ endpoints: stuckEp, nextUpdateSeconds: 300, logger: silentLogger(), requestTimeoutMs: 300, idleTimeoutMs: 400, lingerMs: 150 });
+    neverPort = (await never.listen('127.0.0.1', 0)).port;
+    nullL = createRevocationListener({ endpoints: () => null, nextUpdateSeconds: 300, logger: silentLogger() });
+    nullPort = (await nullL.listen('127.0.0.1', 0)).port;
+  });
+  afterAll(async () => {
+    await bigL?.close();
+    await never?.close();
+    await nullL?.close();
+  });
+
+  /**
+   * Sends `request` and reads at most `perTick` bytes every `tickMs` (never stopping longer
+   * than a tick); with `stallMs` it reads nothing at all for that long first.
+   */
+  function slowRead(request: Buffer, o: { perTick: number; tickMs: number; stallMs?: number; maxMs: number }): Promise<{ data: Buffer; closed: boolean; ms: number }> {
+    return new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      let window = 0;
+      let ticker: NodeJS.Timeout | undefined;
+      const start = Date.now();
+      const s = connect({ host: '127.0.0.1', port: bigPort }, () => {
+        s.pause();
+        s.write(request);
+        setTimeout(() => {
+          s.resume();
+          ticker = setInterval(() => {
+            window = 0;
+            s.resume();
+          }, o.tickMs);
+        }, o.stallMs ?? 0);
+      });
+      s.on('data', (c: Buffer) => {
+        chunks.push(c);
+        window += c.length;
+        if (window >= o.perTick) s.pause();
+      });
+      const finish = (closed: boolean): void => {
+        clearInterval(ticker);
+        clearTimeout(giveUp);
+        s.destroy();
+        resolve({ data: Buffer.concat(chunks), closed, ms: Date.now() - start });
+      };
+      const giveUp = setTimeout(() => finish(false), o.maxMs);
+      s.on('close', () => finish(true));
+      s.on('error', () => {});
+    });
+  }
+  const bodyOf = (data: Buffer): Buffer => data.subarray(data.indexOf('\r\n\r\n') + 4);
+
+  it('ok/a client reading a 24 MiB CRL slowly gets all of it, keep-alive and Connection: close, though it takes longer than the linger and idle timeouts', async () => {
+    for (const extra of ['', 'Connection: close\r\n']) {
+      const before = bigL.stats.timeouts;
+      const r = await slowRead(get('/crl', extra), { perTick: 1 << 20, tickMs: 50, maxMs: 15_000 });
+      const body = bodyOf(r.data);
+      expect(body.length, `${extra || 'keep-alive'}: ${r.data.length} bytes in ${r.ms} ms`).toBe(BIG);
+      expect(body.equals(big)).toBe(true);
+      expect(r.ms, 'the transfer did not outlast the timeouts: the test tests nothing').toBeGreaterThan(600);
+      expect(bigL.stats.timeouts).toBe(before);
+      // Connection: close ends with the server's FIN once the client has it all.
+      if (extra) expect(r.closed).toBe(true);
+    }
+  }, 40_000);
+
+  it('fail/a client that stops reading a large answer is dropped once nothing moved for the idle timeout, keep-alive and Connection: close', async () => {
+    for (const extra of ['', 'Connection: close\r\n']) {
+      const before = bigL.stats.timeouts;
+      const start = Date.now();
+      // Read nothing for 3 s, then read what the kernel still holds: the server gave up.
+      const r = await slowRead(get('/crl', extra), { perTick: 64 << 20, tickMs: 20, stallMs: 3000, maxMs: 10_000 });
+      expect(bigL.stats.timeouts, extra || 'keep-alive').toBe(before + 1);
+      expect(r.closed).toBe(true);
+      expect(bodyOf(r.data).length).toBeLessThan(BIG);
+      expect(Date.now() - start).toBeLessThan(8000);
+    }
+  }, 30_000);
+
+  it('fail/HEAD answers without a body for 404, 405 and 503 too (RFC 9110 §9.3.2): pipelined answers stay in step', async () => {
+    const headReq = (path: string): Buffer => Buffer.from(`HEAD ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    const x = await exchange([Buffer.concat([headReq('/nope'), headReq('/ocsp'), get('/ca/root.crt')])], { to: bigPort, want: 3, heads: [true, true, false] });
+    expect(x.responses.map((r) => r.status)).toEqual([404, 405, 200]);
+    // Content-Length states what GET would have got, as for the 200 HEAD answers.
+    expect(Number(x.responses[0]?.headers['content-length'])).toBeGreaterThan(0);
+    expect(x.responses[1]?.headers.allow).toBe('GET, POST');
+    expect(x.responses[2]?.body.equals(t.srv.ca.ca.root.der)).toBe(true);
+    // Nothing but the three messages: no stray body anywhere.
+    const heads = x.raw.toString('latin1').split('\r\n\r\n');
+    expect(heads.slice(0, 3).every((h) => h.startsWith('HTTP/1.1 '))).toBe(true);
+    expect(x.raw.length).toBe(heads[0]!.length + heads[1]!.length + heads[2]!.length + 12 + t.srv.ca.ca.root.der.length);
+    // The CA not unlocked: 503 to HEAD /crl and HEAD /ca/chain.pem without a body, then a GET.
+    const y = await exchange([Buffer.concat([headReq('/crl'), headReq('/ca/chain.pem'), get('/healthz')])], { to: nullPort, want: 3, heads: [true, true, false] });
+    expect(y.responses.map((r) => r.status)).toEqual([503, 503, 200]);
+    expect(JSON.parse(y.responses[2]?.body.toString() ?? '')).toEqual({ status: 'ok', ca: 'unavailable' });
+  });
+
+  it('fail/an OCSP or CRL answer that never comes gets tryLater or 503 and a close after the request timeout; a late answer is dropped', async () => {
+    const before = never.stats.timeouts;
+    const ocsp = await exchange([post(reqDer)], { to: neverPort, waitClose: true, maxMs: 3000 });
+    expect(ocsp.responses.map((r) => r.status)).toEqual([200]);
+    expect(ocsp.responses[0]?.headers.connection).toBe('close');
+    expect(ocspStatusOf(ocsp.responses[0] as Parsed)).toBe('tryLater');
+    expect(ocsp.closed).toBe(true);
+    expect(ocsp.ms).toBeLessThan(1500);
+    // Pipelined behind a good answer; the HEAD's 503 has no body.
+    const crl = await exchange([Buffer.concat([get('/ca/root.crt'), Buffer.from('HEAD /crl HTTP/1.1\r\nHost: x\r\n\r\n')])], { to: neverPort, waitClose: true, maxMs: 3000, heads: [false, true] });
+    expect(crl.responses.map((r) => r.status)).toEqual([200, 503]);
+    expect(crl.responses[1]?.headers['retry-after']).toBe('5');
+    expect(crl.raw.toString('latin1').endsWith('\r\n\r\n')).toBe(true);
+    expect(crl.closed).toBe(true);
+    expect(crl.ms).toBeLessThan(1500);
+    const get503 = await exchange([get('/crl')], { to: neverPort, waitClose: true, maxMs: 3000 });
+    expect(get503.responses.map((r) => r.status)).toEqual([503]);
+    expect(get503.responses[0]?.body.toString()).toMatch(/CRL not ready within 300 ms/);
+    expect(never.stats.timeouts).toBe(before + 3);
+    // The stuck promises settle now, long after: nothing is sent, nothing breaks.
+    for (const r of stuck) r(Buffer.from('late'));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(never.stats.internalErrors).toBe(0);
+    const after = await exchange([get('/ca/root.crt')], { to: neverPort, want: 1 });
+    expect(after.responses[0]?.body.equals(t.srv.ca.ca.root.der)).toBe(true);
+  });
 });
