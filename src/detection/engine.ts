@@ -2,6 +2,7 @@ import type { FgEvent, RegistryUpdateEvent } from '../events/index.js';
 import { DedupWindow, ReorderBuffer } from '../events/index.js';
 import type { DeviceInput } from '../registry/index.js';
 import { AlertBook, SEVERITY_RANK, type Alert, type Finding } from './alerts.js';
+import { CellNumbers } from './cell-numbers.js';
 import type { DetectionConfig, RuleId } from './config.js';
 import type { Rule, RuleContext } from './rule.js';
 import { createRules } from './rules/index.js';
@@ -14,6 +15,8 @@ export interface EngineOptions {
   onAlert?: (alert: Alert, isNew: boolean, finding: Finding) => void;
   /** called after each event has been processed (live detection advances its cursor with it) */
   onProcessed?: (e: FgEvent) => void;
+  /** the cell-number dictionary is swept no sooner than at this size (default 4096; tests make it small) */
+  cellSweepMin?: number;
 }
 
 export interface EngineStats {
@@ -56,19 +59,29 @@ export function createEngine(opts: EngineOptions) {
   const flags = new CellFlags();
   const runtimes = new Map<string, DeviceRuntime>();
   const cells = new Map<string, CellState>();
-  // Cell numbers (RuleContext.cellNo): every distinct cell id heard in a scan or expected by
-  // the registry, for the life of the engine (the network's cells: a bounded set).
-  const cellNos = new Map<string, number>();
-  const cellNames: string[] = [];
-  const cellNo = (id: string): number => {
-    let n = cellNos.get(id);
-    if (n === undefined) {
-      n = cellNames.length;
-      cellNames.push(id);
-      cellNos.set(id, n);
+  // Cell numbers (RuleContext.cellNo): device-chosen ids, so ids nothing holds are swept (see
+  // CellNumbers). The only places a number outlives the report that interned it are on the
+  // device records, all marked by `markHeldCellNos`.
+  const cellNos = new CellNumbers(opts.cellSweepMin);
+  /** Marks the cell numbers the device records hold: device-moving's last scans, location-mismatch's expected cells. */
+  function markHeldCellNos(mark: Uint8Array): number {
+    let held = 0;
+    for (const rt of runtimes.values()) {
+      const scans = rt.moving?.scans;
+      if (scans) {
+        for (const s of scans) {
+          for (const x of s) mark[x] = 1;
+          held += s.length;
+        }
+      }
+      const exp = rt.expectedNos;
+      if (exp) {
+        for (let i = 0; i < exp.length; i++) mark[exp[i] as number] = 1;
+        held += exp.length;
+      }
     }
-    return n;
-  };
+    return held;
+  }
   let neighborIds = new Int32Array(64);
   const stats: EngineStats = { events: 0, byType: {}, duplicates: 0, late: 0, tooOld: 0, findings: 0 };
   const TYPE_NAMES = ['femto.report', 'ue.attach', 'ims.register', 'femto.session', 'payment.auth', 'registry.update'] as const;
@@ -115,8 +128,8 @@ export function createEngine(opts: EngineOptions) {
     },
     raise,
     raised: (rule, s) => book.has({ rule, ...s }),
-    cellNo,
-    cellName: (n) => cellNames[n] as string,
+    cellNo: cellNos.no,
+    cellName: cellNos.name,
     get neighborIds() {
       return neighborIds;
     },
@@ -279,7 +292,10 @@ export function createEngine(opts: EngineOptions) {
         if (e.cellIds) announce(rt, e.cellIds);
         const nb = e.neighbors;
         if (nb) {
+          // Between reports: no number is in flight outside the device records.
+          if (cellNos.sweepDue) cellNos.sweep(markHeldCellNos, runtimes.size);
           if (nb.length > neighborIds.length) neighborIds = new Int32Array(nb.length);
+          const cellNo = cellNos.no;
           for (let i = 0; i < nb.length; i++) neighborIds[i] = cellNo(nb[i] as string);
         }
         for (const h of byType.report) h(e, ctx, rt);
@@ -305,8 +321,10 @@ export function createEngine(opts: EngineOptions) {
         for (const h of byType.payment) h(e, ctx);
         break;
       case 'registry.update': {
+        // Only a relocation starts the location rules over, as for a change from the live
+        // registry poll (applyChanges): the same engine must judge the same change the same way.
         const { before, after } = registry.applyUpdate(e);
-        for (const h of byType.update) h(e, before, after, ctx);
+        if (relocates(before, after)) for (const h of byType.update) h(e, before, after, ctx);
         break;
       }
     }
@@ -336,7 +354,9 @@ export function createEngine(opts: EngineOptions) {
      * A registry record changed at `t` (epoch ms, the registry's `updatedAt`): it takes effect
      * in event order, before the first event at or after `t`. A change older than the
      * watermark (every event before it processed already) takes effect at once, after any held
-     * change older than it; so does one whose time is not a number (the newest record wins).
+     * change older than it; so does one whose time is not a number. Either way it is the newest
+     * read of the device's record: held changes of the same device are dropped (the newest
+     * record wins).
      */
     registryChange(d: DeviceInput, t: number): void {
       // A device the engine has no record of (and none on the way) is in force at once: there
@@ -351,7 +371,19 @@ export function createEngine(opts: EngineOptions) {
       let i = changes.length;
       while (i > changesHead && (changes[i - 1] as { t: number }).t > at) i--; // usually none: polls come in time order
       changes.splice(i, 0, { t: at, d });
-      if (!(at >= reorder.watermark)) applyChanges(at);
+      if (!(at >= reorder.watermark)) {
+        applyChanges(at);
+        // In force now: a change of the same device still held (a later time than this one's,
+        // or any time when this one has none) is an older read of the registry than this one,
+        // and applied later it would put the older record back. The newest record wins.
+        let k = changesHead;
+        for (let j = changesHead; j < changes.length; j++) {
+          const c = changes[j] as { t: number; d: DeviceInput };
+          if (c.d.serial !== d.serial) changes[k++] = c;
+        }
+        changes.length = k;
+        if (changesHead === k) changesHead = changes.length = 0;
+      }
     },
     /** Processes everything the reorder buffer holds now (live mode, when the stream goes quiet). */
     drain(): void {
@@ -372,7 +404,7 @@ export function createEngine(opts: EngineOptions) {
         sessions += rt.sessions.size;
         addresses += rt.ipSeen.size;
       }
-      return { devices: runtimes.size, subscribers: subscribers.size, buffered: reorder.size, dedupIds: dedup.size, sessions, addresses, registryChanges: changes.length - changesHead };
+      return { devices: runtimes.size, subscribers: subscribers.size, buffered: reorder.size, dedupIds: dedup.size, sessions, addresses, registryChanges: changes.length - changesHead, cellNos: cellNos.size, cellNoSlots: cellNos.slots, cellSweeps: cellNos.sweeps };
     },
   };
 }
