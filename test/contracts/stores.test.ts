@@ -126,5 +126,24 @@ for (const a of adapters) {
       expect((await devices.list({ cellId: 'c1' })).map((x) => x.serial)).toEqual(['F']);
       expect(await devices.count({ status: 'lost' })).toBe(1);
     });
+
+    it('ok/the change feed pages by (updatedAt, serial): every device once, in order, across rows sharing a time', async () => {
+      const { devices } = a.make();
+      const mk = (serial: string) => ({ serial, status: 'active' as const, cellIds: [], siteLat: null, siteLon: null, siteRadiusM: 300, ipPrefixes: [], expectedNeighbors: [], certFingerprints: [], owner: null });
+      // A bulk import: many devices with one updatedAt; then one later change.
+      const serials = Array.from({ length: 25 }, (_, i) => `S${String(i).padStart(3, '0')}`);
+      await devices.write(serials.map((serial) => ({ kind: 'insert' as const, device: mk(serial), change: { serial, from: null, to: 'active' as const, actor: 'x', reason: 'r', at: 't0' } })), '2026-01-01T00:00:00.000Z');
+      await devices.write([{ kind: 'insert', device: mk('A-LATE'), change: { serial: 'A-LATE', from: null, to: 'active', actor: 'x', reason: 'r', at: 't1' } }], '2026-01-01T00:00:01.000Z');
+      const seen: string[] = [];
+      let after = { updatedAt: '', serial: '' };
+      for (;;) {
+        const page = await devices.changedSince(after, 7);
+        seen.push(...page.map((d) => d.serial));
+        const last = page[page.length - 1];
+        if (!last) break;
+        after = { updatedAt: last.updatedAt, serial: last.serial };
+      }
+      expect(seen).toEqual([...serials, 'A-LATE']);
+    });
   });
 }

@@ -52,6 +52,8 @@ export function sqliteDeviceStore(db: SqliteDb): DeviceStore {
     `UPDATE devices SET status=@status, cell_ids=@cellIds, site_lat=@siteLat, site_lon=@siteLon, site_radius_m=@siteRadiusM, ip_prefixes=@ipPrefixes,
        expected_neighbors=@expectedNeighbors, cert_fingerprints=@certFingerprints, owner=@owner, updated_at=@at WHERE serial=@serial`,
   );
+  // The change feed, polled by live detection and the SeGW watcher (index devices_updated_serial).
+  const changedPage = db.prepare('SELECT * FROM devices WHERE (updated_at, serial) > (?, ?) ORDER BY updated_at, serial LIMIT ?');
   const cas = db.prepare('UPDATE devices SET status = ?, updated_at = ? WHERE serial = ? AND status = ?');
   const hist = db.prepare('INSERT INTO device_status_history (serial, from_status, to_status, actor, reason, at) VALUES (?, ?, ?, ?, ?, ?)');
   const histList = db.prepare('SELECT serial, from_status AS "from", to_status AS "to", actor, reason, at FROM device_status_history WHERE serial = ? ORDER BY id');
@@ -124,9 +126,7 @@ export function sqliteDeviceStore(db: SqliteDb): DeviceStore {
       return Promise.resolve(histList.all(serial) as StatusChange[]);
     },
     changedSince(after, limit) {
-      const rows = db
-        .prepare('SELECT * FROM devices WHERE updated_at > ? OR (updated_at = ? AND serial > ?) ORDER BY updated_at, serial LIMIT ?')
-        .all(after.updatedAt, after.updatedAt, after.serial, limit) as Row[];
+      const rows = changedPage.all(after.updatedAt, after.serial, limit) as Row[];
       return Promise.resolve(rows.map(toDevice));
     },
   };

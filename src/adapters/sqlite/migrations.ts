@@ -266,4 +266,14 @@ CREATE INDEX subscriber_payments_msisdn ON subscriber_payments(msisdn, t);
 CREATE INDEX subscriber_payments_t ON subscriber_payments(t);
 `,
   },
+  {
+    version: 5,
+    name: 'device change feed index',
+    sql: `
+-- The registry's change feed (changedSince) pages by (updated_at, serial): with an index on
+-- updated_at alone, a page after a bulk import (many rows, one updated_at) read every such row.
+CREATE INDEX devices_updated_serial ON devices(updated_at, serial);
+DROP INDEX devices_updated;
+`,
+  },
 ];
