@@ -17,7 +17,15 @@ export interface EngineOptions {
   onProcessed?: (e: FgEvent) => void;
   /** the cell-number dictionary is swept no sooner than at this size (default 4096; tests make it small) */
   cellSweepMin?: number;
+  /** device records kept for serials not in the registry, least recently seen evicted first (default 100,000) */
+  unknownDeviceCap?: number;
 }
+
+/**
+ * Admission publishes an event for every refused check-in, under the serial the client claimed
+ * (no certificate needed to be refused): records of serials not in the registry must be bounded.
+ */
+export const UNKNOWN_DEVICE_CAP = 100_000;
 
 export interface EngineStats {
   events: number;
@@ -57,7 +65,24 @@ export function createEngine(opts: EngineOptions) {
   const book = new AlertBook();
   const subscribers = new SubscriberIndex();
   const flags = new CellFlags();
+  // Device records, split by whether the serial is registered. Registered serials keep theirs
+  // (bounded by the registry; idle-device reads their lastSeen). Other serials are chosen by
+  // whoever sends the event (a refused check-in's claimed serial), so theirs are kept in
+  // recency order and the least recently seen is evicted past the cap. An evicted serial that
+  // comes back starts a fresh record: unregistered-device raises again (and folds into the same
+  // alert), and only state older than the cap's worth of other unknown serials is lost.
   const runtimes = new Map<string, DeviceRuntime>();
+  const strangers = new Map<string, DeviceRuntime>();
+  const strangerCap = Math.max(1, opts.unknownDeviceCap ?? UNKNOWN_DEVICE_CAP);
+  let evictedDevices = 0;
+  const recordOf = (serial: string): DeviceRuntime | undefined => runtimes.get(serial) ?? strangers.get(serial);
+  /** A serial just put in the registry keeps the record it had while unknown (and can no longer be evicted). */
+  function adopt(serial: string): void {
+    const rt = strangers.get(serial);
+    if (rt === undefined || registry.get(serial) === undefined) return;
+    strangers.delete(serial);
+    runtimes.set(serial, rt);
+  }
   const cells = new Map<string, CellState>();
   // Cell numbers (RuleContext.cellNo): device-chosen ids, so ids nothing holds are swept (see
   // CellNumbers). The only places a number outlives the report that interned it are on the
@@ -66,18 +91,21 @@ export function createEngine(opts: EngineOptions) {
   /** Marks the cell numbers the device records hold: device-moving's last scans, location-mismatch's expected cells. */
   function markHeldCellNos(mark: Uint8Array): number {
     let held = 0;
-    for (const rt of runtimes.values()) {
-      const scans = rt.moving?.scans;
-      if (scans) {
-        for (const s of scans) {
-          for (const x of s) mark[x] = 1;
-          held += s.length;
+    // An evicted record is in neither map: the numbers it held are freed by the next sweep.
+    for (const map of [runtimes, strangers]) {
+      for (const rt of map.values()) {
+        const scans = rt.moving?.scans;
+        if (scans) {
+          for (const s of scans) {
+            for (const x of s) mark[x] = 1;
+            held += s.length;
+          }
         }
-      }
-      const exp = rt.expectedNos;
-      if (exp) {
-        for (let i = 0; i < exp.length; i++) mark[exp[i] as number] = 1;
-        held += exp.length;
+        const exp = rt.expectedNos;
+        if (exp) {
+          for (let i = 0; i < exp.length; i++) mark[exp[i] as number] = 1;
+          held += exp.length;
+        }
       }
     }
     return held;
@@ -110,7 +138,7 @@ export function createEngine(opts: EngineOptions) {
       if (f.serial) {
         const reg = registry.get(f.serial);
         if (reg) for (const c of reg.cellIds) flags.flag(c, f.t, f.rule);
-        const rt = runtimes.get(f.serial);
+        const rt = recordOf(f.serial);
         if (rt) for (const c of rt.announced) flags.flag(c, f.t, f.rule);
       }
     }
@@ -122,7 +150,7 @@ export function createEngine(opts: EngineOptions) {
     registry,
     subscribers,
     flags,
-    runtime: (serial) => runtimes.get(serial),
+    runtime: recordOf,
     get startT() {
       return startT;
     },
@@ -149,9 +177,21 @@ export function createEngine(opts: EngineOptions) {
   /** The device's record, its registry entry refreshed when the registry changed since. */
   function runtimeOf(serial: string, t: number): DeviceRuntime {
     let rt = runtimes.get(serial);
-    if (!rt) {
-      rt = { lastSeen: t, sessions: new Map(), ipSeen: new Map(), announced: new Set(), announcedIds: [], reg: undefined, regVersion: -1, moving: undefined, locGps: 0, locScan: 0, expectedNos: undefined, cellsOk: undefined, cellsOkVersion: -1 };
-      runtimes.set(serial, rt);
+    if (rt === undefined) {
+      // Not registered when last seen (or never seen): moved to the recent end of `strangers`,
+      // or to `runtimes` if the registry has it now.
+      rt = strangers.get(serial);
+      if (rt === undefined) rt = { lastSeen: t, sessions: new Map(), ipSeen: new Map(), announced: new Set(), announcedIds: [], reg: undefined, regVersion: -1, moving: undefined, locGps: 0, locScan: 0, expectedNos: undefined, cellsOk: undefined, cellsOkVersion: -1 };
+      else strangers.delete(serial);
+      if (registry.get(serial) !== undefined) runtimes.set(serial, rt);
+      else {
+        strangers.set(serial, rt);
+        if (strangers.size > strangerCap) {
+          // The first key is the least recently seen (never this one: it was just set last).
+          strangers.delete(strangers.keys().next().value as string);
+          evictedDevices++;
+        }
+      }
     }
     if (t > rt.lastSeen) rt.lastSeen = t;
     if (rt.regVersion !== registry.version) {
@@ -227,6 +267,7 @@ export function createEngine(opts: EngineOptions) {
       changes[changesHead++] = undefined;
       const before = registry.get(c.d.serial);
       const after = registry.put(c.d);
+      adopt(after.serial);
       // A relocation recorded by the operator starts the location rules over, as the same
       // change given as a `registry.update` event does (a status change does not: it is no move).
       if (relocates(before, after)) {
@@ -293,7 +334,7 @@ export function createEngine(opts: EngineOptions) {
         const nb = e.neighbors;
         if (nb) {
           // Between reports: no number is in flight outside the device records.
-          if (cellNos.sweepDue) cellNos.sweep(markHeldCellNos, runtimes.size);
+          if (cellNos.sweepDue) cellNos.sweep(markHeldCellNos, runtimes.size + strangers.size);
           if (nb.length > neighborIds.length) neighborIds = new Int32Array(nb.length);
           const cellNo = cellNos.no;
           for (let i = 0; i < nb.length; i++) neighborIds[i] = cellNo(nb[i] as string);
@@ -324,6 +365,7 @@ export function createEngine(opts: EngineOptions) {
         // Only a relocation starts the location rules over, as for a change from the live
         // registry poll (applyChanges): the same engine must judge the same change the same way.
         const { before, after } = registry.applyUpdate(e);
+        adopt(after.serial);
         if (relocates(before, after)) for (const h of byType.update) h(e, before, after, ctx);
         break;
       }
@@ -364,7 +406,7 @@ export function createEngine(opts: EngineOptions) {
       // after a device was registered are a backfill of its history far more often than
       // traffic from before its registration (which admission refuses anyway).
       if (!registry.get(d.serial) && !changes.some((c) => c?.d.serial === d.serial)) {
-        registry.put(d);
+        adopt(registry.put(d).serial);
         return;
       }
       const at = Number.isFinite(t) ? t : -Infinity;
@@ -400,11 +442,14 @@ export function createEngine(opts: EngineOptions) {
     sizes: () => {
       let sessions = 0;
       let addresses = 0;
-      for (const rt of runtimes.values()) {
-        sessions += rt.sessions.size;
-        addresses += rt.ipSeen.size;
+      for (const map of [runtimes, strangers]) {
+        for (const rt of map.values()) {
+          sessions += rt.sessions.size;
+          addresses += rt.ipSeen.size;
+        }
       }
-      return { devices: runtimes.size, subscribers: subscribers.size, buffered: reorder.size, dedupIds: dedup.size, sessions, addresses, registryChanges: changes.length - changesHead, cellNos: cellNos.size, cellNoSlots: cellNos.slots, cellSweeps: cellNos.sweeps };
+      // devices: all records; unknownDevices: those of serials not in the registry (at most the cap)
+      return { devices: runtimes.size + strangers.size, unknownDevices: strangers.size, evictedDevices, subscribers: subscribers.size, buffered: reorder.size, dedupIds: dedup.size, sessions, addresses, registryChanges: changes.length - changesHead, cellNos: cellNos.size, cellNoSlots: cellNos.slots, cellSweeps: cellNos.sweeps };
     },
   };
 }
