@@ -6,3 +6,4 @@ export { systemClock, fixedClock } from './clock.js';
 export type { Clock } from './clock.js';
 export { randomId, sha256Hex } from './ids.js';
 export { maskImsi, maskMsisdn, maskSubscriberFields } from './mask.js';
+export { SeqHeap } from './heap.js';

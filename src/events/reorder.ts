@@ -1,3 +1,4 @@
+import { SeqHeap } from '../core/index.js';
 import type { FgEvent } from './types.js';
 
 /** Total order on events: time, then id (so equal times sort the same whatever the arrival order), then arrival. */
@@ -31,8 +32,7 @@ export class ReorderBuffer {
   private runSeq: number[] = [];
   private head = 0;
   // Min-heap of the events that arrived behind the run's tail.
-  private heap: FgEvent[] = [];
-  private heapSeq: number[] = [];
+  private readonly heap = new SeqHeap<FgEvent>(precedes);
   private seq = 0;
   private maxT = -Infinity;
   late = 0;
@@ -48,7 +48,7 @@ export class ReorderBuffer {
   }
 
   get size(): number {
-    return this.run.length - this.head + this.heap.length;
+    return this.run.length - this.head + this.heap.size;
   }
 
   push(e: FgEvent): void {
@@ -63,7 +63,7 @@ export class ReorderBuffer {
       this.run.push(e);
       this.runSeq.push(s);
     } else {
-      this.heapInsert(e, s);
+      this.heap.push(e, s);
     }
     if (e.t > this.maxT) {
       this.maxT = e.t;
@@ -82,13 +82,13 @@ export class ReorderBuffer {
     const heap = this.heap;
     for (;;) {
       const r = this.head < run.length ? (run[this.head] as FgEvent) : undefined;
-      const h = heap.length > 0 ? (heap[0] as FgEvent) : undefined;
+      const h = heap.peek();
       let fromRun: boolean;
       if (r === undefined) {
         if (h === undefined) break;
         fromRun = false;
       } else if (h === undefined) fromRun = true;
-      else fromRun = precedes(r, this.runSeq[this.head] as number, h, this.heapSeq[0] as number);
+      else fromRun = precedes(r, this.runSeq[this.head] as number, h, heap.peekSeq());
       if (fromRun) {
         const x = r as FgEvent;
         if (!(x.t < w)) break;
@@ -96,7 +96,7 @@ export class ReorderBuffer {
         this.emit(x);
       } else {
         if (!((h as FgEvent).t < w)) break;
-        this.emit(this.heapPop());
+        this.emit(heap.pop());
       }
     }
     if (this.head === run.length) {
@@ -108,48 +108,6 @@ export class ReorderBuffer {
       this.runSeq.splice(0, this.head);
       this.head = 0;
     }
-  }
-
-  private heapInsert(e: FgEvent, s: number): void {
-    const h = this.heap;
-    const q = this.heapSeq;
-    let i = h.length;
-    h.push(e);
-    q.push(s);
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!precedes(e, s, h[p] as FgEvent, q[p] as number)) break;
-      h[i] = h[p] as FgEvent;
-      q[i] = q[p] as number;
-      i = p;
-    }
-    h[i] = e;
-    q[i] = s;
-  }
-
-  private heapPop(): FgEvent {
-    const h = this.heap;
-    const q = this.heapSeq;
-    const top = h[0] as FgEvent;
-    const last = h.pop() as FgEvent;
-    const ls = q.pop() as number;
-    const n = h.length;
-    if (n > 0) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= n) break;
-        const r = l + 1;
-        const c = r < n && precedes(h[r] as FgEvent, q[r] as number, h[l] as FgEvent, q[l] as number) ? r : l;
-        if (!precedes(h[c] as FgEvent, q[c] as number, last, ls)) break;
-        h[i] = h[c] as FgEvent;
-        q[i] = q[c] as number;
-        i = c;
-      }
-      h[i] = last;
-      q[i] = ls;
-    }
-    return top;
   }
 }
 

@@ -1,4 +1,5 @@
 /** Scheduling primitives of the simulator: a deterministic min-heap of jobs and a cheap timestamp formatter. */
+import { SeqHeap } from '../core/index.js';
 
 const MIN = 60_000;
 
@@ -32,70 +33,10 @@ export interface Job {
   meta?: LineMeta;
 }
 
-/**
- * Min-heap on `at`; ties by insertion order so output is deterministic. The keys live in
- * their own arrays (unboxed doubles), so sifting does not chase a pointer per comparison.
- */
-export class Heap {
-  private jobs: Job[] = [];
-  private ats: number[] = [];
-  private seqs: number[] = [];
-  private seq = 0;
-  get size(): number {
-    return this.jobs.length;
-  }
-  push(j: Job): void {
-    const { jobs, ats, seqs } = this;
-    const at = j.at;
-    const s = this.seq++;
-    let i = jobs.length;
-    jobs.push(j);
-    ats.push(at);
-    seqs.push(s);
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      const pa = ats[p] as number;
-      if (pa < at || (pa === at && (seqs[p] as number) < s)) break;
-      jobs[i] = jobs[p] as Job;
-      ats[i] = pa;
-      seqs[i] = seqs[p] as number;
-      i = p;
-    }
-    jobs[i] = j;
-    ats[i] = at;
-    seqs[i] = s;
-  }
-  pop(): Job {
-    const { jobs, ats, seqs } = this;
-    const top = jobs[0] as Job;
-    const last = jobs.pop() as Job;
-    const la = ats.pop() as number;
-    const ls = seqs.pop() as number;
-    const n = jobs.length;
-    if (n > 0) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= n) break;
-        const r = l + 1;
-        let c = l;
-        if (r < n) {
-          const ra = ats[r] as number;
-          const la2 = ats[l] as number;
-          if (ra < la2 || (ra === la2 && (seqs[r] as number) < (seqs[l] as number))) c = r;
-        }
-        const ca = ats[c] as number;
-        if (la < ca || (la === ca && ls < (seqs[c] as number))) break;
-        jobs[i] = jobs[c] as Job;
-        ats[i] = ca;
-        seqs[i] = seqs[c] as number;
-        i = c;
-      }
-      jobs[i] = last;
-      ats[i] = la;
-      seqs[i] = ls;
-    }
-    return top;
+/** The job scheduler: earliest `at` first, equal times in the order they were scheduled (deterministic output). */
+export class Heap extends SeqHeap<Job> {
+  constructor() {
+    super((a, as, b, bs) => a.at < b.at || (a.at === b.at && as < bs));
   }
 }
 
