@@ -15,7 +15,7 @@
  */
 import { createServer, type Server, type ServerOptions } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { clientErrorHandler } from '../api/index.js';
+import { clientErrorHandler, problemBody } from '../api/index.js';
 import type { Logger } from '../core/logger.js';
 import { answerCheckin, answerRefusal, connectionOfSocket, type CheckinAnswer } from './checkin.routes.js';
 import type { Admission } from './service.js';
@@ -34,9 +34,9 @@ export interface GatewayServerOptions {
   logger: Logger;
 }
 
-/** What the API's problem+json looks like (src/api/problem.ts), for the few answers here. */
+/** The API's problem+json (src/api/problem.ts), for the few answers here. */
 function problem(res: ServerResponse, status: number, code: string, detail: string, close = false): void {
-  const body = JSON.stringify({ type: `https://femtoguard.dev/problems/${code}`, title: code, status, detail, code });
+  const body = problemBody(status, code, detail);
   const headers: Record<string, string | number> = { 'content-type': 'application/problem+json; charset=utf-8', 'content-length': Buffer.byteLength(body) };
   if (close) headers.connection = 'close';
   res.writeHead(status, headers).end(body);

@@ -4,7 +4,7 @@ export type { ApiDeps } from './server.js';
 export { createTokenService, ROLES, can } from './tokens.js';
 export type { Role, Permission, Principal, TokenService, TokenStore, ApiTokenRecord } from './tokens.js';
 export { parseDuration } from './admin.routes.js';
-export { clientErrorHandler, problemErrorHandler, sendProblem } from './problem.js';
+export { clientErrorHandler, problemBody, problemErrorHandler, sendProblem } from './problem.js';
 export type { RevocationEndpoints } from './revocation-http.js';
 export { createRevocationListener } from './revocation-listener.js';
 export type { RevocationListener, RevocationListenerOptions } from './revocation-listener.js';

@@ -13,9 +13,14 @@ export interface Problem {
   [k: string]: unknown;
 }
 
-export function sendProblem(reply: FastifyReply, status: number, code: string, detail: string, extra?: Record<string, unknown>): FastifyReply {
+/** The RFC 9457 body every femtoguard listener answers errors with, serialised. */
+export function problemBody(status: number, code: string, detail: string, extra?: Record<string, unknown>): string {
   const body: Problem = { type: `https://femtoguard.dev/problems/${code}`, title: code, status, detail, code, ...extra };
-  return reply.code(status).header('content-type', 'application/problem+json; charset=utf-8').send(JSON.stringify(body));
+  return JSON.stringify(body);
+}
+
+export function sendProblem(reply: FastifyReply, status: number, code: string, detail: string, extra?: Record<string, unknown>): FastifyReply {
+  return reply.code(status).header('content-type', 'application/problem+json; charset=utf-8').send(problemBody(status, code, detail, extra));
 }
 
 /** The one place AppError meets HTTP. Unknown errors become a bare 500 and one log line. */
@@ -57,6 +62,6 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: import('n
   }
   const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
   const code = status === 431 ? 'request.headers_too_large' : status === 408 ? 'request.timeout' : 'request.malformed_http';
-  const body = JSON.stringify({ type: `https://femtoguard.dev/problems/${code}`, title: code, status, detail: `the request could not be parsed (${err.code ?? 'error'})`, code });
+  const body = problemBody(status, code, `the request could not be parsed (${err.code ?? 'error'})`);
   socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nConnection: close\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
