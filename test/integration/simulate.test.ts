@@ -68,19 +68,21 @@ describe('femtoguard simulate (file mode)', () => {
     expect((JSON.parse(readFileSync(join(none, 'truth.json'), 'utf8')) as Truth).rogues).toEqual([]);
   });
 
-  it('fail/unknown scenario, missing --out, live-mode flags and bad numbers are usage errors (exit 2)', async () => {
-    const bad = [
-      ['simulate', '--out', join(work, 'x'), '--scenarios', 'lost-credential-rogue,teleport'],
-      ['simulate'],
-      ['simulate', '--out', join(work, 'x'), '--target', 'https://127.0.0.1:8443'],
-      ['simulate', '--out', join(work, 'x'), '--speed', '60'],
-      ['simulate', '--out', join(work, 'x'), '--devices', 'many'],
-      ['simulate', '--out', join(work, 'x'), '--days', '0'],
+  it('fail/unknown scenario, missing --out, live-mode flags and bad numbers are usage errors (exit 2) that say which', async () => {
+    const { FEMTOGUARD_TOKEN: _t, ...env } = process.env;
+    const bad: [string[], RegExp][] = [
+      [['simulate', '--out', join(work, 'x'), '--scenarios', 'lost-credential-rogue,teleport'], /unknown scenario teleport/],
+      [['simulate'], /simulate needs --out DIR, or --target URL/],
+      [['simulate', '--out', join(work, 'x'), '--target', 'https://127.0.0.1:8443'], /live mode needs an admin API token/],
+      [['simulate', '--out', join(work, 'x'), '--speed', '60'], /--speed is for live mode/],
+      [['simulate', '--out', join(work, 'x'), '--devices', 'many'], /--devices must be an integer/],
+      [['simulate', '--out', join(work, 'x'), '--days', '0'], /--days must be a number/],
     ];
-    for (const args of bad) {
-      const r = await cli(args, process.env);
+    for (const [args, why] of bad) {
+      const r = await cli(args, env);
       expect(r.status, args.join(' ')).toBe(2);
       expect(r.stderr, args.join(' ')).toMatch(/error \[cli\.usage\]/);
+      expect(r.stderr, args.join(' ')).toMatch(why);
     }
     expect(existsSync(join(work, 'x'))).toBe(false);
   });
