@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { score, type ScoredAlert, type Truth } from '../../src/sim/index.js';
+import { score, type LiveSummary, type ScoredAlert, type Truth } from '../../src/sim/index.js';
 import { freePort } from '../helpers/child-server.js';
 import { cli } from '../helpers/run.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -15,20 +15,8 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 let s: TestServer;
 let out: string;
 let truth: Truth;
-let summary: {
-  enrolled: number;
-  enrollFailed: number;
-  admitted: number;
-  denied: number;
-  deniedByReason: Record<string, number>;
-  eventsPosted: number;
-  eventsRejected: number;
-  paymentsHeld: number;
-  paymentsAllowed: number;
-  clientErrors: number;
-  elapsedSeconds: number;
-  score: { detected: number; falsePositives: unknown[] };
-};
+/** What `simulate --target --json` prints: the live summary (without the truth) and the score. */
+let summary: Omit<LiveSummary, 'truth'> & { score: { detected: number; falsePositives: unknown[] } };
 let registry: { serial: string; status: string; prefix: string }[];
 
 const api = async <T>(path: string): Promise<T> => {
