@@ -56,6 +56,28 @@ export const admissionConfigSchema = z
       .prefault({}),
     /** per-fleet overrides, keyed by the registry's `owner` */
     fleets: z.record(z.string().min(1), policyOverride).default({}),
+    /**
+     * Events published for refusals whose identity no certificate proved (the client's claimed
+     * serial and cells), per source prefix: past the limit the decision is still recorded and
+     * audited, its events are not published, and one `admission.events_suppressed` audit event
+     * per source prefix per minute counts them (docs/admission.md). Refusals of devices with a
+     * valid certificate of the issuing CA are never limited.
+     */
+    refusalEvents: z
+      .object({
+        perMinute: z.number().int().min(1).max(1_000_000).default(20),
+        burst: z.number().int().min(1).max(1_000_000).default(20),
+        /** IPv4 sources are grouped by this prefix length (32: each address its own bucket) */
+        ipv4PrefixLength: z.number().int().min(8).max(32).default(24),
+        /** IPv6 sources are grouped by this prefix length (128: each address its own bucket) */
+        ipv6PrefixLength: z.number().int().min(16).max(128).default(56),
+        /** source prefixes tracked at most (least recently seen evicted first); ~200 bytes each */
+        maxSources: z.number().int().min(16).max(1_000_000).default(10_000),
+        /** over all sources together: bounds a flood rotating through many prefixes */
+        totalPerMinute: z.number().int().min(1).max(10_000_000).default(600),
+      })
+      .strict()
+      .prefault({}),
     rotation: z
       .object({
         /** gateway addresses (`host:port`), each served by its own TLS listener; empty = no rotation */

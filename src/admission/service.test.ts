@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { AuditEventInput } from '../audit-log/index.js';
 import { fixedClock } from '../core/clock.js';
 import { silentLogger } from '../core/logger.js';
 import type { EventStore, FgEvent, StoredEvent } from '../events/index.js';
@@ -32,16 +33,17 @@ function memory(opts: { failRecord?: boolean } = {}) {
   return { writes, events, decisions, store, none };
 }
 
-async function setup(opts: { failRecord?: boolean } = {}) {
+async function setup(opts: { failRecord?: boolean; admission?: Record<string, unknown> } = {}) {
   const m = memory(opts);
   const w = world(ca);
   w.devices.set('KTF1', device('KTF1'));
   const { der, record } = await ca.issue('KTF1');
   w.certs.set(record.fingerprint, record);
   const clock = fixedClock(NOW);
-  const audit = { record: () => Promise.resolve() };
+  const audited: AuditEventInput[] = [];
+  const audit = { record: (e: AuditEventInput) => (audited.push(e), Promise.resolve()) };
   const admission = createAdmission({
-    config: admissionConfigSchema.parse({}),
+    config: admissionConfigSchema.parse(opts.admission ?? {}),
     devices: w.deps.devices,
     certs: w.deps.certs,
     issuing: () => ca.issuing,
@@ -51,9 +53,10 @@ async function setup(opts: { failRecord?: boolean } = {}) {
     rotation: createGatewayRotation({ store: m.none, audit, clock }, { pool: [], intervalSeconds: 60, graceSeconds: 0, pollMs: 1000, acceptOnMainListener: true }),
     clock,
     logger: silentLogger(),
+    audit,
   });
   const conn = (sourceIp: string) => ({ clientChain: [der], sourceIp, endpoint: '127.0.0.1:8443', mainListener: true });
-  return { m, admission, conn, clock, fp: record.fingerprint };
+  return { m, admission, conn, clock, fp: record.fingerprint, audited };
 }
 
 describe('admission service', () => {
@@ -108,5 +111,42 @@ describe('admission service', () => {
     const other = await makeCa('other');
     const c = await decide(checkin('KTF1', der), { ...w.deps, leafCache, issuing: () => other.issuing });
     expect(c.reason).toBe('cert-chain');
+  });
+});
+
+describe('admission service: events of refusals whose identity no certificate proved', () => {
+  const noCert = (sourceIp: string) => ({ sourceIp, endpoint: '127.0.0.1:8443', mainListener: true });
+  const serials = (events: FgEvent[]): string[] => [...new Set(events.map((e) => ('serial' in e ? e.serial : '')))];
+  const suppressions = (audited: AuditEventInput[]) => audited.filter((a) => a.action === 'admission.events_suppressed').map((a) => a.details);
+
+  it('fail/past the bucket a claimed serial is refused and recorded but not published; the count is audited; a verified refusal is not limited', async () => {
+    const { m, admission, conn, clock, audited } = await setup({ admission: { refusalEvents: { perMinute: 1, burst: 2 } } });
+    for (let i = 0; i < 5; i++) expect((await admission.checkin({ serial: `X${i}`, cellIds: [`45008-9${i}`] }, noCert(`203.0.113.${i + 1}`))).decision.reason).toBe('cert-chain');
+    expect(m.writes.map((w) => w.decision.serial)).toEqual(['X0', 'X1', 'X2', 'X3', 'X4']);
+    expect(serials(m.events)).toEqual(['X0', 'X1']);
+    expect(suppressions(audited)).toMatchObject([{ sourcePrefix: '203.0.113.0/24', suppressed: 1, perMinute: 1, burst: 2 }]);
+    // KTF1's own certificate, refused for a cell it may not serve, from the same /24: published
+    const own = await admission.checkin({ serial: 'KTF1', cellIds: ['45008-999'] }, conn('203.0.113.50'));
+    expect(own.decision.decision).toBe('deny');
+    expect(serials(m.events)).toEqual(['X0', 'X1', 'KTF1']);
+    // another /24 has its own bucket
+    await admission.checkin({ serial: 'Y0' }, noCert('198.51.100.1'));
+    expect(serials(m.events)).toEqual(['X0', 'X1', 'KTF1', 'Y0']);
+    // a minute later one token is back; shutdown reports what was held back since the first summary
+    clock.advance(60_000);
+    await admission.checkin({ serial: 'X5' }, noCert('203.0.113.9'));
+    expect(serials(m.events).at(-1)).toBe('X5');
+    await admission.drain();
+    expect(suppressions(audited)).toMatchObject([{ suppressed: 1 }, { sourcePrefix: '203.0.113.0/24', suppressed: 2 }]);
+  });
+
+  it('fail/a gateway-reported session naming a serial without a certificate is limited the same way; one verified by fingerprint is not', async () => {
+    const { m, admission, fp } = await setup({ admission: { refusalEvents: { perMinute: 1, burst: 1 } } });
+    for (const serial of ['G0', 'G1', 'G2']) expect((await admission.admitGatewaySession({ phase: 'up', serial, sourceIp: '175.198.195.20' })).reason).toBe('cert-chain');
+    expect(serials(m.events)).toEqual(['G0']);
+    expect((await admission.admitGatewaySession({ phase: 'up', certFingerprint: fp, sourceIp: '175.198.195.7', sessionId: 'ike-1' })).decision).toBe('admit');
+    expect((await admission.admitGatewaySession({ phase: 'up', certFingerprint: fp, sourceIp: '175.198.195.8', sessionId: 'ike-2' })).reason).toBe('single-session');
+    expect(serials(m.events)).toEqual(['G0', 'KTF1']);
+    expect(m.events).toHaveLength(3);
   });
 });

@@ -1,3 +1,4 @@
+import type { AuditSink } from '../audit-log/index.js';
 import type { Clock } from '../core/clock.js';
 import { randomId, sha256Hex } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
@@ -7,6 +8,7 @@ import type { AdmissionConfig } from './config.js';
 import { createLeafCache, decide, type DecisionDeps } from './decision.js';
 import { createPolicyResolver } from './policy.js';
 import { createRecorder } from './recorder.js';
+import { RefusalEventLimiter, type Suppression } from './refusal-limiter.js';
 import type { GatewayRotation } from './rotation.js';
 import { LiveSessions, type LiveSession } from './sessions.js';
 import type { DecisionStore } from './store.js';
@@ -23,6 +25,11 @@ export interface AdmissionDeps {
   rotation: GatewayRotation;
   clock: Clock;
   logger: Logger;
+  /**
+   * Where the summaries of refusal events held back by the rate limit go
+   * (`admission.events_suppressed`). Without it they are logged as warnings instead.
+   */
+  audit?: AuditSink | undefined;
 }
 
 /** The TLS connection a check-in came over. */
@@ -68,6 +75,23 @@ function reportEvent(d: RecordedDecision, r: CheckinReport): FemtoReportEvent {
 }
 
 /**
+ * Whether the identity a decision names was proven by a certificate of femtoguard's issuing
+ * CA: the chain verified and the certificate is bound to that serial. Otherwise the serial
+ * (and the cells, GPS and neighbours with it) is only what the client claimed: no
+ * certificate, a foreign, malformed or CA-signed-but-unrecorded one, another device's
+ * certificate, the CA still locked, or a decision that failed (`internal-error`).
+ */
+export function identityVerified(d: Decision): boolean {
+  let chain = false;
+  let binding = false;
+  for (const r of d.reasons) {
+    if (r.code === 'cert-chain') chain = r.ok;
+    else if (r.code === 'cert-serial-binding') binding = r.ok;
+  }
+  return chain && binding;
+}
+
+/**
  * Admission as a service: runs the decision for check-ins and gateway-reported sessions,
  * keeps one live session per identity, records every decision (with its audit event) and
  * publishes it as `femto.session` / `femto.report` for detection.
@@ -85,6 +109,42 @@ export function createAdmission(deps: AdmissionDeps) {
     leafCache: createLeafCache(),
   };
   const recorder = createRecorder(deps);
+  const limiter = new RefusalEventLimiter(config.refusalEvents);
+  const auditWrites = new Set<Promise<void>>();
+
+  /** One summary of refusal events held back for a source prefix: an audit event (there is no event type for it in FORMATS.md §1). */
+  function auditSuppression(s: Suppression): void {
+    const details = {
+      sourcePrefix: s.sourcePrefix,
+      suppressed: s.suppressed,
+      firstAt: new Date(s.firstAt).toISOString(),
+      lastAt: new Date(s.lastAt).toISOString(),
+      perMinute: config.refusalEvents.perMinute,
+      burst: config.refusalEvents.burst,
+    };
+    if (!deps.audit) {
+      deps.logger.warn(details, 'refusal events suppressed (rate limit per source prefix)');
+      return;
+    }
+    const p = deps.audit
+      .record({ action: 'admission.events_suppressed', actor: 'system', subject: s.sourcePrefix, outcome: 'denied', details, at: new Date(s.lastAt) })
+      .catch((e: unknown) => deps.logger.error({ err: String(e), sourcePrefix: s.sourcePrefix }, 'audit of suppressed refusal events failed'))
+      .finally(() => auditWrites.delete(p));
+    auditWrites.add(p);
+  }
+
+  /**
+   * The events of a decision as they may be published: all of them when the identity is
+   * verified; for a claimed identity, only within the source prefix's rate (else none, and
+   * the suppression is counted). The decision is recorded and audited either way.
+   */
+  function publishable(d: RecordedDecision, events: FgEvent[], nowMs: number): FgEvent[] {
+    if (events.length === 0 || identityVerified(d)) return events;
+    const r = limiter.take(d.sourceIp, nowMs);
+    if (r.evicted) auditSuppression(r.evicted);
+    if (r.summary) auditSuppression(r.summary);
+    return r.allowed ? events : [];
+  }
 
   async function evaluate(input: DecisionInput): Promise<RecordedDecision> {
     const c0 = process.cpuUsage();
@@ -146,7 +206,8 @@ export function createAdmission(deps: AdmissionDeps) {
       // a femto.report only, so a device checking in every few minutes is one session.
       const startsOrMoves = s === null || prior === null || prior.id !== s.id || prior.endpoint !== s.endpoint;
       // A session a gateway reported keeps the gateway's id, so that its `down` closes it in detection too.
-      const events: FgEvent[] = startsOrMoves ? [sessionEvent(d, report.serial, 'up', s?.gatewaySessionId ?? s?.id ?? d.id, report.cellIds), reportEvent(d, report)] : [reportEvent(d, report)];
+      const all: FgEvent[] = startsOrMoves ? [sessionEvent(d, report.serial, 'up', s?.gatewaySessionId ?? s?.id ?? d.id, report.cellIds), reportEvent(d, report)] : [reportEvent(d, report)];
+      const events = publishable(d, all, now.getTime());
       try {
         await recorder.write({ decision: d, actor: actorOf(d) }, events);
       } catch (e) {
@@ -214,21 +275,33 @@ export function createAdmission(deps: AdmissionDeps) {
       } else if (d.serial) {
         sessions.end(d.serial, { sourceIp: input.sourceIp, gatewaySessionId: input.sessionId });
       }
-      const events: FgEvent[] = d.serial ? [sessionEvent(d, d.serial, input.phase, sessionId, input.cellIds)] : [];
+      const events = publishable(d, d.serial ? [sessionEvent(d, d.serial, input.phase, sessionId, input.cellIds)] : [], now.getTime());
       await recorder.write({ decision: d, actor: input.actor ?? 'gateway' }, events);
       return d;
     },
 
     announcement: (): GatewayAnnouncement => rotation.announcement(),
 
-    /** Forgets expired sessions now and then; returns the stop function. */
+    /**
+     * Forgets expired sessions now and then, and audits the refusal events held back in the
+     * last minute (one summary per source prefix); returns the stop function.
+     */
     start(): () => void {
-      const t = setInterval(() => sessions.sweep(clock.now().getTime()), 60_000);
+      const t = setInterval(() => {
+        const nowMs = clock.now().getTime();
+        sessions.sweep(nowMs);
+        for (const s of limiter.flush(nowMs)) auditSuppression(s);
+      }, 60_000);
       t.unref();
       return () => clearInterval(t);
     },
 
-    drain: (): Promise<void> => recorder.drain(),
+    /** Writes what is queued, and every pending suppression summary, and waits for them. */
+    async drain(): Promise<void> {
+      for (const s of limiter.flush(clock.now().getTime(), true)) auditSuppression(s);
+      await recorder.drain();
+      await Promise.all([...auditWrites]);
+    },
   };
 }
 

@@ -61,6 +61,7 @@ function stateOf(base: BaseContext, log: Logger): AdmissionState {
     bus: base.bus,
     rotation,
     clock: base.clock,
+    audit: base.stores.audit,
     logger: log,
   });
   st = { admission, rotation, ca };
