@@ -1,5 +1,5 @@
 import type { FgEvent, RegistryUpdateEvent } from '../events/index.js';
-import { DedupWindow, ReorderBuffer } from '../events/index.js';
+import { OrderedIntake } from '../events/index.js';
 import type { DeviceInput } from '../registry/index.js';
 import { AlertBook, SEVERITY_RANK, type Alert, type Finding } from './alerts.js';
 import { CellNumbers } from './cell-numbers.js';
@@ -121,7 +121,6 @@ export function createEngine(opts: EngineOptions) {
     for (const k of typeOrder) out[TYPE_NAMES[k] as string] = typeCounts[k] as number;
     return out;
   };
-  const dedup = new DedupWindow(config.dedupWindowMs);
   let startT = NaN;
   let lastT = -Infinity;
   let nextTick = -Infinity;
@@ -373,24 +372,21 @@ export function createEngine(opts: EngineOptions) {
     opts.onProcessed?.(e);
   }
 
-  const reorder = new ReorderBuffer(config.maxOutOfOrderMs, process);
+  const intake = new OrderedIntake<FgEvent>(config.maxOutOfOrderMs, config.dedupWindowMs, process);
+  const reorder = intake.reorder;
 
   return {
-    /** Feeds one validated event (any arrival order within the out-of-order limit). */
-    /** Feeds one validated event; false when it was dropped (duplicate id, or older than the dedup window). */
+    /** Feeds one validated event (any arrival order within the out-of-order limit); false when it was dropped (duplicate id, or older than the dedup window). */
     push(e: FgEvent): boolean {
-      const newest = reorder.watermark + config.maxOutOfOrderMs;
-      if (e.t < newest - config.dedupWindowMs) {
-        stats.tooOld++;
-        return false;
-      }
-      if (e.id !== undefined && dedup.isDuplicate(e.id, e.t, Math.max(e.t, newest))) {
-        stats.duplicates++;
-        return false;
-      }
-      reorder.push(e);
-      stats.late = reorder.late;
-      return true;
+      return intake.push(e);
+    },
+    /**
+     * Processes one event now: for a reader that has already deduplicated and ordered its
+     * events with its own OrderedIntake (`femtoguard detect`, which does so on another
+     * thread). Mixing it with `push` on one engine would break the order.
+     */
+    processOrdered(e: FgEvent): void {
+      process(e);
     },
     /**
      * A registry record changed at `t` (epoch ms, the registry's `updatedAt`): it takes effect
@@ -437,7 +433,7 @@ export function createEngine(opts: EngineOptions) {
       if (lastT > -Infinity) tick(lastT, true);
     },
     alerts: (): Alert[] => book.list(),
-    stats: (): EngineStats => ({ ...stats, byType: byTypeNow(), late: reorder.late }),
+    stats: (): EngineStats => ({ ...stats, byType: byTypeNow(), duplicates: intake.duplicates, tooOld: intake.tooOld, late: intake.late }),
     /** Number of entities held (for the bounded-memory checks). */
     sizes: () => {
       let sessions = 0;
@@ -449,7 +445,7 @@ export function createEngine(opts: EngineOptions) {
         }
       }
       // devices: all records; unknownDevices: those of serials not in the registry (at most the cap)
-      return { devices: runtimes.size + strangers.size, unknownDevices: strangers.size, evictedDevices, subscribers: subscribers.size, buffered: reorder.size, dedupIds: dedup.size, sessions, addresses, registryChanges: changes.length - changesHead, cellNos: cellNos.size, cellNoSlots: cellNos.slots, cellSweeps: cellNos.sweeps };
+      return { devices: runtimes.size + strangers.size, unknownDevices: strangers.size, evictedDevices, subscribers: subscribers.size, buffered: reorder.size, dedupIds: intake.dedupSize, sessions, addresses, registryChanges: changes.length - changesHead, cellNos: cellNos.size, cellNoSlots: cellNos.slots, cellSweeps: cellNos.sweeps };
     },
   };
 }

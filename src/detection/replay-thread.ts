@@ -1,17 +1,19 @@
 /**
- * `femtoguard detect` over files runs the replay (the same `replay`, the same engine) on a
- * worker thread, for one reason: the worker's heap can be given a larger young generation
- * than the main thread's default, and the engine's allocation pattern needs one.
+ * `femtoguard detect` over files runs on two threads. The main thread reads the events file
+ * (ReplayReader, replay-reader.ts): it splits lines, reads each with the byte scanner
+ * (src/events/fast-scan.ts; JSON.parse and validation for lines the scanner leaves), drops
+ * duplicates and puts events in order, holding records rather than parsed events; batches of
+ * ordered line bytes and records cross to a worker as transferred buffers (no copy, no
+ * structured clone of objects). The worker decodes them and runs the engine (ReplayFeed).
+ * `replay` (stdin, in process) runs the same two halves on one thread: same alerts, same
+ * summary.
  *
- * Every event waits in the reorder buffer for 10 minutes of event time (about 22,000 events
- * of a 20,000-cell fleet, tens of MB as parsed JSON). With V8's default semi-space (16 MiB)
- * each event outlives two scavenges and is promoted to the old generation, where it dies and
- * must be found by a full mark-compact: garbage collection was 15% of the replay. With a
- * 64 MiB semi-space an event is copied once and dies young (measured on 1M events of the
- * benchmark: 10% less CPU; 128 MiB gained nothing more and cost 100 MiB of RSS). The old
- * generation's growth is capped too (see below). The main thread only relays progress.
- *
- * stdin (`-`) stays in process: a worker cannot read the parent's stdin directly.
+ * The worker's heap is shaped for the engine: every event waits in the reorder buffer for 10
+ * minutes of event time (about 22,000 events of a 20,000-cell fleet). With V8's default
+ * semi-space (16 MiB) each event outlives two scavenges and is promoted to the old
+ * generation, where it dies and must be found by a full mark-compact; with a 64 MiB
+ * semi-space it is copied once and dies young (measured: 10% less CPU; 128 MiB gained nothing
+ * more and cost 100 MiB of RSS). The old generation's growth is capped too (see below).
  */
 import { createReadStream } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
@@ -19,32 +21,36 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { AppError, type ErrorKind } from '../core/errors.js';
 import type { Alert } from './alerts.js';
 import type { DetectionConfig } from './config.js';
-import { replay, type ReplaySummary } from './replay.js';
+import { createReplayEngine, loadRegistry, type ReplaySummary } from './replay.js';
+import { batchBuffers, ReplayReader, type EventsSummary, type OrderedBatch } from './replay-reader.js';
 
 /** Semi-space of 64 MiB: V8 sizes the young generation at three semi-spaces. */
 const YOUNG_GENERATION_MB = 3 * 64;
 const HEAP_GROWING_PERCENT = 50;
+/** Batches handed to the worker and not yet processed: bounds the memory between the threads. */
+const MAX_IN_FLIGHT = 4;
 
 interface Job {
   /** marks this module's own worker (the module is also imported on the main thread) */
   fgReplayThread: true;
   registryPath: string;
-  eventsPath: string;
   config: DetectionConfig;
 }
 
-type Message =
-  | { kind: 'progress'; bytes: number; events: number }
+type ToWorker = { kind: 'batch'; batch: OrderedBatch } | { kind: 'end'; events: EventsSummary };
+
+type FromWorker =
+  | { kind: 'ack' }
   | { kind: 'done'; alerts: Alert[]; summary: ReplaySummary }
   /** an AppError (bad registry header, ...) crosses the thread as its fields: the CLI maps it to exit 2 as in process */
   | { kind: 'failed'; error: { kind: ErrorKind; code: string; message: string; details: Record<string, unknown> | undefined } };
 
 const open = (path: string): AsyncIterable<Buffer> => createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>;
 
-/** Replays two files on a worker thread; same result as `replay` over the same inputs. */
-export function replayFilesOnThread(job: Omit<Job, 'fgReplayThread'> & { onProgress?: (bytes: number, events: number) => void }): Promise<{ alerts: Alert[]; summary: ReplaySummary }> {
-  const { onProgress, ...rest } = job;
-  const data: Job = { ...rest, fgReplayThread: true };
+/** Replays two files on two threads; same result as `replay` over the same inputs. */
+export function replayFilesOnThread(job: { registryPath: string; eventsPath: string; config: DetectionConfig; onProgress?: (bytes: number, events: number) => void }): Promise<{ alerts: Alert[]; summary: ReplaySummary }> {
+  const { onProgress, eventsPath, registryPath, config } = job;
+  const data: Job = { registryPath, config, fgReplayThread: true };
   // Under tsx (tests, benchmarks from source) this module is the .ts file; compiled, the .js one.
   const self = new URL(import.meta.url);
   // The old generation may grow to 1.5x what survived the last full collection instead of
@@ -52,50 +58,87 @@ export function replayFilesOnThread(job: Omit<Job, 'fgReplayThread'> & { onProgr
   // CPU time (with fewer promotions, full collections are rare either way). V8 reads this flag
   // when it sizes the heap after a collection; it is process-wide (femtoguard detect only).
   setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
-  return new Promise((resolve, reject) => {
-    // From source (tests and benchmarks run the CLI under tsx) the worker must load TypeScript:
-    // tsx's hooks do not follow into worker threads, so the worker registers them first.
-    const boot = self.pathname.endsWith('.ts') ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => m.register()).then(() => import(${JSON.stringify(self.href)}))` : `import(${JSON.stringify(self.href)})`;
-    const w = new Worker(boot, { eval: true, workerData: data, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
-    let result: { alerts: Alert[]; summary: ReplaySummary } | undefined;
-    w.on('message', (m: Message) => {
-      if (m.kind === 'progress') onProgress?.(m.bytes, m.events);
-      else if (m.kind === 'done') result = { alerts: m.alerts, summary: m.summary };
-      else reject(new AppError(m.error.kind, m.error.code, m.error.message, m.error.details));
+  // From source (tests and benchmarks run the CLI under tsx) the worker must load TypeScript:
+  // tsx's hooks do not follow into worker threads, so the worker registers them first.
+  const boot = self.pathname.endsWith('.ts') ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => m.register()).then(() => import(${JSON.stringify(self.href)}))` : `import(${JSON.stringify(self.href)})`;
+  const w = new Worker(boot, { eval: true, workerData: data, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
+
+  let inFlight = 0;
+  let wake: (() => void) | null = null;
+  let failed = false;
+  const result = new Promise<{ alerts: Alert[]; summary: ReplaySummary }>((resolve, reject) => {
+    let done: { alerts: Alert[]; summary: ReplaySummary } | undefined;
+    const fail = (e: unknown): void => {
+      failed = true;
+      wake?.();
+      reject(e);
+    };
+    w.on('message', (m: FromWorker) => {
+      if (m.kind === 'ack') {
+        inFlight--;
+        wake?.();
+      } else if (m.kind === 'done') done = { alerts: m.alerts, summary: m.summary };
+      else fail(new AppError(m.error.kind, m.error.code, m.error.message, m.error.details));
     });
-    w.on('error', reject);
+    w.on('error', fail);
     w.on('exit', (code) => {
-      if (result) resolve(result);
-      else reject(new Error(`detection worker exited with code ${code} before finishing`));
+      if (done) resolve(done);
+      else fail(new Error(`detection worker exited with code ${code} before finishing`));
     });
   });
+  // The caller gets the first failure through `result`; the reader below only stops on it.
+  result.catch(() => undefined);
+
+  const reader = new ReplayReader(config, (batch) => {
+    inFlight++;
+    w.postMessage({ kind: 'batch', batch } satisfies ToWorker, batchBuffers(batch));
+  });
+  let bytes = 0;
+  async function read(): Promise<void> {
+    for await (const chunk of open(eventsPath)) {
+      bytes += chunk.length;
+      reader.push(chunk);
+      while (inFlight >= MAX_IN_FLIGHT && !failed) await new Promise<void>((r) => (wake = r));
+      wake = null;
+      if (failed) return;
+      onProgress?.(bytes, reader.summary().accepted);
+    }
+    reader.end();
+    w.postMessage({ kind: 'end', events: reader.summary() } satisfies ToWorker);
+  }
+
+  return read().then(
+    () =>
+      result.then((r) => {
+        onProgress?.(bytes, r.summary.events.accepted);
+        return r;
+      }),
+    async (e: unknown) => {
+      // The file could not be read (a directory, gone, unreadable): the worker is stopped.
+      await w.terminate();
+      throw e;
+    },
+  );
 }
 
 if (!isMainThread && parentPort && (workerData as Partial<Job> | null)?.fgReplayThread === true) {
   const job = workerData as Job;
   const port = parentPort;
-  let lastBytes = 0;
-  let sent = 0;
-  const run = replay({
-    registry: open(job.registryPath),
-    events: open(job.eventsPath),
-    config: job.config,
-    onProgress: (bytes, events) => {
-      // A message per 16 MiB is plenty for a progress bar.
-      lastBytes = bytes;
-      if (bytes - sent >= 16 << 20) {
-        sent = bytes;
-        port.postMessage({ kind: 'progress', bytes, events } satisfies Message);
-      }
-    },
-  });
   try {
-    const r = await run;
-    port.postMessage({ kind: 'progress', bytes: lastBytes, events: r.summary.events.accepted } satisfies Message);
-    port.postMessage({ kind: 'done', alerts: r.alerts, summary: r.summary } satisfies Message);
+    const side = createReplayEngine(await loadRegistry(open(job.registryPath)), job.config);
+    port.on('message', (m: ToWorker) => {
+      if (m.kind === 'batch') {
+        side.consume(m.batch);
+        port.postMessage({ kind: 'ack' } satisfies FromWorker);
+        return;
+      }
+      const r = side.finish(m.events);
+      port.postMessage({ kind: 'done', alerts: r.alerts, summary: r.summary } satisfies FromWorker);
+      port.close();
+    });
   } catch (e) {
     // Anything else is thrown on: the worker's 'error' event rejects with it.
     if (!(e instanceof AppError)) throw e;
-    port.postMessage({ kind: 'failed', error: { kind: e.kind, code: e.code, message: e.message, details: e.details } } satisfies Message);
+    port.postMessage({ kind: 'failed', error: { kind: e.kind, code: e.code, message: e.message, details: e.details } } satisfies FromWorker);
   }
 }

@@ -1,23 +1,18 @@
-import { forEachNdjsonLine, validateEvent, type NdjsonLine } from '../events/index.js';
 import { readRegistryCsv, type DeviceInput } from '../registry/index.js';
 import type { Alert } from './alerts.js';
 import type { DetectionConfig, RuleId } from './config.js';
 import { createEngine, type EngineStats } from './engine.js';
 import { RegistryView } from './state.js';
+import { ReplayFeed, ReplayReader, type EventsSummary, type LineError, type OrderedBatch } from './replay-reader.js';
 
-export interface LineError {
-  line: number;
-  error: string;
-}
+export type { LineError, EventsSummary } from './replay-reader.js';
 
 export interface ReplaySummary {
   registry: { devices: number; rejected: LineError[] };
-  events: { lines: number; accepted: number; rejected: LineError[]; rejectedCount: number; unknownTypes: Record<string, number>; duplicates: number; late: number; tooOld: number };
+  events: EventsSummary;
   alerts: { total: number; byRule: Partial<Record<RuleId, number>>; bySeverity: Record<string, number> };
   engine: EngineStats;
 }
-
-const MAX_LISTED_ERRORS = 1000;
 
 /** Loads a registry CSV into the engine's view; bad rows are reported and skipped. */
 export async function loadRegistry(input: AsyncIterable<Buffer | string>): Promise<{ view: RegistryView; devices: number; rejected: LineError[] }> {
@@ -30,46 +25,52 @@ export async function loadRegistry(input: AsyncIterable<Buffer | string>): Promi
   return { view: RegistryView.from(devices), devices: devices.length, rejected };
 }
 
+/** The engine's side of a replay: an engine over the registry, fed ordered batches. */
+export function createReplayEngine(reg: Awaited<ReturnType<typeof loadRegistry>>, config: DetectionConfig) {
+  const engine = createEngine({ registry: reg.view, config });
+  const feed = new ReplayFeed(engine);
+  return {
+    consume: (b: OrderedBatch): void => feed.consume(b),
+    /** end of input: the engine's final pass, the alerts and the summary (the reader's events part merged in) */
+    finish(events: EventsSummary): { alerts: Alert[]; summary: ReplaySummary } {
+      engine.finish();
+      // Ordering and deduplication happened in the reader: their counts are its.
+      const stats = { ...engine.stats(), duplicates: events.duplicates, late: events.late, tooOld: events.tooOld };
+      const alerts = engine.alerts();
+      const byRule: Partial<Record<RuleId, number>> = {};
+      const bySeverity: Record<string, number> = {};
+      for (const a of alerts) {
+        byRule[a.rule] = (byRule[a.rule] ?? 0) + 1;
+        bySeverity[a.severity] = (bySeverity[a.severity] ?? 0) + 1;
+      }
+      return { alerts, summary: { registry: { devices: reg.devices, rejected: reg.rejected }, events, alerts: { total: alerts.length, byRule, bySeverity }, engine: stats } };
+    },
+  };
+}
+
 /**
  * Offline replay (`femtoguard detect`): the same engine the server runs, fed from NDJSON.
  * Malformed lines are reported with their line numbers and skipped; processing goes on.
+ * In process (stdin); over files the reader and the engine run on two threads
+ * (replay-thread.ts) with the same result.
  */
 export async function replay(opts: {
   registry: AsyncIterable<Buffer | string>;
   events: AsyncIterable<Buffer | string>;
   config: DetectionConfig;
   onProgress?: (bytes: number, events: number) => void;
+  /** false: every line through JSON.parse and validateEvent (the reference the scanner is checked against) */
+  fastScan?: boolean;
 }): Promise<{ alerts: Alert[]; summary: ReplaySummary }> {
-  const reg = await loadRegistry(opts.registry);
-  const engine = createEngine({ registry: reg.view, config: opts.config });
-  const ev = { lines: 0, accepted: 0, rejected: [] as LineError[], rejectedCount: 0, unknownTypes: {} as Record<string, number>, duplicates: 0, late: 0, tooOld: 0 };
-  const onLine = (l: NdjsonLine): void => {
-    ev.lines++;
-    if ('error' in l) return reject(l.line, l.error);
-    const v = validateEvent(l.value);
-    if (v.ok) {
-      ev.accepted++;
-      engine.push(v.event);
-    } else if ('unknownType' in v) {
-      ev.unknownTypes[v.unknownType] = (ev.unknownTypes[v.unknownType] ?? 0) + 1;
-    } else reject(l.line, v.error);
-  };
-  const reject = (line: number, error: string): void => {
-    ev.rejectedCount++;
-    if (ev.rejected.length < MAX_LISTED_ERRORS) ev.rejected.push({ line, error });
-  };
-  await forEachNdjsonLine(opts.events, onLine, (bytes) => opts.onProgress?.(bytes, ev.accepted));
-  engine.finish();
-  const stats = engine.stats();
-  ev.duplicates = stats.duplicates;
-  ev.late = stats.late;
-  ev.tooOld = stats.tooOld;
-  const alerts = engine.alerts();
-  const byRule: Partial<Record<RuleId, number>> = {};
-  const bySeverity: Record<string, number> = {};
-  for (const a of alerts) {
-    byRule[a.rule] = (byRule[a.rule] ?? 0) + 1;
-    bySeverity[a.severity] = (bySeverity[a.severity] ?? 0) + 1;
+  const side = createReplayEngine(await loadRegistry(opts.registry), opts.config);
+  const reader = new ReplayReader(opts.config, side.consume, opts.fastScan !== false);
+  let bytes = 0;
+  for await (const chunk of opts.events) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    bytes += buf.length;
+    reader.push(buf);
+    opts.onProgress?.(bytes, reader.summary().accepted);
   }
-  return { alerts, summary: { registry: { devices: reg.devices, rejected: reg.rejected }, events: ev, alerts: { total: alerts.length, byRule, bySeverity }, engine: stats } };
+  reader.end();
+  return side.finish(reader.summary());
 }

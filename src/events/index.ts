@@ -4,8 +4,10 @@ export type { EventType, FgEvent, FemtoSessionEvent, FemtoReportEvent, UeAttachE
 export { validateEvent } from './validate.js';
 export type { Validated } from './validate.js';
 export { parseEventTime, formatEventTime } from './timestamp.js';
-export { NdjsonSplitter, readNdjson, MAX_LINE_BYTES } from './ndjson.js';
-export type { NdjsonLine } from './ndjson.js';
-export { ReorderBuffer, DedupWindow } from './reorder.js';
+export { NdjsonSplitter, readNdjson, parseLine, MAX_LINE_BYTES } from './ndjson.js';
+export type { NdjsonLine, RawLine } from './ndjson.js';
+export { ReorderBuffer, DedupWindow, OrderedIntake } from './reorder.js';
+export type { Timed } from './reorder.js';
 export type { EventStore, EventBus, StoredEvent } from './store.js';
 export { forEachNdjsonLine, followEventLog } from './follow.js';
+export { createRecords, scanEvent, recordTime, copyRecord, EventDecoder, REC_I32, REC_F64, type EventRecords } from './fast-scan.js';

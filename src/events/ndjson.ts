@@ -20,6 +20,20 @@ export class NdjsonSplitter {
   constructor(private readonly maxLine = MAX_LINE_BYTES) {}
 
   push(buf: Buffer, onLine: (l: NdjsonLine) => void): void {
+    this.pushRaw(buf, (b, start, end, line, bytes) => onLine(parseLine(b, start, end, line, bytes)), onLine);
+  }
+
+  end(onLine: (l: NdjsonLine) => void): void {
+    this.endRaw((b, start, end, line, bytes) => onLine(parseLine(b, start, end, line, bytes)), onLine);
+  }
+
+  /**
+   * The same splitting without the parse: `onRaw` gets each non-blank line as bytes
+   * `buf[start, end)` (one trailing `\r` removed), `onError` each line over the limit. What
+   * `push` does, for a reader that parses lines its own way (`femtoguard detect`'s scanner).
+   * `buf` is valid only during the call.
+   */
+  pushRaw(buf: Buffer, onRaw: RawLine, onError: (l: NdjsonLine) => void): void {
     let start = 0;
     let nl = buf.indexOf(10, start);
     while (nl !== -1) {
@@ -29,12 +43,11 @@ export class NdjsonSplitter {
       // must not depend on how the input was cut.
       if (this.skipping || length > this.maxLine) {
         this.skipping = false;
-        onLine({ line: this.line, error: `line longer than ${this.maxLine} bytes`, bytes: length + 1 });
-      } else {
-        const piece: Buffer = this.carry ? Buffer.concat([this.carry, buf.subarray(start, nl)]) : buf.subarray(start, nl);
-        const out = parseLine(piece, this.line);
-        if (out) onLine(out);
-      }
+        onError({ line: this.line, error: `line longer than ${this.maxLine} bytes`, bytes: length + 1 });
+      } else if (this.carry) {
+        const piece = Buffer.concat([this.carry, buf.subarray(start, nl)]);
+        emitRaw(piece, 0, piece.length, this.line, onRaw);
+      } else emitRaw(buf, start, nl, this.line, onRaw);
       this.carry = null;
       start = nl + 1;
       nl = buf.indexOf(10, start);
@@ -50,15 +63,26 @@ export class NdjsonSplitter {
     }
   }
 
-  end(onLine: (l: NdjsonLine) => void): void {
-    if (this.skipping) onLine({ line: this.line + 1, error: `line longer than ${this.maxLine} bytes`, bytes: 0 });
-    else if (this.carry && this.carry.length > 0) {
-      const out = parseLine(this.carry, this.line + 1);
-      if (out) onLine(out);
-    }
+  endRaw(onRaw: RawLine, onError: (l: NdjsonLine) => void): void {
+    if (this.skipping) onError({ line: this.line + 1, error: `line longer than ${this.maxLine} bytes`, bytes: 0 });
+    else if (this.carry && this.carry.length > 0) emitRaw(this.carry, 0, this.carry.length, this.line + 1, onRaw);
     this.carry = null;
     this.skipping = false;
   }
+}
+
+/** A non-blank line as bytes: `buf[start, end)`, its 1-based number, and the bytes it took in the input (with its `\n`). */
+export type RawLine = (buf: Buffer, start: number, end: number, line: number, bytes: number) => void;
+
+/** Drops one trailing `\r` and skips blank (or whitespace-only) lines. */
+function emitRaw(buf: Buffer, start: number, nl: number, line: number, onRaw: RawLine): void {
+  const bytes = nl - start + 1;
+  let end = nl;
+  if (end > start && buf[end - 1] === 13) end--;
+  let i = start;
+  while (i < end && (buf[i] === 32 || buf[i] === 9)) i++;
+  if (i === end) return;
+  onRaw(buf, start, end, line, bytes);
 }
 
 /** Async-iterator form, for callers that prefer `for await`. */
@@ -80,17 +104,12 @@ export async function* readNdjson(input: AsyncIterable<Buffer | string>, maxLine
   yield* batch;
 }
 
-function parseLine(piece: Buffer, line: number): NdjsonLine | null {
-  let end = piece.length;
-  if (end > 0 && piece[end - 1] === 13) end--;
-  // Blank (or whitespace-only) lines are ignored.
-  let i = 0;
-  while (i < end && (piece[i] === 32 || piece[i] === 9)) i++;
-  if (i === end) return null;
-  const text = piece.toString('utf8', 0, end);
+/** JSON.parse of one raw line (see `RawLine`), with the error text every reader reports. */
+export function parseLine(buf: Buffer, start: number, end: number, line: number, bytes: number): NdjsonLine {
+  const text = buf.toString('utf8', start, end);
   try {
-    return { line, value: JSON.parse(text) as unknown, bytes: piece.length + 1 };
+    return { line, value: JSON.parse(text) as unknown, bytes };
   } catch (e) {
-    return { line, error: `not valid JSON (${(e as Error).message.replace(/^Unexpected/, 'unexpected').slice(0, 80)})`, bytes: piece.length + 1 };
+    return { line, error: `not valid JSON (${(e as Error).message.replace(/^Unexpected/, 'unexpected').slice(0, 80)})`, bytes };
   }
 }

@@ -13,9 +13,9 @@ function rng(seed: number): () => number {
   return () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
 }
 
-function collect(delayMin: number): { buf: ReorderBuffer; out: FgEvent[] } {
+function collect(delayMin: number): { buf: ReorderBuffer<FgEvent>; out: FgEvent[] } {
   const out: FgEvent[] = [];
-  return { buf: new ReorderBuffer(delayMin * MIN, (x) => out.push(x)), out };
+  return { buf: new ReorderBuffer<FgEvent>(delayMin * MIN, (x) => out.push(x)), out };
 }
 
 describe('ReorderBuffer', () => {

@@ -1,8 +1,13 @@
 import { SeqHeap } from '../core/index.js';
-import type { FgEvent } from './types.js';
+
+/** What ordering needs of an event: its time and its id. */
+export interface Timed {
+  readonly t: number;
+  readonly id?: string | undefined;
+}
 
 /** Total order on events: time, then id (so equal times sort the same whatever the arrival order), then arrival. */
-function precedes(a: FgEvent, as: number, b: FgEvent, bs: number): boolean {
+function precedes(a: Timed, as: number, b: Timed, bs: number): boolean {
   if (a.t !== b.t) return a.t < b.t;
   const ai = a.id;
   const bi = b.id;
@@ -26,20 +31,20 @@ const COMPACT_AT = 4096;
  * cache misses). Only stragglers go to a min-heap, and the two are merged on the way out in
  * the same total order, so the output is exactly that of a single priority queue.
  */
-export class ReorderBuffer {
+export class ReorderBuffer<T extends Timed> {
   // Sorted run: run[head..] in order; runSeq holds each event's arrival number.
-  private run: (FgEvent | undefined)[] = [];
+  private run: (T | undefined)[] = [];
   private runSeq: number[] = [];
   private head = 0;
   // Min-heap of the events that arrived behind the run's tail.
-  private readonly heap = new SeqHeap<FgEvent>(precedes);
+  private readonly heap = new SeqHeap<T>(precedes);
   private seq = 0;
   private maxT = -Infinity;
   late = 0;
 
   constructor(
     private readonly maxDelayMs: number,
-    private readonly emit: (e: FgEvent) => void,
+    private readonly emit: (e: T) => void,
   ) {}
 
   /** The time up to which every event has been emitted. */
@@ -51,7 +56,7 @@ export class ReorderBuffer {
     return this.run.length - this.head + this.heap.size;
   }
 
-  push(e: FgEvent): void {
+  push(e: T): void {
     if (e.t < this.maxT - this.maxDelayMs) {
       this.late++;
       this.emit(e);
@@ -59,7 +64,7 @@ export class ReorderBuffer {
     }
     const s = this.seq++;
     const n = this.run.length;
-    if (n === this.head || !precedes(e, s, this.run[n - 1] as FgEvent, this.runSeq[n - 1] as number)) {
+    if (n === this.head || !precedes(e, s, this.run[n - 1] as T, this.runSeq[n - 1] as number)) {
       this.run.push(e);
       this.runSeq.push(s);
     } else {
@@ -81,7 +86,7 @@ export class ReorderBuffer {
     const run = this.run;
     const heap = this.heap;
     for (;;) {
-      const r = this.head < run.length ? (run[this.head] as FgEvent) : undefined;
+      const r = this.head < run.length ? (run[this.head] as T) : undefined;
       const h = heap.peek();
       let fromRun: boolean;
       if (r === undefined) {
@@ -90,12 +95,12 @@ export class ReorderBuffer {
       } else if (h === undefined) fromRun = true;
       else fromRun = precedes(r, this.runSeq[this.head] as number, h, heap.peekSeq());
       if (fromRun) {
-        const x = r as FgEvent;
+        const x = r as T;
         if (!(x.t < w)) break;
         run[this.head++] = undefined;
         this.emit(x);
       } else {
-        if (!((h as FgEvent).t < w)) break;
+        if (!((h as T).t < w)) break;
         this.emit(heap.pop());
       }
     }
@@ -108,6 +113,53 @@ export class ReorderBuffer {
       this.runSeq.splice(0, this.head);
       this.head = 0;
     }
+  }
+}
+
+/**
+ * The way into detection's event order, for every stream (the engine's `push`, and the reader
+ * of `femtoguard detect` that orders records before they cross to the engine's thread): drop
+ * an event older than the dedup window (its id can no longer be checked), drop a repeated id,
+ * and put the rest in order (ReorderBuffer). One implementation, so both give the same order.
+ */
+export class OrderedIntake<T extends Timed> {
+  readonly reorder: ReorderBuffer<T>;
+  private readonly dedup: DedupWindow;
+  duplicates = 0;
+  /** older than the dedup window: dropped, since idempotency can no longer be guaranteed for them */
+  tooOld = 0;
+
+  constructor(
+    private readonly maxOutOfOrderMs: number,
+    private readonly dedupWindowMs: number,
+    emit: (e: T) => void,
+  ) {
+    this.reorder = new ReorderBuffer(maxOutOfOrderMs, emit);
+    this.dedup = new DedupWindow(dedupWindowMs);
+  }
+
+  /** False when the event was dropped (a repeated id, or older than the dedup window). */
+  push(e: T): boolean {
+    const newest = this.reorder.watermark + this.maxOutOfOrderMs;
+    if (e.t < newest - this.dedupWindowMs) {
+      this.tooOld++;
+      return false;
+    }
+    if (e.id !== undefined && this.dedup.isDuplicate(e.id, e.t, Math.max(e.t, newest))) {
+      this.duplicates++;
+      return false;
+    }
+    this.reorder.push(e);
+    return true;
+  }
+
+  get late(): number {
+    return this.reorder.late;
+  }
+
+  /** ids remembered */
+  get dedupSize(): number {
+    return this.dedup.size;
   }
 }
 

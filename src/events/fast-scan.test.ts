@@ -1,0 +1,549 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generate } from '../../bench/gen-events.js';
+import { copyRecord, createRecords, EventDecoder, recordTime, scanEvent, type EventRecords } from './fast-scan.js';
+import type { FgEvent } from './types.js';
+import { validateEvent } from './validate.js';
+
+const SAMPLE = '/work/shared/samples/kt-small/events.ndjson';
+
+/** mulberry32: a seeded PRNG so the fuzz corpus is the same on every run. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Lines of an NDJSON file as the splitter hands them over: no '\n', one trailing '\r' removed, blank lines skipped. */
+function splitLines(bytes: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  let start = 0;
+  while (start < bytes.length) {
+    let nl = bytes.indexOf(10, start);
+    if (nl === -1) nl = bytes.length;
+    const line = callerView(bytes.subarray(start, nl));
+    if (line) out.push(line);
+    start = nl + 1;
+  }
+  return out;
+}
+
+/** What ndjson.ts parseLine does before parsing: strip one '\r', skip space/tab-only lines. */
+function callerView(line: Buffer): Buffer | null {
+  let end = line.length;
+  if (end > 0 && line[end - 1] === 13) end--;
+  let i = 0;
+  while (i < end && (line[i] === 32 || line[i] === 9)) i++;
+  return i === end ? null : line.subarray(0, end);
+}
+
+/** The slow path, exactly as the caller runs it: UTF-8 text, JSON.parse, validateEvent. */
+function slowPath(line: Buffer): FgEvent | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(line.toString('utf8'));
+  } catch {
+    return null;
+  }
+  const r = validateEvent(value);
+  return r.ok ? r.event : null;
+}
+
+/** The decoded event without its undefined-valued keys (the slow path has none). */
+function defined(event: FgEvent): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(event)) {
+    if (v === undefined) continue;
+    out[k] = k === 'gps' ? defined(v as FgEvent) : v;
+  }
+  return out;
+}
+
+interface Tally {
+  fast: number;
+  slowOnly: number;
+  rejected: number;
+  failures: string[];
+}
+
+/**
+ * The differential check: a line the scanner takes must be one the slow path accepts, decoded
+ * to the same event (by a roomy decoder and by a tiny one, whose slots collide all the time);
+ * a line the slow path refuses must be refused by the scanner. The scanner must never throw.
+ */
+function check(lines: Buffer[], rec: EventRecords, decoders: EventDecoder[]): Tally {
+  const tally: Tally = { fast: 0, slowOnly: 0, rejected: 0, failures: [] };
+  for (let k = 0; k < lines.length; k++) {
+    const line = lines[k]!;
+    const row = k % 7;
+    let fast: boolean;
+    try {
+      fast = scanEvent(line, 0, line.length, rec, row);
+    } catch (e) {
+      tally.failures.push(`threw ${String(e)} on ${JSON.stringify(line.toString('latin1'))}`);
+      continue;
+    }
+    const slow = slowPath(line);
+    if (!fast) {
+      if (slow) tally.slowOnly++;
+      else tally.rejected++;
+      continue;
+    }
+    tally.fast++;
+    if (!slow) {
+      tally.failures.push(`fast path took a line the slow path refuses: ${JSON.stringify(line.toString('latin1'))}`);
+      continue;
+    }
+    for (const decoder of decoders) {
+      const event = decoder.decode(line, rec, row);
+      if (!isDeepStrictEqual(defined(event), slow) || recordTime(rec, row) !== slow.t || decoder.id(line, rec, row) !== slow.id) {
+        tally.failures.push(`decoded differently: ${JSON.stringify(line.toString('latin1'))}\n  fast ${JSON.stringify(event)}\n  slow ${JSON.stringify(slow)}`);
+        break;
+      }
+    }
+  }
+  return tally;
+}
+
+let tmp = '';
+let generated: Buffer[] = [];
+let sample: Buffer[] = [];
+
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'fg-fast-scan-'));
+  const r = generate({ dir: tmp, devices: 200, events: 20_000, seed: 3 });
+  generated = splitLines(readFileSync(r.eventsPath));
+  sample = splitLines(readFileSync(SAMPLE));
+});
+afterAll(() => {
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('scanEvent + EventDecoder against JSON.parse + validateEvent', () => {
+  it('ok/kt-small sample: every line agrees', () => {
+    const t = check(sample, createRecords(7), [new EventDecoder(), new EventDecoder({ cacheBits: 2 })]);
+    expect(t.failures).toEqual([]);
+    expect(t.fast).toBeGreaterThan(0.99 * sample.length);
+  });
+
+  it('ok/generated stream: every line agrees, and at least 99% take the fast path', () => {
+    const t = check(generated, createRecords(7), [new EventDecoder(), new EventDecoder({ cacheBits: 2 })]);
+    expect(t.failures).toEqual([]);
+    expect(generated.length).toBeGreaterThan(20_000);
+    expect(t.fast / generated.length).toBeGreaterThanOrEqual(0.99);
+    // The generator's malformed lines and registry.update events go the slow way.
+    expect(t.slowOnly + t.rejected).toBeGreaterThan(0);
+  });
+
+  it('ok/fuzz: 60,000 mutants of real lines agree', () => {
+    const rnd = prng(20250805);
+    const seeds = [...sample.filter((_, k) => k % 7 === 0), ...generated.filter((_, k) => k % 11 === 0)].map((b) => b.toString('latin1'));
+    const values = collectValues(seeds);
+    const mutants: Buffer[] = [];
+    while (mutants.length < 60_000) {
+      let m: Buffer = Buffer.from(seeds[Math.floor(rnd() * seeds.length)]!, 'latin1');
+      const rounds = 1 + Math.floor(rnd() * 3);
+      for (let r = 0; r < rounds; r++) m = mutate(m, rnd, values);
+      const line = callerView(m.includes(10) ? m.subarray(0, m.indexOf(10)) : m);
+      if (line) mutants.push(line);
+    }
+    const t = check(mutants, createRecords(7), [new EventDecoder(), new EventDecoder({ cacheBits: 1 })]);
+    expect(t.failures.slice(0, 5)).toEqual([]);
+    // The corpus must exercise all three outcomes, or the check proves little.
+    expect(t.fast).toBeGreaterThan(5_000);
+    expect(t.slowOnly).toBeGreaterThan(2_000);
+    expect(t.rejected).toBeGreaterThan(5_000);
+  });
+});
+
+/** Values seen in the corpus (strings, numbers, arrays, objects, booleans), to swap between keys and types. */
+function collectValues(lines: string[]): string[] {
+  const out = new Set<string>(['null', 'true', 'false', '{}', '[]', '""', '0', '-0', '[null]', '{"lat":1}']);
+  for (const l of lines) {
+    try {
+      for (const v of Object.values(JSON.parse(l) as Record<string, unknown>)) out.add(JSON.stringify(v));
+    } catch {
+      // malformed seed lines are mutated too, they just contribute no values
+    }
+  }
+  return [...out];
+}
+
+const KEYS = ['type', 'ts', 'id', 'serial', 'sourceIp', 'cellIds', 'gps', 'neighbors', 'swVersion', 'configHash', 'phase', 'certFingerprint', 'endpoint', 'sessionId', 'cellId', 'imsi', 'imei', 'msisdn', 'ipsec', 'txId', 'amountMinor', 'currency', 'method', 'merchant', 'lat', 'lon', 'accuracyM', 'siteLat', 't', 'Type', 'serial ', '__proto__'];
+const NUMBER_FORMS = ['1e3', '01', '-0', '1.50', '1.', '.5', '+1', '0x10', '1E+2', '1e-2', '-', '1e400', '-1e400', '9007199254740993', '9007199254740992', '1754276400011.0', '1754276400011e0', '17542764000110e-1', '1.754276400011e12', '0.0', '-0.0', '37.6005910', '37.60059100000000001', '90', '90.0000000000001', '-180', '180.5', '1e1', '00', '-01', '2e', '3.e1', '1.5', '100000', '-100000'];
+const TS_FORMS = ['"2025-08-05T02:14:09Z"', '"2025-08-05T02:14:09.123456789Z"', '"2025-08-05 02:14:09Z"', '"2025-08-05t02:14:09z"', '"2025-02-29T02:14:09.000Z"', '"2024-02-29T02:14:09.000Z"', '"2025-08-05T02:14:60.000Z"', '"2025-08-05T02:14:09.123+24:00"', '"2025-08-05T02:14:09.123-00:00"', '"2025-08-05T02:14:09"', '"1754276400011"', '"2100-01-01T00:00:00.000Z"', '"1999-12-31T23:59:59.999Z"', '"2099-12-31T23:59:59.999-09:30"', '"2025-13-05T02:14:09.000Z"', '1754276400011', '1754276400', '946684800000', '4102444800000', '946684799999'];
+const JUNK = ['\\"', '\\u0041', '\\n', '\\\\', 'é', '\u00e9', '\u0000', '\u007f', '\u00ff', '\ufeff', '"', ',', ':', '{', '}', '[', ']', 'null', ' ', '\t', '\r'];
+
+/** One random mutation of a line: byte-level damage or a structural rewrite. */
+function mutate(line: Buffer, rnd: () => number, values: string[]): Buffer {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const pos = (): number => Math.floor(rnd() * (line.length + 1));
+  const text = line.toString('latin1');
+  const at = (re: RegExp): RegExpExecArray | null => {
+    const hits = [...text.matchAll(re)];
+    return hits.length ? pick(hits) : null;
+  };
+  const splice = (from: number, to: number, insert: string): Buffer => Buffer.concat([line.subarray(0, from), Buffer.from(insert, 'utf8'), line.subarray(to)]);
+  switch (Math.floor(rnd() * 16)) {
+    case 0: {
+      const b = Buffer.from(line);
+      if (b.length) b[Math.floor(rnd() * b.length)] = Math.floor(rnd() * 256);
+      return b;
+    }
+    case 1: {
+      const p = pos();
+      return splice(p, Math.min(line.length, p + 1 + Math.floor(rnd() * 3)), '');
+    }
+    case 2: {
+      const p = pos();
+      const q = Math.min(line.length, p + Math.floor(rnd() * 12));
+      return splice(q, q, text.slice(p, q));
+    }
+    case 3: {
+      // whitespace between tokens (keeps the line valid) or anywhere
+      const m = at(/[{}[\]:,]/g);
+      const p = m && rnd() < 0.8 ? m.index + (rnd() < 0.5 ? 0 : 1) : pos();
+      return splice(p, p, pick([' ', '\t', '\r', '  ', ' \t\r ']));
+    }
+    case 4: {
+      // escapes: same value for JSON.parse, not for the fast path
+      const m = at(/"[^"\\]*[A-Za-z][^"\\]*"/g);
+      if (!m) return line;
+      const inner = m[0].slice(1, -1);
+      const k = inner.search(/[A-Za-z]/);
+      const c = inner[k]!;
+      const esc = rnd() < 0.5 ? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}` : `\\"`;
+      return splice(m.index + 1 + k, m.index + 2 + k, rnd() < 0.7 ? esc : esc + c);
+    }
+    case 5: {
+      const p = pos();
+      return splice(p, p, pick(JUNK));
+    }
+    case 6: {
+      const m = at(/(?<=:)-?\d+(\.\d+)?([eE][+-]?\d+)?/g);
+      return m ? splice(m.index, m.index + m[0].length, pick(NUMBER_FORMS)) : line;
+    }
+    case 7: {
+      const m = at(/"ts":("[^"]*"|\d+)/g);
+      return m ? splice(m.index + 5, m.index + m[0].length, pick(TS_FORMS)) : line;
+    }
+    case 8: {
+      // duplicate a key/value pair
+      const m = at(/"[A-Za-z]+":("[^"]*"|-?[\d.eE+-]+|true|false|\[[^\]]*\]|\{[^}]*\})/g);
+      const close = text.lastIndexOf('}');
+      return m && close > 0 ? splice(close, close, ',' + m[0]) : line;
+    }
+    case 9: {
+      const m = at(/"[A-Za-z_ ]+"(?=\s*:)/g);
+      return m ? splice(m.index, m.index + m[0].length, `"${pick(KEYS)}"`) : line;
+    }
+    case 10: {
+      // swap in a value from another key or type
+      const m = at(/(?<=":)("[^"]*"|-?[\d.eE+-]+|true|false|\[[^\]]*\]|\{[^}]*\})/g);
+      return m ? splice(m.index, m.index + m[0].length, pick(values)) : line;
+    }
+    case 11:
+      return line.subarray(0, Math.floor(rnd() * line.length));
+    case 12:
+      return Buffer.concat([line, Buffer.from(pick([' ', '\t', '\r ', 'x', '}', ',', '{}', ' 1', '\u0000', '//']), 'utf8')]);
+    case 13: {
+      const m = at(/"(femto\.report|femto\.session|ue\.attach|ims\.register|payment\.auth|registry\.update)"/g);
+      const types = ['"femto.report"', '"femto.session"', '"ue.attach"', '"ims.register"', '"payment.auth"', '"registry.update"', '"radio.weird"', '""', 'null', '1'];
+      return m ? splice(m.index, m.index + m[0].length, pick(types)) : line;
+    }
+    case 14: {
+      // drop a key/value pair
+      const m = at(/,"[A-Za-z]+":("[^"]*"|-?[\d.eE+-]+|true|false|\[[^\]]*\]|\{[^}]*\})/g);
+      return m ? splice(m.index, m.index + m[0].length, '') : line;
+    }
+    default: {
+      const m = at(/(?<=":)"[^"]*"/g);
+      const long = pick(['"' + 'x'.repeat(256) + '"', '"' + 'x'.repeat(257) + '"', '""', '"a"', '"12345"', '"1234"', '"KRW"', '"krw"', '"up"', '"down"', '"UP"']);
+      return m ? splice(m.index, m.index + m[0].length, long) : Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), line]);
+    }
+  }
+}
+
+/** Scans one line into a fresh record table; returns the table, or null when the scanner refused it. */
+function scanOne(line: string): EventRecords | null {
+  const rec = createRecords(1);
+  return scanEvent(Buffer.from(line, 'utf8'), 0, Buffer.byteLength(line), rec, 0) ? rec : null;
+}
+
+const TS = '"2025-08-05T02:14:09.123Z"';
+const FP = 'ab'.repeat(32);
+const REPORT = `{"type":"femto.report","serial":"KTF000057","sourceIp":"175.201.247.182","cellIds":["45008-200000057"],"swVersion":"FW-4.2.1","gps":{"lat":37.600591,"lon":126.788551,"accuracyM":32.1},"neighbors":["45008-100000581","45008-100000582"],"configHash":"sha256:00ff","ts":${TS},"id":"e9895"}`;
+const SESSION = `{"type":"femto.session","serial":"KTF000001","phase":"up","sourceIp":"175.198.195.7","certFingerprint":"${FP}","cellIds":["45008-200000001"],"endpoint":"segw.example.net:500","sessionId":"s-1","ts":${TS},"id":"e1"}`;
+const ATTACH = `{"type":"ue.attach","cellId":"45008-200000103","imsi":"450080000000626","imei":"351082645176936","msisdn":"+821010000626","ts":${TS},"id":"e17727"}`;
+const IMS = `{"type":"ims.register","imsi":"450080000002060","msisdn":"+821010002060","cellId":"45008-200000078","ipsec":true,"ts":1754003493715,"id":"e13837"}`;
+const PAY = `{"type":"payment.auth","txId":"tx550841893052","msisdn":"+821010002033","amountMinor":100000,"currency":"KRW","method":"sms-otp","merchant":"game-b","ts":${TS},"id":"e20946"}`;
+
+type Outcome = 'fast' | 'slow-only' | 'reject';
+/** [name, line, expected outcome]: fast = both paths take it, slow-only = only JSON.parse + validateEvent, reject = neither. */
+const EDGES: [string, string, Outcome][] = [
+  ['ok/femto.report, all fields', REPORT, 'fast'],
+  ['ok/femto.session, all fields', SESSION, 'fast'],
+  ['ok/ue.attach, all fields', ATTACH, 'fast'],
+  ['ok/ims.register, numeric ts', IMS, 'fast'],
+  ['ok/payment.auth, all fields', PAY, 'fast'],
+  ['ok/required fields only', `{"type":"payment.auth","txId":"t","msisdn":"m","amountMinor":0,"currency":"USD","ts":${TS}}`, 'fast'],
+  ['ok/phase down, ipsec false', `{"type":"femto.session","serial":"s","phase":"down","sourceIp":"2001:db8::7","ts":${TS}}`, 'fast'],
+  ['ok/ipsec false', `{"type":"ims.register","imsi":"12345","ipsec":false,"ts":${TS}}`, 'fast'],
+  ['ok/whitespace between every token', ` {\t"type" :\r"ue.attach" , "cellId":"c",\t"imsi" : "123456789012345" ,"ts"\t:\t${TS} }\r\t `, 'fast'],
+  ['ok/keys in any order', `{"ts":${TS},"imsi":"450080000000626","id":"x","cellId":"c","type":"ue.attach"}`, 'fast'],
+  ['ok/gps without accuracyM, keys reordered', `{"type":"femto.report","serial":"s","gps":{ "lon":-180, "lat":90 },"ts":${TS}}`, 'fast'],
+  ['ok/empty arrays', `{"type":"femto.report","serial":"s","cellIds":[],"neighbors":[ ],"ts":${TS}}`, 'fast'],
+  ['ok/ts with offset', `{"type":"femto.report","serial":"s","ts":"2025-08-05T11:14:09.123+09:00"}`, 'fast'],
+  ['ok/ts without fraction (general path)', `{"type":"femto.report","serial":"s","ts":"2025-08-05T02:14:09Z"}`, 'fast'],
+  ['ok/ts with nanoseconds and space', `{"type":"femto.report","serial":"s","ts":"2025-08-05 02:14:09.123456789-03:30"}`, 'fast'],
+  ['ok/ts leap day', `{"type":"femto.report","serial":"s","ts":"2024-02-29T00:00:00.000Z"}`, 'fast'],
+  ['ok/numeric ts with exponent', `{"type":"femto.report","serial":"s","ts":1.754276400011e12}`, 'fast'],
+  ['ok/numeric ts with fraction .0', `{"type":"femto.report","serial":"s","ts":1754276400011.0}`, 'fast'],
+  ['ok/amountMinor 1e3', `{"type":"payment.auth","txId":"t","msisdn":"m","amountMinor":1e3,"currency":"KRW","ts":${TS}}`, 'fast'],
+  ['ok/amountMinor -0', `{"type":"payment.auth","txId":"t","msisdn":"m","amountMinor":-0,"currency":"KRW","ts":${TS}}`, 'fast'],
+  ['ok/amountMinor max safe integer', `{"type":"payment.auth","txId":"t","msisdn":"m","amountMinor":9007199254740991,"currency":"KRW","ts":${TS}}`, 'fast'],
+  ['ok/lat 1.50, lon with 17 digits, accuracyM 0', `{"type":"femto.report","serial":"s","gps":{"lat":1.50,"lon":126.78855100000000001,"accuracyM":0},"ts":${TS}}`, 'fast'],
+  ['ok/gps -0.0 and exponents', `{"type":"femto.report","serial":"s","gps":{"lat":-0.0,"lon":1.2E+2,"accuracyM":5e-1},"ts":${TS}}`, 'fast'],
+  ['ok/256-character string', `{"type":"femto.report","serial":"${'x'.repeat(256)}","ts":${TS}}`, 'fast'],
+  ['ok/1024-element array', `{"type":"femto.report","serial":"s","neighbors":[${Array(1024).fill('"n"').join(',')}],"ts":${TS}}`, 'fast'],
+  ['ok/IMSI of 5 and 15 digits', `{"type":"ue.attach","cellId":"c","imsi":"12345","ts":${TS}}`, 'fast'],
+  ['ok/printable ASCII punctuation in strings', `{"type":"femto.report","serial":"a~ !#$%&'()*+,-./:;<=>?@[]^_\`{|}","ts":${TS}}`, 'fast'],
+
+  ['slow-only/registry.update', `{"type":"registry.update","serial":"s","siteLat":null,"ts":${TS}}`, 'slow-only'],
+  ['slow-only/unknown key', `{"type":"femto.report","serial":"s","vendor":"x","ts":${TS}}`, 'slow-only'],
+  ['slow-only/unknown key inside gps', `{"type":"femto.report","serial":"s","gps":{"lat":1,"lon":2,"alt":3},"ts":${TS}}`, 'slow-only'],
+  ['slow-only/duplicate key', `{"type":"femto.report","serial":"a","serial":"b","ts":${TS}}`, 'slow-only'],
+  ['slow-only/duplicate key inside gps', `{"type":"femto.report","serial":"a","gps":{"lat":1,"lat":2,"lon":3},"ts":${TS}}`, 'slow-only'],
+  ['slow-only/escaped quote', `{"type":"femto.report","serial":"a\\"b","ts":${TS}}`, 'slow-only'],
+  ['slow-only/unicode escape', `{"type":"femto.report","serial":"\\u0041BC","ts":${TS}}`, 'slow-only'],
+  ['slow-only/escaped key', `{"type":"femto.report","ser\\u0069al":"s","ts":${TS}}`, 'slow-only'],
+  ['slow-only/non-ASCII string', `{"type":"femto.report","serial":"café","ts":${TS}}`, 'slow-only'],
+  ['slow-only/escaped tab in id', `{"type":"femto.report","serial":"s","id":"a\\tb","ts":${TS}}`, 'slow-only'],
+  ['ok/newline between tokens (JSON whitespace)', `{"type":"femto.report",\n"serial":"s","ts":${TS}}`, 'fast'],
+
+  ['fail/null required field', `{"type":"femto.report","serial":null,"ts":${TS}}`, 'reject'],
+  ['fail/null optional field', `{"type":"femto.report","serial":"s","sourceIp":null,"ts":${TS}}`, 'reject'],
+  ['fail/null id', `{"type":"femto.report","serial":"s","id":null,"ts":${TS}}`, 'reject'],
+  ['fail/null gps', `{"type":"femto.report","serial":"s","gps":null,"ts":${TS}}`, 'reject'],
+  ['fail/null in list', `{"type":"femto.report","serial":"s","cellIds":[null],"ts":${TS}}`, 'reject'],
+  ['fail/empty string', `{"type":"femto.report","serial":"","ts":${TS}}`, 'reject'],
+  ['fail/empty string in list', `{"type":"femto.report","serial":"s","cellIds":[""],"ts":${TS}}`, 'reject'],
+  ['fail/257-character string', `{"type":"femto.report","serial":"${'x'.repeat(257)}","ts":${TS}}`, 'reject'],
+  ['fail/257-character list element', `{"type":"femto.report","serial":"s","cellIds":["${'x'.repeat(257)}"],"ts":${TS}}`, 'reject'],
+  ['fail/1025-element array', `{"type":"femto.report","serial":"s","neighbors":[${Array(1025).fill('"n"').join(',')}],"ts":${TS}}`, 'reject'],
+  ['fail/unknown type', `{"type":"radio.weird","ts":${TS}}`, 'reject'],
+  ['fail/missing type', `{"serial":"s","ts":${TS}}`, 'reject'],
+  ['fail/missing ts', `{"type":"femto.report","serial":"s"}`, 'reject'],
+  ['fail/missing required field', `{"type":"ue.attach","imsi":"12345","ts":${TS}}`, 'reject'],
+  ['fail/empty object', '{}', 'reject'],
+  ['fail/array, not object', `[{"type":"femto.report","serial":"s","ts":${TS}}]`, 'reject'],
+  ['fail/BOM', `\ufeff{"type":"femto.report","serial":"s","ts":${TS}}`, 'reject'],
+  ['fail/trailing garbage', `{"type":"femto.report","serial":"s","ts":${TS}}x`, 'reject'],
+  ['fail/two objects', `{"type":"femto.report","serial":"s","ts":${TS}}{}`, 'reject'],
+  ['fail/trailing comma', `{"type":"femto.report","serial":"s","ts":${TS},}`, 'reject'],
+  ['fail/truncated', `{"type":"femto.report","serial":"s","ts":${TS}`, 'reject'],
+  ['fail/truncated inside a string', `{"type":"femto.report","serial":"s`, 'reject'],
+  ['fail/NUL byte in string', `{"type":"femto.report","serial":"a\u0000b","ts":${TS}}`, 'reject'],
+  ['fail/raw tab in string', `{"type":"femto.report","serial":"a\tb","ts":${TS}}`, 'reject'],
+  ['fail/IMSI of 4 digits', `{"type":"ue.attach","cellId":"c","imsi":"1234","ts":${TS}}`, 'reject'],
+  ['fail/IMSI of 16 digits', `{"type":"ue.attach","cellId":"c","imsi":"1234567890123456","ts":${TS}}`, 'reject'],
+  ['fail/IMSI with a letter', `{"type":"ims.register","imsi":"4500800000A0626","ipsec":true,"ts":${TS}}`, 'reject'],
+  ['fail/IMSI as number', `{"type":"ims.register","imsi":450080000002060,"ipsec":true,"ts":${TS}}`, 'reject'],
+  ['fail/currency lowercase', `{"type":"payment.auth","txId":"t","msisdn":"m","amountMinor":1,"currency":"krw","ts":${TS}}`, 'reject'],
+  ['fail/currency of 4 letters', `{"type":"payment.auth","txId":"t","msisdn":"m","amountMinor":1,"currency":"KRWW","ts":${TS}}`, 'reject'],
+  ['fail/amountMinor 1.5', `{"type":"payment.auth","txId":"t","msisdn":"m","amountMinor":1.5,"currency":"KRW","ts":${TS}}`, 'reject'],
+  ['fail/amountMinor not safe', `{"type":"payment.auth","txId":"t","msisdn":"m","amountMinor":9007199254740992,"currency":"KRW","ts":${TS}}`, 'reject'],
+  ['fail/amountMinor as string', `{"type":"payment.auth","txId":"t","msisdn":"m","amountMinor":"100","currency":"KRW","ts":${TS}}`, 'reject'],
+  ['fail/lat out of range', `{"type":"femto.report","serial":"s","gps":{"lat":90.0000001,"lon":0},"ts":${TS}}`, 'reject'],
+  ['fail/lon out of range', `{"type":"femto.report","serial":"s","gps":{"lat":0,"lon":-180.5},"ts":${TS}}`, 'reject'],
+  ['fail/accuracyM negative', `{"type":"femto.report","serial":"s","gps":{"lat":0,"lon":0,"accuracyM":-1},"ts":${TS}}`, 'reject'],
+  ['fail/gps missing lon', `{"type":"femto.report","serial":"s","gps":{"lat":0},"ts":${TS}}`, 'reject'],
+  ['fail/gps lat as string', `{"type":"femto.report","serial":"s","gps":{"lat":"1","lon":0},"ts":${TS}}`, 'reject'],
+  ['fail/gps overflow to Infinity', `{"type":"femto.report","serial":"s","gps":{"lat":0,"lon":0,"accuracyM":1e400},"ts":${TS}}`, 'reject'],
+  ['fail/phase UP', `{"type":"femto.session","serial":"s","phase":"UP","sourceIp":"x","ts":${TS}}`, 'reject'],
+  ['fail/ipsec as string', `{"type":"ims.register","imsi":"12345","ipsec":"true","ts":${TS}}`, 'reject'],
+  ['fail/ipsec as number', `{"type":"ims.register","imsi":"12345","ipsec":1,"ts":${TS}}`, 'reject'],
+  ['fail/object where a string goes', `{"type":"femto.report","serial":{"a":"b"},"ts":${TS}}`, 'reject'],
+  ['fail/array where a string goes', `{"type":"femto.report","serial":["s"],"ts":${TS}}`, 'reject'],
+  ['fail/string where an array goes', `{"type":"femto.report","serial":"s","cellIds":"c","ts":${TS}}`, 'reject'],
+  ['fail/number in a string list', `{"type":"femto.report","serial":"s","cellIds":[1],"ts":${TS}}`, 'reject'],
+  ['fail/nested array in a list', `{"type":"femto.report","serial":"s","cellIds":[["c"]],"ts":${TS}}`, 'reject'],
+  ['fail/leading zero', `{"type":"payment.auth","txId":"t","msisdn":"m","amountMinor":01,"currency":"KRW","ts":${TS}}`, 'reject'],
+  ['fail/plus sign', `{"type":"payment.auth","txId":"t","msisdn":"m","amountMinor":+1,"currency":"KRW","ts":${TS}}`, 'reject'],
+  ['fail/.5', `{"type":"femto.report","serial":"s","gps":{"lat":.5,"lon":0},"ts":${TS}}`, 'reject'],
+  ['fail/1.', `{"type":"femto.report","serial":"s","gps":{"lat":1.,"lon":0},"ts":${TS}}`, 'reject'],
+  ['fail/hex', `{"type":"payment.auth","txId":"t","msisdn":"m","amountMinor":0x10,"currency":"KRW","ts":${TS}}`, 'reject'],
+  ['fail/exponent without digits', `{"type":"femto.report","serial":"s","gps":{"lat":1e,"lon":0},"ts":${TS}}`, 'reject'],
+  ['fail/NaN', `{"type":"femto.report","serial":"s","gps":{"lat":NaN,"lon":0},"ts":${TS}}`, 'reject'],
+  ['fail/bad timestamp: no offset', `{"type":"femto.report","serial":"s","ts":"2025-08-05T02:14:09"}`, 'reject'],
+  ['fail/bad timestamp: 30 February', `{"type":"femto.report","serial":"s","ts":"2025-02-30T02:14:09.000Z"}`, 'reject'],
+  ['fail/bad timestamp: 29 February 2025', `{"type":"femto.report","serial":"s","ts":"2025-02-29T02:14:09.000Z"}`, 'reject'],
+  ['fail/bad timestamp: offset +24:00', `{"type":"femto.report","serial":"s","ts":"2025-08-05T02:14:09.000+24:00"}`, 'reject'],
+  ['fail/bad timestamp: epoch seconds', `{"type":"femto.report","serial":"s","ts":1754276400}`, 'reject'],
+  ['fail/bad timestamp: fractional ms', `{"type":"femto.report","serial":"s","ts":1754276400011.5}`, 'reject'],
+  ['fail/bad timestamp: year 2100', `{"type":"femto.report","serial":"s","ts":"2100-01-01T00:00:00.000Z"}`, 'reject'],
+  ['fail/bad timestamp: epoch as string', `{"type":"femto.report","serial":"s","ts":"1754276400011"}`, 'reject'],
+  ['fail/bad timestamp: boolean', `{"type":"femto.report","serial":"s","ts":true}`, 'reject'],
+  ['fail/type as number', `{"type":1,"serial":"s","ts":${TS}}`, 'reject'],
+  ['fail/whitespace only inside braces', '{ }', 'reject'],
+  ['fail/not JSON', 'not json at all', 'reject'],
+];
+
+describe('scanEvent edge cases', () => {
+  for (const [name, line, want] of EDGES) {
+    it(name, () => {
+      const buf = Buffer.from(line, 'utf8');
+      const rec = createRecords(1);
+      const fast = scanEvent(buf, 0, buf.length, rec, 0);
+      const slow = slowPath(buf);
+      expect(fast ? 'fast' : slow ? 'slow-only' : 'reject').toBe(want);
+      if (fast) {
+        expect(defined(new EventDecoder().decode(buf, rec, 0))).toStrictEqual(slow);
+        expect(recordTime(rec, 0)).toBe(slow!.t);
+      }
+    });
+  }
+
+  it('ok/scans a line inside a larger buffer at its own offsets and row', () => {
+    const buf = Buffer.from(`xx${ATTACH}yy${IMS}`);
+    const rec = createRecords(3);
+    expect(scanEvent(buf, 2, 2 + ATTACH.length, rec, 2)).toBe(true);
+    expect(scanEvent(buf, 4 + ATTACH.length, buf.length, rec, 0)).toBe(true);
+    const d = new EventDecoder();
+    expect(defined(d.decode(buf, rec, 2))).toStrictEqual(slowPath(Buffer.from(ATTACH)));
+    expect(defined(d.decode(buf, rec, 0))).toStrictEqual(slowPath(Buffer.from(IMS)));
+  });
+
+  it('ok/copyRecord moves a record with its bytes to another buffer and row', () => {
+    const d = new EventDecoder();
+    for (const line of [REPORT, SESSION, ATTACH, IMS, PAY]) {
+      const src = Buffer.from(`...${line}`);
+      const a = createRecords(2);
+      expect(scanEvent(src, 3, src.length, a, 1)).toBe(true);
+      const dst = Buffer.alloc(src.length + 20, 0x20);
+      src.copy(dst, 11, 3);
+      const b = createRecords(4);
+      copyRecord(a, 1, b, 3, 11 - 3);
+      src.fill(0); // the old bytes are gone: the copy must not point at them
+      expect(defined(d.decode(dst, b, 3))).toStrictEqual(slowPath(Buffer.from(line)));
+      expect(recordTime(b, 3)).toBe(slowPath(Buffer.from(line))!.t);
+      expect(d.id(dst, b, 3)).toBe(slowPath(Buffer.from(line))!.id);
+    }
+  });
+
+  it('fail/never throws on bad arguments: out-of-range offsets or rows return false', () => {
+    const buf = Buffer.from(ATTACH);
+    const rec = createRecords(1);
+    expect(scanEvent(buf, 0, buf.length + 1, rec, 0)).toBe(false);
+    expect(scanEvent(buf, -1, buf.length, rec, 0)).toBe(false);
+    expect(scanEvent(buf, 5, 4, rec, 0)).toBe(false);
+    expect(scanEvent(buf, 0, buf.length, rec, 1)).toBe(false);
+    expect(scanEvent(buf, 0, buf.length, rec, -1)).toBe(false);
+    expect(scanEvent(buf, Number.NaN, buf.length, rec, 0)).toBe(false);
+  });
+
+  it('fail/decode of a row that was not scanned throws', () => {
+    expect(() => new EventDecoder().decode(Buffer.alloc(0), createRecords(1), 0)).toThrow(/no scanned event/);
+  });
+
+  it('fail/cacheBits out of range', () => {
+    expect(() => new EventDecoder({ cacheBits: 0 })).toThrow(RangeError);
+    expect(() => new EventDecoder({ cacheBits: 25 })).toThrow(RangeError);
+    expect(() => new EventDecoder({ cacheBits: 1.5 })).toThrow(RangeError);
+  });
+});
+
+describe('EventDecoder objects and interning', () => {
+  const decodeLine = (d: EventDecoder, line: string): FgEvent => {
+    const rec = scanOne(line);
+    if (!rec) throw new Error(`not scanned: ${line}`);
+    return d.decode(Buffer.from(line), rec, 0);
+  };
+
+  it('ok/every type has one fixed key order, whatever the input order and optional fields', () => {
+    const d = new EventDecoder();
+    const keys = (line: string): string[] => Object.keys(decodeLine(d, line));
+    expect(keys(REPORT)).toEqual(['type', 'ts', 'id', 't', 'serial', 'sourceIp', 'cellIds', 'gps', 'neighbors', 'swVersion', 'configHash']);
+    expect(keys(`{"ts":1754003493715,"serial":"s","type":"femto.report"}`)).toEqual(keys(REPORT));
+    expect(keys(SESSION)).toEqual(['type', 'ts', 'id', 't', 'serial', 'phase', 'sourceIp', 'certFingerprint', 'cellIds', 'endpoint', 'sessionId']);
+    expect(keys(`{"sourceIp":"x","phase":"down","serial":"s","ts":${TS},"type":"femto.session"}`)).toEqual(keys(SESSION));
+    expect(keys(ATTACH)).toEqual(['type', 'ts', 'id', 't', 'cellId', 'imsi', 'imei', 'msisdn']);
+    expect(keys(IMS)).toEqual(['type', 'ts', 'id', 't', 'imsi', 'ipsec', 'cellId', 'msisdn']);
+    expect(keys(PAY)).toEqual(['type', 'ts', 'id', 't', 'txId', 'msisdn', 'amountMinor', 'currency', 'method', 'merchant']);
+    const gps = (decodeLine(d, `{"type":"femto.report","serial":"s","gps":{"lon":2,"lat":1},"ts":${TS}}`) as { gps: object }).gps;
+    expect(Object.keys(gps)).toEqual(['lat', 'lon', 'accuracyM']);
+  });
+
+  it('ok/the same bytes give the same string and array instances; arrays are frozen', () => {
+    const d = new EventDecoder();
+    const a = decodeLine(d, REPORT) as Extract<FgEvent, { type: 'femto.report' }>;
+    const b = decodeLine(d, REPORT.replace('"e9895"', '"e9896"').replace('"ts":', ' "ts" : ')) as typeof a;
+    expect(a).not.toBe(b);
+    expect(b.serial).toBe(a.serial);
+    expect(b.sourceIp).toBe(a.sourceIp);
+    expect(b.cellIds).toBe(a.cellIds);
+    expect(b.neighbors).toBe(a.neighbors);
+    expect(Object.isFrozen(a.cellIds)).toBe(true);
+    expect(Object.isFrozen(a.neighbors)).toBe(true);
+    expect(() => (a.cellIds as string[]).push('x')).toThrow(TypeError);
+    // elements are interned too: a ue.attach on the report's cell shares the cellId string
+    const attach = decodeLine(d, `{"type":"ue.attach","cellId":"45008-200000057","imsi":"12345","ts":${TS}}`) as Extract<FgEvent, { type: 'ue.attach' }>;
+    expect(attach.cellId).toBe(a.cellIds![0]);
+    // different bytes, different values
+    const c = decodeLine(d, REPORT.replace('KTF000057', 'KTF000058').replace('"45008-200000057"]', '"45008-200000058"]')) as typeof a;
+    expect(c.serial).toBe('KTF000058');
+    expect(c.cellIds).toEqual(['45008-200000058']);
+    expect(c.neighbors).toBe(a.neighbors);
+  });
+
+  it('ok/colliding slots still decode the right values (1-bit caches)', () => {
+    const d = new EventDecoder({ cacheBits: 1 });
+    for (let k = 0; k < 50; k++) {
+      const line = `{"type":"femto.report","serial":"S${k}","cellIds":["C${k}","C${k + 1}"],"neighbors":["C${k}"],"ts":${TS}}`;
+      expect(defined(decodeLine(d, line))).toStrictEqual(slowPath(Buffer.from(line)));
+    }
+  });
+
+  it('ok/a million distinct serials keep the caches at their slot count', () => {
+    const d = new EventDecoder({ cacheBits: 12 });
+    const rec = createRecords(1);
+    const prefix = Buffer.from('{"type":"femto.report","cellIds":["45008-200000057"],"serial":"450080');
+    const suffix = Buffer.from(`","ts":${TS}}`);
+    const line = Buffer.concat([prefix, Buffer.from('000000000'), suffix]);
+    const digits = prefix.length;
+    let last: FgEvent | undefined;
+    for (let k = 0; k < 1_000_000; k++) {
+      let v = k;
+      for (let x = 8; x >= 0; x--) {
+        line[digits + x] = 48 + (v % 10);
+        v = Math.floor(v / 10);
+      }
+      if (!scanEvent(line, 0, line.length, rec, 0)) throw new Error(`not scanned at ${k}`);
+      last = d.decode(line, rec, 0);
+    }
+    expect((last as Extract<FgEvent, { type: 'femto.report' }>).serial).toBe('450080000999999');
+    const stats = d.cacheStats();
+    expect(stats.stringSlots).toBe(2 * 4096);
+    expect(stats.listSlots).toBe(2 * 4096);
+    // the device cache filled up (its 4096 slots) and kept churning, not growing; the cell cache holds one
+    expect(stats.strings).toBeLessThanOrEqual(4096 + 1);
+    expect(stats.strings).toBeGreaterThan(3000);
+    // the one cellIds list, repeated a million times, holds one slot
+    expect(stats.lists).toBe(1);
+  });
+
+  it('ok/id is a plain string or undefined', () => {
+    const d = new EventDecoder();
+    const rec = scanOne(ATTACH)!;
+    expect(d.id(Buffer.from(ATTACH), rec, 0)).toBe('e17727');
+    const noId = `{"type":"ue.attach","cellId":"c","imsi":"12345","ts":${TS}}`;
+    expect(d.id(Buffer.from(noId), scanOne(noId)!, 0)).toBeUndefined();
+  });
+});

@@ -1,0 +1,863 @@
+/**
+ * Byte-level fast path for the event contract (FORMATS.md §1).
+ *
+ * `JSON.parse` + `validateEvent` cost about a fifth of `femtoguard detect`, and every field
+ * comes out as a fresh string, so the engine's Map lookups hash fresh strings. `scanEvent`
+ * reads the common, well-formed shapes of the five high-volume types straight from the bytes
+ * into typed-array records (offsets, lengths, hashes, numbers; never strings), and
+ * `EventDecoder` turns a record into the same event `validateEvent(JSON.parse(line))` gives,
+ * with entity strings and string arrays interned in bounded direct-mapped caches.
+ *
+ * The scanner accepts a strict subset of what the slow path accepts: anything unusual (escapes,
+ * non-ASCII, `null`, unknown or duplicate keys, `registry.update`, ...) returns false and the
+ * caller takes the slow path, which also writes the error messages. fast-scan.test.ts checks
+ * this differentially against the slow path on real, generated and fuzzed lines.
+ */
+import { parseEventTime } from './timestamp.js';
+import type { FgEvent, GpsFix } from './types.js';
+
+// Field ids: one bit each in the record's presence mask, three Int32 slots each
+// (start, length, hash). Every key means the same thing in all five fast-path types.
+const F_TYPE = 0;
+const F_TS = 1;
+const F_ID = 2;
+const F_SERIAL = 3;
+const F_SOURCE_IP = 4;
+const F_CELL_IDS = 5;
+const F_GPS = 6;
+const F_NEIGHBORS = 7;
+const F_SW_VERSION = 8;
+const F_CONFIG_HASH = 9;
+const F_PHASE = 10;
+const F_CERT_FINGERPRINT = 11;
+const F_ENDPOINT = 12;
+const F_SESSION_ID = 13;
+const F_CELL_ID = 14;
+const F_IMSI = 15;
+const F_IMEI = 16;
+const F_MSISDN = 17;
+const F_IPSEC = 18;
+const F_TX_ID = 19;
+const F_AMOUNT_MINOR = 20;
+const F_CURRENCY = 21;
+const F_METHOD = 22;
+const F_MERCHANT = 23;
+const FIELD_COUNT = 24;
+
+/** Int32 layout: [type code, presence mask, then (start, length, hash) per field]. */
+export const REC_I32 = 2 + 3 * FIELD_COUNT;
+/** Float64 layout: [t, numeric ts, amountMinor, lat, lon, accuracyM]. */
+export const REC_F64 = 6;
+const D_T = 0;
+const D_TS = 1;
+const D_AMOUNT = 2;
+const D_LAT = 3;
+const D_LON = 4;
+const D_ACCURACY = 5;
+
+export interface EventRecords {
+  i32: Int32Array;
+  f64: Float64Array;
+}
+
+/** Allocates room for `rows` records. */
+export function createRecords(rows: number): EventRecords {
+  if (!Number.isSafeInteger(rows) || rows < 0) throw new RangeError(`createRecords: rows must be a non-negative integer, got ${rows}`);
+  return { i32: new Int32Array(rows * REC_I32), f64: new Float64Array(rows * REC_F64) };
+}
+
+/** The event time `t` (epoch ms, exactly what validateEvent sets) of a scanned record. */
+export function recordTime(rec: EventRecords, row: number): number {
+  return rec.f64[row * REC_F64 + D_T]!;
+}
+
+/**
+ * Copies record `srcRow` of `src` to `dstRow` of `dst`, for when the line's bytes are copied too
+ * (into another batch buffer): `shift` is the new offset of the line minus the old one, added to
+ * every byte offset the record holds. Lengths, hashes and numbers are copied as they are.
+ */
+export function copyRecord(src: EventRecords, srcRow: number, dst: EventRecords, dstRow: number, shift: number): void {
+  const sb = srcRow * REC_I32;
+  const db = dstRow * REC_I32;
+  const si = src.i32;
+  const di = dst.i32;
+  const mask = si[sb + 1]!;
+  di[db] = si[sb]!;
+  di[db + 1] = mask;
+  for (let f = 0; f < FIELD_COUNT; f++) {
+    const sp = sb + 2 + 3 * f;
+    const dp = db + 2 + 3 * f;
+    // Only present fields whose first slot is a byte offset move with the line.
+    const moves = (mask & (1 << f)) !== 0 && (OFFSET_FIELDS & (1 << f)) !== 0 && (f !== F_TS || si[sp + 2] === 1);
+    di[dp] = moves ? si[sp]! + shift : si[sp]!;
+    di[dp + 1] = si[sp + 1]!;
+    di[dp + 2] = si[sp + 2]!;
+  }
+  const sf = srcRow * REC_F64;
+  const df = dstRow * REC_F64;
+  for (let k = 0; k < REC_F64; k++) dst.f64[df + k] = src.f64[sf + k]!;
+}
+
+// Type codes, stored in the record's first slot.
+const T_REPORT = 1;
+const T_SESSION = 2;
+const T_ATTACH = 3;
+const T_IMS = 4;
+const T_PAYMENT = 5;
+
+const bit = (f: number): number => 1 << f;
+const BASE = bit(F_TYPE) | bit(F_TS) | bit(F_ID);
+/** Keys each type may carry (FORMATS.md §1 tables) and the ones it must; indexed by type code. */
+const ALLOWED = [
+  0,
+  BASE | bit(F_SERIAL) | bit(F_SOURCE_IP) | bit(F_CELL_IDS) | bit(F_GPS) | bit(F_NEIGHBORS) | bit(F_SW_VERSION) | bit(F_CONFIG_HASH),
+  BASE | bit(F_SERIAL) | bit(F_PHASE) | bit(F_SOURCE_IP) | bit(F_CERT_FINGERPRINT) | bit(F_CELL_IDS) | bit(F_ENDPOINT) | bit(F_SESSION_ID),
+  BASE | bit(F_CELL_ID) | bit(F_IMSI) | bit(F_IMEI) | bit(F_MSISDN),
+  BASE | bit(F_IMSI) | bit(F_IPSEC) | bit(F_CELL_ID) | bit(F_MSISDN),
+  BASE | bit(F_TX_ID) | bit(F_MSISDN) | bit(F_AMOUNT_MINOR) | bit(F_CURRENCY) | bit(F_METHOD) | bit(F_MERCHANT),
+];
+/** Fields whose first slot is a byte offset into the line (ts only when it is a string); the others hold flags there. */
+const OFFSET_FIELDS = ~(bit(F_TYPE) | bit(F_GPS) | bit(F_IPSEC) | bit(F_AMOUNT_MINOR));
+const REQ = bit(F_TYPE) | bit(F_TS);
+const REQUIRED = [
+  -1,
+  REQ | bit(F_SERIAL),
+  REQ | bit(F_SERIAL) | bit(F_PHASE) | bit(F_SOURCE_IP),
+  REQ | bit(F_CELL_ID) | bit(F_IMSI),
+  REQ | bit(F_IMSI) | bit(F_IPSEC),
+  REQ | bit(F_TX_ID) | bit(F_MSISDN) | bit(F_AMOUNT_MINOR) | bit(F_CURRENCY),
+];
+
+const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
+/** Type names by code; the fast path does not take `registry.update` (rare, and null-valued fields). */
+const TYPE_NAMES = [ascii(''), ascii('femto.report'), ascii('femto.session'), ascii('ue.attach'), ascii('ims.register'), ascii('payment.auth')];
+
+interface Key {
+  bytes: Uint8Array;
+  field: number;
+}
+/** Known keys grouped by length: a key is found by its length, then a byte compare. */
+const KEYS_BY_LENGTH: Key[][] = (() => {
+  const names: [string, number][] = [
+    ['type', F_TYPE], ['ts', F_TS], ['id', F_ID], ['serial', F_SERIAL], ['sourceIp', F_SOURCE_IP], ['cellIds', F_CELL_IDS],
+    ['gps', F_GPS], ['neighbors', F_NEIGHBORS], ['swVersion', F_SW_VERSION], ['configHash', F_CONFIG_HASH], ['phase', F_PHASE],
+    ['certFingerprint', F_CERT_FINGERPRINT], ['endpoint', F_ENDPOINT], ['sessionId', F_SESSION_ID], ['cellId', F_CELL_ID],
+    ['imsi', F_IMSI], ['imei', F_IMEI], ['msisdn', F_MSISDN], ['ipsec', F_IPSEC], ['txId', F_TX_ID],
+    ['amountMinor', F_AMOUNT_MINOR], ['currency', F_CURRENCY], ['method', F_METHOD], ['merchant', F_MERCHANT],
+  ];
+  const table: Key[][] = [];
+  for (let n = 0; n <= 15; n++) table.push([]);
+  for (const [name, field] of names) table[name.length]!.push({ bytes: ascii(name), field });
+  return table;
+})();
+const GPS_LAT = 1;
+const GPS_LON = 2;
+const GPS_ACCURACY = 4;
+
+/** validate.ts limits: ids at most 256 characters, lists at most 1024 entries. */
+const MAX_ID = 256;
+const MAX_LIST = 1024;
+/** parseEventTime's accepted range: 2000-01-01 .. 2100-01-01. */
+const MIN_MS = 946_684_800_000;
+const MAX_MS = 4_102_444_800_000;
+
+const FNV_BASIS = 0x811c9dc5 | 0;
+const FNV_PRIME = 0x01000193;
+/** Exact powers of ten (10^22 is the largest exactly representable one). */
+const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
+
+type Latin1Slice = (this: Uint8Array, start: number, end: number) => string;
+/** Node's native latin1 decoder works on any Uint8Array; the fast path only admits bytes 0x20–0x7E, where latin1 is UTF-8. */
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: Latin1Slice }).latin1Slice;
+function latin1(buf: Uint8Array, start: number, end: number): string {
+  return latin1Slice.call(buf, start, end);
+}
+
+/** Result slot of scanNumber (a second return value without allocating). */
+let scannedNumber = 0;
+
+/**
+ * Scans the line buf[start, end) (no '\n'; caller already removed one trailing '\r' and skipped
+ * blank lines). Returns true and fills record `row` when the line is an event the fast path
+ * understands AND `validateEvent(JSON.parse(line))` would accept it; returns false for anything
+ * else (the caller then takes the slow path, which produces the error messages). Never throws.
+ */
+export function scanEvent(buf: Uint8Array, start: number, end: number, rec: EventRecords, row: number): boolean {
+  if (!(start >= 0 && start <= end && end <= buf.length && row >= 0 && (row + 1) * REC_I32 <= rec.i32.length && (row + 1) * REC_F64 <= rec.f64.length)) return false;
+  try {
+    return scanObject(buf, start | 0, end | 0, rec.i32, rec.f64, (row | 0) * REC_I32, (row | 0) * REC_F64);
+  } catch {
+    // Unreachable by construction (every read is bounds-checked); the slow path will decide.
+    return false;
+  }
+}
+
+function skipWs(buf: Uint8Array, i: number, end: number): number {
+  while (i < end) {
+    const c = buf[i]!;
+    if (c !== 32 && c !== 9 && c !== 13 && c !== 10) break;
+    i++;
+  }
+  return i;
+}
+
+function scanObject(buf: Uint8Array, start: number, end: number, i32: Int32Array, f64: Float64Array, b: number, fb: number): boolean {
+  let i = skipWs(buf, start, end);
+  if (i >= end || buf[i] !== 123 /* { */) return false;
+  i = skipWs(buf, i + 1, end);
+  i32[b] = 0;
+  let mask = 0;
+  for (;;) {
+    if (i >= end || buf[i] !== 34) return false;
+    const ks = i + 1;
+    let j = ks;
+    while (j < end && buf[j] !== 34) j++;
+    if (j >= end) return false;
+    const f = keyField(buf, ks, j - ks);
+    if (f < 0 || (mask & (1 << f)) !== 0) return false; // unknown or duplicate key
+    mask |= 1 << f;
+    i = skipWs(buf, j + 1, end);
+    if (i >= end || buf[i] !== 58 /* : */) return false;
+    i = scanValue(buf, skipWs(buf, i + 1, end), end, f, i32, f64, b, fb);
+    if (i < 0) return false;
+    i = skipWs(buf, i, end);
+    if (i >= end) return false;
+    const c = buf[i]!;
+    if (c === 44 /* , */) {
+      i = skipWs(buf, i + 1, end);
+      continue;
+    }
+    if (c !== 125 /* } */) return false;
+    break;
+  }
+  if (skipWs(buf, i + 1, end) !== end) return false; // only whitespace after the object
+  const type = i32[b]!;
+  if ((mask & ~ALLOWED[type]!) !== 0) return false;
+  const required = REQUIRED[type]!;
+  if ((mask & required) !== required) return false;
+  i32[b + 1] = mask;
+  return true;
+}
+
+/** Field id of the key buf[s, s+n), or -1. Keys with escapes or odd bytes never match. */
+function keyField(buf: Uint8Array, s: number, n: number): number {
+  if (n > 15) return -1;
+  const candidates = KEYS_BY_LENGTH[n]!;
+  outer: for (let k = 0; k < candidates.length; k++) {
+    const key = candidates[k]!;
+    const bytes = key.bytes;
+    for (let x = 0; x < n; x++) if (buf[s + x] !== bytes[x]) continue outer;
+    return key.field;
+  }
+  return -1;
+}
+
+/** Scans the value of field `f` at `i` into the record; returns the index after it, or -1. */
+function scanValue(buf: Uint8Array, i: number, end: number, f: number, i32: Int32Array, f64: Float64Array, b: number, fb: number): number {
+  const p = b + 2 + 3 * f;
+  switch (f) {
+    case F_TS:
+      return scanTs(buf, i, end, i32, f64, p, fb);
+    case F_CELL_IDS:
+    case F_NEIGHBORS:
+      return scanList(buf, i, end, i32, p);
+    case F_GPS:
+      return scanGps(buf, i, end, i32, f64, p, fb);
+    case F_IPSEC:
+      return scanBoolean(buf, i, end, i32, p);
+    case F_AMOUNT_MINOR: {
+      const j = scanNumber(buf, i, end);
+      if (j < 0 || !Number.isSafeInteger(scannedNumber)) return -1;
+      f64[fb + D_AMOUNT] = scannedNumber;
+      return j;
+    }
+  }
+  const j = scanString(buf, i, end, i32, p);
+  if (j < 0) return -1;
+  const s = i32[p]!;
+  const n = i32[p + 1]!;
+  switch (f) {
+    case F_TYPE:
+      return (i32[b] = typeCode(buf, s, n)) === 0 ? -1 : j;
+    case F_PHASE: // "up" or "down"
+      return (n === 2 && buf[s] === 117 && buf[s + 1] === 112) || (n === 4 && buf[s] === 100 && buf[s + 1] === 111 && buf[s + 2] === 119 && buf[s + 3] === 110) ? j : -1;
+    case F_IMSI: // /^\d{5,15}$/
+      if (n < 5 || n > 15) return -1;
+      for (let x = s; x < s + n; x++) if (buf[x]! < 48 || buf[x]! > 57) return -1;
+      break;
+    case F_CURRENCY: // /^[A-Z]{3}$/
+      if (n !== 3) return -1;
+      for (let x = s; x < s + 3; x++) if (buf[x]! < 65 || buf[x]! > 90) return -1;
+      break;
+    default: // validate.ts isStr
+      if (n < 1 || n > MAX_ID) return -1;
+      if (f === F_ID) return j; // ids are not interned
+  }
+  i32[p + 2] = hashBytes(buf, s, s + n);
+  return j;
+}
+
+function typeCode(buf: Uint8Array, s: number, n: number): number {
+  outer: for (let code = 1; code < TYPE_NAMES.length; code++) {
+    const name = TYPE_NAMES[code]!;
+    if (name.length !== n) continue;
+    for (let x = 0; x < n; x++) if (buf[s + x] !== name[x]) continue outer;
+    return code;
+  }
+  return 0;
+}
+
+/**
+ * A string of printable ASCII without escapes: stores (start, length) at i32[p..p+1] and returns
+ * the index after the closing quote, or -1. The caller hashes the fields that are interned.
+ */
+function scanString(buf: Uint8Array, i: number, end: number, i32: Int32Array, p: number): number {
+  if (i >= end || buf[i] !== 34) return -1;
+  const s = i + 1;
+  let j = s;
+  for (;;) {
+    if (j >= end) return -1;
+    const c = buf[j]!;
+    if (c === 34) break;
+    if (c < 32 || c > 126 || c === 92) return -1;
+    j++;
+  }
+  i32[p] = s;
+  i32[p + 1] = j - s;
+  return j + 1;
+}
+
+/**
+ * The interning key of buf[s, e): a word-at-a-time multiplicative hash (a quarter of the dependent
+ * multiplies of byte-at-a-time FNV). Same bytes, same hash, wherever they sit in the buffer.
+ */
+function hashBytes(buf: Uint8Array, s: number, e: number): number {
+  let h = FNV_BASIS ^ (e - s);
+  let x = s;
+  for (; x + 4 <= e; x += 4) {
+    h = Math.imul(h ^ (buf[x]! | (buf[x + 1]! << 8) | (buf[x + 2]! << 16) | (buf[x + 3]! << 24)), 0x9e3779b1);
+    h ^= h >>> 15;
+  }
+  for (; x < e; x++) h = Math.imul(h ^ buf[x]!, FNV_PRIME);
+  return h;
+}
+
+/** A string array (validate.ts isStrList); the hash covers its whole text. */
+function scanList(buf: Uint8Array, i: number, end: number, i32: Int32Array, p: number): number {
+  if (i >= end || buf[i] !== 91 /* [ */) return -1;
+  const s = i;
+  let j = skipWs(buf, i + 1, end);
+  if (j < end && buf[j] === 93 /* ] */) j++;
+  else {
+    let count = 0;
+    for (;;) {
+      if (j >= end || buf[j] !== 34) return -1;
+      const es = j + 1;
+      let k = es;
+      for (;;) {
+        if (k >= end) return -1;
+        const c = buf[k]!;
+        if (c === 34) break;
+        if (c < 32 || c > 126 || c === 92) return -1;
+        k++;
+      }
+      if (k === es || k - es > MAX_ID || ++count > MAX_LIST) return -1;
+      j = skipWs(buf, k + 1, end);
+      if (j >= end) return -1;
+      const c = buf[j]!;
+      if (c === 44) {
+        j = skipWs(buf, j + 1, end);
+        continue;
+      }
+      if (c !== 93) return -1;
+      j++;
+      break;
+    }
+  }
+  i32[p] = s;
+  i32[p + 1] = j - s;
+  i32[p + 2] = hashBytes(buf, s, j);
+  return j;
+}
+
+/** `{ "lat": n, "lon": n, "accuracyM"?: n }` in any order (validate.ts isGps); i32[p] = 1 when accuracyM is present. */
+function scanGps(buf: Uint8Array, i: number, end: number, i32: Int32Array, f64: Float64Array, p: number, fb: number): number {
+  if (i >= end || buf[i] !== 123) return -1;
+  let seen = 0;
+  i = skipWs(buf, i + 1, end);
+  for (;;) {
+    if (i >= end || buf[i] !== 34) return -1;
+    const ks = i + 1;
+    let j = ks;
+    while (j < end && buf[j] !== 34) j++;
+    if (j >= end) return -1;
+    const key = gpsKey(buf, ks, j - ks);
+    if (key === 0 || (seen & key) !== 0) return -1;
+    seen |= key;
+    i = skipWs(buf, j + 1, end);
+    if (i >= end || buf[i] !== 58) return -1;
+    i = scanNumber(buf, skipWs(buf, i + 1, end), end);
+    if (i < 0) return -1;
+    f64[fb + (key === GPS_LAT ? D_LAT : key === GPS_LON ? D_LON : D_ACCURACY)] = scannedNumber;
+    i = skipWs(buf, i, end);
+    if (i >= end) return -1;
+    const c = buf[i]!;
+    if (c === 44) {
+      i = skipWs(buf, i + 1, end);
+      continue;
+    }
+    if (c !== 125) return -1;
+    break;
+  }
+  if ((seen & (GPS_LAT | GPS_LON)) !== (GPS_LAT | GPS_LON)) return -1;
+  const lat = f64[fb + D_LAT]!;
+  const lon = f64[fb + D_LON]!;
+  if (!(lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180)) return -1; // also rejects NaN; ±Infinity is out of range
+  const hasAccuracy = (seen & GPS_ACCURACY) !== 0;
+  if (hasAccuracy) {
+    const a = f64[fb + D_ACCURACY]!;
+    if (!(a >= 0 && a < Infinity)) return -1;
+  }
+  i32[p] = hasAccuracy ? 1 : 0;
+  return i + 1;
+}
+
+function gpsKey(buf: Uint8Array, s: number, n: number): number {
+  if (n === 3 && buf[s] === 108 /* l */) {
+    if (buf[s + 1] === 97 && buf[s + 2] === 116) return GPS_LAT;
+    if (buf[s + 1] === 111 && buf[s + 2] === 110) return GPS_LON;
+    return 0;
+  }
+  if (n === 9) {
+    const name = GPS_ACCURACY_KEY;
+    for (let x = 0; x < 9; x++) if (buf[s + x] !== name[x]) return 0;
+    return GPS_ACCURACY;
+  }
+  return 0;
+}
+const GPS_ACCURACY_KEY = ascii('accuracyM');
+
+function scanBoolean(buf: Uint8Array, i: number, end: number, i32: Int32Array, p: number): number {
+  if (i + 4 <= end && buf[i] === 116 && buf[i + 1] === 114 && buf[i + 2] === 117 && buf[i + 3] === 101) {
+    i32[p] = 1;
+    return i + 4;
+  }
+  if (i + 5 <= end && buf[i] === 102 && buf[i + 1] === 97 && buf[i + 2] === 108 && buf[i + 3] === 115 && buf[i + 4] === 101) {
+    i32[p] = 0;
+    return i + 5;
+  }
+  return -1;
+}
+
+/**
+ * A number per the JSON grammar (RFC 8259 §6) into `scannedNumber`; returns the index after it,
+ * or -1. Up to 15 significant digits without an exponent are computed as m / 10^k, which is
+ * exact to the correctly rounded result (m < 2^53 and 10^k exact, and IEEE division rounds
+ * correctly); anything else goes through Number() on the exact text, as JSON.parse would.
+ */
+function scanNumber(buf: Uint8Array, i: number, end: number): number {
+  const s = i;
+  const negative = i < end && buf[i] === 45;
+  if (negative) i++;
+  if (i >= end) return -1;
+  let c = buf[i]!;
+  let m = 0;
+  let digits = 0;
+  if (c === 48) {
+    i++;
+    digits = 1;
+    if (i < end && buf[i]! >= 48 && buf[i]! <= 57) return -1; // leading zero
+  } else if (c >= 49 && c <= 57) {
+    while (i < end && (c = buf[i]!) >= 48 && c <= 57) {
+      m = m * 10 + (c - 48);
+      digits++;
+      i++;
+    }
+  } else return -1;
+  let fraction = 0;
+  if (i < end && buf[i] === 46 /* . */) {
+    i++;
+    while (i < end && (c = buf[i]!) >= 48 && c <= 57) {
+      m = m * 10 + (c - 48);
+      fraction++;
+      i++;
+    }
+    if (fraction === 0) return -1;
+  }
+  let exponent = false;
+  if (i < end && (buf[i] === 101 || buf[i] === 69)) {
+    exponent = true;
+    i++;
+    if (i < end && (buf[i] === 43 || buf[i] === 45)) i++;
+    const es = i;
+    while (i < end && (c = buf[i]!) >= 48 && c <= 57) i++;
+    if (i === es) return -1;
+  }
+  if (exponent || digits + fraction > 15) scannedNumber = Number(latin1(buf, s, i));
+  else {
+    const v = fraction === 0 ? m : m / POW10[fraction]!;
+    scannedNumber = negative ? -v : v; // -0 stays -0, as in JSON.parse
+  }
+  return i;
+}
+
+/** `ts`: a string (timestamp.ts rules) or an integer number of epoch ms; sets t. i32[p+2] = 1 for a string. */
+function scanTs(buf: Uint8Array, i: number, end: number, i32: Int32Array, f64: Float64Array, p: number, fb: number): number {
+  if (i < end && buf[i] === 34) {
+    const j = scanString(buf, i, end, i32, p);
+    if (j < 0) return -1;
+    const s = i32[p]!;
+    const n = i32[p + 1]!;
+    let t = canonicalTime(buf, s, n);
+    if (t < 0) t = parseEventTime(latin1(buf, s, s + n));
+    if (Number.isNaN(t)) return -1;
+    i32[p + 2] = 1;
+    f64[fb + D_T] = t;
+    return j;
+  }
+  const j = scanNumber(buf, i, end);
+  if (j < 0) return -1;
+  const t = parseEventTime(scannedNumber);
+  if (Number.isNaN(t)) return -1;
+  i32[p + 2] = 0;
+  f64[fb + D_TS] = scannedNumber;
+  f64[fb + D_T] = t;
+  return j;
+}
+
+function digitAt(buf: Uint8Array, k: number): number {
+  const c = buf[k]! - 48;
+  return c >= 0 && c <= 9 ? c : -1e6;
+}
+
+/**
+ * timestamp.ts `canonical` read from the bytes (no string): `2025-08-05T02:14:09.123Z` and
+ * `2025-08-05T11:14:09.123+09:00`. Same checks, same arithmetic, so it answers exactly what
+ * parseEventTime would; -1 leaves the decision to parseEventTime on the string.
+ */
+function canonicalTime(buf: Uint8Array, s: number, n: number): number {
+  if (n !== 24 && n !== 29) return -1;
+  if (buf[s + 4] !== 45 || buf[s + 7] !== 45 || buf[s + 10] !== 84 || buf[s + 13] !== 58 || buf[s + 16] !== 58 || buf[s + 19] !== 46) return -1;
+  const year = digitAt(buf, s) * 1000 + digitAt(buf, s + 1) * 100 + digitAt(buf, s + 2) * 10 + digitAt(buf, s + 3);
+  const month = digitAt(buf, s + 5) * 10 + digitAt(buf, s + 6);
+  const day = digitAt(buf, s + 8) * 10 + digitAt(buf, s + 9);
+  const hour = digitAt(buf, s + 11) * 10 + digitAt(buf, s + 12);
+  const minute = digitAt(buf, s + 14) * 10 + digitAt(buf, s + 15);
+  const second = digitAt(buf, s + 17) * 10 + digitAt(buf, s + 18);
+  const ms = digitAt(buf, s + 20) * 100 + digitAt(buf, s + 21) * 10 + digitAt(buf, s + 22);
+  if (year < 2000 || year > 2099 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 || ms < 0) return -1;
+  let offset = 0;
+  if (n === 24) {
+    if (buf[s + 23] !== 90 /* Z */) return -1;
+  } else {
+    const sign = buf[s + 23];
+    if ((sign !== 43 && sign !== 45) || buf[s + 26] !== 58) return -1;
+    const oh = digitAt(buf, s + 24) * 10 + digitAt(buf, s + 25);
+    const om = digitAt(buf, s + 27) * 10 + digitAt(buf, s + 28);
+    if (oh < 0 || oh > 23 || om < 0 || om > 59) return -1;
+    offset = (sign === 43 ? -1 : 1) * (oh * 60 + om) * 60_000; // RFC 3339 §4.2: UTC = local - offset
+  }
+  const t = Date.UTC(year, month - 1, day, hour, minute, second, ms) + offset;
+  return t >= MIN_MS && t < MAX_MS ? t : -1;
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
+/** Arrays longer than this (text bytes) are decoded fresh each time, not cached: keeps the array caches' memory small. */
+const MAX_INTERNED_LIST_BYTES = 512;
+/**
+ * Bytes kept per list slot (a length byte, then the text) to verify a hit without touching the
+ * array and each of its strings: texts under 128 bytes (a six-cell neighbour scan is about 110).
+ * Longer ones are verified against the cached array.
+ */
+const LIST_STRIDE = 128;
+const EMPTY_LIST: readonly string[] = Object.freeze([]);
+
+/** Spreads a hashBytes hash over the slots (its low bits alone cluster). */
+function slotOf(h: number, mask: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d);
+  h ^= h >>> 15;
+  return h & mask;
+}
+
+/**
+ * A direct-mapped interning cache of strings keyed by their bytes: the same bytes give the same
+ * instance while the slot holds it; a miss creates the string and takes the slot. Fixed size.
+ * The hash array is checked first: it is small enough to stay in the CPU cache, so a miss costs
+ * no trip to the string itself.
+ */
+class StringCache {
+  private readonly mask: number;
+  private readonly values: string[];
+  private readonly hashes: Int32Array;
+
+  constructor(size: number) {
+    this.mask = size - 1;
+    this.values = Array.from({ length: size }, () => '');
+    this.hashes = new Int32Array(size);
+  }
+
+  /** The string of buf[s, s+n), whose hashBytes hash is h. */
+  get(buf: Uint8Array, s: number, n: number, h: number): string {
+    const slot = slotOf(h, this.mask);
+    if (this.hashes[slot] === h) {
+      const cached = this.values[slot]!;
+      if (cached.length === n && sameChars(cached, buf, s)) return cached;
+    }
+    const fresh = latin1(buf, s, s + n);
+    this.values[slot] = fresh;
+    this.hashes[slot] = h;
+    return fresh;
+  }
+
+  held(): number {
+    let n = 0;
+    for (const v of this.values) if (v !== '') n++;
+    return n;
+  }
+}
+
+/** The same for whole string arrays, keyed by the array's text; arrays are frozen, their elements interned in `elements`. */
+class ListCache {
+  private readonly mask: number;
+  private readonly values: (readonly string[])[];
+  private readonly hashes: Int32Array;
+  /** Per slot: [length, bytes...] of a list text shorter than LIST_STRIDE, else length 0. */
+  private readonly bytes: Uint8Array;
+
+  constructor(
+    size: number,
+    private readonly elements: StringCache,
+  ) {
+    this.mask = size - 1;
+    this.values = Array.from({ length: size }, () => EMPTY_LIST);
+    this.hashes = new Int32Array(size);
+    this.bytes = new Uint8Array(size * LIST_STRIDE);
+  }
+
+  /** The frozen array of the scanned list text buf[s, e), whose hashBytes hash is h. */
+  get(buf: Uint8Array, s: number, e: number, h: number): readonly string[] {
+    const slot = slotOf(h, this.mask);
+    const n = e - s;
+    const bytes = this.bytes;
+    const base = slot * LIST_STRIDE;
+    if (this.hashes[slot] !== h) {
+      // a miss, decided from the small hash array alone
+    } else if (n < LIST_STRIDE) {
+      if (bytes[base] === n) {
+        // From the end: identifiers share prefixes (MCC-MNC, "45008-1000...") and differ last.
+        let x = n;
+        while (x > 0 && bytes[base + x] === buf[s + x - 1]) x--;
+        if (x === 0) return this.values[slot]!;
+      }
+    } else if (sameList(this.values[slot]!, buf, s, e)) return this.values[slot]!;
+    const fresh = this.build(buf, s, e);
+    if (n <= MAX_INTERNED_LIST_BYTES) {
+      this.values[slot] = fresh;
+      this.hashes[slot] = h;
+      if (n < LIST_STRIDE) {
+        bytes[base] = n;
+        for (let x = 0; x < n; x++) bytes[base + 1 + x] = buf[s + x]!;
+      } else bytes[base] = 0;
+    }
+    return fresh;
+  }
+
+  held(): number {
+    let n = 0;
+    for (const v of this.values) if (v !== EMPTY_LIST) n++;
+    return n;
+  }
+
+  /** Builds the frozen array of a scanned (so well-formed, escape-free) list text. */
+  private build(buf: Uint8Array, s: number, e: number): readonly string[] {
+    const out: string[] = [];
+    for (let j = s + 1; j < e; j++) {
+      if (buf[j] !== 34) continue; // whitespace, commas, the closing bracket
+      const es = j + 1;
+      let k = es;
+      while (buf[k] !== 34) k++;
+      out.push(this.elements.get(buf, es, k - es, hashBytes(buf, es, k)));
+      j = k;
+    }
+    return Object.freeze(out);
+  }
+}
+
+/**
+ * Decodes scanned records into events. One instance per stream; holds bounded interning caches.
+ *
+ * Only what repeats is interned: device strings (serial, address, ...) and cell ids in one
+ * cache each, and the cellIds and neighbors lists in one each, 2^cacheBits slots per cache.
+ * Subscriber identities and one-off values (session ids, certificate fingerprints, transaction
+ * ids) are created fresh: they are many and rarely repeat (on the benchmark's stream a cache
+ * missed 55% of subscriber strings), so a cache cost a probe per field and gained little;
+ * measured on the engine's thread, decoding them fresh made the whole replay 8% faster. (In
+ * one shared cache they also evicted the serials and cells every report repeats.) Fixed
+ * memory: about 2^cacheBits × 300 bytes of tables (19 MiB at the default 16 bits, mostly the
+ * list caches' byte copies) plus the strings and arrays the slots hold (each string at most
+ * 256 characters, each cached array text at most 512 bytes).
+ */
+export class EventDecoder {
+  private readonly slots: number;
+  /** serial, sourceIp, endpoint, swVersion, configHash */
+  private readonly device: StringCache;
+  /** cellId and the elements of cellIds and neighbors */
+  private readonly cell: StringCache;
+  private readonly cellIdLists: ListCache;
+  private readonly neighborLists: ListCache;
+
+  constructor(opts: { cacheBits?: number } = {}) {
+    const bits = opts.cacheBits ?? 16;
+    if (!Number.isInteger(bits) || bits < 1 || bits > 24) throw new RangeError(`EventDecoder: cacheBits must be an integer in 1..24, got ${bits}`);
+    const size = 1 << bits;
+    this.slots = size;
+    this.device = new StringCache(size);
+    this.cell = new StringCache(size);
+    this.cellIdLists = new ListCache(size, this.cell);
+    this.neighborLists = new ListCache(size, this.cell);
+  }
+
+  /** the record's `id` as a string (not interned: ids are unique), or undefined when the line has none */
+  id(buf: Uint8Array, rec: EventRecords, row: number): string | undefined {
+    const b = row * REC_I32;
+    const i32 = rec.i32;
+    if ((i32[b + 1]! & (1 << F_ID)) === 0) return undefined;
+    const p = b + 2 + 3 * F_ID;
+    return latin1(buf, i32[p]!, i32[p]! + i32[p + 1]!);
+  }
+
+  /** the event: equal to validateEvent(JSON.parse(line)).event (t included) */
+  decode(buf: Uint8Array, rec: EventRecords, row: number): FgEvent {
+    const i32 = rec.i32;
+    const f64 = rec.f64;
+    const b = row * REC_I32;
+    const fb = row * REC_F64;
+    const mask = i32[b + 1]!;
+    const pts = b + 2 + 3 * F_TS;
+    const ts = i32[pts + 2] === 1 ? latin1(buf, i32[pts]!, i32[pts]! + i32[pts + 1]!) : f64[fb + D_TS]!;
+    const id = this.id(buf, rec, row);
+    const t = f64[fb + D_T]!;
+    switch (i32[b]) {
+      case T_REPORT:
+        return {
+          type: 'femto.report',
+          ts,
+          id,
+          t,
+          serial: str(this.device, buf, i32, b, F_SERIAL),
+          sourceIp: optStr(this.device, buf, i32, b, mask, F_SOURCE_IP),
+          cellIds: optList(this.cellIdLists, buf, i32, b, mask, F_CELL_IDS),
+          gps: (mask & (1 << F_GPS)) === 0 ? undefined : gpsOf(i32, f64, b, fb),
+          neighbors: optList(this.neighborLists, buf, i32, b, mask, F_NEIGHBORS),
+          swVersion: optStr(this.device, buf, i32, b, mask, F_SW_VERSION),
+          configHash: optStr(this.device, buf, i32, b, mask, F_CONFIG_HASH),
+        };
+      case T_SESSION:
+        return {
+          type: 'femto.session',
+          ts,
+          id,
+          t,
+          serial: str(this.device, buf, i32, b, F_SERIAL),
+          phase: i32[b + 3 + 3 * F_PHASE] === 2 ? 'up' : 'down', // validated: length 2 is "up", 4 is "down"
+          sourceIp: str(this.device, buf, i32, b, F_SOURCE_IP),
+          certFingerprint: optStr(null, buf, i32, b, mask, F_CERT_FINGERPRINT),
+          cellIds: optList(this.cellIdLists, buf, i32, b, mask, F_CELL_IDS),
+          endpoint: optStr(this.device, buf, i32, b, mask, F_ENDPOINT),
+          sessionId: optStr(null, buf, i32, b, mask, F_SESSION_ID),
+        };
+      case T_ATTACH:
+        return {
+          type: 'ue.attach',
+          ts,
+          id,
+          t,
+          cellId: str(this.cell, buf, i32, b, F_CELL_ID),
+          imsi: str(null, buf, i32, b, F_IMSI),
+          imei: optStr(null, buf, i32, b, mask, F_IMEI),
+          msisdn: optStr(null, buf, i32, b, mask, F_MSISDN),
+        };
+      case T_IMS:
+        return {
+          type: 'ims.register',
+          ts,
+          id,
+          t,
+          imsi: str(null, buf, i32, b, F_IMSI),
+          ipsec: i32[b + 2 + 3 * F_IPSEC] === 1,
+          cellId: optStr(this.cell, buf, i32, b, mask, F_CELL_ID),
+          msisdn: optStr(null, buf, i32, b, mask, F_MSISDN),
+        };
+      case T_PAYMENT:
+        return {
+          type: 'payment.auth',
+          ts,
+          id,
+          t,
+          txId: str(null, buf, i32, b, F_TX_ID),
+          msisdn: str(null, buf, i32, b, F_MSISDN),
+          amountMinor: f64[fb + D_AMOUNT]!,
+          currency: str(null, buf, i32, b, F_CURRENCY),
+          method: optStr(null, buf, i32, b, mask, F_METHOD),
+          merchant: optStr(null, buf, i32, b, mask, F_MERCHANT),
+        };
+      default:
+        throw new Error(`EventDecoder.decode: row ${row} holds no scanned event (scanEvent returned false or was not called)`);
+    }
+  }
+
+  /** Slots of all string and list caches, and how many hold a value: the caches never grow past their slots. */
+  cacheStats(): { stringSlots: number; strings: number; listSlots: number; lists: number } {
+    return {
+      stringSlots: 2 * this.slots,
+      strings: this.device.held() + this.cell.held(),
+      listSlots: 2 * this.slots,
+      lists: this.cellIdLists.held() + this.neighborLists.held(),
+    };
+  }
+}
+
+function gpsOf(i32: Int32Array, f64: Float64Array, b: number, fb: number): GpsFix {
+  return { lat: f64[fb + D_LAT]!, lon: f64[fb + D_LON]!, accuracyM: i32[b + 2 + 3 * F_GPS] === 1 ? f64[fb + D_ACCURACY]! : undefined };
+}
+
+/** The string of a field: interned in `cache`, or created fresh when `cache` is null (values that rarely repeat). */
+function str(cache: StringCache | null, buf: Uint8Array, i32: Int32Array, b: number, f: number): string {
+  const p = b + 2 + 3 * f;
+  return cache === null ? latin1(buf, i32[p]!, i32[p]! + i32[p + 1]!) : cache.get(buf, i32[p]!, i32[p + 1]!, i32[p + 2]!);
+}
+
+function optStr(cache: StringCache | null, buf: Uint8Array, i32: Int32Array, b: number, mask: number, f: number): string | undefined {
+  return (mask & (1 << f)) === 0 ? undefined : str(cache, buf, i32, b, f);
+}
+
+function optList(cache: ListCache, buf: Uint8Array, i32: Int32Array, b: number, mask: number, f: number): string[] | undefined {
+  if ((mask & (1 << f)) === 0) return undefined;
+  const p = b + 2 + 3 * f;
+  // Frozen, shared instances: typed as string[] to match the event contract; nobody may mutate them.
+  return cache.get(buf, i32[p]!, i32[p]! + i32[p + 1]!, i32[p + 2]!) as string[];
+}
+
+function sameChars(str: string, buf: Uint8Array, s: number): boolean {
+  for (let x = 0; x < str.length; x++) if (str.charCodeAt(x) !== buf[s + x]) return false;
+  return true;
+}
+
+/** Whether the scanned list text buf[s, e) has exactly the elements of `list` (for texts too long to keep a byte copy of). */
+function sameList(list: readonly string[], buf: Uint8Array, s: number, e: number): boolean {
+  let idx = 0;
+  for (let j = s + 1; j < e; j++) {
+    if (buf[j] !== 34) continue;
+    const str = list[idx++];
+    if (str === undefined) return false;
+    const n = str.length;
+    if (buf[j + 1 + n] !== 34 || !sameChars(str, buf, j + 1)) return false;
+    j += n + 1;
+  }
+  return idx === list.length;
+}
