@@ -219,12 +219,13 @@ export interface ImsWindow {
 export class SubscriberIndex {
   // The cells of a subscriber are a handful: parallel arrays in first-seen order (what a Map
   // iterates in) instead of a Map per subscriber, searched linearly.
-  private readonly byImsi = new Map<string, { msisdn?: string; imei?: string; lastT: number; cells: string[]; cellT: number[] }>();
+  private readonly byImsi = new Map<string, { msisdn: string | undefined; imei: string | undefined; lastT: number; cells: string[]; cellT: number[] }>();
   private readonly imsiByMsisdn = new Map<string, string>();
 
   observe(imsi: string, t: number, cellId?: string, msisdn?: string, imei?: string): void {
     let s = this.byImsi.get(imsi);
-    if (!s) this.byImsi.set(imsi, (s = { lastT: t, cells: [], cellT: [] }));
+    // Every field from the start: one hidden class for all subscribers (msisdn and imei come later).
+    if (!s) this.byImsi.set(imsi, (s = { msisdn: undefined, imei: undefined, lastT: t, cells: [], cellT: [] }));
     if (t > s.lastT) s.lastT = t;
     if (msisdn && s.msisdn !== msisdn) {
       s.msisdn = msisdn;
