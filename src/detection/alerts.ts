@@ -58,8 +58,11 @@ export function alertId(key: string): string {
  */
 export class AlertBook {
   private readonly byKey = new Map<string, Alert>();
+  /** per alert: order numbers of its first finding and of the finding whose severity, summary and evidence it shows */
+  private readonly order = new Map<string, { first: number; set: number }>();
 
-  fold(f: Finding): { alert: Alert; isNew: boolean } {
+  /** `seq`: the order number of the event that raised the finding (for `merge`; 0 when unused). */
+  fold(f: Finding, seq = 0): { alert: Alert; isNew: boolean } {
     const key = subjectKey(f);
     const cur = this.byKey.get(key);
     const at = new Date(f.t).toISOString();
@@ -70,9 +73,11 @@ export class AlertBook {
         cur.severity = f.severity;
         cur.summary = f.summary;
         cur.evidence = f.evidence;
+        (this.order.get(key) as { set: number }).set = seq;
       }
       return { alert: cur, isNew: false };
     }
+    this.order.set(key, { first: seq, set: seq });
     const alert: Alert = {
       id: alertId(key),
       ts: at,
@@ -99,10 +104,52 @@ export class AlertBook {
 
   /** All alerts, most severe first, then by first event time. */
   list(): Alert[] {
-    return [...this.byKey.values()].sort((a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.id < b.id ? -1 : 1));
+    return [...this.byKey.values()].sort(byRank);
   }
 
   get size(): number {
     return this.byKey.size;
   }
+
+  /** The alerts with their folding order (see `merge`). */
+  folds(): FoldedAlert[] {
+    return [...this.byKey.entries()].map(([key, alert]) => ({ alert, ...(this.order.get(key) as { first: number; set: number }) }));
+  }
+
+  /**
+   * The alerts of one stream whose findings were folded by several books (a partitioned
+   * replay: each book saw some of the findings, each with its event's order number), as one
+   * book folding all of them in order would give them: the first finding's fields, the counts
+   * added up, the last time seen, and the severity, summary and evidence of the first finding
+   * that reached the highest severity. Sorted as `list` sorts.
+   */
+  static merge(parts: readonly (readonly FoldedAlert[])[]): Alert[] {
+    const byId = new Map<string, FoldedAlert>();
+    for (const part of parts) {
+      for (const x of part) {
+        const cur = byId.get(x.alert.id);
+        if (!cur) {
+          byId.set(x.alert.id, { alert: { ...x.alert }, first: x.first, set: x.set });
+          continue;
+        }
+        const [early, late] = x.first < cur.first ? [x, cur] : [cur, x];
+        const top = SEVERITY_RANK[late.alert.severity] > SEVERITY_RANK[early.alert.severity] || (late.alert.severity === early.alert.severity && late.set < early.set) ? late : early;
+        const alert: Alert = { ...early.alert, count: early.alert.count + late.alert.count, lastSeen: early.alert.lastSeen > late.alert.lastSeen ? early.alert.lastSeen : late.alert.lastSeen, severity: top.alert.severity, summary: top.alert.summary, evidence: top.alert.evidence };
+        byId.set(x.alert.id, { alert, first: early.first, set: top.set });
+      }
+    }
+    return [...byId.values()].map((x) => x.alert).sort(byRank);
+  }
+}
+
+/** An alert with the order numbers of its first finding and of the one it shows (AlertBook.merge). */
+export interface FoldedAlert {
+  alert: Alert;
+  first: number;
+  set: number;
+}
+
+/** Most severe first, then by first event time, then by id. */
+function byRank(a: Alert, b: Alert): number {
+  return SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.id < b.id ? -1 : 1);
 }

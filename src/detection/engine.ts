@@ -19,7 +19,42 @@ export interface EngineOptions {
   cellSweepMin?: number;
   /** device records kept for serials not in the registry, least recently seen evicted first (default 100,000) */
   unknownDeviceCap?: number;
+  /**
+   * `femtoguard detect` over files runs two engines on two threads over the same ordered
+   * stream: one runs the rules of device events (sessions, reports, registry updates, idle
+   * devices), the other those of subscriber events (attaches, IMS registrations, payments).
+   * Default: one engine runs everything (the live server, stdin replay).
+   */
+  partition?: EnginePartition;
 }
+
+/** A cell flag raised on the device side, with the order number of the event that raised it. */
+export interface FlagEvent {
+  cellId: string;
+  t: number;
+  rule: RuleId;
+  seq: number;
+}
+
+export type EnginePartition =
+  | {
+      side: 'device';
+      /** every cell flag as it is raised (payment-exposure, on the subscriber side, reads them) */
+      onFlag: (f: FlagEvent) => void;
+    }
+  | {
+      side: 'subscriber';
+      /**
+       * Called before a payment is judged: the device side's flags raised by events before the
+       * payment's order number `seq`, each once (waits until the device side has got that far).
+       */
+      flagsBefore: (seq: number) => readonly FlagEvent[];
+    };
+
+/** Rules that run on the subscriber side of a partitioned engine (every other rule runs on the device side). */
+const SUBSCRIBER_SIDE = new Set<RuleId>(['unregistered-cell', 'subscriber-surge', 'ims-downgrade', 'payment-exposure']);
+/** unregistered-cell has handlers on both sides: device events announce cells, attaches serve them. */
+const BOTH_SIDES = new Set<RuleId>(['unregistered-cell']);
 
 /**
  * Admission publishes an event for every refused check-in, under the serial the client claimed
@@ -49,7 +84,10 @@ const EXPIRE_EVERY_MS = 3_600_000;
  */
 export function createEngine(opts: EngineOptions) {
   const { registry, config } = opts;
-  const rules: Rule[] = createRules();
+  const part = opts.partition;
+  const deviceSide = part?.side !== 'subscriber';
+  const subscriberSide = part?.side !== 'device';
+  const rules: Rule[] = createRules().filter((r) => part === undefined || BOTH_SIDES.has(r.id) || SUBSCRIBER_SIDE.has(r.id) === (part.side === 'subscriber'));
   // Handlers by event type, taken off the rule objects once: calling each rule's optional
   // method on twelve rule objects of twelve shapes made every call a megamorphic property load.
   const handlers = <K extends keyof Rule>(k: K): NonNullable<Rule[K]>[] => rules.map((r) => r[k]).filter((h): h is NonNullable<Rule[K]> => h !== undefined);
@@ -129,16 +167,25 @@ export function createEngine(opts: EngineOptions) {
   // Subscribers are kept as long as the longest look-back that needs them.
   const retentionMs = Math.max(config.rules['payment-exposure'].lookbackMs, config.rules['subscriber-surge'].windowMs) + config.maxOutOfOrderMs;
 
+  /** order number of the event being processed (the reader's, or this engine's own count) */
+  let seq = 0;
+  let ownSeq = 0;
+  const onFlag = part?.side === 'device' ? part.onFlag : undefined;
+  const flag = (cellId: string, t: number, rule: RuleId): void => {
+    flags.flag(cellId, t, rule, seq);
+    onFlag?.({ cellId, t, rule, seq });
+  };
+
   function raise(f: Finding): void {
     stats.findings++;
-    const { alert, isNew } = book.fold(f);
+    const { alert, isNew } = book.fold(f, seq);
     if (!NON_FLAGGING.has(f.rule) && SEVERITY_RANK[f.severity] >= SEVERITY_RANK.medium) {
-      if (f.cellId) flags.flag(f.cellId, f.t, f.rule);
+      if (f.cellId) flag(f.cellId, f.t, f.rule);
       if (f.serial) {
         const reg = registry.get(f.serial);
-        if (reg) for (const c of reg.cellIds) flags.flag(c, f.t, f.rule);
+        if (reg) for (const c of reg.cellIds) flag(c, f.t, f.rule);
         const rt = recordOf(f.serial);
-        if (rt) for (const c of rt.announced) flags.flag(c, f.t, f.rule);
+        if (rt) for (const c of rt.announced) flag(c, f.t, f.rule);
       }
     }
     opts.onAlert?.(alert, isNew, f);
@@ -280,8 +327,19 @@ export function createEngine(opts: EngineOptions) {
     }
   }
 
+  /** What every event does, whichever side's rules it runs: time moves, ticks, registry changes. */
+  function advance(t: number): void {
+    if (changesHead < changes.length && nextChangeT() <= t) applyChanges(t);
+    if (Number.isNaN(startT)) startT = t;
+    if (t > lastT) lastT = t;
+    if (t >= nextTick) {
+      tick(t);
+      nextTick = t + TICK_MS;
+    }
+  }
+
   function process(e: FgEvent): void {
-    if (changesHead < changes.length && nextChangeT() <= e.t) applyChanges(e.t);
+    advance(e.t);
     stats.events++;
     // Counted by a switch on the type, not `byType[e.type]++`: a keyed store with a freshly
     // parsed string key had to internalize the string on every event.
@@ -307,11 +365,10 @@ export function createEngine(opts: EngineOptions) {
     }
     if (typeCounts[k] === 0) typeOrder.push(k);
     typeCounts[k] = (typeCounts[k] as number) + 1;
-    if (Number.isNaN(startT)) startT = e.t;
-    if (e.t > lastT) lastT = e.t;
-    if (e.t >= nextTick) {
-      tick(e.t);
-      nextTick = e.t + TICK_MS;
+    // A partitioned engine (EngineOptions.partition) runs only its side's events past this point.
+    if (k === 1 || k === 2 || k === 4 ? !subscriberSide : k === 5 ? false : !deviceSide) {
+      opts.onProcessed?.(e);
+      return;
     }
     switch (e.type) {
       case 'femto.session': {
@@ -358,6 +415,7 @@ export function createEngine(opts: EngineOptions) {
         break;
       }
       case 'payment.auth':
+        if (part?.side === 'subscriber') for (const f of part.flagsBefore(seq)) flags.flag(f.cellId, f.t, f.rule, f.seq);
         for (const h of byType.payment) h(e, ctx);
         break;
       case 'registry.update': {
@@ -372,7 +430,10 @@ export function createEngine(opts: EngineOptions) {
     opts.onProcessed?.(e);
   }
 
-  const intake = new OrderedIntake<FgEvent>(config.maxOutOfOrderMs, config.dedupWindowMs, process);
+  const intake = new OrderedIntake<FgEvent>(config.maxOutOfOrderMs, config.dedupWindowMs, (e) => {
+    seq = ownSeq++;
+    process(e);
+  });
   const reorder = intake.reorder;
 
   return {
@@ -383,11 +444,20 @@ export function createEngine(opts: EngineOptions) {
     /**
      * Processes one event now: for a reader that has already deduplicated and ordered its
      * events with its own OrderedIntake (`femtoguard detect`, which does so on another
-     * thread). Mixing it with `push` on one engine would break the order.
+     * thread). `order` is the event's position in the ordered stream (cell flags and alert
+     * folding remember it, so that two partitioned engines' results merge exactly). Mixing it
+     * with `push` on one engine would break the order.
      */
-    processOrdered(e: FgEvent): void {
+    processOrdered(e: FgEvent, order: number): void {
+      seq = order;
       process(e);
     },
+    /** An event of the other side of a partitioned engine, in its turn: only its time counts here. */
+    advanceOrdered(t: number): void {
+      advance(t);
+    },
+    /** Folding data of the alerts, to merge two partitioned engines' alerts (AlertBook.merge). */
+    alertBook: (): AlertBook => book,
     /**
      * A registry record changed at `t` (epoch ms, the registry's `updatedAt`): it takes effect
      * in event order, before the first event at or after `t`. A change older than the

@@ -16,7 +16,10 @@ import {
   NdjsonSplitter,
   OrderedIntake,
   parseLine,
+  REC_F64,
+  REC_I32,
   recordTime,
+  recordType,
   scanEvent,
   validateEvent,
   type EventRecords,
@@ -57,6 +60,8 @@ export const PARSED = 1;
  * `kinds[i]` is SCANNED, row i of `rec` is its scanner record (offsets into `data`).
  */
 export interface OrderedBatch {
+  /** order number of the batch's first event in the stream (event i is number base + i) */
+  base: number;
   rows: number;
   data: Uint8Array;
   kinds: Uint8Array;
@@ -93,12 +98,27 @@ class Waiting implements Timed {
     readonly start: number,
     readonly end: number,
     readonly kind: number,
+    /** recordType's numbering, 6 for registry.update */
+    readonly type: number,
   ) {}
 }
 
-function newOut(bytes: number): OrderedBatch {
-  return { rows: 0, data: new Uint8Array(new ArrayBuffer(bytes)), kinds: new Uint8Array(ROWS), spans: new Int32Array(ROWS * 2), rec: createRecords(ROWS) };
+/** The buffers of a batch: shared memory when two engine threads read the same batch. */
+function newOut(bytes: number, base: number, shared: boolean): OrderedBatch {
+  const mem = (n: number): ArrayBuffer => (shared ? (new SharedArrayBuffer(n) as unknown as ArrayBuffer) : new ArrayBuffer(n));
+  return {
+    base,
+    rows: 0,
+    data: new Uint8Array(mem(bytes)),
+    kinds: new Uint8Array(mem(ROWS)),
+    spans: new Int32Array(mem(ROWS * 2 * 4)),
+    rec: { i32: new Int32Array(mem(ROWS * REC_I32 * 4)), f64: new Float64Array(mem(ROWS * REC_F64 * 8)) },
+  };
 }
+
+/** Event types in the order of the engine's count (EngineStats.byType keys appear in order first seen). */
+const TYPE_NAMES = ['', 'femto.report', 'femto.session', 'ue.attach', 'ims.register', 'payment.auth', 'registry.update'] as const;
+const TYPE_CODE: Record<string, number> = { 'femto.report': 1, 'femto.session': 2, 'ue.attach': 3, 'ims.register': 4, 'payment.auth': 5, 'registry.update': 6 };
 
 export class ReplayReader {
   private readonly splitter = new NdjsonSplitter();
@@ -106,8 +126,13 @@ export class ReplayReader {
   private readonly order: OrderedIntake<Waiting>;
   private readonly ev: EventsSummary = { lines: 0, accepted: 0, rejected: [], rejectedCount: 0, unknownTypes: {}, duplicates: 0, late: 0, tooOld: 0, scanned: 0 };
   private input = new InBatch(BYTES);
-  private out = newOut(BYTES);
+  private out: OrderedBatch;
   private outPos = 0;
+  /** events emitted so far (the next one's order number) */
+  private emitted = 0;
+  /** events emitted per type, and the types in the order first emitted (the engine's byType) */
+  private readonly typeCounts = [0, 0, 0, 0, 0, 0, 0];
+  private readonly typeOrder: number[] = [];
 
   /**
    * `onBatch` receives each full batch (and the last one at `end`); it owns it from then on.
@@ -117,7 +142,10 @@ export class ReplayReader {
     config: DetectionConfig,
     private readonly onBatch: (b: OrderedBatch) => void,
     private readonly fastScan = true,
+    /** batches in shared memory (two engine threads read each) */
+    private readonly shared = false,
   ) {
+    this.out = newOut(BYTES, 0, shared);
     this.order = new OrderedIntake<Waiting>(config.maxOutOfOrderMs, config.dedupWindowMs, (w) => this.emit(w));
   }
 
@@ -137,6 +165,13 @@ export class ReplayReader {
     return { ...this.ev, duplicates: this.order.duplicates, late: this.order.late, tooOld: this.order.tooOld };
   }
 
+  /** Events emitted in order, by type in the order first emitted: what one engine counts as `byType`. */
+  emittedByType(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const k of this.typeOrder) out[TYPE_NAMES[k] as string] = this.typeCounts[k] as number;
+    return out;
+  }
+
   private readonly onError = (l: NdjsonLine): void => {
     this.ev.lines++;
     this.reject(l.line, 'error' in l ? l.error : 'unreadable line');
@@ -153,7 +188,7 @@ export class ReplayReader {
     let w: Waiting;
     if (this.fastScan && scanEvent(inb.data, at, at + len, inb.rec, row)) {
       this.ev.scanned++;
-      w = new Waiting(recordTime(inb.rec, row), this.ids.id(inb.data, inb.rec, row), inb, row, at, at + len, SCANNED);
+      w = new Waiting(recordTime(inb.rec, row), this.ids.id(inb.data, inb.rec, row), inb, row, at, at + len, SCANNED, recordType(inb.rec, row));
     } else {
       const l = parseLine(buf, start, end, line, bytes);
       if ('error' in l) return this.reject(line, l.error);
@@ -163,7 +198,7 @@ export class ReplayReader {
         else this.reject(line, v.error);
         return;
       }
-      w = new Waiting(v.event.t, v.event.id, inb, row, at, at + len, PARSED);
+      w = new Waiting(v.event.t, v.event.id, inb, row, at, at + len, PARSED, TYPE_CODE[v.event.type] as number);
     }
     inb.rows++;
     inb.pos += len;
@@ -182,9 +217,13 @@ export class ReplayReader {
     let out = this.out;
     if (out.rows === ROWS || this.outPos + len > out.data.length) {
       this.send();
-      if (len > this.out.data.length) this.out = newOut(len);
+      if (len > this.out.data.length) this.out = newOut(len, this.emitted, this.shared);
       out = this.out;
     }
+    this.emitted++;
+    const counted = this.typeCounts[w.type] as number;
+    if (counted === 0) this.typeOrder.push(w.type);
+    this.typeCounts[w.type] = counted + 1;
     const at = this.outPos;
     out.data.set(w.src.data.subarray(w.start, w.end), at);
     const i = out.rows++;
@@ -198,7 +237,7 @@ export class ReplayReader {
   private send(): void {
     if (this.out.rows === 0) return;
     const b = this.out;
-    this.out = newOut(BYTES);
+    this.out = newOut(BYTES, this.emitted, this.shared);
     this.outPos = 0;
     this.onBatch(b);
   }
@@ -206,16 +245,40 @@ export class ReplayReader {
 
 /**
  * The engine's half: decodes each ordered batch and hands the events to the engine in that
- * order (`processOrdered`: the reader has deduplicated and ordered them already).
+ * order (`processOrdered`: the reader has deduplicated and ordered them already). With a
+ * `side`, the engine is one of two partitioned engines (EngineOptions.partition): events of
+ * the other side only move its clock (`advanceOrdered`), and are not decoded.
  */
 export class ReplayFeed {
   private readonly decoder = new EventDecoder();
 
-  constructor(private readonly engine: Engine) {}
+  constructor(
+    private readonly engine: Engine,
+    private readonly side?: 'device' | 'subscriber',
+  ) {}
 
   consume(b: OrderedBatch): void {
     const buf = Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength);
-    for (let i = 0; i < b.rows; i++) this.engine.processOrdered(b.kinds[i] === SCANNED ? this.decoder.decode(buf, b.rec, i) : reparse(buf, b.spans[2 * i] as number, b.spans[2 * i + 1] as number));
+    const side = this.side;
+    for (let i = 0; i < b.rows; i++) {
+      const seq = b.base + i;
+      if (b.kinds[i] === SCANNED) {
+        if (side !== undefined) {
+          const ty = recordType(b.rec, i);
+          // 1 and 2 (report, session) are device events; 3 to 5 subscriber events
+          if ((ty <= 2) !== (side === 'device')) {
+            this.engine.advanceOrdered(recordTime(b.rec, i));
+            continue;
+          }
+        }
+        this.engine.processOrdered(this.decoder.decode(buf, b.rec, i), seq);
+        continue;
+      }
+      const e = reparse(buf, b.spans[2 * i] as number, b.spans[2 * i + 1] as number);
+      const mine = side === undefined || e.type === 'registry.update' || (e.type === 'femto.report' || e.type === 'femto.session') === (side === 'device');
+      if (mine) this.engine.processOrdered(e, seq);
+      else this.engine.advanceOrdered(e.t);
+    }
   }
 }
 

@@ -17,40 +17,56 @@
  */
 import { createReadStream } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { isMainThread, MessageChannel, parentPort, receiveMessageOnPort, Worker, workerData, type MessagePort } from 'node:worker_threads';
 import { AppError, type ErrorKind } from '../core/errors.js';
 import type { Alert } from './alerts.js';
 import type { DetectionConfig } from './config.js';
-import { createReplayEngine, loadRegistry, type ReplaySummary } from './replay.js';
-import { batchBuffers, ReplayReader, type EventsSummary, type OrderedBatch } from './replay-reader.js';
+import type { FlagEvent } from './engine.js';
+import { createReplayEngine, loadRegistry, replayResult, type ReplayEngineResult, type ReplaySummary } from './replay.js';
+import { ReplayReader, type OrderedBatch } from './replay-reader.js';
 
-/** Semi-space of 32 MiB: V8 sizes the young generation at three semi-spaces. */
-const YOUNG_GENERATION_MB = 3 * 32;
+/** Young generation per side (V8 sizes it at three semi-spaces): see the measurements above. */
+const YOUNG_GENERATION_MB: Record<Side, number> = { device: 3 * 32, subscriber: 3 * 16 };
 const HEAP_GROWING_PERCENT = 50;
-/** Batches handed to the worker and not yet processed: bounds the memory between the threads. */
+
+type Side = 'device' | 'subscriber';
+/** Batches handed to a worker and not yet processed: bounds the memory between the threads. */
 const MAX_IN_FLIGHT = 4;
+/** `sync` slots: batches the device side has finished; 1 once the replay failed (nobody waits any more). */
+const DEVICE_DONE = 0;
+const FAILED = 1;
 
 interface Job {
   /** marks this module's own worker (the module is also imported on the main thread) */
   fgReplayThread: true;
+  side: Side;
   registryPath: string;
   config: DetectionConfig;
+  /** device side: where its cell flags go; subscriber side: where they come from */
+  flags: MessagePort;
+  sync: Int32Array;
 }
 
-type ToWorker = { kind: 'batch'; batch: OrderedBatch } | { kind: 'end'; events: EventsSummary };
+type ToWorker = { kind: 'batch'; batch: OrderedBatch } | { kind: 'end' };
 
 type FromWorker =
   | { kind: 'ack' }
-  | { kind: 'done'; alerts: Alert[]; summary: ReplaySummary }
+  | { kind: 'done'; result: ReplayEngineResult; registry: ReplaySummary['registry'] }
   /** an AppError (bad registry header, ...) crosses the thread as its fields: the CLI maps it to exit 2 as in process */
   | { kind: 'failed'; error: { kind: ErrorKind; code: string; message: string; details: Record<string, unknown> | undefined } };
 
 const open = (path: string): AsyncIterable<Buffer> => createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>;
 
-/** Replays two files on two threads; same result as `replay` over the same inputs. */
+/**
+ * Replays two files on three threads; same result as `replay` over the same inputs. The main
+ * thread reads; one worker runs the engine for device events, the other for subscriber events
+ * (EngineOptions.partition); both read the same batches from shared memory. The device side's
+ * cell flags cross to the subscriber side through a message port, and the subscriber side
+ * judges a payment only once the device side has finished the payment's batch (a counter in
+ * shared memory), so payment-exposure sees exactly the flags one engine would have.
+ */
 export function replayFilesOnThread(job: { registryPath: string; eventsPath: string; config: DetectionConfig; onProgress?: (bytes: number, events: number) => void }): Promise<{ alerts: Alert[]; summary: ReplaySummary }> {
   const { onProgress, eventsPath, registryPath, config } = job;
-  const data: Job = { registryPath, config, fgReplayThread: true };
   // Under tsx (tests, benchmarks from source) this module is the .ts file; compiled, the .js one.
   const self = new URL(import.meta.url);
   // The old generation may grow to 1.5x what survived the last full collection instead of
@@ -61,79 +77,140 @@ export function replayFilesOnThread(job: { registryPath: string; eventsPath: str
   // From source (tests and benchmarks run the CLI under tsx) the worker must load TypeScript:
   // tsx's hooks do not follow into worker threads, so the worker registers them first.
   const boot = self.pathname.endsWith('.ts') ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => m.register()).then(() => import(${JSON.stringify(self.href)}))` : `import(${JSON.stringify(self.href)})`;
-  const w = new Worker(boot, { eval: true, workerData: data, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
+  const sync = new Int32Array(new SharedArrayBuffer(8));
+  const channel = new MessageChannel();
+  const start = (side: Side, flags: MessagePort): Worker => {
+    const data: Job = { fgReplayThread: true, side, registryPath, config, flags, sync };
+    return new Worker(boot, { eval: true, workerData: data, transferList: [flags], resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB[side] } });
+  };
+  const workers = [start('device', channel.port1), start('subscriber', channel.port2)];
 
-  let inFlight = 0;
+  const inFlight = new Int32Array(2);
   let wake: (() => void) | null = null;
   let failed = false;
-  const result = new Promise<{ alerts: Alert[]; summary: ReplaySummary }>((resolve, reject) => {
-    let done: { alerts: Alert[]; summary: ReplaySummary } | undefined;
-    const fail = (e: unknown): void => {
-      failed = true;
-      wake?.();
-      reject(e);
-    };
-    w.on('message', (m: FromWorker) => {
-      if (m.kind === 'ack') {
-        inFlight--;
-        wake?.();
-      } else if (m.kind === 'done') done = { alerts: m.alerts, summary: m.summary };
-      else fail(new AppError(m.error.kind, m.error.code, m.error.message, m.error.details));
-    });
-    w.on('error', fail);
-    w.on('exit', (code) => {
-      if (done) resolve(done);
-      else fail(new Error(`detection worker exited with code ${code} before finishing`));
-    });
-  });
-  // The caller gets the first failure through `result`; the reader below only stops on it.
-  result.catch(() => undefined);
+  const fail = (e: unknown, reject: (e: unknown) => void): void => {
+    failed = true;
+    Atomics.store(sync, FAILED, 1);
+    Atomics.notify(sync, DEVICE_DONE);
+    wake?.();
+    reject(e);
+  };
+  const results = workers.map(
+    (w, i) =>
+      new Promise<{ result: ReplayEngineResult; registry: ReplaySummary['registry'] }>((resolve, reject) => {
+        let done: { result: ReplayEngineResult; registry: ReplaySummary['registry'] } | undefined;
+        w.on('message', (m: FromWorker) => {
+          if (m.kind === 'ack') {
+            inFlight[i] = (inFlight[i] as number) - 1;
+            wake?.();
+          } else if (m.kind === 'done') done = { result: m.result, registry: m.registry };
+          else fail(new AppError(m.error.kind, m.error.code, m.error.message, m.error.details), reject);
+        });
+        w.on('error', (e) => fail(e, reject));
+        w.on('exit', (code) => {
+          if (done) resolve(done);
+          else fail(new Error(`detection worker exited with code ${code} before finishing`), reject);
+        });
+      }),
+  );
+  // The caller gets the first failure through `all`; the reader below only stops on it.
+  const all = Promise.all(results);
+  all.catch(() => undefined);
 
-  const reader = new ReplayReader(config, (batch) => {
-    inFlight++;
-    w.postMessage({ kind: 'batch', batch } satisfies ToWorker, batchBuffers(batch));
-  });
+  const reader = new ReplayReader(
+    config,
+    (batch) => {
+      for (let i = 0; i < workers.length; i++) {
+        inFlight[i] = (inFlight[i] as number) + 1;
+        (workers[i] as Worker).postMessage({ kind: 'batch', batch } satisfies ToWorker);
+      }
+    },
+    true,
+    true,
+  );
   let bytes = 0;
   async function read(): Promise<void> {
     for await (const chunk of open(eventsPath)) {
       bytes += chunk.length;
       reader.push(chunk);
-      while (inFlight >= MAX_IN_FLIGHT && !failed) await new Promise<void>((r) => (wake = r));
+      while (!failed && ((inFlight[0] as number) >= MAX_IN_FLIGHT || (inFlight[1] as number) >= MAX_IN_FLIGHT)) await new Promise<void>((r) => (wake = r));
       wake = null;
       if (failed) return;
       onProgress?.(bytes, reader.summary().accepted);
     }
     reader.end();
-    w.postMessage({ kind: 'end', events: reader.summary() } satisfies ToWorker);
+    for (const w of workers) w.postMessage({ kind: 'end' } satisfies ToWorker);
   }
 
   return read().then(
-    () =>
-      result.then((r) => {
-        onProgress?.(bytes, r.summary.events.accepted);
-        return r;
-      }),
+    async () => {
+      const [device, subscriber] = (await all) as [Awaited<(typeof results)[0]>, Awaited<(typeof results)[1]>];
+      const r = replayResult(device.registry, reader, [device.result, subscriber.result]);
+      onProgress?.(bytes, r.summary.events.accepted);
+      return r;
+    },
     async (e: unknown) => {
-      // The file could not be read (a directory, gone, unreadable): the worker is stopped.
-      await w.terminate();
+      // The file could not be read (a directory, gone, unreadable): the workers are stopped.
+      Atomics.store(sync, FAILED, 1);
+      Atomics.notify(sync, DEVICE_DONE);
+      await Promise.all(workers.map((w) => w.terminate()));
       throw e;
     },
   );
+}
+
+/** Subscriber side: the device side's flags raised before order number `seq`, once it has finished batch `batch`. */
+function deviceFlags(job: Job) {
+  const pending: FlagEvent[] = [];
+  let head = 0;
+  return (seq: number, batch: number): readonly FlagEvent[] => {
+    for (;;) {
+      const done = Atomics.load(job.sync, DEVICE_DONE);
+      if (done > batch) break;
+      if (Atomics.load(job.sync, FAILED) === 1) throw new Error('the device side of the replay failed');
+      Atomics.wait(job.sync, DEVICE_DONE, done, 1000);
+    }
+    for (let m = receiveMessageOnPort(job.flags); m !== undefined; m = receiveMessageOnPort(job.flags)) pending.push(...(m.message as FlagEvent[]));
+    const from = head;
+    while (head < pending.length && (pending[head] as FlagEvent).seq < seq) head++;
+    const out = pending.slice(from, head);
+    if (head > 4096 && head * 2 > pending.length) {
+      pending.splice(0, head);
+      head = 0;
+    }
+    return out;
+  };
 }
 
 if (!isMainThread && parentPort && (workerData as Partial<Job> | null)?.fgReplayThread === true) {
   const job = workerData as Job;
   const port = parentPort;
   try {
-    const side = createReplayEngine(await loadRegistry(open(job.registryPath)), job.config);
+    const reg = await loadRegistry(open(job.registryPath));
+    const raised: FlagEvent[] = [];
+    let batches = 0;
+    const flagsBefore = deviceFlags(job);
+    const side = createReplayEngine(
+      reg,
+      job.config,
+      job.side === 'device' ? { side: 'device', onFlag: (f) => raised.push(f) } : { side: 'subscriber', flagsBefore: (seq) => flagsBefore(seq, batches) },
+    );
     port.on('message', (m: ToWorker) => {
       if (m.kind === 'batch') {
         side.consume(m.batch);
+        if (job.side === 'device') {
+          // Flags first, then the count: a subscriber side that sees the count finds the flags.
+          if (raised.length > 0) job.flags.postMessage(raised.splice(0));
+          Atomics.store(job.sync, DEVICE_DONE, batches + 1);
+          Atomics.notify(job.sync, DEVICE_DONE);
+        }
+        batches++;
         port.postMessage({ kind: 'ack' } satisfies FromWorker);
         return;
       }
-      const r = side.finish(m.events);
-      port.postMessage({ kind: 'done', alerts: r.alerts, summary: r.summary } satisfies FromWorker);
+      const result = side.finish();
+      port.postMessage({ kind: 'done', result, registry: { devices: reg.devices, rejected: reg.rejected } } satisfies FromWorker);
+      job.flags.close();
       port.close();
     });
   } catch (e) {

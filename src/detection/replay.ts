@@ -1,7 +1,7 @@
 import { readRegistryCsv, type DeviceInput } from '../registry/index.js';
-import type { Alert } from './alerts.js';
+import { AlertBook, type Alert, type FoldedAlert } from './alerts.js';
 import type { DetectionConfig, RuleId } from './config.js';
-import { createEngine, type EngineStats } from './engine.js';
+import { createEngine, type EnginePartition, type EngineStats } from './engine.js';
 import { RegistryView } from './state.js';
 import { ReplayFeed, ReplayReader, type EventsSummary, type LineError, type OrderedBatch } from './replay-reader.js';
 
@@ -25,27 +25,50 @@ export async function loadRegistry(input: AsyncIterable<Buffer | string>): Promi
   return { view: RegistryView.from(devices), devices: devices.length, rejected };
 }
 
-/** The engine's side of a replay: an engine over the registry, fed ordered batches. */
-export function createReplayEngine(reg: Awaited<ReturnType<typeof loadRegistry>>, config: DetectionConfig) {
-  const engine = createEngine({ registry: reg.view, config });
-  const feed = new ReplayFeed(engine);
+/** What an engine of a replay hands back at the end: its alerts with their folding order, its findings count. */
+export interface ReplayEngineResult {
+  folds: FoldedAlert[];
+  findings: number;
+}
+
+/**
+ * The engine's side of a replay: an engine over the registry, fed ordered batches; with a
+ * partition, one of the two engines of a two-thread replay (see EngineOptions.partition).
+ */
+export function createReplayEngine(reg: Awaited<ReturnType<typeof loadRegistry>>, config: DetectionConfig, partition?: EnginePartition) {
+  const engine = createEngine({ registry: reg.view, config, ...(partition ? { partition } : {}) });
+  const feed = new ReplayFeed(engine, partition?.side);
   return {
     consume: (b: OrderedBatch): void => feed.consume(b),
-    /** end of input: the engine's final pass, the alerts and the summary (the reader's events part merged in) */
-    finish(events: EventsSummary): { alerts: Alert[]; summary: ReplaySummary } {
+    /** end of input: the engine's final pass */
+    finish(): ReplayEngineResult {
       engine.finish();
-      // Ordering and deduplication happened in the reader: their counts are its.
-      const stats = { ...engine.stats(), duplicates: events.duplicates, late: events.late, tooOld: events.tooOld };
-      const alerts = engine.alerts();
-      const byRule: Partial<Record<RuleId, number>> = {};
-      const bySeverity: Record<string, number> = {};
-      for (const a of alerts) {
-        byRule[a.rule] = (byRule[a.rule] ?? 0) + 1;
-        bySeverity[a.severity] = (bySeverity[a.severity] ?? 0) + 1;
-      }
-      return { alerts, summary: { registry: { devices: reg.devices, rejected: reg.rejected }, events, alerts: { total: alerts.length, byRule, bySeverity }, engine: stats } };
+      return { folds: engine.alertBook().folds(), findings: engine.stats().findings };
     },
   };
+}
+
+/** The alerts and summary of a replay from its reader's counts and its engines' results. */
+export function replayResult(reg: ReplaySummary['registry'], reader: ReplayReader, engines: readonly ReplayEngineResult[]): { alerts: Alert[]; summary: ReplaySummary } {
+  const events = reader.summary();
+  const alerts = AlertBook.merge(engines.map((e) => e.folds));
+  const byRule: Partial<Record<RuleId, number>> = {};
+  const bySeverity: Record<string, number> = {};
+  for (const a of alerts) {
+    byRule[a.rule] = (byRule[a.rule] ?? 0) + 1;
+    bySeverity[a.severity] = (bySeverity[a.severity] ?? 0) + 1;
+  }
+  // Ordering and deduplication happened in the reader, and it counted what it handed on.
+  const byType = reader.emittedByType();
+  const stats: EngineStats = {
+    events: Object.values(byType).reduce((x, y) => x + y, 0),
+    byType,
+    duplicates: events.duplicates,
+    late: events.late,
+    tooOld: events.tooOld,
+    findings: engines.reduce((x, e) => x + e.findings, 0),
+  };
+  return { alerts, summary: { registry: reg, events, alerts: { total: alerts.length, byRule, bySeverity }, engine: stats } };
 }
 
 /**
@@ -62,7 +85,8 @@ export async function replay(opts: {
   /** false: every line through JSON.parse and validateEvent (the reference the scanner is checked against) */
   fastScan?: boolean;
 }): Promise<{ alerts: Alert[]; summary: ReplaySummary }> {
-  const side = createReplayEngine(await loadRegistry(opts.registry), opts.config);
+  const reg = await loadRegistry(opts.registry);
+  const side = createReplayEngine(reg, opts.config);
   const reader = new ReplayReader(opts.config, side.consume, opts.fastScan !== false);
   let bytes = 0;
   for await (const chunk of opts.events) {
@@ -72,5 +96,5 @@ export async function replay(opts: {
     opts.onProgress?.(bytes, reader.summary().accepted);
   }
   reader.end();
-  return side.finish(reader.summary());
+  return replayResult({ devices: reg.devices, rejected: reg.rejected }, reader, [side.finish()]);
 }

@@ -291,16 +291,33 @@ export class SubscriberIndex {
   }
 }
 
-/** Cells flagged by any rule, with the first time and the rules. */
+/**
+ * Cells flagged by any rule, with the first time and the rules in the order they first flagged
+ * the cell. Each flag carries the order number of the event that raised it: in one engine the
+ * flags come in that order; a partitioned replay (EngineOptions.partition) adds the device
+ * side's flags later, and the order numbers put the rules back in the same order.
+ */
 export class CellFlags {
-  private readonly flags = new Map<string, { t: number; rules: Set<RuleId> }>();
+  private readonly flags = new Map<string, { t: number; rules: Set<RuleId>; seqs: Map<RuleId, number> }>();
 
-  flag(cellId: string, t: number, rule: RuleId): void {
+  flag(cellId: string, t: number, rule: RuleId, seq = 0): void {
     const f = this.flags.get(cellId);
-    if (!f) this.flags.set(cellId, { t, rules: new Set([rule]) });
+    if (!f) {
+      this.flags.set(cellId, { t, rules: new Set([rule]), seqs: new Map([[rule, seq]]) });
+      return;
+    }
+    if (t < f.t) f.t = t;
+    const had = f.seqs.get(rule);
+    if (had !== undefined && had <= seq) return;
+    f.seqs.set(rule, seq);
+    let last = -Infinity;
+    for (const r of f.rules) if (r !== rule) last = Math.max(last, f.seqs.get(r) as number);
+    f.rules.delete(rule);
+    if (seq >= last) f.rules.add(rule);
     else {
-      f.rules.add(rule);
-      if (t < f.t) f.t = t;
+      // Flagged out of order (a partitioned replay): rebuild the set in order of first flag.
+      const ordered = [...f.rules, rule].sort((a, b) => (f.seqs.get(a) as number) - (f.seqs.get(b) as number));
+      f.rules = new Set(ordered);
     }
   }
 

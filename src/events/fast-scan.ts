@@ -98,7 +98,15 @@ export function copyRecord(src: EventRecords, srcRow: number, dst: EventRecords,
   for (let k = 0; k < REC_F64; k++) dst.f64[df + k] = src.f64[sf + k]!;
 }
 
-// Type codes, stored in the record's first slot.
+/**
+ * The event type of a scanned record: 1 femto.report, 2 femto.session, 3 ue.attach,
+ * 4 ims.register, 5 payment.auth (the fast path takes no other type).
+ */
+export function recordType(rec: EventRecords, row: number): number {
+  return rec.i32[row * REC_I32]!;
+}
+
+// Type codes, stored in the record's first slot (recordType).
 const T_REPORT = 1;
 const T_SESSION = 2;
 const T_ATTACH = 3;
@@ -627,7 +635,8 @@ class ListCache {
   private readonly values: (readonly string[])[];
   private readonly hashes: Int32Array;
   /** Per slot: [length, bytes...] of a list text shorter than LIST_STRIDE, else length 0. */
-  private readonly bytes: Uint8Array;
+  /** allocated at the first list (a decoder that only sees attaches and payments never needs its 8 MiB) */
+  private bytes: Uint8Array | null = null;
 
   constructor(
     size: number,
@@ -636,14 +645,13 @@ class ListCache {
     this.mask = size - 1;
     this.values = Array.from({ length: size }, () => EMPTY_LIST);
     this.hashes = new Int32Array(size);
-    this.bytes = new Uint8Array(size * LIST_STRIDE);
   }
 
   /** The frozen array of the scanned list text buf[s, e), whose hashBytes hash is h. */
   get(buf: Uint8Array, s: number, e: number, h: number): readonly string[] {
     const slot = slotOf(h, this.mask);
     const n = e - s;
-    const bytes = this.bytes;
+    const bytes = (this.bytes ??= new Uint8Array((this.mask + 1) * LIST_STRIDE));
     const base = slot * LIST_STRIDE;
     if (this.hashes[slot] !== h) {
       // a miss, decided from the small hash array alone

@@ -1,0 +1,131 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { validateEvent, type FgEvent } from '../events/index.js';
+import { readRegistryCsv, type DeviceInput } from '../registry/index.js';
+import { AlertBook, type Alert, type Finding } from './alerts.js';
+import { detectionConfigSchema } from './config.js';
+import { createEngine, type FlagEvent } from './engine.js';
+import { CellFlags, RegistryView } from './state.js';
+
+const SAMPLE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'samples', 'kt-small');
+const config = detectionConfigSchema.parse({});
+
+async function sample(): Promise<{ devices: DeviceInput[]; events: FgEvent[] }> {
+  const devices: DeviceInput[] = [];
+  for await (const r of readRegistryCsv([readFileSync(join(SAMPLE, 'registry.csv'))])) if (r.ok) devices.push(r.device);
+  const events: FgEvent[] = [];
+  for (const line of readFileSync(join(SAMPLE, 'events.ndjson'), 'utf8').split('\n')) {
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    const r = validateEvent(v);
+    if (r.ok) events.push(r.event);
+  }
+  // In order (what the replay's reader hands the engines), ties by id as the reorder buffer sorts them.
+  events.sort((a, b) => a.t - b.t || ((a.id ?? '') < (b.id ?? '') ? -1 : (a.id ?? '') > (b.id ?? '') ? 1 : 0));
+  return { devices, events };
+}
+
+const isDeviceEvent = (e: FgEvent): boolean => e.type === 'femto.session' || e.type === 'femto.report';
+
+describe('a partitioned engine (two engines over one ordered stream, as femtoguard detect runs them on two threads)', () => {
+  it('ok/device side + subscriber side give exactly the alerts of one engine on kt-small (payments judged with the device side flags)', async () => {
+    const { devices, events } = await sample();
+    const one = createEngine({ registry: RegistryView.from(devices), config });
+    events.forEach((e, i) => one.processOrdered(e, i));
+    one.finish();
+
+    // The device side runs first over the whole stream here; the subscriber side then takes its
+    // flags as the thread protocol would, only those raised before each payment.
+    const flags: FlagEvent[] = [];
+    const device = createEngine({ registry: RegistryView.from(devices), config, partition: { side: 'device', onFlag: (f) => flags.push(f) } });
+    const clones = events.map((e) => structuredClone(e));
+    clones.forEach((e, i) => (isDeviceEvent(e) || e.type === 'registry.update' ? device.processOrdered(e, i) : device.advanceOrdered(e.t)));
+    device.finish();
+    let taken = 0;
+    const asked: number[] = [];
+    const subscriber = createEngine({
+      registry: RegistryView.from(devices),
+      config,
+      partition: {
+        side: 'subscriber',
+        flagsBefore: (seq) => {
+          asked.push(seq);
+          const from = taken;
+          while (taken < flags.length && (flags[taken] as FlagEvent).seq < seq) taken++;
+          return flags.slice(from, taken);
+        },
+      },
+    });
+    events.forEach((e, i) => (!isDeviceEvent(e) ? subscriber.processOrdered(structuredClone(e), i) : subscriber.advanceOrdered(e.t)));
+    subscriber.finish();
+
+    const merged = AlertBook.merge([device.alertBook().folds(), subscriber.alertBook().folds()]);
+    expect(merged).toEqual(one.alerts());
+    // The case the protocol exists for: payments flagged through cells that device-side rules flagged.
+    const exposures = merged.filter((a) => a.rule === 'payment-exposure');
+    expect(exposures.length).toBeGreaterThan(0);
+    const rules = exposures.flatMap((a) => (a.evidence.exposures as { rules: string[] }[]).flatMap((x) => x.rules));
+    expect(rules).toContain('inactive-device');
+    expect(flags.length).toBeGreaterThan(0);
+    expect(asked.length).toBe(events.filter((e) => e.type === 'payment.auth').length);
+    // And neither side alone has them all.
+    expect(device.alerts().length).toBeLessThan(merged.length);
+    expect(subscriber.alerts().length).toBeLessThan(merged.length);
+  });
+});
+
+describe('CellFlags', () => {
+  it('ok/the rules of a cell in the order they first flagged it, whatever order the flags arrive in', () => {
+    const inOrder = new CellFlags();
+    inOrder.flag('c', 50, 'unregistered-cell', 1);
+    inOrder.flag('c', 40, 'subscriber-surge', 2);
+    inOrder.flag('c', 60, 'inactive-device', 3);
+    const late = new CellFlags();
+    late.flag('c', 40, 'subscriber-surge', 2);
+    late.flag('c', 60, 'inactive-device', 3);
+    late.flag('c', 50, 'unregistered-cell', 1);
+    for (const f of [inOrder, late]) {
+      expect([...(f.get('c')?.rules ?? [])]).toEqual(['unregistered-cell', 'subscriber-surge', 'inactive-device']);
+      expect(f.get('c')?.t).toBe(40);
+    }
+    // A rule flagging again later keeps its first place.
+    late.flag('c', 70, 'unregistered-cell', 9);
+    expect([...(late.get('c')?.rules ?? [])][0]).toBe('unregistered-cell');
+  });
+});
+
+describe('AlertBook.merge', () => {
+  const finding = (t: number, severity: Finding['severity'], summary: string, serial?: string): Finding => ({ rule: 'unregistered-cell', severity, t, cellId: '45008-3', ...(serial ? { serial } : {}), summary, evidence: { summary } });
+  const fold = (steps: [number, Finding][]): AlertBook => {
+    const b = new AlertBook();
+    for (const [seq, f] of steps) b.fold(f, seq);
+    return b;
+  };
+  const all: [number, Finding][] = [
+    [1, finding(100, 'high', 'first, from a report', 'KTF1')],
+    [2, finding(200, 'high', 'an attach')],
+    [5, finding(500, 'critical', 'the first critical')],
+    [7, finding(700, 'critical', 'a later critical')],
+    [9, finding(900, 'high', 'last')],
+  ];
+  const one = (): Alert[] => fold(all).list();
+
+  it('ok/two books that each folded some of the findings merge into what one book gives', () => {
+    for (const mask of [0b00000, 0b10101, 0b01010, 0b00110, 0b11000, 0b11111]) {
+      const a = fold(all.filter((_, i) => (mask >> i) & 1));
+      const b = fold(all.filter((_, i) => !((mask >> i) & 1)));
+      expect(AlertBook.merge([a.folds(), b.folds()]), `split ${mask.toString(2)}`).toEqual(one());
+    }
+  });
+
+  it('ok/the merged alert keeps the first finding\'s fields, adds the counts and shows the first finding of the highest severity', () => {
+    const [m] = AlertBook.merge([fold([all[1] as [number, Finding], all[3] as [number, Finding]]).folds(), fold([all[0] as [number, Finding], all[2] as [number, Finding], all[4] as [number, Finding]]).folds()]);
+    expect(m).toMatchObject({ serial: 'KTF1', count: 5, severity: 'critical', summary: 'the first critical', firstSeen: new Date(100).toISOString(), lastSeen: new Date(900).toISOString() });
+  });
+});
