@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generate } from '../../bench/gen-events.js';
-import { copyRecord, createRecords, EventDecoder, recordTime, scanEvent, type EventRecords } from './fast-scan.js';
+import { copyRecord, createRecords, recordTime, scanEvent, type EventRecords } from './fast-scan.js';
+import { EventDecoder } from './fast-decode.js';
 import type { FgEvent } from './types.js';
 import { validateEvent } from './validate.js';
 

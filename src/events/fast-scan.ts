@@ -5,8 +5,9 @@
  * comes out as a fresh string, so the engine's Map lookups hash fresh strings. `scanEvent`
  * reads the common, well-formed shapes of the five high-volume types straight from the bytes
  * into typed-array records (offsets, lengths, hashes, numbers; never strings), and
- * `EventDecoder` turns a record into the same event `validateEvent(JSON.parse(line))` gives,
- * with entity strings and string arrays interned in bounded direct-mapped caches.
+ * `EventDecoder` (fast-decode.ts) turns a record into the same event
+ * `validateEvent(JSON.parse(line))` gives, with the strings that repeat interned in bounded
+ * direct-mapped caches. The records can cross threads as plain buffers (femtoguard detect).
  *
  * The scanner accepts a strict subset of what the slow path accepts: anything unusual (escapes,
  * non-ASCII, `null`, unknown or duplicate keys, `registry.update`, ...) returns false and the
@@ -14,46 +15,45 @@
  * this differentially against the slow path on real, generated and fuzzed lines.
  */
 import { parseEventTime } from './timestamp.js';
-import type { FgEvent, GpsFix } from './types.js';
 
 // Field ids: one bit each in the record's presence mask, three Int32 slots each
 // (start, length, hash). Every key means the same thing in all five fast-path types.
 const F_TYPE = 0;
-const F_TS = 1;
-const F_ID = 2;
-const F_SERIAL = 3;
-const F_SOURCE_IP = 4;
-const F_CELL_IDS = 5;
-const F_GPS = 6;
-const F_NEIGHBORS = 7;
-const F_SW_VERSION = 8;
-const F_CONFIG_HASH = 9;
-const F_PHASE = 10;
-const F_CERT_FINGERPRINT = 11;
-const F_ENDPOINT = 12;
-const F_SESSION_ID = 13;
-const F_CELL_ID = 14;
-const F_IMSI = 15;
-const F_IMEI = 16;
-const F_MSISDN = 17;
-const F_IPSEC = 18;
-const F_TX_ID = 19;
+export const F_TS = 1;
+export const F_ID = 2;
+export const F_SERIAL = 3;
+export const F_SOURCE_IP = 4;
+export const F_CELL_IDS = 5;
+export const F_GPS = 6;
+export const F_NEIGHBORS = 7;
+export const F_SW_VERSION = 8;
+export const F_CONFIG_HASH = 9;
+export const F_PHASE = 10;
+export const F_CERT_FINGERPRINT = 11;
+export const F_ENDPOINT = 12;
+export const F_SESSION_ID = 13;
+export const F_CELL_ID = 14;
+export const F_IMSI = 15;
+export const F_IMEI = 16;
+export const F_MSISDN = 17;
+export const F_IPSEC = 18;
+export const F_TX_ID = 19;
 const F_AMOUNT_MINOR = 20;
-const F_CURRENCY = 21;
-const F_METHOD = 22;
-const F_MERCHANT = 23;
+export const F_CURRENCY = 21;
+export const F_METHOD = 22;
+export const F_MERCHANT = 23;
 const FIELD_COUNT = 24;
 
 /** Int32 layout: [type code, presence mask, then (start, length, hash) per field]. */
 export const REC_I32 = 2 + 3 * FIELD_COUNT;
 /** Float64 layout: [t, numeric ts, amountMinor, lat, lon, accuracyM]. */
 export const REC_F64 = 6;
-const D_T = 0;
-const D_TS = 1;
-const D_AMOUNT = 2;
-const D_LAT = 3;
-const D_LON = 4;
-const D_ACCURACY = 5;
+export const D_T = 0;
+export const D_TS = 1;
+export const D_AMOUNT = 2;
+export const D_LAT = 3;
+export const D_LON = 4;
+export const D_ACCURACY = 5;
 
 export interface EventRecords {
   i32: Int32Array;
@@ -107,11 +107,11 @@ export function recordType(rec: EventRecords, row: number): number {
 }
 
 // Type codes, stored in the record's first slot (recordType).
-const T_REPORT = 1;
-const T_SESSION = 2;
-const T_ATTACH = 3;
-const T_IMS = 4;
-const T_PAYMENT = 5;
+export const T_REPORT = 1;
+export const T_SESSION = 2;
+export const T_ATTACH = 3;
+export const T_IMS = 4;
+export const T_PAYMENT = 5;
 
 const bit = (f: number): number => 1 << f;
 const BASE = bit(F_TYPE) | bit(F_TS) | bit(F_ID);
@@ -177,7 +177,7 @@ const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
 type Latin1Slice = (this: Uint8Array, start: number, end: number) => string;
 /** Node's native latin1 decoder works on any Uint8Array; the fast path only admits bytes 0x20–0x7E, where latin1 is UTF-8. */
 const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: Latin1Slice }).latin1Slice;
-function latin1(buf: Uint8Array, start: number, end: number): string {
+export function latin1(buf: Uint8Array, start: number, end: number): string {
   return latin1Slice.call(buf, start, end);
 }
 
@@ -339,7 +339,7 @@ function scanString(buf: Uint8Array, i: number, end: number, i32: Int32Array, p:
  * The interning key of buf[s, e): a word-at-a-time multiplicative hash (a quarter of the dependent
  * multiplies of byte-at-a-time FNV). Same bytes, same hash, wherever they sit in the buffer.
  */
-function hashBytes(buf: Uint8Array, s: number, e: number): number {
+export function hashBytes(buf: Uint8Array, s: number, e: number): number {
   let h = FNV_BASIS ^ (e - s);
   let x = s;
   for (; x + 4 <= e; x += 4) {
@@ -572,300 +572,4 @@ function canonicalTime(buf: Uint8Array, s: number, n: number): number {
 function daysInMonth(year: number, month: number): number {
   if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
-}
-
-/** Arrays longer than this (text bytes) are decoded fresh each time, not cached: keeps the array caches' memory small. */
-const MAX_INTERNED_LIST_BYTES = 512;
-/**
- * Bytes kept per list slot (a length byte, then the text) to verify a hit without touching the
- * array and each of its strings: texts under 128 bytes (a six-cell neighbour scan is about 110).
- * Longer ones are verified against the cached array.
- */
-const LIST_STRIDE = 128;
-const EMPTY_LIST: readonly string[] = Object.freeze([]);
-
-/** Spreads a hashBytes hash over the slots (its low bits alone cluster). */
-function slotOf(h: number, mask: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x7feb352d);
-  h ^= h >>> 15;
-  return h & mask;
-}
-
-/**
- * A direct-mapped interning cache of strings keyed by their bytes: the same bytes give the same
- * instance while the slot holds it; a miss creates the string and takes the slot. Fixed size.
- * The hash array is checked first: it is small enough to stay in the CPU cache, so a miss costs
- * no trip to the string itself.
- */
-class StringCache {
-  private readonly mask: number;
-  private readonly values: string[];
-  private readonly hashes: Int32Array;
-
-  constructor(size: number) {
-    this.mask = size - 1;
-    this.values = Array.from({ length: size }, () => '');
-    this.hashes = new Int32Array(size);
-  }
-
-  /** The string of buf[s, s+n), whose hashBytes hash is h. */
-  get(buf: Uint8Array, s: number, n: number, h: number): string {
-    const slot = slotOf(h, this.mask);
-    if (this.hashes[slot] === h) {
-      const cached = this.values[slot]!;
-      if (cached.length === n && sameChars(cached, buf, s)) return cached;
-    }
-    const fresh = latin1(buf, s, s + n);
-    this.values[slot] = fresh;
-    this.hashes[slot] = h;
-    return fresh;
-  }
-
-  held(): number {
-    let n = 0;
-    for (const v of this.values) if (v !== '') n++;
-    return n;
-  }
-}
-
-/** The same for whole string arrays, keyed by the array's text; arrays are frozen, their elements interned in `elements`. */
-class ListCache {
-  private readonly mask: number;
-  private readonly values: (readonly string[])[];
-  private readonly hashes: Int32Array;
-  /** Per slot: [length, bytes...] of a list text shorter than LIST_STRIDE, else length 0. */
-  /** allocated at the first list (a decoder that only sees attaches and payments never needs its 8 MiB) */
-  private bytes: Uint8Array | null = null;
-
-  constructor(
-    size: number,
-    private readonly elements: StringCache,
-  ) {
-    this.mask = size - 1;
-    this.values = Array.from({ length: size }, () => EMPTY_LIST);
-    this.hashes = new Int32Array(size);
-  }
-
-  /** The frozen array of the scanned list text buf[s, e), whose hashBytes hash is h. */
-  get(buf: Uint8Array, s: number, e: number, h: number): readonly string[] {
-    const slot = slotOf(h, this.mask);
-    const n = e - s;
-    const bytes = (this.bytes ??= new Uint8Array((this.mask + 1) * LIST_STRIDE));
-    const base = slot * LIST_STRIDE;
-    if (this.hashes[slot] !== h) {
-      // a miss, decided from the small hash array alone
-    } else if (n < LIST_STRIDE) {
-      if (bytes[base] === n) {
-        // From the end: identifiers share prefixes (MCC-MNC, "45008-1000...") and differ last.
-        let x = n;
-        while (x > 0 && bytes[base + x] === buf[s + x - 1]) x--;
-        if (x === 0) return this.values[slot]!;
-      }
-    } else if (sameList(this.values[slot]!, buf, s, e)) return this.values[slot]!;
-    const fresh = this.build(buf, s, e);
-    if (n <= MAX_INTERNED_LIST_BYTES) {
-      this.values[slot] = fresh;
-      this.hashes[slot] = h;
-      if (n < LIST_STRIDE) {
-        bytes[base] = n;
-        for (let x = 0; x < n; x++) bytes[base + 1 + x] = buf[s + x]!;
-      } else bytes[base] = 0;
-    }
-    return fresh;
-  }
-
-  held(): number {
-    let n = 0;
-    for (const v of this.values) if (v !== EMPTY_LIST) n++;
-    return n;
-  }
-
-  /** Builds the frozen array of a scanned (so well-formed, escape-free) list text. */
-  private build(buf: Uint8Array, s: number, e: number): readonly string[] {
-    const out: string[] = [];
-    for (let j = s + 1; j < e; j++) {
-      if (buf[j] !== 34) continue; // whitespace, commas, the closing bracket
-      const es = j + 1;
-      let k = es;
-      while (buf[k] !== 34) k++;
-      out.push(this.elements.get(buf, es, k - es, hashBytes(buf, es, k)));
-      j = k;
-    }
-    return Object.freeze(out);
-  }
-}
-
-/**
- * Decodes scanned records into events. One instance per stream; holds bounded interning caches.
- *
- * Only what repeats is interned: device strings (serial, address, ...) and cell ids in one
- * cache each, and the cellIds and neighbors lists in one each, 2^cacheBits slots per cache.
- * Subscriber identities and one-off values (session ids, certificate fingerprints, transaction
- * ids) are created fresh: they are many and rarely repeat (on the benchmark's stream a cache
- * missed 55% of subscriber strings), so a cache cost a probe per field and gained little;
- * measured on the engine's thread, decoding them fresh made the whole replay 8% faster. (In
- * one shared cache they also evicted the serials and cells every report repeats.) Fixed
- * memory: about 2^cacheBits × 300 bytes of tables (19 MiB at the default 16 bits, mostly the
- * list caches' byte copies) plus the strings and arrays the slots hold (each string at most
- * 256 characters, each cached array text at most 512 bytes).
- */
-export class EventDecoder {
-  private readonly slots: number;
-  /** serial, sourceIp, endpoint, swVersion, configHash */
-  private readonly device: StringCache;
-  /** cellId and the elements of cellIds and neighbors */
-  private readonly cell: StringCache;
-  private readonly cellIdLists: ListCache;
-  private readonly neighborLists: ListCache;
-
-  constructor(opts: { cacheBits?: number } = {}) {
-    const bits = opts.cacheBits ?? 16;
-    if (!Number.isInteger(bits) || bits < 1 || bits > 24) throw new RangeError(`EventDecoder: cacheBits must be an integer in 1..24, got ${bits}`);
-    const size = 1 << bits;
-    this.slots = size;
-    this.device = new StringCache(size);
-    this.cell = new StringCache(size);
-    this.cellIdLists = new ListCache(size, this.cell);
-    this.neighborLists = new ListCache(size, this.cell);
-  }
-
-  /** the record's `id` as a string (not interned: ids are unique), or undefined when the line has none */
-  id(buf: Uint8Array, rec: EventRecords, row: number): string | undefined {
-    const b = row * REC_I32;
-    const i32 = rec.i32;
-    if ((i32[b + 1]! & (1 << F_ID)) === 0) return undefined;
-    const p = b + 2 + 3 * F_ID;
-    return latin1(buf, i32[p]!, i32[p]! + i32[p + 1]!);
-  }
-
-  /** the event: equal to validateEvent(JSON.parse(line)).event (t included) */
-  decode(buf: Uint8Array, rec: EventRecords, row: number): FgEvent {
-    const i32 = rec.i32;
-    const f64 = rec.f64;
-    const b = row * REC_I32;
-    const fb = row * REC_F64;
-    const mask = i32[b + 1]!;
-    const pts = b + 2 + 3 * F_TS;
-    const ts = i32[pts + 2] === 1 ? latin1(buf, i32[pts]!, i32[pts]! + i32[pts + 1]!) : f64[fb + D_TS]!;
-    const id = this.id(buf, rec, row);
-    const t = f64[fb + D_T]!;
-    switch (i32[b]) {
-      case T_REPORT:
-        return {
-          type: 'femto.report',
-          ts,
-          id,
-          t,
-          serial: str(this.device, buf, i32, b, F_SERIAL),
-          sourceIp: optStr(this.device, buf, i32, b, mask, F_SOURCE_IP),
-          cellIds: optList(this.cellIdLists, buf, i32, b, mask, F_CELL_IDS),
-          gps: (mask & (1 << F_GPS)) === 0 ? undefined : gpsOf(i32, f64, b, fb),
-          neighbors: optList(this.neighborLists, buf, i32, b, mask, F_NEIGHBORS),
-          swVersion: optStr(this.device, buf, i32, b, mask, F_SW_VERSION),
-          configHash: optStr(this.device, buf, i32, b, mask, F_CONFIG_HASH),
-        };
-      case T_SESSION:
-        return {
-          type: 'femto.session',
-          ts,
-          id,
-          t,
-          serial: str(this.device, buf, i32, b, F_SERIAL),
-          phase: i32[b + 3 + 3 * F_PHASE] === 2 ? 'up' : 'down', // validated: length 2 is "up", 4 is "down"
-          sourceIp: str(this.device, buf, i32, b, F_SOURCE_IP),
-          certFingerprint: optStr(null, buf, i32, b, mask, F_CERT_FINGERPRINT),
-          cellIds: optList(this.cellIdLists, buf, i32, b, mask, F_CELL_IDS),
-          endpoint: optStr(this.device, buf, i32, b, mask, F_ENDPOINT),
-          sessionId: optStr(null, buf, i32, b, mask, F_SESSION_ID),
-        };
-      case T_ATTACH:
-        return {
-          type: 'ue.attach',
-          ts,
-          id,
-          t,
-          cellId: str(this.cell, buf, i32, b, F_CELL_ID),
-          imsi: str(null, buf, i32, b, F_IMSI),
-          imei: optStr(null, buf, i32, b, mask, F_IMEI),
-          msisdn: optStr(null, buf, i32, b, mask, F_MSISDN),
-        };
-      case T_IMS:
-        return {
-          type: 'ims.register',
-          ts,
-          id,
-          t,
-          imsi: str(null, buf, i32, b, F_IMSI),
-          ipsec: i32[b + 2 + 3 * F_IPSEC] === 1,
-          cellId: optStr(this.cell, buf, i32, b, mask, F_CELL_ID),
-          msisdn: optStr(null, buf, i32, b, mask, F_MSISDN),
-        };
-      case T_PAYMENT:
-        return {
-          type: 'payment.auth',
-          ts,
-          id,
-          t,
-          txId: str(null, buf, i32, b, F_TX_ID),
-          msisdn: str(null, buf, i32, b, F_MSISDN),
-          amountMinor: f64[fb + D_AMOUNT]!,
-          currency: str(null, buf, i32, b, F_CURRENCY),
-          method: optStr(null, buf, i32, b, mask, F_METHOD),
-          merchant: optStr(null, buf, i32, b, mask, F_MERCHANT),
-        };
-      default:
-        throw new Error(`EventDecoder.decode: row ${row} holds no scanned event (scanEvent returned false or was not called)`);
-    }
-  }
-
-  /** Slots of all string and list caches, and how many hold a value: the caches never grow past their slots. */
-  cacheStats(): { stringSlots: number; strings: number; listSlots: number; lists: number } {
-    return {
-      stringSlots: 2 * this.slots,
-      strings: this.device.held() + this.cell.held(),
-      listSlots: 2 * this.slots,
-      lists: this.cellIdLists.held() + this.neighborLists.held(),
-    };
-  }
-}
-
-function gpsOf(i32: Int32Array, f64: Float64Array, b: number, fb: number): GpsFix {
-  return { lat: f64[fb + D_LAT]!, lon: f64[fb + D_LON]!, accuracyM: i32[b + 2 + 3 * F_GPS] === 1 ? f64[fb + D_ACCURACY]! : undefined };
-}
-
-/** The string of a field: interned in `cache`, or created fresh when `cache` is null (values that rarely repeat). */
-function str(cache: StringCache | null, buf: Uint8Array, i32: Int32Array, b: number, f: number): string {
-  const p = b + 2 + 3 * f;
-  return cache === null ? latin1(buf, i32[p]!, i32[p]! + i32[p + 1]!) : cache.get(buf, i32[p]!, i32[p + 1]!, i32[p + 2]!);
-}
-
-function optStr(cache: StringCache | null, buf: Uint8Array, i32: Int32Array, b: number, mask: number, f: number): string | undefined {
-  return (mask & (1 << f)) === 0 ? undefined : str(cache, buf, i32, b, f);
-}
-
-function optList(cache: ListCache, buf: Uint8Array, i32: Int32Array, b: number, mask: number, f: number): string[] | undefined {
-  if ((mask & (1 << f)) === 0) return undefined;
-  const p = b + 2 + 3 * f;
-  // Frozen, shared instances: typed as string[] to match the event contract; nobody may mutate them.
-  return cache.get(buf, i32[p]!, i32[p]! + i32[p + 1]!, i32[p + 2]!) as string[];
-}
-
-function sameChars(str: string, buf: Uint8Array, s: number): boolean {
-  for (let x = 0; x < str.length; x++) if (str.charCodeAt(x) !== buf[s + x]) return false;
-  return true;
-}
-
-/** Whether the scanned list text buf[s, e) has exactly the elements of `list` (for texts too long to keep a byte copy of). */
-function sameList(list: readonly string[], buf: Uint8Array, s: number, e: number): boolean {
-  let idx = 0;
-  for (let j = s + 1; j < e; j++) {
-    if (buf[j] !== 34) continue;
-    const str = list[idx++];
-    if (str === undefined) return false;
-    const n = str.length;
-    if (buf[j + 1 + n] !== 34 || !sameChars(str, buf, j + 1)) return false;
-    j += n + 1;
-  }
-  return idx === list.length;
 }

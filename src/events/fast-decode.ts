@@ -1,0 +1,342 @@
+/**
+ * Decoding of the byte scanner's records (fast-scan.ts) into events: the same values
+ * `validateEvent(JSON.parse(line))` gives, with the strings that repeat interned in bounded
+ * direct-mapped caches. The record layout (field ids, slots, type codes) is fast-scan.ts's.
+ */
+import type { FgEvent, GpsFix } from './types.js';
+import {
+  D_ACCURACY,
+  D_AMOUNT,
+  D_LAT,
+  D_LON,
+  D_T,
+  D_TS,
+  F_CELL_ID,
+  F_CELL_IDS,
+  F_CERT_FINGERPRINT,
+  F_CONFIG_HASH,
+  F_CURRENCY,
+  F_ENDPOINT,
+  F_GPS,
+  F_ID,
+  F_IMEI,
+  F_IMSI,
+  F_IPSEC,
+  F_MERCHANT,
+  F_METHOD,
+  F_MSISDN,
+  F_NEIGHBORS,
+  F_PHASE,
+  F_SERIAL,
+  F_SESSION_ID,
+  F_SOURCE_IP,
+  F_SW_VERSION,
+  F_TS,
+  F_TX_ID,
+  T_ATTACH,
+  T_IMS,
+  T_PAYMENT,
+  T_REPORT,
+  T_SESSION,
+  hashBytes,
+  latin1,
+  REC_F64,
+  REC_I32,
+  type EventRecords,
+} from './fast-scan.js';
+
+/** Arrays longer than this (text bytes) are decoded fresh each time, not cached: keeps the array caches' memory small. */
+const MAX_INTERNED_LIST_BYTES = 512;
+/**
+ * Bytes kept per list slot (a length byte, then the text) to verify a hit without touching the
+ * array and each of its strings: texts under 128 bytes (a six-cell neighbour scan is about 110).
+ * Longer ones are verified against the cached array.
+ */
+const LIST_STRIDE = 128;
+const EMPTY_LIST: readonly string[] = Object.freeze([]);
+
+/** Spreads a hashBytes hash over the slots (its low bits alone cluster). */
+function slotOf(h: number, mask: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d);
+  h ^= h >>> 15;
+  return h & mask;
+}
+
+/**
+ * A direct-mapped interning cache of strings keyed by their bytes: the same bytes give the same
+ * instance while the slot holds it; a miss creates the string and takes the slot. Fixed size.
+ * The hash array is checked first: it is small enough to stay in the CPU cache, so a miss costs
+ * no trip to the string itself.
+ */
+class StringCache {
+  private readonly mask: number;
+  private readonly values: string[];
+  private readonly hashes: Int32Array;
+
+  constructor(size: number) {
+    this.mask = size - 1;
+    this.values = Array.from({ length: size }, () => '');
+    this.hashes = new Int32Array(size);
+  }
+
+  /** The string of buf[s, s+n), whose hashBytes hash is h. */
+  get(buf: Uint8Array, s: number, n: number, h: number): string {
+    const slot = slotOf(h, this.mask);
+    if (this.hashes[slot] === h) {
+      const cached = this.values[slot]!;
+      if (cached.length === n && sameChars(cached, buf, s)) return cached;
+    }
+    const fresh = latin1(buf, s, s + n);
+    this.values[slot] = fresh;
+    this.hashes[slot] = h;
+    return fresh;
+  }
+
+  held(): number {
+    let n = 0;
+    for (const v of this.values) if (v !== '') n++;
+    return n;
+  }
+}
+
+/** The same for whole string arrays, keyed by the array's text; arrays are frozen, their elements interned in `elements`. */
+class ListCache {
+  private readonly mask: number;
+  private readonly values: (readonly string[])[];
+  private readonly hashes: Int32Array;
+  /** Per slot: [length, bytes...] of a list text shorter than LIST_STRIDE, else length 0. */
+  /** allocated at the first list (a decoder that only sees attaches and payments never needs its 8 MiB) */
+  private bytes: Uint8Array | null = null;
+
+  constructor(
+    size: number,
+    private readonly elements: StringCache,
+  ) {
+    this.mask = size - 1;
+    this.values = Array.from({ length: size }, () => EMPTY_LIST);
+    this.hashes = new Int32Array(size);
+  }
+
+  /** The frozen array of the scanned list text buf[s, e), whose hashBytes hash is h. */
+  get(buf: Uint8Array, s: number, e: number, h: number): readonly string[] {
+    const slot = slotOf(h, this.mask);
+    const n = e - s;
+    const bytes = (this.bytes ??= new Uint8Array((this.mask + 1) * LIST_STRIDE));
+    const base = slot * LIST_STRIDE;
+    if (this.hashes[slot] !== h) {
+      // a miss, decided from the small hash array alone
+    } else if (n < LIST_STRIDE) {
+      if (bytes[base] === n) {
+        // From the end: identifiers share prefixes (MCC-MNC, "45008-1000...") and differ last.
+        let x = n;
+        while (x > 0 && bytes[base + x] === buf[s + x - 1]) x--;
+        if (x === 0) return this.values[slot]!;
+      }
+    } else if (sameList(this.values[slot]!, buf, s, e)) return this.values[slot]!;
+    const fresh = this.build(buf, s, e);
+    if (n <= MAX_INTERNED_LIST_BYTES) {
+      this.values[slot] = fresh;
+      this.hashes[slot] = h;
+      if (n < LIST_STRIDE) {
+        bytes[base] = n;
+        for (let x = 0; x < n; x++) bytes[base + 1 + x] = buf[s + x]!;
+      } else bytes[base] = 0;
+    }
+    return fresh;
+  }
+
+  held(): number {
+    let n = 0;
+    for (const v of this.values) if (v !== EMPTY_LIST) n++;
+    return n;
+  }
+
+  /** Builds the frozen array of a scanned (so well-formed, escape-free) list text. */
+  private build(buf: Uint8Array, s: number, e: number): readonly string[] {
+    const out: string[] = [];
+    for (let j = s + 1; j < e; j++) {
+      if (buf[j] !== 34) continue; // whitespace, commas, the closing bracket
+      const es = j + 1;
+      let k = es;
+      while (buf[k] !== 34) k++;
+      out.push(this.elements.get(buf, es, k - es, hashBytes(buf, es, k)));
+      j = k;
+    }
+    return Object.freeze(out);
+  }
+}
+
+/**
+ * Decodes scanned records into events. One instance per stream; holds bounded interning caches.
+ *
+ * Only what repeats is interned: device strings (serial, address, ...) and cell ids in one
+ * cache each, and the cellIds and neighbors lists in one each, 2^cacheBits slots per cache.
+ * Subscriber identities and one-off values (session ids, certificate fingerprints, transaction
+ * ids) are created fresh: they are many and rarely repeat (on the benchmark's stream a cache
+ * missed 55% of subscriber strings), so a cache cost a probe per field and gained little;
+ * measured on the engine's thread, decoding them fresh made the whole replay 8% faster. (In
+ * one shared cache they also evicted the serials and cells every report repeats.) Fixed
+ * memory: about 2^cacheBits × 300 bytes of tables (19 MiB at the default 16 bits, mostly the
+ * list caches' byte copies) plus the strings and arrays the slots hold (each string at most
+ * 256 characters, each cached array text at most 512 bytes).
+ */
+export class EventDecoder {
+  private readonly slots: number;
+  /** serial, sourceIp, endpoint, swVersion, configHash */
+  private readonly device: StringCache;
+  /** cellId and the elements of cellIds and neighbors */
+  private readonly cell: StringCache;
+  private readonly cellIdLists: ListCache;
+  private readonly neighborLists: ListCache;
+
+  constructor(opts: { cacheBits?: number } = {}) {
+    const bits = opts.cacheBits ?? 16;
+    if (!Number.isInteger(bits) || bits < 1 || bits > 24) throw new RangeError(`EventDecoder: cacheBits must be an integer in 1..24, got ${bits}`);
+    const size = 1 << bits;
+    this.slots = size;
+    this.device = new StringCache(size);
+    this.cell = new StringCache(size);
+    this.cellIdLists = new ListCache(size, this.cell);
+    this.neighborLists = new ListCache(size, this.cell);
+  }
+
+  /** the record's `id` as a string (not interned: ids are unique), or undefined when the line has none */
+  id(buf: Uint8Array, rec: EventRecords, row: number): string | undefined {
+    const b = row * REC_I32;
+    const i32 = rec.i32;
+    if ((i32[b + 1]! & (1 << F_ID)) === 0) return undefined;
+    const p = b + 2 + 3 * F_ID;
+    return latin1(buf, i32[p]!, i32[p]! + i32[p + 1]!);
+  }
+
+  /** the event: equal to validateEvent(JSON.parse(line)).event (t included) */
+  decode(buf: Uint8Array, rec: EventRecords, row: number): FgEvent {
+    const i32 = rec.i32;
+    const f64 = rec.f64;
+    const b = row * REC_I32;
+    const fb = row * REC_F64;
+    const mask = i32[b + 1]!;
+    const pts = b + 2 + 3 * F_TS;
+    const ts = i32[pts + 2] === 1 ? latin1(buf, i32[pts]!, i32[pts]! + i32[pts + 1]!) : f64[fb + D_TS]!;
+    const id = this.id(buf, rec, row);
+    const t = f64[fb + D_T]!;
+    switch (i32[b]) {
+      case T_REPORT:
+        return {
+          type: 'femto.report',
+          ts,
+          id,
+          t,
+          serial: str(this.device, buf, i32, b, F_SERIAL),
+          sourceIp: optStr(this.device, buf, i32, b, mask, F_SOURCE_IP),
+          cellIds: optList(this.cellIdLists, buf, i32, b, mask, F_CELL_IDS),
+          gps: (mask & (1 << F_GPS)) === 0 ? undefined : gpsOf(i32, f64, b, fb),
+          neighbors: optList(this.neighborLists, buf, i32, b, mask, F_NEIGHBORS),
+          swVersion: optStr(this.device, buf, i32, b, mask, F_SW_VERSION),
+          configHash: optStr(this.device, buf, i32, b, mask, F_CONFIG_HASH),
+        };
+      case T_SESSION:
+        return {
+          type: 'femto.session',
+          ts,
+          id,
+          t,
+          serial: str(this.device, buf, i32, b, F_SERIAL),
+          phase: i32[b + 3 + 3 * F_PHASE] === 2 ? 'up' : 'down', // validated: length 2 is "up", 4 is "down"
+          sourceIp: str(this.device, buf, i32, b, F_SOURCE_IP),
+          certFingerprint: optStr(null, buf, i32, b, mask, F_CERT_FINGERPRINT),
+          cellIds: optList(this.cellIdLists, buf, i32, b, mask, F_CELL_IDS),
+          endpoint: optStr(this.device, buf, i32, b, mask, F_ENDPOINT),
+          sessionId: optStr(null, buf, i32, b, mask, F_SESSION_ID),
+        };
+      case T_ATTACH:
+        return {
+          type: 'ue.attach',
+          ts,
+          id,
+          t,
+          cellId: str(this.cell, buf, i32, b, F_CELL_ID),
+          imsi: str(null, buf, i32, b, F_IMSI),
+          imei: optStr(null, buf, i32, b, mask, F_IMEI),
+          msisdn: optStr(null, buf, i32, b, mask, F_MSISDN),
+        };
+      case T_IMS:
+        return {
+          type: 'ims.register',
+          ts,
+          id,
+          t,
+          imsi: str(null, buf, i32, b, F_IMSI),
+          ipsec: i32[b + 2 + 3 * F_IPSEC] === 1,
+          cellId: optStr(this.cell, buf, i32, b, mask, F_CELL_ID),
+          msisdn: optStr(null, buf, i32, b, mask, F_MSISDN),
+        };
+      case T_PAYMENT:
+        return {
+          type: 'payment.auth',
+          ts,
+          id,
+          t,
+          txId: str(null, buf, i32, b, F_TX_ID),
+          msisdn: str(null, buf, i32, b, F_MSISDN),
+          amountMinor: f64[fb + D_AMOUNT]!,
+          currency: str(null, buf, i32, b, F_CURRENCY),
+          method: optStr(null, buf, i32, b, mask, F_METHOD),
+          merchant: optStr(null, buf, i32, b, mask, F_MERCHANT),
+        };
+      default:
+        throw new Error(`EventDecoder.decode: row ${row} holds no scanned event (scanEvent returned false or was not called)`);
+    }
+  }
+
+  /** Slots of all string and list caches, and how many hold a value: the caches never grow past their slots. */
+  cacheStats(): { stringSlots: number; strings: number; listSlots: number; lists: number } {
+    return {
+      stringSlots: 2 * this.slots,
+      strings: this.device.held() + this.cell.held(),
+      listSlots: 2 * this.slots,
+      lists: this.cellIdLists.held() + this.neighborLists.held(),
+    };
+  }
+}
+
+function gpsOf(i32: Int32Array, f64: Float64Array, b: number, fb: number): GpsFix {
+  return { lat: f64[fb + D_LAT]!, lon: f64[fb + D_LON]!, accuracyM: i32[b + 2 + 3 * F_GPS] === 1 ? f64[fb + D_ACCURACY]! : undefined };
+}
+
+/** The string of a field: interned in `cache`, or created fresh when `cache` is null (values that rarely repeat). */
+function str(cache: StringCache | null, buf: Uint8Array, i32: Int32Array, b: number, f: number): string {
+  const p = b + 2 + 3 * f;
+  return cache === null ? latin1(buf, i32[p]!, i32[p]! + i32[p + 1]!) : cache.get(buf, i32[p]!, i32[p + 1]!, i32[p + 2]!);
+}
+
+function optStr(cache: StringCache | null, buf: Uint8Array, i32: Int32Array, b: number, mask: number, f: number): string | undefined {
+  return (mask & (1 << f)) === 0 ? undefined : str(cache, buf, i32, b, f);
+}
+
+function optList(cache: ListCache, buf: Uint8Array, i32: Int32Array, b: number, mask: number, f: number): string[] | undefined {
+  if ((mask & (1 << f)) === 0) return undefined;
+  const p = b + 2 + 3 * f;
+  // Frozen, shared instances: typed as string[] to match the event contract; nobody may mutate them.
+  return cache.get(buf, i32[p]!, i32[p]! + i32[p + 1]!, i32[p + 2]!) as string[];
+}
+
+function sameChars(str: string, buf: Uint8Array, s: number): boolean {
+  for (let x = 0; x < str.length; x++) if (str.charCodeAt(x) !== buf[s + x]) return false;
+  return true;
+}
+
+/** Whether the scanned list text buf[s, e) has exactly the elements of `list` (for texts too long to keep a byte copy of). */
+function sameList(list: readonly string[], buf: Uint8Array, s: number, e: number): boolean {
+  let idx = 0;
+  for (let j = s + 1; j < e; j++) {
+    if (buf[j] !== 34) continue;
+    const str = list[idx++];
+    if (str === undefined) return false;
+    const n = str.length;
+    if (buf[j + 1 + n] !== 34 || !sameChars(str, buf, j + 1)) return false;
+    j += n + 1;
+  }
+  return idx === list.length;
+}
