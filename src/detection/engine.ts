@@ -45,10 +45,11 @@ export type EnginePartition =
   | {
       side: 'subscriber';
       /**
-       * Called before a payment is judged: the device side's flags raised by events before the
-       * payment's order number `seq`, each once (waits until the device side has got that far).
+       * The device side's flags raised by events before order number `seq`, each once. Before a
+       * payment is judged (`wait`): all of them, waiting until the device side has got that far.
+       * Otherwise (`absorbFlags`, between batches): those that have arrived, without waiting.
        */
-      flagsBefore: (seq: number) => readonly FlagEvent[];
+      flagsBefore: (seq: number, wait: boolean) => readonly FlagEvent[];
     };
 
 /** Rules that run on the subscriber side of a partitioned engine (every other rule runs on the device side). */
@@ -415,7 +416,7 @@ export function createEngine(opts: EngineOptions) {
         break;
       }
       case 'payment.auth':
-        if (part?.side === 'subscriber') for (const f of part.flagsBefore(seq)) flags.flag(f.cellId, f.t, f.rule, f.seq);
+        if (part?.side === 'subscriber') for (const f of part.flagsBefore(seq, true)) flags.flag(f.cellId, f.t, f.rule, f.seq);
         for (const h of byType.payment) h(e, ctx);
         break;
       case 'registry.update': {
@@ -451,6 +452,14 @@ export function createEngine(opts: EngineOptions) {
     processOrdered(e: FgEvent, order: number): void {
       seq = order;
       process(e);
+    },
+    /**
+     * Subscriber side of a partitioned engine: takes in the device side's flags raised before
+     * order number `seq` that have arrived, so that they do not wait for the next payment
+     * (a stream with few payments would hold them all).
+     */
+    absorbFlags(before: number): void {
+      if (part?.side === 'subscriber') for (const f of part.flagsBefore(before, false)) flags.flag(f.cellId, f.t, f.rule, f.seq);
     },
     /** An event of the other side of a partitioned engine, in its turn: only its time counts here. */
     advanceOrdered(t: number): void {

@@ -159,12 +159,16 @@ export function replayFilesOnThread(job: { registryPath: string; eventsPath: str
   );
 }
 
-/** Subscriber side: the device side's flags raised before order number `seq`, once it has finished batch `batch`. */
+/**
+ * Subscriber side: the device side's flags raised before order number `seq`; with `wait`, once
+ * the device side has finished batch `batch` (all of them), else those that have arrived.
+ * Pending flags are those raised at or after `seq`: at most the device side's lead in batches.
+ */
 function deviceFlags(job: Job) {
   const pending: FlagEvent[] = [];
   let head = 0;
-  return (seq: number, batch: number): readonly FlagEvent[] => {
-    for (;;) {
+  return (seq: number, batch: number, wait: boolean): readonly FlagEvent[] => {
+    for (; wait; ) {
       const done = Atomics.load(job.sync, DEVICE_DONE);
       if (done > batch) break;
       if (Atomics.load(job.sync, FAILED) === 1) throw new Error('the device side of the replay failed');
@@ -193,7 +197,7 @@ if (!isMainThread && parentPort && (workerData as Partial<Job> | null)?.fgReplay
     const side = createReplayEngine(
       reg,
       job.config,
-      job.side === 'device' ? { side: 'device', onFlag: (f) => raised.push(f) } : { side: 'subscriber', flagsBefore: (seq) => flagsBefore(seq, batches) },
+      job.side === 'device' ? { side: 'device', onFlag: (f) => raised.push(f) } : { side: 'subscriber', flagsBefore: (seq, wait) => flagsBefore(seq, batches, wait) },
     );
     port.on('message', (m: ToWorker) => {
       if (m.kind === 'batch') {

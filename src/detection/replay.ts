@@ -39,7 +39,11 @@ export function createReplayEngine(reg: Awaited<ReturnType<typeof loadRegistry>>
   const engine = createEngine({ registry: reg.view, config, ...(partition ? { partition } : {}) });
   const feed = new ReplayFeed(engine, partition?.side);
   return {
-    consume: (b: OrderedBatch): void => feed.consume(b),
+    consume(b: OrderedBatch): void {
+      feed.consume(b);
+      // The subscriber side takes in the device side's flags of this batch and before now.
+      engine.absorbFlags(b.base + b.rows);
+    },
     /** end of input: the engine's final pass */
     finish(): ReplayEngineResult {
       engine.finish();
