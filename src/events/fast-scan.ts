@@ -322,17 +322,24 @@ function typeCode(buf: Uint8Array, s: number, n: number): number {
 function scanString(buf: Uint8Array, i: number, end: number, i32: Int32Array, p: number): number {
   if (i >= end || buf[i] !== 34) return -1;
   const s = i + 1;
-  let j = s;
-  for (;;) {
-    if (j >= end) return -1;
-    const c = buf[j]!;
-    if (c === 34) break;
-    if (c < 32 || c > 126 || c === 92) return -1;
-    j++;
-  }
+  const j = plainStringEnd(buf, s, end);
+  if (j < 0) return -1;
   i32[p] = s;
   i32[p + 1] = j - s;
   return j + 1;
+}
+
+/**
+ * Index of the closing quote of a string whose characters start at `s`, or -1 when it has an
+ * escape, a control or non-ASCII byte, or no end before `end` (the slow path decides those).
+ */
+function plainStringEnd(buf: Uint8Array, s: number, end: number): number {
+  for (let j = s; j < end; j++) {
+    const c = buf[j]!;
+    if (c === 34) return j;
+    if (c < 32 || c > 126 || c === 92) return -1;
+  }
+  return -1;
 }
 
 /**
@@ -361,15 +368,8 @@ function scanList(buf: Uint8Array, i: number, end: number, i32: Int32Array, p: n
     for (;;) {
       if (j >= end || buf[j] !== 34) return -1;
       const es = j + 1;
-      let k = es;
-      for (;;) {
-        if (k >= end) return -1;
-        const c = buf[k]!;
-        if (c === 34) break;
-        if (c < 32 || c > 126 || c === 92) return -1;
-        k++;
-      }
-      if (k === es || k - es > MAX_ID || ++count > MAX_LIST) return -1;
+      const k = plainStringEnd(buf, es, end);
+      if (k < 0 || k === es || k - es > MAX_ID || ++count > MAX_LIST) return -1;
       j = skipWs(buf, k + 1, end);
       if (j >= end) return -1;
       const c = buf[j]!;
