@@ -301,8 +301,26 @@ export class EventDecoder {
   }
 }
 
+/** lat, lon, accuracyM in the scanner's key-order code (fast-scan.ts scanGps) */
+const LAT_LON = 1 * 4 + 2;
+const LAT_LON_ACCURACY = LAT_LON * 4 + 3;
+
+/**
+ * The fix, its keys in the order the line wrote them (as JSON.parse keeps them: a rule's
+ * evidence may carry the object, and the alert must read the same as the ordinary path's).
+ */
 function gpsOf(i32: Int32Array, f64: Float64Array, b: number, fb: number): GpsFix {
-  return { lat: f64[fb + D_LAT]!, lon: f64[fb + D_LON]!, accuracyM: i32[b + 2 + 3 * F_GPS] === 1 ? f64[fb + D_ACCURACY]! : undefined };
+  const order = i32[b + 4 + 3 * F_GPS]!;
+  const lat = f64[fb + D_LAT]!;
+  const lon = f64[fb + D_LON]!;
+  if (order === LAT_LON_ACCURACY) return { lat, lon, accuracyM: f64[fb + D_ACCURACY]! };
+  if (order === LAT_LON) return { lat, lon };
+  // Any other order: built key by key (rare; one hidden class per order).
+  const keys: (keyof GpsFix)[] = [];
+  for (let o = order; o > 0; o = Math.floor(o / 4)) keys.unshift(o % 4 === 1 ? 'lat' : o % 4 === 2 ? 'lon' : 'accuracyM');
+  const fix = {} as GpsFix;
+  for (const k of keys) fix[k] = k === 'lat' ? lat : k === 'lon' ? lon : f64[fb + D_ACCURACY]!;
+  return fix;
 }
 
 /** The string of a field: interned in `cache`, or created fresh when `cache` is null (values that rarely repeat). */

@@ -388,10 +388,12 @@ function scanList(buf: Uint8Array, i: number, end: number, i32: Int32Array, p: n
   return j;
 }
 
-/** `{ "lat": n, "lon": n, "accuracyM"?: n }` in any order (validate.ts isGps); i32[p] = 1 when accuracyM is present. */
+/** `{ "lat": n, "lon": n, "accuracyM"?: n }` in any order (validate.ts isGps); i32[p] = 1 when accuracyM is present, i32[p+2] the key order. */
 function scanGps(buf: Uint8Array, i: number, end: number, i32: Int32Array, f64: Float64Array, p: number, fb: number): number {
   if (i >= end || buf[i] !== 123) return -1;
   let seen = 0;
+  /** the keys in the order written, base 4 (1 lat, 2 lon, 3 accuracyM): the decoded object keeps it */
+  let order = 0;
   i = skipWs(buf, i + 1, end);
   for (;;) {
     if (i >= end || buf[i] !== 34) return -1;
@@ -402,6 +404,7 @@ function scanGps(buf: Uint8Array, i: number, end: number, i32: Int32Array, f64: 
     const key = gpsKey(buf, ks, j - ks);
     if (key === 0 || (seen & key) !== 0) return -1;
     seen |= key;
+    order = order * 4 + (key === GPS_LAT ? 1 : key === GPS_LON ? 2 : 3);
     i = skipWs(buf, j + 1, end);
     if (i >= end || buf[i] !== 58) return -1;
     i = scanNumber(buf, skipWs(buf, i + 1, end), end);
@@ -427,6 +430,7 @@ function scanGps(buf: Uint8Array, i: number, end: number, i32: Int32Array, f64: 
     if (!(a >= 0 && a < Infinity)) return -1;
   }
   i32[p] = hasAccuracy ? 1 : 0;
+  i32[p + 2] = order;
   return i + 1;
 }
 
