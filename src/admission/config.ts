@@ -60,8 +60,9 @@ export const admissionConfigSchema = z
      * Events published for refusals whose identity no certificate proved (the client's claimed
      * serial and cells), per source prefix: past the limit the decision is still recorded and
      * audited, its events are not published, and one `admission.events_suppressed` audit event
-     * per source prefix per minute counts them (docs/admission.md). Refusals of devices with a
-     * valid certificate of the issuing CA are never limited.
+     * per source prefix per minute counts them (docs/admission.md). A refusal is exempt only
+     * when its identity was proven: a certificate the issuing CA signed (checked while the CA is
+     * unlocked) and recorded for that very serial (`cert-chain` and `cert-serial-binding`).
      */
     refusalEvents: z
       .object({

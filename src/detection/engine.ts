@@ -462,7 +462,9 @@ export function createEngine(opts: EngineOptions) {
       if (part?.side === 'subscriber') for (const f of part.flagsBefore(before, false)) flags.flag(f.cellId, f.t, f.rule, f.seq);
     },
     /** An event of the other side of a partitioned engine, in its turn: only its time counts here. */
-    advanceOrdered(t: number): void {
+    advanceOrdered(t: number, order: number): void {
+      // A tick it sets off runs as part of this event: what it raises carries its order number.
+      seq = order;
       advance(t);
     },
     /** Folding data of the alerts, to merge two partitioned engines' alerts (AlertBook.merge). */

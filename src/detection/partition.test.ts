@@ -45,7 +45,7 @@ describe('a partitioned engine (two engines over one ordered stream, as femtogua
     const flags: FlagEvent[] = [];
     const device = createEngine({ registry: RegistryView.from(devices), config, partition: { side: 'device', onFlag: (f) => flags.push(f) } });
     const clones = events.map((e) => structuredClone(e));
-    clones.forEach((e, i) => (isDeviceEvent(e) || e.type === 'registry.update' ? device.processOrdered(e, i) : device.advanceOrdered(e.t)));
+    clones.forEach((e, i) => (isDeviceEvent(e) || e.type === 'registry.update' ? device.processOrdered(e, i) : device.advanceOrdered(e.t, i)));
     device.finish();
     let taken = 0;
     const asked: number[] = [];
@@ -64,7 +64,7 @@ describe('a partitioned engine (two engines over one ordered stream, as femtogua
     });
     events.forEach((e, i) => {
       if (!isDeviceEvent(e)) subscriber.processOrdered(structuredClone(e), i);
-      else subscriber.advanceOrdered(e.t);
+      else subscriber.advanceOrdered(e.t, i);
       // Between batches the replay takes in the flags that have arrived (here: all raised so far).
       if (i % 97 === 96) subscriber.absorbFlags(i + 1);
     });

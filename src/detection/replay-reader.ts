@@ -267,7 +267,7 @@ export class ReplayFeed {
           const ty = recordType(b.rec, i);
           // 1 and 2 (report, session) are device events; 3 to 5 subscriber events
           if ((ty <= 2) !== (side === 'device')) {
-            this.engine.advanceOrdered(recordTime(b.rec, i));
+            this.engine.advanceOrdered(recordTime(b.rec, i), seq);
             continue;
           }
         }
@@ -277,7 +277,7 @@ export class ReplayFeed {
       const e = reparse(buf, b.spans[2 * i] as number, b.spans[2 * i + 1] as number);
       const mine = side === undefined || e.type === 'registry.update' || (e.type === 'femto.report' || e.type === 'femto.session') === (side === 'device');
       if (mine) this.engine.processOrdered(e, seq);
-      else this.engine.advanceOrdered(e.t);
+      else this.engine.advanceOrdered(e.t, seq);
     }
   }
 }
