@@ -1,4 +1,5 @@
-import { createReadStream, mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createReadStream, createWriteStream, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +23,19 @@ describe('replayFilesOnThread', () => {
     expect(threaded.alerts).toEqual(local.alerts);
     expect(threaded.summary).toEqual(local.summary);
     expect(progress.length).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('ok/a registry that can be read only once (a named pipe, as `--registry <(…)` gives) is read once for both engine workers', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fg-replay-thread-'));
+    const fifo = join(dir, 'registry.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const writer = createWriteStream(fifo);
+    writer.end(readFileSync(join(SAMPLE, 'registry.csv')));
+    const eventsPath = join(SAMPLE, 'events.ndjson');
+    const r = await replayFilesOnThread({ registryPath: fifo, eventsPath, config });
+    const local = await replay({ registry: createReadStream(join(SAMPLE, 'registry.csv')), events: createReadStream(eventsPath), config });
+    expect(r.summary.registry.devices).toBe(125);
+    expect(r.alerts).toEqual(local.alerts);
   }, 60_000);
 
   it('fail/an events path the worker cannot read rejects the promise (the process lives)', async () => {

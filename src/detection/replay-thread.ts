@@ -18,11 +18,12 @@
 import { createReadStream } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { isMainThread, MessageChannel, parentPort, receiveMessageOnPort, Worker, workerData, type MessagePort } from 'node:worker_threads';
-import { AppError, type ErrorKind } from '../core/errors.js';
 import type { Alert } from './alerts.js';
 import type { DetectionConfig } from './config.js';
 import type { FlagEvent } from './engine.js';
-import { createReplayEngine, loadRegistry, replayResult, type ReplayEngineResult, type ReplaySummary } from './replay.js';
+import type { DeviceInput } from '../registry/index.js';
+import { createReplayEngine, readRegistry, replayResult, type ReplayEngineResult, type ReplaySummary } from './replay.js';
+import { RegistryView } from './state.js';
 import { ReplayReader, type OrderedBatch } from './replay-reader.js';
 
 /** Young generation per side (V8 sizes it at three semi-spaces): see the measurements above. */
@@ -40,7 +41,8 @@ interface Job {
   /** marks this module's own worker (the module is also imported on the main thread) */
   fgReplayThread: true;
   side: Side;
-  registryPath: string;
+  /** the registry, read once by the main thread (a pipe can be read only once) */
+  devices: DeviceInput[];
   config: DetectionConfig;
   /** device side: where its cell flags go; subscriber side: where they come from */
   flags: MessagePort;
@@ -51,22 +53,25 @@ type ToWorker = { kind: 'batch'; batch: OrderedBatch } | { kind: 'end' };
 
 type FromWorker =
   | { kind: 'ack' }
-  | { kind: 'done'; result: ReplayEngineResult; registry: ReplaySummary['registry'] }
-  /** an AppError (bad registry header, ...) crosses the thread as its fields: the CLI maps it to exit 2 as in process */
-  | { kind: 'failed'; error: { kind: ErrorKind; code: string; message: string; details: Record<string, unknown> | undefined } };
+  | { kind: 'done'; result: ReplayEngineResult };
 
 const open = (path: string): AsyncIterable<Buffer> => createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>;
 
 /**
  * Replays two files on three threads; same result as `replay` over the same inputs. The main
- * thread reads; one worker runs the engine for device events, the other for subscriber events
+ * thread reads (the registry once, handed to both workers; then the events); one worker runs
+ * the engine for device events, the other for subscriber events
  * (EngineOptions.partition); both read the same batches from shared memory. The device side's
  * cell flags cross to the subscriber side through a message port, and the subscriber side
  * judges a payment only once the device side has finished the payment's batch (a counter in
- * shared memory), so payment-exposure sees exactly the flags one engine would have.
+ * shared memory), so payment-exposure sees exactly the flags one engine would have. Any
+ * failure stops the reader and terminates both workers.
  */
-export function replayFilesOnThread(job: { registryPath: string; eventsPath: string; config: DetectionConfig; onProgress?: (bytes: number, events: number) => void }): Promise<{ alerts: Alert[]; summary: ReplaySummary }> {
+export async function replayFilesOnThread(job: { registryPath: string; eventsPath: string; config: DetectionConfig; onProgress?: (bytes: number, events: number) => void }): Promise<{ alerts: Alert[]; summary: ReplaySummary }> {
   const { onProgress, eventsPath, registryPath, config } = job;
+  // Read here, once (a bad header throws the same AppError as in process: the CLI exits 2).
+  const { devices, rejected } = await readRegistry(open(registryPath));
+  const registry = { devices: devices.length, rejected };
   // Under tsx (tests, benchmarks from source) this module is the .ts file; compiled, the .js one.
   const self = new URL(import.meta.url);
   // The old generation may grow to 1.5x what survived the last full collection instead of
@@ -80,7 +85,7 @@ export function replayFilesOnThread(job: { registryPath: string; eventsPath: str
   const sync = new Int32Array(new SharedArrayBuffer(8));
   const channel = new MessageChannel();
   const start = (side: Side, flags: MessagePort): Worker => {
-    const data: Job = { fgReplayThread: true, side, registryPath, config, flags, sync };
+    const data: Job = { fgReplayThread: true, side, devices, config, flags, sync };
     return new Worker(boot, { eval: true, workerData: data, transferList: [flags], resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB[side] } });
   };
   const workers = [start('device', channel.port1), start('subscriber', channel.port2)];
@@ -88,23 +93,27 @@ export function replayFilesOnThread(job: { registryPath: string; eventsPath: str
   const inFlight = new Int32Array(2);
   let wake: (() => void) | null = null;
   let failed = false;
-  const fail = (e: unknown, reject: (e: unknown) => void): void => {
+  /** Stops everything: the reader, a side waiting for the other, and both workers (a live one would keep the process up). */
+  const stop = (): void => {
     failed = true;
     Atomics.store(sync, FAILED, 1);
     Atomics.notify(sync, DEVICE_DONE);
     wake?.();
+    for (const w of workers) void w.terminate();
+  };
+  const fail = (e: unknown, reject: (e: unknown) => void): void => {
+    stop();
     reject(e);
   };
   const results = workers.map(
     (w, i) =>
-      new Promise<{ result: ReplayEngineResult; registry: ReplaySummary['registry'] }>((resolve, reject) => {
-        let done: { result: ReplayEngineResult; registry: ReplaySummary['registry'] } | undefined;
+      new Promise<ReplayEngineResult>((resolve, reject) => {
+        let done: ReplayEngineResult | undefined;
         w.on('message', (m: FromWorker) => {
           if (m.kind === 'ack') {
             inFlight[i] = (inFlight[i] as number) - 1;
             wake?.();
-          } else if (m.kind === 'done') done = { result: m.result, registry: m.registry };
-          else fail(new AppError(m.error.kind, m.error.code, m.error.message, m.error.details), reject);
+          } else done = m.result;
         });
         w.on('error', (e) => fail(e, reject));
         w.on('exit', (code) => {
@@ -144,16 +153,13 @@ export function replayFilesOnThread(job: { registryPath: string; eventsPath: str
 
   return read().then(
     async () => {
-      const [device, subscriber] = (await all) as [Awaited<(typeof results)[0]>, Awaited<(typeof results)[1]>];
-      const r = replayResult(device.registry, reader, [device.result, subscriber.result]);
+      const r = replayResult(registry, reader, await all);
       onProgress?.(bytes, r.summary.events.accepted);
       return r;
     },
-    async (e: unknown) => {
+    (e: unknown) => {
       // The file could not be read (a directory, gone, unreadable): the workers are stopped.
-      Atomics.store(sync, FAILED, 1);
-      Atomics.notify(sync, DEVICE_DONE);
-      await Promise.all(workers.map((w) => w.terminate()));
+      stop();
       throw e;
     },
   );
@@ -189,37 +195,29 @@ function deviceFlags(job: Job) {
 if (!isMainThread && parentPort && (workerData as Partial<Job> | null)?.fgReplayThread === true) {
   const job = workerData as Job;
   const port = parentPort;
-  try {
-    const reg = await loadRegistry(open(job.registryPath));
-    const raised: FlagEvent[] = [];
-    let batches = 0;
-    const flagsBefore = deviceFlags(job);
-    const side = createReplayEngine(
-      reg,
-      job.config,
-      job.side === 'device' ? { side: 'device', onFlag: (f) => raised.push(f) } : { side: 'subscriber', flagsBefore: (seq, wait) => flagsBefore(seq, batches, wait) },
-    );
-    port.on('message', (m: ToWorker) => {
-      if (m.kind === 'batch') {
-        side.consume(m.batch);
-        if (job.side === 'device') {
-          // Flags first, then the count: a subscriber side that sees the count finds the flags.
-          if (raised.length > 0) job.flags.postMessage(raised.splice(0));
-          Atomics.store(job.sync, DEVICE_DONE, batches + 1);
-          Atomics.notify(job.sync, DEVICE_DONE);
-        }
-        batches++;
-        port.postMessage({ kind: 'ack' } satisfies FromWorker);
-        return;
+  const raised: FlagEvent[] = [];
+  let batches = 0;
+  const flagsBefore = deviceFlags(job);
+  const side = createReplayEngine(
+    RegistryView.from(job.devices),
+    job.config,
+    job.side === 'device' ? { side: 'device', onFlag: (f) => raised.push(f) } : { side: 'subscriber', flagsBefore: (seq, wait) => flagsBefore(seq, batches, wait) },
+  );
+  port.on('message', (m: ToWorker) => {
+    if (m.kind === 'batch') {
+      side.consume(m.batch);
+      if (job.side === 'device') {
+        // Flags first, then the count: a subscriber side that sees the count finds the flags.
+        if (raised.length > 0) job.flags.postMessage(raised.splice(0));
+        Atomics.store(job.sync, DEVICE_DONE, batches + 1);
+        Atomics.notify(job.sync, DEVICE_DONE);
       }
-      const result = side.finish();
-      port.postMessage({ kind: 'done', result, registry: { devices: reg.devices, rejected: reg.rejected } } satisfies FromWorker);
-      job.flags.close();
-      port.close();
-    });
-  } catch (e) {
-    // Anything else is thrown on: the worker's 'error' event rejects with it.
-    if (!(e instanceof AppError)) throw e;
-    port.postMessage({ kind: 'failed', error: { kind: e.kind, code: e.code, message: e.message, details: e.details } } satisfies FromWorker);
-  }
+      batches++;
+      port.postMessage({ kind: 'ack' } satisfies FromWorker);
+      return;
+    }
+    port.postMessage({ kind: 'done', result: side.finish() } satisfies FromWorker);
+    job.flags.close();
+    port.close();
+  });
 }

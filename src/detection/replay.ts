@@ -14,14 +14,20 @@ export interface ReplaySummary {
   engine: EngineStats;
 }
 
-/** Loads a registry CSV into the engine's view; bad rows are reported and skipped. */
-export async function loadRegistry(input: AsyncIterable<Buffer | string>): Promise<{ view: RegistryView; devices: number; rejected: LineError[] }> {
+/** Reads a registry CSV; bad rows are reported and skipped. */
+export async function readRegistry(input: AsyncIterable<Buffer | string>): Promise<{ devices: DeviceInput[]; rejected: LineError[] }> {
   const devices: DeviceInput[] = [];
   const rejected: LineError[] = [];
   for await (const r of readRegistryCsv(input)) {
     if (r.ok) devices.push(r.device);
     else rejected.push({ line: r.line, error: r.errors.map((e) => e.replace(/^line \d+: /, '')).join('; ') });
   }
+  return { devices, rejected };
+}
+
+/** Loads a registry CSV into the engine's view; bad rows are reported and skipped. */
+export async function loadRegistry(input: AsyncIterable<Buffer | string>): Promise<{ view: RegistryView; devices: number; rejected: LineError[] }> {
+  const { devices, rejected } = await readRegistry(input);
   return { view: RegistryView.from(devices), devices: devices.length, rejected };
 }
 
@@ -35,8 +41,8 @@ export interface ReplayEngineResult {
  * The engine's side of a replay: an engine over the registry, fed ordered batches; with a
  * partition, one of the two engines of a two-thread replay (see EngineOptions.partition).
  */
-export function createReplayEngine(reg: Awaited<ReturnType<typeof loadRegistry>>, config: DetectionConfig, partition?: EnginePartition) {
-  const engine = createEngine({ registry: reg.view, config, ...(partition ? { partition } : {}) });
+export function createReplayEngine(registry: RegistryView, config: DetectionConfig, partition?: EnginePartition) {
+  const engine = createEngine({ registry, config, ...(partition ? { partition } : {}) });
   const feed = new ReplayFeed(engine, partition?.side);
   return {
     consume(b: OrderedBatch): void {
@@ -90,7 +96,7 @@ export async function replay(opts: {
   fastScan?: boolean;
 }): Promise<{ alerts: Alert[]; summary: ReplaySummary }> {
   const reg = await loadRegistry(opts.registry);
-  const side = createReplayEngine(reg, opts.config);
+  const side = createReplayEngine(reg.view, opts.config);
   const reader = new ReplayReader(opts.config, side.consume, opts.fastScan !== false);
   let bytes = 0;
   for await (const chunk of opts.events) {
