@@ -15,6 +15,11 @@ export class SeqHeap<T> {
     return this.items.length;
   }
 
+  /** Calls `fn` on every item, in no particular order. */
+  forEach(fn: (x: T) => void): void {
+    for (const x of this.items) fn(x);
+  }
+
   /** The first item, or undefined when empty. */
   peek(): T | undefined {
     return this.items[0];

@@ -83,20 +83,31 @@ class InBatch {
   readonly rec = createRecords(ROWS);
   rows = 0;
   pos = 0;
+  /** its events accepted and not emitted yet: while any, the batch stays in memory */
+  held = 0;
   constructor(bytes: number) {
     this.data = new Uint8Array(bytes);
   }
 }
+
+/**
+ * Input batches kept alive by held events, besides the one being filled, past which the held
+ * events are copied into fresh batches (ReplayReader.compact). A stream in time order holds
+ * the ten minutes of the reorder horizon, a handful of batches; this bounds the case where
+ * each batch keeps one event that waits while the rest of it, late, went out at once.
+ */
+const MAX_PINNED = 32;
 
 /** An accepted event waiting for its turn (what the reorder buffer holds: no decoded event). */
 class Waiting implements Timed {
   constructor(
     readonly t: number,
     readonly id: string | undefined,
-    readonly src: InBatch,
-    readonly row: number,
-    readonly start: number,
-    readonly end: number,
+    /** where its bytes and record are (moved by ReplayReader.compact) */
+    public src: InBatch,
+    public row: number,
+    public start: number,
+    public end: number,
     readonly kind: number,
     /** recordType's numbering, 6 for registry.update */
     readonly type: number,
@@ -126,6 +137,10 @@ export class ReplayReader {
   private readonly order: OrderedIntake<Waiting>;
   private readonly ev: EventsSummary = { lines: 0, accepted: 0, rejected: [], rejectedCount: 0, unknownTypes: {}, duplicates: 0, late: 0, tooOld: 0, scanned: 0 };
   private input = new InBatch(BYTES);
+  /** earlier input batches that held events keep alive */
+  private readonly pinned = new Set<InBatch>();
+  /** compact past this many pinned batches (doubles when the events held really fill that many) */
+  private pinLimit = MAX_PINNED;
   private out: OrderedBatch;
   private outPos = 0;
   /** events emitted so far (the next one's order number) */
@@ -181,7 +196,11 @@ export class ReplayReader {
     this.ev.lines++;
     const len = end - start;
     let inb = this.input;
-    if (inb.rows === ROWS || inb.pos + len > inb.data.length) this.input = inb = new InBatch(Math.max(BYTES, len));
+    if (inb.rows === ROWS || inb.pos + len > inb.data.length) {
+      if (inb.held > 0) this.pinned.add(inb);
+      this.input = inb = new InBatch(Math.max(BYTES, len));
+      if (this.pinned.size > this.pinLimit) this.compact();
+    }
     const at = inb.pos;
     inb.data.set(buf.subarray(start, end), at);
     const row = inb.rows;
@@ -203,8 +222,48 @@ export class ReplayReader {
     inb.rows++;
     inb.pos += len;
     this.ev.accepted++;
-    this.order.push(w);
+    inb.held++;
+    if (!this.order.push(w)) this.release(w.src);
   };
+
+  /** One event of `b` went out (or was dropped): the batch may be let go. */
+  private release(b: InBatch): void {
+    if (--b.held === 0) this.pinned.delete(b);
+  }
+
+  /**
+   * Copies every held event that lives in an earlier input batch into fresh batches, so those
+   * batches can be collected: memory then follows the events held, not the batches they came in.
+   */
+  private compact(): void {
+    let to = new InBatch(BYTES);
+    this.order.reorder.forEachHeld((w) => {
+      if (w.src === this.input) return;
+      const len = w.end - w.start;
+      if (to.rows === ROWS || to.pos + len > to.data.length) to = new InBatch(Math.max(BYTES, len));
+      const at = to.pos;
+      to.data.set(w.src.data.subarray(w.start, w.end), at);
+      if (w.kind === SCANNED) copyRecord(w.src.rec, w.row, to.rec, to.rows, at - w.start);
+      this.release(w.src);
+      w.src = to;
+      w.row = to.rows++;
+      w.start = at;
+      w.end = at + len;
+      to.pos = at + len;
+      if (to.held++ === 0) this.pinned.add(to);
+    });
+    this.compactions++;
+    // Densely packed now: if they still fill the limit, a bigger horizon needs more room.
+    this.pinLimit = Math.max(MAX_PINNED, 2 * this.pinned.size);
+  }
+
+  /** input batches kept alive by held events (for the bounded-memory test) */
+  get pinnedBatches(): number {
+    return this.pinned.size;
+  }
+
+  /** times held events were moved out of their input batches (see MAX_PINNED) */
+  compactions = 0;
 
   private reject(line: number, error: string): void {
     this.ev.rejectedCount++;
@@ -232,6 +291,7 @@ export class ReplayReader {
     out.spans[2 * i + 1] = at + len;
     if (w.kind === SCANNED) copyRecord(w.src.rec, w.row, out.rec, i, at - w.start);
     this.outPos = at + len;
+    this.release(w.src);
   }
 
   private send(): void {

@@ -76,6 +76,12 @@ export class ReorderBuffer<T extends Timed> {
     }
   }
 
+  /** Calls `fn` on every event held, in no particular order (the holder may move their storage). */
+  forEachHeld(fn: (e: T) => void): void {
+    for (let i = this.head; i < this.run.length; i++) fn(this.run[i] as T);
+    this.heap.forEach(fn);
+  }
+
   /** Emits everything still held (end of input). */
   flush(): void {
     this.drain(Infinity);
