@@ -24,6 +24,11 @@ export interface EngineOptions {
    * stream: one runs the rules of device events (sessions, reports, registry updates, idle
    * devices), the other those of subscriber events (attaches, IMS registrations, payments).
    * Default: one engine runs everything (the live server, stdin replay).
+   *
+   * What the split relies on (a rule added later must keep it): the only state one side reads
+   * of the other's is the cell flags, which cross with their events' order numbers. A
+   * subscriber-side rule must not read device records (`ctx.runtime`) or ask `ctx.raised` about
+   * a device-side rule, and a rule that raises from `onTick` must be on one side only.
    */
   partition?: EnginePartition;
 }
