@@ -70,8 +70,11 @@ const open = (path: string): AsyncIterable<Buffer> => createReadStream(path, { h
 export async function replayFilesOnThread(job: { registryPath: string; eventsPath: string; config: DetectionConfig; onProgress?: (bytes: number, events: number) => void }): Promise<{ alerts: Alert[]; summary: ReplaySummary }> {
   const { onProgress, eventsPath, registryPath, config } = job;
   // Read here, once (a bad header throws the same AppError as in process: the CLI exits 2).
-  const { devices, rejected } = await readRegistry(open(registryPath));
-  const registry = { devices: devices.length, rejected };
+  const read0 = await readRegistry(open(registryPath));
+  const registry = { devices: read0.devices.length, rejected: read0.rejected };
+  // Released once the workers have their copies (this thread has no use for it).
+  let devices: DeviceInput[] | undefined = read0.devices;
+  read0.devices = [];
   // Under tsx (tests, benchmarks from source) this module is the .ts file; compiled, the .js one.
   const self = new URL(import.meta.url);
   // The old generation may grow to 1.5x what survived the last full collection instead of
@@ -85,10 +88,11 @@ export async function replayFilesOnThread(job: { registryPath: string; eventsPat
   const sync = new Int32Array(new SharedArrayBuffer(8));
   const channel = new MessageChannel();
   const start = (side: Side, flags: MessagePort): Worker => {
-    const data: Job = { fgReplayThread: true, side, devices, config, flags, sync };
+    const data: Job = { fgReplayThread: true, side, devices: devices ?? [], config, flags, sync };
     return new Worker(boot, { eval: true, workerData: data, transferList: [flags], resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB[side] } });
   };
   const workers = [start('device', channel.port1), start('subscriber', channel.port2)];
+  devices = undefined;
 
   const inFlight = new Int32Array(2);
   let wake: (() => void) | null = null;
@@ -198,8 +202,11 @@ if (!isMainThread && parentPort && (workerData as Partial<Job> | null)?.fgReplay
   const raised: FlagEvent[] = [];
   let batches = 0;
   const flagsBefore = deviceFlags(job);
+  const view = RegistryView.from(job.devices);
+  // The registry's rows are in the view now; workerData would keep them for the worker's life.
+  job.devices = [];
   const side = createReplayEngine(
-    RegistryView.from(job.devices),
+    view,
     job.config,
     job.side === 'device' ? { side: 'device', onFlag: (f) => raised.push(f) } : { side: 'subscriber', flagsBefore: (seq, wait) => flagsBefore(seq, batches, wait) },
   );
