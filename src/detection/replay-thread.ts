@@ -184,7 +184,10 @@ function deviceFlags(job: Job) {
       if (Atomics.load(job.sync, FAILED) === 1) throw new Error('the device side of the replay failed');
       Atomics.wait(job.sync, DEVICE_DONE, done, 1000);
     }
-    for (let m = receiveMessageOnPort(job.flags); m !== undefined; m = receiveMessageOnPort(job.flags)) pending.push(...(m.message as FlagEvent[]));
+    for (let m = receiveMessageOnPort(job.flags); m !== undefined; m = receiveMessageOnPort(job.flags)) {
+      // One by one: a batch's flags can be many (each finding flags all of a device's cells), too many to spread as arguments.
+      for (const f of m.message as FlagEvent[]) pending.push(f);
+    }
     const from = head;
     while (head < pending.length && (pending[head] as FlagEvent).seq < seq) head++;
     const out = pending.slice(from, head);
