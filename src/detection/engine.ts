@@ -4,9 +4,10 @@ import type { DeviceInput } from '../registry/index.js';
 import { AlertBook, SEVERITY_RANK, type Alert, type Finding } from './alerts.js';
 import { CellNumbers } from './cell-numbers.js';
 import type { DetectionConfig, RuleId } from './config.js';
+import { runsOn, type EnginePartition } from './partition.js';
 import type { Rule, RuleContext } from './rule.js';
 import { createRules } from './rules/index.js';
-import { CellFlags, SubscriberIndex, type CellState, type DeviceRuntime, type DeviceView, type RegistryView } from './state.js';
+import { CellFlags, relocates, SubscriberIndex, type CellState, type DeviceRuntime, type DeviceView, type RegistryView } from './state.js';
 
 export interface EngineOptions {
   registry: RegistryView;
@@ -33,34 +34,6 @@ export interface EngineOptions {
   partition?: EnginePartition;
 }
 
-/** A cell flag raised on the device side, with the order number of the event that raised it. */
-export interface FlagEvent {
-  cellId: string;
-  t: number;
-  rule: RuleId;
-  seq: number;
-}
-
-export type EnginePartition =
-  | {
-      side: 'device';
-      /** every cell flag as it is raised (payment-exposure, on the subscriber side, reads them) */
-      onFlag: (f: FlagEvent) => void;
-    }
-  | {
-      side: 'subscriber';
-      /**
-       * The device side's flags raised by events before order number `seq`, each once. Before a
-       * payment is judged (`wait`): all of them, waiting until the device side has got that far.
-       * Otherwise (`absorbFlags`, between batches): those that have arrived, without waiting.
-       */
-      flagsBefore: (seq: number, wait: boolean) => readonly FlagEvent[];
-    };
-
-/** Rules that run on the subscriber side of a partitioned engine (every other rule runs on the device side). */
-const SUBSCRIBER_SIDE = new Set<RuleId>(['unregistered-cell', 'subscriber-surge', 'ims-downgrade', 'payment-exposure']);
-/** unregistered-cell has handlers on both sides: device events announce cells, attaches serve them. */
-const BOTH_SIDES = new Set<RuleId>(['unregistered-cell']);
 
 /**
  * Admission publishes an event for every refused check-in, under the serial the client claimed
@@ -93,7 +66,7 @@ export function createEngine(opts: EngineOptions) {
   const part = opts.partition;
   const deviceSide = part?.side !== 'subscriber';
   const subscriberSide = part?.side !== 'device';
-  const rules: Rule[] = createRules().filter((r) => part === undefined || BOTH_SIDES.has(r.id) || SUBSCRIBER_SIDE.has(r.id) === (part.side === 'subscriber'));
+  const rules: Rule[] = createRules().filter((r) => part === undefined || runsOn(r.id, part.side));
   // Handlers by event type, taken off the rule objects once: calling each rule's optional
   // method on twelve rule objects of twelve shapes made every call a megamorphic property load.
   const handlers = <K extends keyof Rule>(k: K): NonNullable<Rule[K]>[] => rules.map((r) => r[k]).filter((h): h is NonNullable<Rule[K]> => h !== undefined);
@@ -297,20 +270,6 @@ export function createEngine(opts: EngineOptions) {
   let changesHead = 0;
   /** the time of the oldest held change (Infinity when none) */
   const nextChangeT = (): number => changes[changesHead]?.t ?? Infinity;
-
-  /** Does the change move the device (site, lines, radio neighbourhood, cells)? */
-  function relocates(b: DeviceView | undefined, a: DeviceView): boolean {
-    if (!b) return false;
-    const same = (x: ReadonlySet<string>, y: ReadonlySet<string>): boolean => x.size === y.size && [...x].every((v) => y.has(v));
-    return (
-      b.siteLat !== a.siteLat ||
-      b.siteLon !== a.siteLon ||
-      b.siteRadiusM !== a.siteRadiusM ||
-      !same(new Set(b.ipPrefixes), new Set(a.ipPrefixes)) ||
-      !same(b.expectedNeighbors, a.expectedNeighbors) ||
-      !same(b.cellIds, a.cellIds)
-    );
-  }
 
   /** Puts into force every held registry change with a time at or before `t`. */
   function applyChanges(t: number): void {

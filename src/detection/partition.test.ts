@@ -6,7 +6,8 @@ import { validateEvent, type FgEvent } from '../events/index.js';
 import { readRegistryCsv, type DeviceInput } from '../registry/index.js';
 import { AlertBook, type Alert, type Finding } from './alerts.js';
 import { detectionConfigSchema } from './config.js';
-import { createEngine, type FlagEvent } from './engine.js';
+import { createEngine } from './engine.js';
+import type { FlagEvent } from './partition.js';
 import { CellFlags, RegistryView } from './state.js';
 
 const SAMPLE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'samples', 'kt-small');

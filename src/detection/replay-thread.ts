@@ -20,7 +20,7 @@ import { setFlagsFromString } from 'node:v8';
 import { isMainThread, MessageChannel, parentPort, receiveMessageOnPort, Worker, workerData, type MessagePort } from 'node:worker_threads';
 import type { Alert } from './alerts.js';
 import type { DetectionConfig } from './config.js';
-import type { FlagEvent } from './engine.js';
+import type { FlagEvent } from './partition.js';
 import type { DeviceInput } from '../registry/index.js';
 import { createReplayEngine, readRegistry, replayResult, type ReplayEngineResult, type ReplaySummary } from './replay.js';
 import { RegistryView } from './state.js';

@@ -1,7 +1,8 @@
 import { readRegistryCsv, type DeviceInput } from '../registry/index.js';
 import { AlertBook, type Alert, type FoldedAlert } from './alerts.js';
 import type { DetectionConfig, RuleId } from './config.js';
-import { createEngine, type EnginePartition, type EngineStats } from './engine.js';
+import { createEngine, type EngineStats } from './engine.js';
+import type { EnginePartition } from './partition.js';
 import { RegistryView } from './state.js';
 import { ReplayFeed, ReplayReader, type EventsSummary, type LineError, type OrderedBatch } from './replay-reader.js';
 

@@ -142,6 +142,20 @@ export class RegistryView {
   }
 }
 
+/** Does the change move the device (site, lines, radio neighbourhood, cells)? */
+export function relocates(b: DeviceView | undefined, a: DeviceView): boolean {
+  if (!b) return false;
+  const same = (x: ReadonlySet<string>, y: ReadonlySet<string>): boolean => x.size === y.size && [...x].every((v) => y.has(v));
+  return (
+    b.siteLat !== a.siteLat ||
+    b.siteLon !== a.siteLon ||
+    b.siteRadiusM !== a.siteRadiusM ||
+    !same(new Set(b.ipPrefixes), new Set(a.ipPrefixes)) ||
+    !same(b.expectedNeighbors, a.expectedNeighbors) ||
+    !same(b.cellIds, a.cellIds)
+  );
+}
+
 /** device-moving's track of a device (kept on the device's runtime record) */
 export interface MovingTrack {
   /** the last GPS fix, kept in place (no object per report: this runs for every report) */

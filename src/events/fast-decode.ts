@@ -39,11 +39,11 @@ import {
   T_REPORT,
   T_SESSION,
   hashBytes,
-  latin1,
   REC_F64,
   REC_I32,
   type EventRecords,
 } from './fast-scan.js';
+import { latin1 } from './fast-scan-values.js';
 
 /** Arrays longer than this (text bytes) are decoded fresh each time, not cached: keeps the array caches' memory small. */
 const MAX_INTERNED_LIST_BYTES = 512;
