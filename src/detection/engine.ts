@@ -7,7 +7,7 @@ import type { DetectionConfig, RuleId } from './config.js';
 import { runsOn, type EnginePartition } from './partition.js';
 import type { Rule, RuleContext } from './rule.js';
 import { createRules } from './rules/index.js';
-import { CellFlags, relocates, SubscriberIndex, type CellState, type DeviceRuntime, type DeviceView, type RegistryView } from './state.js';
+import { CellFlags, relocates, SubscriberIndex, type CellState, type DeviceRuntime, type RegistryView } from './state.js';
 
 export interface EngineOptions {
   registry: RegistryView;
