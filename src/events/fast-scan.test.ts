@@ -488,7 +488,7 @@ describe('EventDecoder objects and interning', () => {
     expect(gps(REPORT)).toEqual(['lat', 'lon', 'accuracyM']);
   });
 
-  it('ok/the same bytes give the same string and array instances; arrays are frozen', () => {
+  it('ok/the same bytes give the same string and cellIds instances; those arrays are frozen', () => {
     const d = new EventDecoder();
     const a = decodeLine(d, REPORT) as Extract<FgEvent, { type: 'femto.report' }>;
     const b = decodeLine(d, REPORT.replace('"e9895"', '"e9896"').replace('"ts":', ' "ts" : ')) as typeof a;
@@ -496,9 +496,10 @@ describe('EventDecoder objects and interning', () => {
     expect(b.serial).toBe(a.serial);
     expect(b.sourceIp).toBe(a.sourceIp);
     expect(b.cellIds).toBe(a.cellIds);
-    expect(b.neighbors).toBe(a.neighbors);
     expect(Object.isFrozen(a.cellIds)).toBe(true);
-    expect(Object.isFrozen(a.neighbors)).toBe(true);
+    // neighbour scans rarely repeat: decoded fresh, equal but not shared
+    expect(b.neighbors).toEqual(a.neighbors);
+    expect(b.neighbors).not.toBe(a.neighbors);
     expect(() => (a.cellIds as string[]).push('x')).toThrow(TypeError);
     // elements are interned too: a ue.attach on the report's cell shares the cellId string
     const attach = decodeLine(d, `{"type":"ue.attach","cellId":"45008-200000057","imsi":"12345","ts":${TS}}`) as Extract<FgEvent, { type: 'ue.attach' }>;
@@ -507,7 +508,7 @@ describe('EventDecoder objects and interning', () => {
     const c = decodeLine(d, REPORT.replace('KTF000057', 'KTF000058').replace('"45008-200000057"]', '"45008-200000058"]')) as typeof a;
     expect(c.serial).toBe('KTF000058');
     expect(c.cellIds).toEqual(['45008-200000058']);
-    expect(c.neighbors).toBe(a.neighbors);
+    expect(c.neighbors).toEqual(a.neighbors);
   });
 
   it('ok/colliding slots still decode the right values (1-bit caches)', () => {
@@ -538,7 +539,7 @@ describe('EventDecoder objects and interning', () => {
     expect((last as Extract<FgEvent, { type: 'femto.report' }>).serial).toBe('450080000999999');
     const stats = d.cacheStats();
     expect(stats.stringSlots).toBe(2 * 4096);
-    expect(stats.listSlots).toBe(2 * 4096);
+    expect(stats.listSlots).toBe(4096);
     // the device cache filled up (its 4096 slots) and kept churning, not growing; the cell cache holds one
     expect(stats.strings).toBeLessThanOrEqual(4096 + 1);
     expect(stats.strings).toBeGreaterThan(3000);
