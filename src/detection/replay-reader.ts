@@ -200,6 +200,8 @@ export class ReplayReader {
       if (inb.held > 0) this.pinned.add(inb);
       this.input = inb = new InBatch(Math.max(BYTES, len));
       if (this.pinned.size > this.pinLimit) this.compact();
+      // A window that needed more room once need not keep it: back to the bound when it shrank.
+      else if (this.pinned.size <= MAX_PINNED) this.pinLimit = MAX_PINNED;
     }
     const at = inb.pos;
     inb.data.set(buf.subarray(start, end), at);
