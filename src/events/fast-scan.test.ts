@@ -7,7 +7,7 @@ import { generate } from '../../bench/gen-events.js';
 import { copyRecord, createRecords, recordTime, scanEvent, type EventRecords } from './fast-scan.js';
 import { EventDecoder } from './fast-decode.js';
 import type { FgEvent } from './types.js';
-import { validateEvent } from './validate.js';
+import { ATTACH, defined, IMS, PAY, REPORT, SESSION, slowPath, TS } from './fast-scan-kit.js';
 
 const SAMPLE = '/work/shared/samples/kt-small/events.ndjson';
 
@@ -43,28 +43,6 @@ function callerView(line: Buffer): Buffer | null {
   let i = 0;
   while (i < end && (line[i] === 32 || line[i] === 9)) i++;
   return i === end ? null : line.subarray(0, end);
-}
-
-/** The slow path, exactly as the caller runs it: UTF-8 text, JSON.parse, validateEvent. */
-function slowPath(line: Buffer): FgEvent | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(line.toString('utf8'));
-  } catch {
-    return null;
-  }
-  const r = validateEvent(value);
-  return r.ok ? r.event : null;
-}
-
-/** The decoded event without its undefined-valued keys (the slow path has none). */
-function defined(event: FgEvent): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(event)) {
-    if (v === undefined) continue;
-    out[k] = k === 'gps' ? defined(v as FgEvent) : v;
-  }
-  return out;
 }
 
 interface Tally {
@@ -274,20 +252,6 @@ function mutate(line: Buffer, rnd: () => number, values: string[]): Buffer {
   }
 }
 
-/** Scans one line into a fresh record table; returns the table, or null when the scanner refused it. */
-function scanOne(line: string): EventRecords | null {
-  const rec = createRecords(1);
-  return scanEvent(Buffer.from(line, 'utf8'), 0, Buffer.byteLength(line), rec, 0) ? rec : null;
-}
-
-const TS = '"2025-08-05T02:14:09.123Z"';
-const FP = 'ab'.repeat(32);
-const REPORT = `{"type":"femto.report","serial":"KTF000057","sourceIp":"175.201.247.182","cellIds":["45008-200000057"],"swVersion":"FW-4.2.1","gps":{"lat":37.600591,"lon":126.788551,"accuracyM":32.1},"neighbors":["45008-100000581","45008-100000582"],"configHash":"sha256:00ff","ts":${TS},"id":"e9895"}`;
-const SESSION = `{"type":"femto.session","serial":"KTF000001","phase":"up","sourceIp":"175.198.195.7","certFingerprint":"${FP}","cellIds":["45008-200000001"],"endpoint":"segw.example.net:500","sessionId":"s-1","ts":${TS},"id":"e1"}`;
-const ATTACH = `{"type":"ue.attach","cellId":"45008-200000103","imsi":"450080000000626","imei":"351082645176936","msisdn":"+821010000626","ts":${TS},"id":"e17727"}`;
-const IMS = `{"type":"ims.register","imsi":"450080000002060","msisdn":"+821010002060","cellId":"45008-200000078","ipsec":true,"ts":1754003493715,"id":"e13837"}`;
-const PAY = `{"type":"payment.auth","txId":"tx550841893052","msisdn":"+821010002033","amountMinor":100000,"currency":"KRW","method":"sms-otp","merchant":"game-b","ts":${TS},"id":"e20946"}`;
-
 type Outcome = 'fast' | 'slow-only' | 'reject';
 /** [name, line, expected outcome]: fast = both paths take it, slow-only = only JSON.parse + validateEvent, reject = neither. */
 const EDGES: [string, string, Outcome][] = [
@@ -450,108 +414,5 @@ describe('scanEvent edge cases', () => {
     expect(scanEvent(buf, 0, buf.length, rec, 1)).toBe(false);
     expect(scanEvent(buf, 0, buf.length, rec, -1)).toBe(false);
     expect(scanEvent(buf, Number.NaN, buf.length, rec, 0)).toBe(false);
-  });
-
-  it('fail/decode of a row that was not scanned throws', () => {
-    expect(() => new EventDecoder().decode(Buffer.alloc(0), createRecords(1), 0)).toThrow(/no scanned event/);
-  });
-
-  it('fail/cacheBits out of range', () => {
-    expect(() => new EventDecoder({ cacheBits: 0 })).toThrow(RangeError);
-    expect(() => new EventDecoder({ cacheBits: 25 })).toThrow(RangeError);
-    expect(() => new EventDecoder({ cacheBits: 1.5 })).toThrow(RangeError);
-  });
-});
-
-describe('EventDecoder objects and interning', () => {
-  const decodeLine = (d: EventDecoder, line: string): FgEvent => {
-    const rec = scanOne(line);
-    if (!rec) throw new Error(`not scanned: ${line}`);
-    return d.decode(Buffer.from(line), rec, 0);
-  };
-
-  it('ok/every type has one fixed key order, whatever the input order and optional fields', () => {
-    const d = new EventDecoder();
-    const keys = (line: string): string[] => Object.keys(decodeLine(d, line));
-    expect(keys(REPORT)).toEqual(['type', 'ts', 'id', 't', 'serial', 'sourceIp', 'cellIds', 'gps', 'neighbors', 'swVersion', 'configHash']);
-    expect(keys(`{"ts":1754003493715,"serial":"s","type":"femto.report"}`)).toEqual(keys(REPORT));
-    expect(keys(SESSION)).toEqual(['type', 'ts', 'id', 't', 'serial', 'phase', 'sourceIp', 'certFingerprint', 'cellIds', 'endpoint', 'sessionId']);
-    expect(keys(`{"sourceIp":"x","phase":"down","serial":"s","ts":${TS},"type":"femto.session"}`)).toEqual(keys(SESSION));
-    expect(keys(ATTACH)).toEqual(['type', 'ts', 'id', 't', 'cellId', 'imsi', 'imei', 'msisdn']);
-    expect(keys(IMS)).toEqual(['type', 'ts', 'id', 't', 'imsi', 'ipsec', 'cellId', 'msisdn']);
-    expect(keys(PAY)).toEqual(['type', 'ts', 'id', 't', 'txId', 'msisdn', 'amountMinor', 'currency', 'method', 'merchant']);
-    // gps keeps the line's order (an alert's evidence may carry it, as JSON.parse gave it).
-    const gps = (line: string): string[] => Object.keys((decodeLine(d, line) as { gps: object }).gps);
-    expect(gps(`{"type":"femto.report","serial":"s","gps":{"lon":2,"lat":1},"ts":${TS}}`)).toEqual(['lon', 'lat']);
-    expect(gps(`{"type":"femto.report","serial":"s","gps":{"accuracyM":3,"lat":1,"lon":2},"ts":${TS}}`)).toEqual(['accuracyM', 'lat', 'lon']);
-    expect(gps(`{"type":"femto.report","serial":"s","gps":{"lat":1,"lon":2},"ts":${TS}}`)).toEqual(['lat', 'lon']);
-    expect(gps(REPORT)).toEqual(['lat', 'lon', 'accuracyM']);
-  });
-
-  it('ok/the same bytes give the same string and cellIds instances; those arrays are frozen', () => {
-    const d = new EventDecoder();
-    const a = decodeLine(d, REPORT) as Extract<FgEvent, { type: 'femto.report' }>;
-    const b = decodeLine(d, REPORT.replace('"e9895"', '"e9896"').replace('"ts":', ' "ts" : ')) as typeof a;
-    expect(a).not.toBe(b);
-    expect(b.serial).toBe(a.serial);
-    expect(b.sourceIp).toBe(a.sourceIp);
-    expect(b.cellIds).toBe(a.cellIds);
-    expect(Object.isFrozen(a.cellIds)).toBe(true);
-    // neighbour scans rarely repeat: decoded fresh, equal but not shared
-    expect(b.neighbors).toEqual(a.neighbors);
-    expect(b.neighbors).not.toBe(a.neighbors);
-    expect(() => (a.cellIds as string[]).push('x')).toThrow(TypeError);
-    // elements are interned too: a ue.attach on the report's cell shares the cellId string
-    const attach = decodeLine(d, `{"type":"ue.attach","cellId":"45008-200000057","imsi":"12345","ts":${TS}}`) as Extract<FgEvent, { type: 'ue.attach' }>;
-    expect(attach.cellId).toBe(a.cellIds![0]);
-    // different bytes, different values
-    const c = decodeLine(d, REPORT.replace('KTF000057', 'KTF000058').replace('"45008-200000057"]', '"45008-200000058"]')) as typeof a;
-    expect(c.serial).toBe('KTF000058');
-    expect(c.cellIds).toEqual(['45008-200000058']);
-    expect(c.neighbors).toEqual(a.neighbors);
-  });
-
-  it('ok/colliding slots still decode the right values (1-bit caches)', () => {
-    const d = new EventDecoder({ cacheBits: 1 });
-    for (let k = 0; k < 50; k++) {
-      const line = `{"type":"femto.report","serial":"S${k}","cellIds":["C${k}","C${k + 1}"],"neighbors":["C${k}"],"ts":${TS}}`;
-      expect(defined(decodeLine(d, line))).toStrictEqual(slowPath(Buffer.from(line)));
-    }
-  });
-
-  it('ok/a million distinct serials keep the caches at their slot count', () => {
-    const d = new EventDecoder({ cacheBits: 12 });
-    const rec = createRecords(1);
-    const prefix = Buffer.from('{"type":"femto.report","cellIds":["45008-200000057"],"serial":"450080');
-    const suffix = Buffer.from(`","ts":${TS}}`);
-    const line = Buffer.concat([prefix, Buffer.from('000000000'), suffix]);
-    const digits = prefix.length;
-    let last: FgEvent | undefined;
-    for (let k = 0; k < 1_000_000; k++) {
-      let v = k;
-      for (let x = 8; x >= 0; x--) {
-        line[digits + x] = 48 + (v % 10);
-        v = Math.floor(v / 10);
-      }
-      if (!scanEvent(line, 0, line.length, rec, 0)) throw new Error(`not scanned at ${k}`);
-      last = d.decode(line, rec, 0);
-    }
-    expect((last as Extract<FgEvent, { type: 'femto.report' }>).serial).toBe('450080000999999');
-    const stats = d.cacheStats();
-    expect(stats.stringSlots).toBe(2 * 4096);
-    expect(stats.listSlots).toBe(4096);
-    // the device cache filled up (its 4096 slots) and kept churning, not growing; the cell cache holds one
-    expect(stats.strings).toBeLessThanOrEqual(4096 + 1);
-    expect(stats.strings).toBeGreaterThan(3000);
-    // the one cellIds list, repeated a million times, holds one slot
-    expect(stats.lists).toBe(1);
-  });
-
-  it('ok/id is a plain string or undefined', () => {
-    const d = new EventDecoder();
-    const rec = scanOne(ATTACH)!;
-    expect(d.id(Buffer.from(ATTACH), rec, 0)).toBe('e17727');
-    const noId = `{"type":"ue.attach","cellId":"c","imsi":"12345","ts":${TS}}`;
-    expect(d.id(Buffer.from(noId), scanOne(noId)!, 0)).toBeUndefined();
   });
 });
