@@ -16,6 +16,7 @@ import {
   NdjsonSplitter,
   OrderedIntake,
   parseLine,
+  recordId,
   REC_F64,
   REC_I32,
   recordTime,
@@ -67,11 +68,6 @@ export interface OrderedBatch {
   kinds: Uint8Array;
   spans: Int32Array;
   rec: EventRecords;
-}
-
-/** Buffers a batch hands over to another thread (each once: a transfer list must not repeat one). */
-export function batchBuffers(b: OrderedBatch): ArrayBuffer[] {
-  return [...new Set([b.data.buffer, b.kinds.buffer, b.spans.buffer, b.rec.i32.buffer, b.rec.f64.buffer])] as ArrayBuffer[];
 }
 
 const ROWS = 4096;
@@ -133,7 +129,6 @@ const TYPE_CODE: Record<string, number> = { 'femto.report': 1, 'femto.session': 
 
 export class ReplayReader {
   private readonly splitter = new NdjsonSplitter();
-  private readonly ids = new EventDecoder({ cacheBits: 1 });
   private readonly order: OrderedIntake<Waiting>;
   private readonly ev: EventsSummary = { lines: 0, accepted: 0, rejected: [], rejectedCount: 0, unknownTypes: {}, duplicates: 0, late: 0, tooOld: 0, scanned: 0 };
   private input = new InBatch(BYTES);
@@ -149,18 +144,23 @@ export class ReplayReader {
   private readonly typeCounts = [0, 0, 0, 0, 0, 0, 0];
   private readonly typeOrder: number[] = [];
 
-  /**
-   * `onBatch` receives each full batch (and the last one at `end`); it owns it from then on.
-   * `fastScan: false` sends every line through JSON.parse (the reference the scanner is tested against).
-   */
+  private readonly fastScan: boolean;
+  private readonly shared: boolean;
+
+  /** `onBatch` receives each full batch (and the last one at `end`); it owns it from then on. */
   constructor(
     config: DetectionConfig,
     private readonly onBatch: (b: OrderedBatch) => void,
-    private readonly fastScan = true,
-    /** batches in shared memory (two engine threads read each) */
-    private readonly shared = false,
+    opts: {
+      /** false: every line through JSON.parse (the reference the scanner is tested against) */
+      fastScan?: boolean;
+      /** batches in shared memory (two engine threads read each) */
+      shared?: boolean;
+    } = {},
   ) {
-    this.out = newOut(BYTES, 0, shared);
+    this.fastScan = opts.fastScan !== false;
+    this.shared = opts.shared === true;
+    this.out = newOut(BYTES, 0, this.shared);
     this.order = new OrderedIntake<Waiting>(config.maxOutOfOrderMs, config.dedupWindowMs, (w) => this.emit(w));
   }
 
@@ -209,7 +209,7 @@ export class ReplayReader {
     let w: Waiting;
     if (this.fastScan && scanEvent(inb.data, at, at + len, inb.rec, row)) {
       this.ev.scanned++;
-      w = new Waiting(recordTime(inb.rec, row), this.ids.id(inb.data, inb.rec, row), inb, row, at, at + len, SCANNED, recordType(inb.rec, row));
+      w = new Waiting(recordTime(inb.rec, row), recordId(inb.data, inb.rec, row), inb, row, at, at + len, SCANNED, recordType(inb.rec, row));
     } else {
       const l = parseLine(buf, start, end, line, bytes);
       if ('error' in l) return this.reject(line, l.error);

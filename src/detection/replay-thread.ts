@@ -138,8 +138,7 @@ export async function replayFilesOnThread(job: { registryPath: string; eventsPat
         (workers[i] as Worker).postMessage({ kind: 'batch', batch } satisfies ToWorker);
       }
     },
-    true,
-    true,
+    { shared: true },
   );
   let bytes = 0;
   async function read(): Promise<void> {

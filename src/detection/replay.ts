@@ -98,7 +98,7 @@ export async function replay(opts: {
 }): Promise<{ alerts: Alert[]; summary: ReplaySummary }> {
   const reg = await loadRegistry(opts.registry);
   const side = createReplayEngine(reg.view, opts.config);
-  const reader = new ReplayReader(opts.config, side.consume, opts.fastScan !== false);
+  const reader = new ReplayReader(opts.config, side.consume, { fastScan: opts.fastScan !== false });
   let bytes = 0;
   for await (const chunk of opts.events) {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;

@@ -203,11 +203,7 @@ export class EventDecoder {
 
   /** the record's `id` as a string (not interned: ids are unique), or undefined when the line has none */
   id(buf: Uint8Array, rec: EventRecords, row: number): string | undefined {
-    const b = row * REC_I32;
-    const i32 = rec.i32;
-    if ((i32[b + 1]! & (1 << F_ID)) === 0) return undefined;
-    const p = b + 2 + 3 * F_ID;
-    return latin1(buf, i32[p]!, i32[p]! + i32[p + 1]!);
+    return recordId(buf, rec, row);
   }
 
   /** the event: equal to validateEvent(JSON.parse(line)).event (t included) */
@@ -299,6 +295,15 @@ export class EventDecoder {
       lists: this.cellIdLists.held(),
     };
   }
+}
+
+/** The `id` of a scanned record as a string (ids are unique: never interned), or undefined when the line has none. */
+export function recordId(buf: Uint8Array, rec: EventRecords, row: number): string | undefined {
+  const b = row * REC_I32;
+  const i32 = rec.i32;
+  if ((i32[b + 1]! & (1 << F_ID)) === 0) return undefined;
+  const p = b + 2 + 3 * F_ID;
+  return latin1(buf, i32[p]!, i32[p]! + i32[p + 1]!);
 }
 
 /** lat, lon, accuracyM in the scanner's key-order code (fast-scan.ts scanGps) */

@@ -11,4 +11,4 @@ export type { Timed } from './reorder.js';
 export type { EventStore, EventBus, StoredEvent } from './store.js';
 export { forEachNdjsonLine, followEventLog } from './follow.js';
 export { createRecords, scanEvent, recordTime, recordType, copyRecord, REC_I32, REC_F64, type EventRecords } from './fast-scan.js';
-export { EventDecoder } from './fast-decode.js';
+export { EventDecoder, recordId } from './fast-decode.js';
