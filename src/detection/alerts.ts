@@ -52,32 +52,86 @@ export function alertId(key: string): string {
 }
 
 /**
+ * How long a long-running engine keeps an alert in its book (the live server; `femtoguard
+ * detect` keeps everything: its book is its output). The alert store keeps the alert: a subject
+ * that comes back after its alert was dropped here starts a new alert object with the same id,
+ * whose findings the store adds to the stored row.
+ */
+export interface AlertRetention {
+  /** `expire(t)` drops alerts whose last finding is older than `t - idleMs` (event time) */
+  idleMs?: number | undefined;
+  /** at most this many alerts are held; past it the least recently folded one is dropped */
+  max?: number | undefined;
+}
+
+/** What `AlertBook.fold` made of a finding. */
+export interface Folded {
+  alert: Alert;
+  isNew: boolean;
+  /** the alert's severity rank before this finding (`SEVERITY_RANK`), -1 when the finding raised it */
+  severityBefore: number;
+}
+
+/** One alert held by the book, with what folding and retention need about it. */
+interface Entry {
+  alert: Alert;
+  /** order number of the alert's first finding (see `merge`) */
+  first: number;
+  /** order number of the finding whose severity, summary and evidence the alert shows */
+  set: number;
+  /** event time of its latest finding, epoch ms (`lastSeen` as a number, for `evictIdle`) */
+  lastT: number;
+}
+
+/**
  * Folds findings into alerts: the first finding for a rule and subject creates the alert;
  * later ones add to its count and move lastSeen (and raise the severity if higher).
- * Returns whether the alert is new, so sinks can tell a raise from an update.
+ * Returns whether the alert is new, so sinks can tell a raise from an update, and the
+ * severity before the finding, so they can tell an escalation.
+ *
+ * With a retention (long-running engines) the book holds only the alerts of live subjects:
+ * memory follows the number of live entities, not the length of the stream. Entries are then
+ * kept in the order they were last folded (delete and set again on each finding: findings are
+ * rare next to events), so the least recently folded one is the first.
  */
 export class AlertBook {
-  private readonly byKey = new Map<string, Alert>();
-  /** per alert: order numbers of its first finding and of the finding whose severity, summary and evidence it shows */
-  private readonly order = new Map<string, { first: number; set: number }>();
+  private readonly byKey = new Map<string, Entry>();
+  private readonly idleMs: number | undefined;
+  private readonly max: number;
+  private evictedCount = 0;
+
+  constructor(retention: AlertRetention = {}) {
+    this.idleMs = retention.idleMs;
+    this.max = retention.max ?? Infinity;
+    if (!(this.max >= 1)) throw new RangeError(`AlertBook: retention max must be at least 1 (got ${String(retention.max)})`);
+    if (this.idleMs !== undefined && !(this.idleMs >= 0)) throw new RangeError(`AlertBook: retention idleMs must be 0 or more (got ${String(this.idleMs)})`);
+  }
 
   /** `seq`: the order number of the event that raised the finding (for `merge`; 0 when unused). */
-  fold(f: Finding, seq = 0): { alert: Alert; isNew: boolean } {
+  fold(f: Finding, seq = 0): Folded {
     const key = subjectKey(f);
     const cur = this.byKey.get(key);
-    const at = new Date(f.t).toISOString();
     if (cur) {
-      cur.count++;
-      if (at > cur.lastSeen) cur.lastSeen = at;
-      if (SEVERITY_RANK[f.severity] > SEVERITY_RANK[cur.severity]) {
-        cur.severity = f.severity;
-        cur.summary = f.summary;
-        cur.evidence = f.evidence;
-        (this.order.get(key) as { set: number }).set = seq;
+      const alert = cur.alert;
+      const severityBefore = SEVERITY_RANK[alert.severity];
+      alert.count++;
+      if (f.t > cur.lastT) {
+        cur.lastT = f.t;
+        alert.lastSeen = new Date(f.t).toISOString();
       }
-      return { alert: cur, isNew: false };
+      if (SEVERITY_RANK[f.severity] > severityBefore) {
+        alert.severity = f.severity;
+        alert.summary = f.summary;
+        alert.evidence = f.evidence;
+        cur.set = seq;
+      }
+      if (this.max !== Infinity) {
+        this.byKey.delete(key);
+        this.byKey.set(key, cur);
+      }
+      return { alert, isNew: false, severityBefore };
     }
-    this.order.set(key, { first: seq, set: seq });
+    const at = new Date(f.t).toISOString();
     const alert: Alert = {
       id: alertId(key),
       ts: at,
@@ -94,26 +148,61 @@ export class AlertBook {
       firstSeen: at,
       lastSeen: at,
     };
-    this.byKey.set(key, alert);
-    return { alert, isNew: true };
+    if (this.byKey.size >= this.max) this.evictOldest();
+    this.byKey.set(key, { alert, first: seq, set: seq, lastT: f.t });
+    return { alert, isNew: true, severityBefore: -1 };
   }
 
+  /** Drops the alerts whose latest finding's event time is before `before` (epoch ms); returns how many. */
+  evictIdle(before: number): number {
+    let n = 0;
+    // Exact, not stopped at the first recent entry: a late event can fold an old time last.
+    // Run once an hour of event time over at most `max` entries.
+    for (const [key, e] of this.byKey) {
+      if (e.lastT < before) {
+        this.byKey.delete(key);
+        n++;
+      }
+    }
+    this.evictedCount += n;
+    return n;
+  }
+
+  /** At event time `t`: drops the alerts idle for longer than the retention's `idleMs` (none without one). */
+  expire(t: number): number {
+    return this.idleMs === undefined ? 0 : this.evictIdle(t - this.idleMs);
+  }
+
+  private evictOldest(): void {
+    const oldest = this.byKey.keys().next();
+    if (oldest.done === true) return;
+    this.byKey.delete(oldest.value);
+    this.evictedCount++;
+  }
+
+  /** Whether the book holds an alert for this rule and subject (one dropped by the retention is not held). */
   has(f: Subject & { rule: RuleId }): boolean {
     return this.byKey.has(subjectKey(f));
   }
 
-  /** All alerts, most severe first, then by first event time. */
+  /** All alerts held, most severe first, then by first event time. */
   list(): Alert[] {
-    return [...this.byKey.values()].sort(byRank);
+    return [...this.byKey.values()].map((e) => e.alert).sort(byRank);
   }
 
+  /** Number of alerts held. */
   get size(): number {
     return this.byKey.size;
   }
 
+  /** Number of alerts dropped by the retention so far. */
+  get evicted(): number {
+    return this.evictedCount;
+  }
+
   /** The alerts with their folding order (see `merge`). */
   folds(): FoldedAlert[] {
-    return [...this.byKey.entries()].map(([key, alert]) => ({ alert, ...(this.order.get(key) as { first: number; set: number }) }));
+    return [...this.byKey.values()].map((e) => ({ alert: e.alert, first: e.first, set: e.set }));
   }
 
   /**

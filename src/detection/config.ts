@@ -46,6 +46,17 @@ export const detectionConfigSchema = z
     subscriberLinkRetentionMs: z.number().int().min(MIN).max(90 * 24 * HOUR).default(7 * 24 * HOUR),
     /** responses run for real, or are only logged (dry run) */
     dryRun: z.boolean().default(false),
+    /**
+     * The live server's engine keeps an alert this long after its latest finding (event time)
+     * and at most `max` alerts (least recently folded dropped first); the alert store keeps them
+     * all. `femtoguard detect` keeps every alert: they are its output.
+     */
+    alertRetention: z
+      .object({
+        idleMs: z.number().int().min(MIN).max(90 * 24 * HOUR).default(24 * HOUR),
+        max: z.number().int().min(1).max(10_000_000).default(100_000),
+      })
+      .prefault({}),
     rules: z
       .object({
         'unregistered-device': z.object({ severity: severity.default('critical'), responses }).prefault({}),
@@ -150,6 +161,11 @@ export const detectionConfigSchema = z
             severity: severity.default('high'),
             /** a subscriber on a flagged cell this long before the payment is exposed */
             lookbackMs: z.number().int().min(MIN).default(2 * HOUR),
+            /**
+             * a cell's flag counts this long after the latest finding that flagged it, then lapses
+             * (a rogue cell still at work keeps being flagged; one silent for a week is forgotten)
+             */
+            flagRetentionMs: z.number().int().min(MIN).max(90 * 24 * HOUR).default(7 * 24 * HOUR),
             responses: responses.default({ quarantine: false, holdPayment: true }),
           })
           .prefault({}),

@@ -223,6 +223,28 @@ describe('engine: state is bounded by live entities, not by the length of the st
   });
 });
 
+describe('engine: cell records and cell flags are bounded by the cells live recently', () => {
+  it('fail/a fresh unregistered cell every 10 minutes for 3 days does not keep 432 cell records and flags; ok/each was flagged', () => {
+    // Each cell serves two phones once (unregistered-cell flags it); flags lapse after an hour here.
+    const engine = createEngine({ registry: RegistryView.from([device('KTF1', { cellIds: [C1] })]), config: detectionConfigSchema.parse({ rules: { 'payment-exposure': { flagRetentionMs: HOUR } } }) });
+    let peak = { cells: 0, cellFlags: 0 };
+    const cells = 3 * 24 * 6;
+    for (let i = 0; i < cells; i++) {
+      const cellId = `45008-9${String(i).padStart(8, '0')}`;
+      for (let k = 0; k < 2; k++) engine.push(ev.attach(i * 10 + k, { id: `a${i}-${k}`, cellId, imsi: imsi(i * 2 + k) }));
+      const s = engine.sizes();
+      peak = { cells: Math.max(peak.cells, s.cells), cellFlags: Math.max(peak.cellFlags, s.cellFlags) };
+    }
+    engine.finish();
+    expect(engine.alerts().filter((a) => a.rule === 'unregistered-cell')).toHaveLength(cells);
+    // What the dedup window (6 h), the longest cell window (1 h), the flag retention (1 h) and
+    // the hourly expiry hold: about 9 hours of cells, 54 of them.
+    expect(peak.cells).toBeLessThanOrEqual(54);
+    expect(peak.cellFlags).toBeLessThanOrEqual(54);
+    expect(peak.cells).toBeGreaterThanOrEqual(36);
+  });
+});
+
 describe('engine: registry changes with a time (live detection\'s registry poll)', () => {
   const OLD = { ipPrefixes: ['175.198.195.0/24'], siteLat: 37.5, siteLon: 127.0, expectedNeighbors: ['45008-9001', '45008-9002', '45008-9003'] };
   const NEW = { ipPrefixes: ['10.9.9.0/24'], siteLat: 35.1, siteLon: 129.0, expectedNeighbors: ['45008-7001', '45008-7002', '45008-7003'] };

@@ -1,10 +1,10 @@
 import type { FgEvent, RegistryUpdateEvent } from '../events/index.js';
 import { OrderedIntake } from '../events/index.js';
 import type { DeviceInput } from '../registry/index.js';
-import { AlertBook, SEVERITY_RANK, type Alert, type Finding } from './alerts.js';
+import { AlertBook, SEVERITY_RANK, type Alert, type AlertRetention, type Finding } from './alerts.js';
 import { CellNumbers } from './cell-numbers.js';
 import type { DetectionConfig, RuleId } from './config.js';
-import { runsOn, type EnginePartition } from './partition.js';
+import { runsOn, type EnginePartition, type FlagEvent } from './partition.js';
 import type { Rule, RuleContext } from './rule.js';
 import { createRules } from './rules/index.js';
 import { CellFlags, relocates, SubscriberIndex, type CellState, type DeviceRuntime, type RegistryView } from './state.js';
@@ -12,8 +12,14 @@ import { CellFlags, relocates, SubscriberIndex, type CellState, type DeviceRunti
 export interface EngineOptions {
   registry: RegistryView;
   config: DetectionConfig;
-  /** called for every finding after folding: `isNew` tells a raise from a repeat */
-  onAlert?: (alert: Alert, isNew: boolean, finding: Finding) => void;
+  /** called for every finding after folding: `isNew` tells a raise from a repeat; `severityBefore` is the alert's SEVERITY_RANK before this finding (-1 when new) */
+  onAlert?: (alert: Alert, isNew: boolean, finding: Finding, severityBefore: number) => void;
+  /**
+   * Long-running engines (the live server): the alert book drops alerts idle for `idleMs` of
+   * event time (checked hourly) and holds at most `max`. Default: every alert is kept (the book
+   * is `femtoguard detect`'s output).
+   */
+  alertRetention?: AlertRetention;
   /** called after each event has been processed (live detection advances its cursor with it) */
   onProcessed?: (e: FgEvent) => void;
   /** the cell-number dictionary is swept no sooner than at this size (default 4096; tests make it small) */
@@ -79,7 +85,7 @@ export function createEngine(opts: EngineOptions) {
     update: handlers('onRegistryUpdate'),
     tick: handlers('onTick'),
   };
-  const book = new AlertBook();
+  const book = new AlertBook(opts.alertRetention);
   const subscribers = new SubscriberIndex();
   const flags = new CellFlags();
   // Device records, split by whether the serial is registered. Registered serials keep theirs
@@ -145,6 +151,8 @@ export function createEngine(opts: EngineOptions) {
   const livenessMs = config.rules['credential-shared'].sessionLivenessMs;
   // Subscribers are kept as long as the longest look-back that needs them.
   const retentionMs = Math.max(config.rules['payment-exposure'].lookbackMs, config.rules['subscriber-surge'].windowMs) + config.maxOutOfOrderMs;
+  /** the longest per-cell window: a cell quiet for longer (and the dedup window) is forgotten or folded (expireCells) */
+  const cellWindowMs = Math.max(config.rules['subscriber-surge'].windowMs, config.rules['ims-downgrade'].windowMs);
 
   /** order number of the event being processed (the reader's, or this engine's own count) */
   let seq = 0;
@@ -155,9 +163,14 @@ export function createEngine(opts: EngineOptions) {
     onFlag?.({ cellId, t, rule, seq });
   };
 
+  /** The device side's flags, on a partitioned subscriber side. */
+  function absorb(fs: readonly FlagEvent[]): void {
+    for (const f of fs) flags.flag(f.cellId, f.t, f.rule, f.seq);
+  }
+
   function raise(f: Finding): void {
     stats.findings++;
-    const { alert, isNew } = book.fold(f, seq);
+    const { alert, isNew, severityBefore } = book.fold(f, seq);
     if (!NON_FLAGGING.has(f.rule) && SEVERITY_RANK[f.severity] >= SEVERITY_RANK.medium) {
       if (f.cellId) flag(f.cellId, f.t, f.rule);
       if (f.serial) {
@@ -167,7 +180,7 @@ export function createEngine(opts: EngineOptions) {
         if (rt) for (const c of rt.announced) flag(c, f.t, f.rule);
       }
     }
-    opts.onAlert?.(alert, isNew, f);
+    opts.onAlert?.(alert, isNew, f, severityBefore);
   }
 
   const ctx: RuleContext = {
@@ -228,9 +241,10 @@ export function createEngine(opts: EngineOptions) {
   }
 
   /** The cell's record, its "registered" answer refreshed when the registry changed since. */
-  function cellOf(cellId: string): CellState {
+  function cellOf(cellId: string, t: number): CellState {
     let c = cells.get(cellId);
-    if (!c) cells.set(cellId, (c = { registered: false, regVersion: -1, surge: undefined, ims: undefined }));
+    if (!c) cells.set(cellId, (c = { registered: false, regVersion: -1, surge: undefined, ims: undefined, lastT: t }));
+    else if (t > c.lastT) c.lastT = t;
     if (c.regVersion !== registry.version) {
       c.registered = registry.cellRegistered(cellId);
       c.regVersion = registry.version;
@@ -253,10 +267,48 @@ export function createEngine(opts: EngineOptions) {
     rt.announcedIds = [...rt.announced];
   }
 
+  /**
+   * Cell records quiet since before `before`, which no later event can reach in their old
+   * windows (see `tick`): an unregistered cell's is dropped (device-chosen ids: without this,
+   * every cell id ever seen would stay); a registered cell's (bounded by the registry) keeps its
+   * learned baseline, its closed surge window folded into it as the next attach would do, and
+   * that window's subscriber set let go.
+   */
+  function expireCells(before: number): void {
+    for (const [cellId, c] of cells) {
+      if (c.lastT >= before) continue;
+      if (!registry.cellRegistered(cellId)) {
+        cells.delete(cellId);
+        continue;
+      }
+      c.ims = undefined;
+      const w = c.surge;
+      if (w && w.imsis.size > 0) {
+        if (!w.fired) {
+          const sc = config.rules['subscriber-surge'];
+          w.baseline = w.windows === 0 ? w.imsis.size : sc.baselineAlpha * w.imsis.size + (1 - sc.baselineAlpha) * w.baseline;
+          w.windows++;
+        }
+        w.imsis = new Set();
+        w.fired = false;
+      }
+    }
+  }
+
   function tick(t: number, final = false): void {
     for (const h of byType.tick) h(t, ctx, final);
     if (t >= nextExpire) {
       subscribers.expire(t - retentionMs, t - Math.max(retentionMs, config.subscriberLinkRetentionMs));
+      // No event older than the dedup window is let in (OrderedIntake: tooOld), so nothing
+      // dropped below can be asked for again: a flag older than that plus its retention
+      // cannot count for any payment to come, nor can a cell's old windows take an attach.
+      const reach = t - config.dedupWindowMs;
+      // A partitioned subscriber side first takes in every device-side flag raised before this
+      // event, so that it forgets exactly what one engine would (device-side ticks raise none).
+      if (part?.side === 'subscriber') absorb(part.flagsBefore(seq, true));
+      flags.expire(reach - config.rules['payment-exposure'].flagRetentionMs);
+      expireCells(reach - cellWindowMs);
+      book.expire(t);
       nextExpire = t + EXPIRE_EVERY_MS;
     }
   }
@@ -369,18 +421,18 @@ export function createEngine(opts: EngineOptions) {
       }
       case 'ue.attach': {
         subscribers.observe(e.imsi, e.t, e.cellId, e.msisdn, e.imei);
-        const cell = cellOf(e.cellId);
+        const cell = cellOf(e.cellId, e.t);
         for (const h of byType.attach) h(e, ctx, cell);
         break;
       }
       case 'ims.register': {
         subscribers.observe(e.imsi, e.t, e.cellId, e.msisdn);
-        const cell = e.cellId ? cellOf(e.cellId) : undefined;
+        const cell = e.cellId ? cellOf(e.cellId, e.t) : undefined;
         for (const h of byType.ims) h(e, ctx, cell);
         break;
       }
       case 'payment.auth':
-        if (part?.side === 'subscriber') for (const f of part.flagsBefore(seq, true)) flags.flag(f.cellId, f.t, f.rule, f.seq);
+        if (part?.side === 'subscriber') absorb(part.flagsBefore(seq, true));
         for (const h of byType.payment) h(e, ctx);
         break;
       case 'registry.update': {
@@ -423,7 +475,7 @@ export function createEngine(opts: EngineOptions) {
      * (a stream with few payments would hold them all).
      */
     absorbFlags(before: number): void {
-      if (part?.side === 'subscriber') for (const f of part.flagsBefore(before, false)) flags.flag(f.cellId, f.t, f.rule, f.seq);
+      if (part?.side === 'subscriber') absorb(part.flagsBefore(before, false));
     },
     /** An event of the other side of a partitioned engine, in its turn: only its time counts here. */
     advanceOrdered(t: number, order: number): void {
@@ -490,7 +542,7 @@ export function createEngine(opts: EngineOptions) {
         }
       }
       // devices: all records; unknownDevices: those of serials not in the registry (at most the cap)
-      return { devices: runtimes.size + strangers.size, unknownDevices: strangers.size, evictedDevices, subscribers: subscribers.size, buffered: reorder.size, dedupIds: intake.dedupSize, sessions, addresses, registryChanges: changes.length - changesHead, cellNos: cellNos.size, cellNoSlots: cellNos.slots, cellSweeps: cellNos.sweeps };
+      return { devices: runtimes.size + strangers.size, unknownDevices: strangers.size, evictedDevices, subscribers: subscribers.size, buffered: reorder.size, dedupIds: intake.dedupSize, sessions, addresses, cells: cells.size, cellFlags: flags.size, alerts: book.size, evictedAlerts: book.evicted, registryChanges: changes.length - changesHead, cellNos: cellNos.size, cellNoSlots: cellNos.slots, cellSweeps: cellNos.sweeps };
     },
   };
 }

@@ -4,6 +4,9 @@
  * `updatedAt`) takes effect in event order, at its change time, as a `registry.update` event
  * does for `femtoguard detect` — not when the poll happens to read it.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryEventBus } from '../adapters/memory/bus.js';
 import { sqliteStores, type SqliteStores } from '../adapters/sqlite/index.js';
@@ -13,7 +16,7 @@ import type { FgEvent } from '../events/index.js';
 import { createRegistry, type Device } from '../registry/index.js';
 import { detectionConfigSchema } from './config.js';
 import { createLiveDetection, type LiveDetection } from './live.js';
-import { at, device, ev } from './test-kit.js';
+import { at, DAY, device, ev, iso } from './test-kit.js';
 
 const SEC = 1000 / 60_000; // one second, in the kit's minutes
 const OLD_LINE = '198.18.1.7';
@@ -115,5 +118,90 @@ describe('live detection: registry changes in event order', () => {
     await live.flush();
     expect((await stores.alerts.list({ serial: 'LV9', limit: 100 })).map((a) => a.rule)).toContain('unregistered-device');
     expect((await registry.get('LV2')) as Device).toMatchObject({ serial: 'LV2' });
+  });
+});
+
+describe('live detection: alerts over months (bounded book, store that folds)', () => {
+  const dirs: string[] = [];
+  const opened: { stores: SqliteStores; live: LiveDetection }[] = [];
+  afterEach(async () => {
+    for (const o of opened.splice(0)) {
+      await o.live.stop();
+      o.stores.close();
+    }
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  /** A server over the database file at `path`, its engine's book bounded by `alertRetention`. */
+  async function server(path: string, m0: number, alertRetention: { idleMs: number; max: number }) {
+    const s = sqliteStores(path);
+    const clock = fixedClock(new Date(at(m0)));
+    const delivered: string[] = [];
+    const responded: string[] = [];
+    const bus = memoryEventBus();
+    const l = createLiveDetection({
+      config: detectionConfigSchema.parse({ alertRetention }),
+      events: s.events,
+      bus,
+      alerts: s.alerts,
+      registry: { all: () => s.devices.list({ limit: 100_000 }), changedSince: (after, limit) => s.devices.changedSince(after, limit) },
+      sinks: [{ deliver: (a, isNew) => void delivered.push(`${a.serial ?? ''} ${isNew ? 'new' : 'update'}`) }],
+      respond: (a) => (responded.push(a.serial ?? ''), Promise.resolve()),
+      clock,
+      logger: silentLogger(),
+      liveMaxOutOfOrderMs: 5000,
+      quietFlushMs: 3_600_000,
+      registryPollMs: 3_600_000,
+    });
+    opened.push({ stores: s, live: l });
+    await l.start();
+    const ingest = async (...events: FgEvent[]): Promise<void> => {
+      const { stored } = await s.events.append(events);
+      await bus.publish(stored);
+      await l.flush();
+    };
+    const stored = async (serial: string) => (await s.alerts.list({ serial, limit: 10 }))[0];
+    return { live: l, stores: s, clock, ingest, stored, delivered, responded };
+  }
+  const dbPath = (): string => {
+    const d = mkdtempSync(join(tmpdir(), 'fg-live-alerts-'));
+    dirs.push(d);
+    return join(d, 'femtoguard.db');
+  };
+  const claim = (m: number, serial: string, id: string): FgEvent => ev.report(m, { serial, sourceIp: '198.18.7.7', id });
+
+  it('ok/after a restart the stored count continues; fail/it is not overwritten with the new engine\'s count', async () => {
+    const path = dbPath();
+    const a = await server(path, 0, { idleMs: DAY, max: 1000 });
+    for (let i = 0; i < 4; i++) await a.ingest(claim(i, 'ROGUE1', `a${i}`));
+    expect(await a.stored('ROGUE1')).toMatchObject({ count: 4, severity: 'critical' });
+    await a.live.stop();
+    a.stores.close();
+    opened.splice(0);
+    // A day later (nothing left to warm up from): the new engine starts with an empty book.
+    const b = await server(path, 2 * 24 * 60, { idleMs: DAY, max: 1000 });
+    await b.ingest(claim(2 * 24 * 60 + 1, 'ROGUE1', 'b0'), claim(2 * 24 * 60 + 2, 'ROGUE1', 'b1'));
+    expect(await b.stored('ROGUE1')).toMatchObject({ count: 6, severity: 'critical', ts: iso(0), firstSeen: iso(0), lastSeen: iso(2 * 24 * 60 + 2) });
+    // To the sinks and responses it is a raise again, as after any restart.
+    expect(b.delivered).toEqual(['ROGUE1 new', 'ROGUE1 update']);
+    expect(b.responded).toEqual(['ROGUE1']);
+  });
+
+  it('ok/the engine holds at most `max` alerts however many subjects the stream brings; the store holds them all', async () => {
+    const { live: l, stores: s, ingest } = await server(dbPath(), 0, { idleMs: DAY, max: 50 });
+    for (let i = 0; i < 400; i += 20) await ingest(...Array.from({ length: 20 }, (_, k) => claim((i + k) / 60, `ROGUE${i + k}`, `c${i + k}`)));
+    expect(l.stats().sizes.alerts).toBe(50);
+    expect((await s.alerts.list({ rule: 'unregistered-device', limit: 1000 })).length).toBe(400);
+  });
+
+  it('ok/a subject whose alert the engine dropped (idle) raises again: sinks say new, the stored row goes on counting', async () => {
+    const { live: l, ingest, stored, delivered } = await server(dbPath(), 0, { idleMs: 60_000 * 60, max: 1000 });
+    await ingest(claim(0, 'ROGUE1', 'x0'), claim(1, 'ROGUE1', 'x1'));
+    // Two hours of other traffic: the hourly expiry drops ROGUE1's alert from the book.
+    for (let m = 2; m <= 180; m += 30) await ingest(claim(m, 'ROGUE2', `y${m}`));
+    expect(l.stats().sizes.alerts).toBe(1);
+    await ingest(claim(181, 'ROGUE1', 'x2'));
+    expect(delivered.filter((d) => d.startsWith('ROGUE1 '))).toEqual(['ROGUE1 new', 'ROGUE1 update', 'ROGUE1 new']);
+    expect(await stored('ROGUE1')).toMatchObject({ count: 3, ts: iso(0), lastSeen: iso(181) });
   });
 });

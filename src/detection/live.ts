@@ -38,7 +38,8 @@ const CURSOR = 'detection';
  * The live side of detection: the same engine as `femtoguard detect`, fed from the event
  * bus. On start it rebuilds its windows by replaying the last `dedupWindowMs` of stored
  * events silently, then processes everything after its saved cursor (events acknowledged
- * before a crash included) for real.
+ * before a crash included) for real. Its memory follows the live entities: the engine's alert
+ * book is bounded by `config.alertRetention`, and nothing here is kept per alert.
  */
 export function createLiveDetection(deps: LiveDetectionDeps) {
   const { config, events, bus, alerts, sinks, clock, logger } = deps;
@@ -52,6 +53,11 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
   const pending: Promise<void>[] = [];
   let processed = 0;
 
+  /**
+   * One finding folded. `isNew` is a raise: the first finding of the subject since the engine
+   * started, or since its book dropped the subject's idle alert (sinks say new, responses run
+   * again, as after a restart); the store adds it to the stored alert either way.
+   */
   function onAlert(alert: Alert, isNew: boolean, severityBefore: number): void {
     if (muted) return;
     const raised = !isNew && SEVERITY_RANK[alert.severity] > severityBefore;
@@ -136,16 +142,13 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
       const devices = await deps.registry.all();
       view = RegistryView.from(devices);
       registrySync = devices.reduce((m, d) => (d.updatedAt > m.updatedAt || (d.updatedAt === m.updatedAt && d.serial > m.serial) ? { updatedAt: d.updatedAt, serial: d.serial } : m), { updatedAt: '', serial: '' });
-      // Folding needs the severity before each finding to tell an escalation.
-      const severityOf = new Map<string, number>();
+      // A server runs for months: its engine keeps only the alerts of live subjects (the
+      // store keeps them all and adds each finding to the stored row, see AlertStore.upsert).
       engine = createEngine({
         registry: view,
         config: { ...config, maxOutOfOrderMs: deps.liveMaxOutOfOrderMs },
-        onAlert: (alert, isNew) => {
-          const before = severityOf.get(alert.id) ?? -1;
-          severityOf.set(alert.id, SEVERITY_RANK[alert.severity]);
-          onAlert(alert, isNew, before);
-        },
+        alertRetention: { idleMs: config.alertRetention.idleMs, max: config.alertRetention.max },
+        onAlert: (alert, isNew, _f, severityBefore) => onAlert(alert, isNew, severityBefore),
         onProcessed,
       });
       // Warm-up: rebuild windows from recent history without re-raising anything.

@@ -79,7 +79,9 @@ describe('a partitioned engine (two engines over one ordered stream, as femtogua
     const rules = exposures.flatMap((a) => (a.evidence.exposures as { rules: string[] }[]).flatMap((x) => x.rules));
     expect(rules).toContain('inactive-device');
     expect(flags.length).toBeGreaterThan(0);
-    expect(asked.length).toBe(events.filter((e) => e.type === 'payment.auth').length);
+    // Waited for before every payment (and before the hourly expiry forgets lapsed flags).
+    const payments = events.flatMap((e, i) => (e.type === 'payment.auth' ? [i] : []));
+    expect([...new Set(asked)].filter((s) => payments.includes(s))).toEqual(payments);
     // And neither side alone has them all.
     expect(device.alerts().length).toBeLessThan(merged.length);
     expect(subscriber.alerts().length).toBeLessThan(merged.length);

@@ -208,6 +208,8 @@ export interface CellState {
   surge: SurgeWindow | undefined;
   /** ims-downgrade's window (undefined until the first registration) */
   ims: ImsWindow | undefined;
+  /** time of the latest attach or registration on the cell (the engine forgets cells quiet for long: `expireCells`) */
+  lastT: number;
 }
 
 export interface SurgeWindow {
@@ -305,22 +307,33 @@ export class SubscriberIndex {
   }
 }
 
+/** A flagged cell: first and latest flag times, and the rules that flagged it in order of first flag. */
+interface CellFlag {
+  t: number;
+  last: number;
+  rules: Set<RuleId>;
+  seqs: Map<RuleId, number>;
+}
+
 /**
  * Cells flagged by any rule, with the first time and the rules in the order they first flagged
  * the cell. Each flag carries the order number of the event that raised it: in one engine the
  * flags come in that order; a partitioned replay (EngineOptions.partition) adds the device
- * side's flags later, and the order numbers put the rules back in the same order.
+ * side's flags later, and the order numbers put the rules back in the same order. A flag lapses
+ * `flagRetentionMs` after the latest finding that flagged the cell (payment-exposure), and the
+ * engine then forgets it: memory follows the cells flagged recently, not the stream's length.
  */
 export class CellFlags {
-  private readonly flags = new Map<string, { t: number; rules: Set<RuleId>; seqs: Map<RuleId, number> }>();
+  private readonly flags = new Map<string, CellFlag>();
 
   flag(cellId: string, t: number, rule: RuleId, seq = 0): void {
     const f = this.flags.get(cellId);
     if (!f) {
-      this.flags.set(cellId, { t, rules: new Set([rule]), seqs: new Map([[rule, seq]]) });
+      this.flags.set(cellId, { t, last: t, rules: new Set([rule]), seqs: new Map([[rule, seq]]) });
       return;
     }
     if (t < f.t) f.t = t;
+    if (t > f.last) f.last = t;
     const had = f.seqs.get(rule);
     if (had !== undefined && had <= seq) return;
     f.seqs.set(rule, seq);
@@ -335,11 +348,20 @@ export class CellFlags {
     }
   }
 
-  get(cellId: string): { t: number; rules: ReadonlySet<RuleId> } | undefined {
+  get(cellId: string): { t: number; last: number; rules: ReadonlySet<RuleId> } | undefined {
     return this.flags.get(cellId);
   }
 
-  entries(): IterableIterator<[string, { t: number; rules: Set<RuleId> }]> {
+  /** Forgets the cells whose latest flag is older than `before` (the engine's expiry: see `flagRetentionMs`). */
+  expire(before: number): void {
+    for (const [cellId, f] of this.flags) if (f.last < before) this.flags.delete(cellId);
+  }
+
+  get size(): number {
+    return this.flags.size;
+  }
+
+  entries(): IterableIterator<[string, { t: number; last: number; rules: Set<RuleId> }]> {
     return this.flags.entries();
   }
 }

@@ -26,7 +26,16 @@ export interface AlertFilter {
 
 /** Port: alerts as the live engine folds them. */
 export interface AlertStore {
-  /** Inserts or updates (count, lastSeen, severity, summary, evidence) by id; keeps status. */
+  /**
+   * Adds one finding of `alert` (the live engine calls it once per fold), atomically. A new id
+   * is stored with count 1. Otherwise the store folds by itself, whatever the engine's alert
+   * book still holds (it starts empty after a restart and drops idle alerts): count + 1,
+   * firstSeen the earlier, lastSeen the later; severity, summary and evidence replaced only
+   * when `alert.severity` ranks strictly higher than the stored one (as `AlertBook.fold`);
+   * ts, subject and status kept; updatedAt = `at`. The count is never reset: an event
+   * processed again after a crash between this write and the cursor save counts its finding
+   * twice (at-least-once).
+   */
   upsert(alert: Alert, at: string): Promise<void>;
   get(id: string): Promise<StoredAlert | null>;
   list(filter: AlertFilter): Promise<StoredAlert[]>;

@@ -23,7 +23,8 @@ interface Row {
   updated_at: string;
 }
 
-const RANK = "CASE severity WHEN 'low' THEN 0 WHEN 'medium' THEN 1 WHEN 'high' THEN 2 ELSE 3 END";
+/** A severity's rank in SQL (`SEVERITY_RANK`: low < medium < high < critical), for the column of `table`. */
+const rankOf = (table: string): string => `CASE ${table}.severity WHEN 'low' THEN 0 WHEN 'medium' THEN 1 WHEN 'high' THEN 2 ELSE 3 END`;
 
 function toAlert(r: Row): StoredAlert {
   return {
@@ -49,11 +50,19 @@ function toAlert(r: Row): StoredAlert {
 }
 
 export function sqliteAlertStore(db: SqliteDb): AlertStore {
+  // The store folds by itself (AlertStore.upsert): one statement, so a finding is added whole
+  // or not at all. SQLite evaluates every SET expression against the row as it was, so the
+  // three CASEs see the stored severity, not the one just written.
+  const higher = `${rankOf('excluded')} > ${rankOf('alerts')}`;
   const upsert = db.prepare(`
     INSERT INTO alerts (id, rule, severity, serial, cell_id, imsi, msisdn, tx_id, ts, first_seen, last_seen, count, summary, evidence, updated_at)
-    VALUES (@id, @rule, @severity, @serial, @cellId, @imsi, @msisdn, @txId, @ts, @firstSeen, @lastSeen, @count, @summary, @evidence, @at)
-    ON CONFLICT(id) DO UPDATE SET severity = excluded.severity, last_seen = max(last_seen, excluded.last_seen), count = excluded.count,
-      summary = excluded.summary, evidence = excluded.evidence, updated_at = excluded.updated_at`);
+    VALUES (@id, @rule, @severity, @serial, @cellId, @imsi, @msisdn, @txId, @ts, @firstSeen, @lastSeen, 1, @summary, @evidence, @at)
+    ON CONFLICT(id) DO UPDATE SET count = alerts.count + 1,
+      first_seen = min(alerts.first_seen, excluded.first_seen), last_seen = max(alerts.last_seen, excluded.last_seen),
+      severity = CASE WHEN ${higher} THEN excluded.severity ELSE alerts.severity END,
+      summary = CASE WHEN ${higher} THEN excluded.summary ELSE alerts.summary END,
+      evidence = CASE WHEN ${higher} THEN excluded.evidence ELSE alerts.evidence END,
+      updated_at = excluded.updated_at`);
   const getOne = db.prepare('SELECT * FROM alerts WHERE id = ?');
   return {
     upsert(a, at) {
@@ -69,7 +78,6 @@ export function sqliteAlertStore(db: SqliteDb): AlertStore {
         ts: a.ts,
         firstSeen: a.firstSeen,
         lastSeen: a.lastSeen,
-        count: a.count,
         summary: a.summary,
         evidence: JSON.stringify(a.evidence),
         at,
@@ -84,7 +92,7 @@ export function sqliteAlertStore(db: SqliteDb): AlertStore {
       const where: string[] = [];
       const args: unknown[] = [];
       if (f.rule) (where.push('rule = ?'), args.push(f.rule));
-      if (f.minSeverity) (where.push(`${RANK} >= ?`), args.push({ low: 0, medium: 1, high: 2, critical: 3 }[f.minSeverity]));
+      if (f.minSeverity) (where.push(`${rankOf('alerts')} >= ?`), args.push({ low: 0, medium: 1, high: 2, critical: 3 }[f.minSeverity]));
       if (f.status) (where.push('status = ?'), args.push(f.status));
       if (f.serial) (where.push('serial = ?'), args.push(f.serial));
       if (f.cellId) (where.push('cell_id = ?'), args.push(f.cellId));

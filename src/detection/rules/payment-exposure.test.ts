@@ -71,6 +71,18 @@ describe('payment-exposure', () => {
     expect(alerts.find((a) => a.txId === 'tx2')).toMatchObject({ count: 2, ts: iso(25), lastSeen: iso(26) });
   });
 
+  it('fail/a flag that lapsed: nothing flagged the cell again within flagRetentionMs; ok/one flagged again in time', () => {
+    const cfg = { rules: { 'payment-exposure': { flagRetentionMs: 60 * 60_000 } } };
+    // Flagged at minute 0, subscriber on the cell at 100, payment at 110: the flag is 110 min old.
+    const lapsed = [mismatch(0), ev.attach(100, { cellId: C1, ...sub }), pay(110)];
+    expect(detect(fleet, lapsed, cfg).of('payment-exposure')).toEqual([]);
+    // The default retention (a week) still counts it.
+    expect(detect(fleet, lapsed).one('payment-exposure').evidence).toMatchObject({ exposures: [{ cellId: C1, flaggedAt: iso(0) }] });
+    // Flagged again at 90: counts, with the first flag time.
+    const again = [mismatch(0), mismatch(90), ev.attach(100, { cellId: C1, ...sub }), pay(110)];
+    expect(detect(fleet, again, cfg).one('payment-exposure').evidence).toMatchObject({ exposures: [{ cellId: C1, flaggedAt: iso(0) }] });
+  });
+
   it('fail/a finding below medium severity does not flag a cell', () => {
     const events = [ev.attach(10, { cellId: C1, ...sub }), mismatch(20), pay(30)];
     const r = detect(fleet, events, { rules: { 'source-ip-mismatch': { severity: 'low' } } });

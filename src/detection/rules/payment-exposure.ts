@@ -3,7 +3,8 @@ import type { Rule } from '../rule.js';
 /**
  * A payment authenticated for a subscriber who was on a flagged cell within `lookbackMs`
  * before it, the cell flagged (by any rule) no later than the payment, whether before or
- * after the attach. One alert per payment (subject: txId).
+ * after the attach, and its latest flag no older than `flagRetentionMs` (a flag lapses when
+ * nothing has flagged the cell again for that long). One alert per payment (subject: txId).
  */
 export function paymentExposure(): Rule {
   return {
@@ -17,7 +18,7 @@ export function paymentExposure(): Rule {
       let cellId: string | undefined;
       for (const [cell, lastOn] of ctx.subscribers.cellsSince(imsi, e.t - c.lookbackMs)) {
         const f = ctx.flags.get(cell);
-        if (!f || f.t > e.t || lastOn > e.t) continue;
+        if (!f || f.t > e.t || f.last < e.t - c.flagRetentionMs || lastOn > e.t) continue;
         exposures.push({ cellId: cell, lastOn: new Date(lastOn).toISOString(), flaggedAt: new Date(f.t).toISOString(), rules: [...f.rules], minutesBefore: Math.round((e.t - lastOn) / 60_000) });
         if (lastOn > latest) {
           latest = lastOn;

@@ -37,6 +37,24 @@ describe('subscriber-surge', () => {
     expect(a.evidence).toMatchObject({ distinctSubscribers: 13, registered: true, baselineWindows: 4, baseline: 3.2, threshold: 12.8 });
   });
 
+  it('ok/a registered cell quiet for a day keeps its learned baseline (the engine folded its last window in as the next attach would)', () => {
+    // As above, with a day of silence before the strangers: the engine's expiry folds hour 3's
+    // window (4 subscribers) into the baseline while the cell is quiet, and the surge sees it once.
+    const events = [...crowd(HOME, 0, 1, 3), ...crowd(HOME, 1, 1, 3), ...crowd(HOME, 2, 2, 3), ...crowd(HOME, 3, 1, 4), ...crowd(HOME, 28, 1000, 40)];
+    const r = detect(fleet, events);
+    expect(r.one('subscriber-surge').evidence).toMatchObject({ distinctSubscribers: 13, registered: true, baselineWindows: 4, baseline: 3.2, threshold: 12.8 });
+    expect(r.engine.sizes().cells).toBe(1);
+  });
+
+  it('ok/an unregistered cell quiet for longer than the dedup window and its windows is forgotten: it comes back without history', () => {
+    const events = [...crowd(ROGUE, 0, 1, 5), ...crowd(ROGUE, 1, 1, 5), ...crowd(ROGUE, 9, 1000, 20)];
+    // 8 hours of silence: past the 6-hour dedup window and the 1-hour window, the record is dropped.
+    expect(detect(fleet, events).one('subscriber-surge').evidence).toMatchObject({ distinctSubscribers: 13, registered: false, baseline: 0, baselineWindows: 0 });
+    // 5 hours of silence: still inside the dedup window, so kept (an event that old may still come).
+    const kept = [...crowd(ROGUE, 0, 1, 5), ...crowd(ROGUE, 1, 1, 5), ...crowd(ROGUE, 6, 1000, 20)];
+    expect(detect(fleet, kept).one('subscriber-surge').evidence).toMatchObject({ baseline: 5, baselineWindows: 2 });
+  });
+
   it('fail/a busy registered cafe with a steady crowd of new faces every hour, after warm-up', () => {
     const events = Array.from({ length: 8 }, (_, h) => crowd(CAFE, h, 1000 * (h + 1), 40 + (h % 3) * 5)).flat();
     const r = detect(fleet, events);

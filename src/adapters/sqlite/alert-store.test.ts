@@ -1,0 +1,108 @@
+/**
+ * The SQLite alert store folds by itself: each upsert is one more finding, whatever the
+ * engine's alert book still holds. A restart (a second, empty book over the same database
+ * file) continues the stored count and never lowers the stored severity.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AlertBook, type Finding } from '../../detection/alerts.js';
+import type { AlertStore } from '../../detection/store.js';
+import { sqliteAlertStore } from './alert-store.js';
+import { openSqlite, type SqliteDb } from './database.js';
+
+const T0 = Date.parse('2025-08-02T15:00:00Z');
+const MIN = 60_000;
+const iso = (m: number): string => new Date(T0 + m * MIN).toISOString();
+const finding = (m: number, severity: Finding['severity'], summary: string): Finding => ({ rule: 'unregistered-cell', severity, t: T0 + m * MIN, cellId: '45008-300348010', summary, evidence: { summary } });
+
+let dir: string;
+let db: SqliteDb;
+let store: AlertStore;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'fg-alert-store-'));
+  db = openSqlite(join(dir, 'femtoguard.db'));
+  store = sqliteAlertStore(db);
+});
+afterEach(() => {
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** What live detection does per finding: fold it into the engine's book, write the alert. */
+async function fold(book: AlertBook, f: Finding, at: number): Promise<string> {
+  const { alert } = book.fold(f);
+  await store.upsert({ ...alert }, iso(at));
+  return alert.id;
+}
+
+/** The server stops and starts again over the same file: a new store, a new (empty) book. */
+function restart(): AlertBook {
+  db.close();
+  db = openSqlite(join(dir, 'femtoguard.db'));
+  store = sqliteAlertStore(db);
+  return new AlertBook();
+}
+
+describe('sqlite alert store: upsert is one more finding', () => {
+  it('ok/a new alert is stored as the finding, with count 1', async () => {
+    const id = await fold(new AlertBook(), finding(0, 'high', 'first'), 1);
+    expect(await store.get(id)).toMatchObject({ count: 1, severity: 'high', summary: 'first', evidence: { summary: 'first' }, ts: iso(0), firstSeen: iso(0), lastSeen: iso(0), status: 'open', updatedAt: iso(1) });
+  });
+
+  it('ok/after a restart the count continues from the stored one', async () => {
+    const book = new AlertBook();
+    for (let m = 0; m < 5; m++) await fold(book, finding(m, 'high', `before ${m}`), m);
+    const again = restart();
+    let id = '';
+    for (let m = 10; m < 13; m++) id = await fold(again, finding(m, 'high', `after ${m}`), m);
+    expect(again.list()[0]?.count).toBe(3); // the book knows only what it saw
+    expect(await store.get(id)).toMatchObject({ count: 8, ts: iso(0), firstSeen: iso(0), lastSeen: iso(12), summary: 'before 0', updatedAt: iso(12) });
+  });
+
+  it('fail/a finding of lower severity after a restart does not lower the stored severity, summary or evidence', async () => {
+    const book = new AlertBook();
+    await fold(book, finding(0, 'medium', 'a medium'), 0);
+    await fold(book, finding(1, 'critical', 'the critical'), 1);
+    const id = await fold(restart(), finding(5, 'high', 'a high, after the restart'), 5);
+    expect(await store.get(id)).toMatchObject({ count: 3, severity: 'critical', summary: 'the critical', evidence: { summary: 'the critical' }, lastSeen: iso(5) });
+  });
+
+  it('fail/a finding of the same severity does not replace the stored summary and evidence', async () => {
+    const id = await fold(new AlertBook(), finding(0, 'high', 'the first high'), 0);
+    await fold(restart(), finding(3, 'high', 'another high'), 3);
+    expect(await store.get(id)).toMatchObject({ severity: 'high', summary: 'the first high', evidence: { summary: 'the first high' } });
+  });
+
+  it('ok/a finding of strictly higher severity replaces severity, summary and evidence together', async () => {
+    const id = await fold(new AlertBook(), finding(0, 'low', 'a low'), 0);
+    await fold(restart(), finding(2, 'high', 'now high'), 2);
+    expect(await store.get(id)).toMatchObject({ count: 2, severity: 'high', summary: 'now high', evidence: { summary: 'now high' }, ts: iso(0) });
+  });
+
+  it('ok/firstSeen is the earlier and lastSeen the later, whatever order the findings are written in; ts stays the first write', async () => {
+    const id = await fold(new AlertBook(), finding(20, 'high', 'at 20'), 20);
+    // After a restart, a late event older than everything stored.
+    await fold(restart(), finding(5, 'high', 'late, at 5'), 21);
+    const a = await store.get(id);
+    expect(a).toMatchObject({ count: 2, ts: iso(20), firstSeen: iso(5), lastSeen: iso(20) });
+  });
+
+  it('ok/the operator\'s status is kept by later findings, before and after a restart', async () => {
+    const book = new AlertBook();
+    const id = await fold(book, finding(0, 'high', 'first'), 0);
+    await store.setStatus(id, 'acknowledged', 'noc', 'looking', iso(1));
+    await fold(book, finding(2, 'critical', 'worse'), 2);
+    await fold(restart(), finding(3, 'high', 'again'), 3);
+    expect(await store.get(id)).toMatchObject({ status: 'acknowledged', statusBy: 'noc', statusNote: 'looking', count: 3, severity: 'critical', updatedAt: iso(3) });
+  });
+
+  it('ok/minSeverity still filters on the stored severity', async () => {
+    await fold(new AlertBook(), finding(0, 'critical', 'c'), 0);
+    await fold(restart(), finding(1, 'low', 'l'), 1);
+    expect((await store.list({ minSeverity: 'critical' })).map((a) => a.severity)).toEqual(['critical']);
+    expect(await store.list({ minSeverity: 'critical', rule: 'idle-device' })).toEqual([]);
+  });
+});
