@@ -169,8 +169,11 @@ export class OrderedIntake<T extends Timed> {
   }
 }
 
-/** 32-bit FNV-1a over the UTF-16 code units, finished with the murmur3 mix so low bits spread. */
-function hashId(id: string): number {
+/**
+ * 32-bit FNV-1a over the UTF-16 code units, finished with the murmur3 mix so low bits spread.
+ * Exported for the tests only (to build colliding ids); not part of the events/ door.
+ */
+export function hashId(id: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
@@ -180,6 +183,10 @@ function hashId(id: string): number {
 
 const MIN_SLOTS = 1 << 12;
 const MIN_ENTRIES = 1 << 11;
+/** Slots in use (live or expired) may fill this share of the table (as n/8) before it is swept. */
+const MAX_USED_EIGHTHS = 6;
+/** Slot values count entries from `base`; the table is swept (`base` moved up to `head`) before they could overflow an Int32. */
+const MAX_NUMBER_SPAN = 2 ** 30;
 
 /**
  * Idempotency on `id` (FORMATS.md §1: the same id twice must not double-count). Ids are
@@ -187,16 +194,35 @@ const MIN_ENTRIES = 1 << 11;
  *
  * This is the largest piece of the engine's memory (one entry per id in the window: 780,000
  * for six hours of a 20,000-cell fleet) and is on the hot path, so it holds no JavaScript
- * object per id. The ids' characters sit in a ring of UTF-16 code units, each entry's hash,
- * time and place in that ring in parallel rings (oldest first: the expiry queue), and an
+ * object per id. The ids' characters sit in a ring of UTF-16 code units, each entry's time
+ * and place in that ring in parallel rings (oldest first: the expiry queue), and an
  * open-addressing table (linear probing) maps a hash to its entry. All typed arrays: nothing
  * for the garbage collector to trace or copy, and a JS Set's periodic rehash of a table of
  * hundreds of thousands of entries (garbage of tens of MB each time) does not happen.
+ *
+ * The table is far larger than the caches, so what an id costs is the random cache lines (and
+ * pages) it touches. So:
+ * - each slot holds its entry's number and full 32-bit hash side by side: a probe compares
+ *   hashes inside the table and reads the entry's characters only on a full hash match, which
+ *   for a new id (nearly every id) almost never happens;
+ * - expiry does not touch the table: a slot whose entry number is below `head` is expired,
+ *   never matches, and is reused by the next insert whose probe passes it. Expired slots are
+ *   swept in place, in one pass in slot order, once slots in use pass 6/8 of the table; a
+ *   resize walks the old table in order, so it writes the new one nearly in order too.
+ * Per new id that is one random place in memory (the probe, whose insert lands in the same
+ * line) instead of one per probed entry plus a second probe and shift on expiry.
  */
 export class DedupWindow {
-  /** entry ring index + 1, or 0 for an empty slot */
-  private slots = new Int32Array(MIN_SLOTS);
-  private hashes = new Int32Array(MIN_ENTRIES);
+  /** slot i is the pair [2i] = entry number - base + 1 (0 for an empty slot), [2i+1] = that entry's hash */
+  private slots = new Int32Array(MIN_SLOTS * 2);
+  /** number of slots - 1 (a power of two minus one) */
+  private slotMask = MIN_SLOTS - 1;
+  /** entry number that slot value 1 stands for (`head` when the table was last built) */
+  private base = 0;
+  /** slots holding an entry, live or expired */
+  private used = 0;
+  /** where the last unsuccessful `find` would put that id: its first expired slot, else the empty slot it stopped at */
+  private freeSlot = 0;
   private times = new Float64Array(MIN_ENTRIES);
   /** where the entry's id starts in `chars` (a position counting up, taken modulo the ring size) */
   private starts = new Float64Array(MIN_ENTRIES);
@@ -222,9 +248,14 @@ export class DedupWindow {
     // The queue is in arrival order: it stops at the first id still inside the window, as a
     // queue must (an id leaves only from the head).
     const horizon = now - this.windowMs;
-    const em = this.hashes.length - 1;
-    while (this.head < this.tail && (this.times[this.head & em] as number) < horizon) this.removeHead();
-    if (this.tail - this.head < this.slots.length >> 3 && this.slots.length > MIN_SLOTS) this.rebuild(this.slots.length >> 1);
+    const em = this.times.length - 1;
+    while (this.head < this.tail && (this.times[this.head & em] as number) < horizon) {
+      const r = this.head & em;
+      this.head++;
+      this.charHead = (this.starts[r] as number) + (this.lengths[r] as number);
+    }
+    const slotCount = this.slotMask + 1;
+    if (this.tail - this.head < slotCount >> 3 && slotCount > MIN_SLOTS) this.rebuild(slotCount >> 1);
     return false;
   }
 
@@ -232,94 +263,136 @@ export class DedupWindow {
     return this.tail - this.head;
   }
 
-  /** Ring index of the entry holding `id`, or -1. */
+  /** Ring index of the live entry holding `id`, or -1 (and then `freeSlot` is where it would go). */
   private find(id: string, h: number): number {
     const slots = this.slots;
-    const mask = slots.length - 1;
-    const cm = this.chars.length - 1;
+    const mask = this.slotMask;
+    // Slot values below this belong to expired entries.
+    const firstLive = this.head - this.base + 1;
+    let free = -1;
     for (let i = h & mask; ; i = (i + 1) & mask) {
-      const s = slots[i] as number;
-      if (s === 0) return -1;
-      const r = s - 1;
-      if (this.hashes[r] === h && this.lengths[r] === id.length) {
-        const start = this.starts[r] as number;
-        let k = 0;
-        while (k < id.length && this.chars[(start + k) & cm] === id.charCodeAt(k)) k++;
-        if (k === id.length) return r;
+      const s = slots[2 * i] as number;
+      if (s === 0) {
+        this.freeSlot = free === -1 ? i : free;
+        return -1;
+      }
+      if (s < firstLive) {
+        if (free === -1) free = i;
+      } else if (slots[2 * i + 1] === h) {
+        const r = (s - 1 + this.base) & (this.times.length - 1);
+        if (this.holds(r, id)) return r;
       }
     }
   }
 
+  /** Whether entry `r` is `id` (called only when the hashes match). */
+  private holds(r: number, id: string): boolean {
+    if (this.lengths[r] !== id.length) return false;
+    const start = this.starts[r] as number;
+    const chars = this.chars;
+    const cm = chars.length - 1;
+    for (let k = 0; k < id.length; k++) if (chars[(start + k) & cm] !== id.charCodeAt(k)) return false;
+    return true;
+  }
+
+  /** Adds `id` as the newest entry, in `freeSlot` (from the `find` that just missed it). */
   private append(id: string, h: number, t: number): void {
-    if (this.tail - this.head === this.hashes.length) this.growEntries();
+    if (this.tail - this.head === this.times.length) this.growEntries();
     while (this.charTail - this.charHead + id.length > this.chars.length) this.growChars();
-    const r = this.tail & (this.hashes.length - 1);
+    const n = this.tail;
+    const r = n & (this.times.length - 1);
     this.tail++;
-    this.hashes[r] = h;
     this.times[r] = t;
     this.starts[r] = this.charTail;
     this.lengths[r] = id.length;
     const cm = this.chars.length - 1;
     for (let k = 0; k < id.length; k++) this.chars[(this.charTail + k) & cm] = id.charCodeAt(k);
     this.charTail += id.length;
-    if ((this.tail - this.head) * 2 > this.slots.length) this.rebuild(this.slots.length << 1);
-    else this.insertSlot(r);
+    const slot = this.freeSlot;
+    if (this.slots[2 * slot] === 0) this.used++;
+    this.slots[2 * slot] = n - this.base + 1;
+    this.slots[2 * slot + 1] = h;
+    const slotCount = this.slotMask + 1;
+    const live = this.tail - this.head;
+    if (live * 2 > slotCount) this.rebuild(slotCount << 1);
+    else if (this.used * 8 > slotCount * MAX_USED_EIGHTHS || this.tail - this.base > MAX_NUMBER_SPAN) this.sweep();
   }
 
-  private insertSlot(r: number): void {
+  /**
+   * Empties every expired slot in place and renumbers the live ones from `head`. One pass in
+   * slot order, starting after an empty slot (so no probe chain is entered in its middle):
+   * each live entry moves back to the first hole between its home and where it is, which
+   * keeps every slot from an entry's home up to the entry occupied, the linear-probing rule.
+   * Holes behind the pass are never refilled except by such a move, so the rule holds at the end.
+   */
+  private sweep(): void {
     const slots = this.slots;
-    const mask = slots.length - 1;
-    let i = (this.hashes[r] as number) & mask;
-    while (slots[i] !== 0) i = (i + 1) & mask;
-    slots[i] = r + 1;
-  }
-
-  /** Forgets the oldest entry; backward-shift deletion keeps every probe chain unbroken. */
-  private removeHead(): void {
-    const r = this.head & (this.hashes.length - 1);
-    this.head++;
-    this.charHead = (this.starts[r] as number) + (this.lengths[r] as number);
-    const slots = this.slots;
-    const mask = slots.length - 1;
-    let i = (this.hashes[r] as number) & mask;
-    while (slots[i] !== r + 1) i = (i + 1) & mask;
-    for (let j = (i + 1) & mask; slots[j] !== 0; j = (j + 1) & mask) {
-      const home = (this.hashes[(slots[j] as number) - 1] as number) & mask;
-      // The entry at j may move back to i unless its home lies cyclically in (i, j].
-      if (i <= j ? i < home && home <= j : i < home || home <= j) continue;
-      slots[i] = slots[j] as number;
-      i = j;
+    const mask = this.slotMask;
+    const firstLive = this.head - this.base + 1;
+    const shift = this.base - this.head;
+    let e = 0;
+    while (slots[2 * e] !== 0) e++;
+    for (let k = 1; k <= mask + 1; k++) {
+      const j = (e + k) & mask;
+      const s = slots[2 * j] as number;
+      if (s === 0) continue;
+      if (s < firstLive) {
+        slots[2 * j] = 0;
+        continue;
+      }
+      const h = slots[2 * j + 1] as number;
+      let p = h & mask;
+      while (p !== j && slots[2 * p] !== 0) p = (p + 1) & mask;
+      if (p !== j) slots[2 * j] = 0;
+      slots[2 * p] = s + shift;
+      slots[2 * p + 1] = h;
     }
-    slots[i] = 0;
+    this.base = this.head;
+    this.used = this.tail - this.head;
   }
 
-  /** A table of `size` slots (a power of two) holding every live entry. */
+  /**
+   * A table of `size` slots (a power of two) holding every live entry and no expired one.
+   * Walks the old table in slot order, so the inserts (at the same or a doubled/halved home)
+   * go through the new table nearly in order as well.
+   */
   private rebuild(size: number): void {
-    this.slots = new Int32Array(Math.max(MIN_SLOTS, size));
-    const em = this.hashes.length - 1;
-    for (let n = this.head; n < this.tail; n++) this.insertSlot(n & em);
+    const old = this.slots;
+    const oldBase = this.base;
+    const count = Math.max(MIN_SLOTS, size);
+    const slots = new Int32Array(count * 2);
+    const mask = count - 1;
+    const firstLive = this.head - oldBase + 1;
+    const shift = oldBase - this.head;
+    for (let i = 0; i < old.length; i += 2) {
+      const s = old[i] as number;
+      if (s < firstLive) continue; // empty (0) or expired
+      const h = old[i + 1] as number;
+      let j = h & mask;
+      while (slots[2 * j] !== 0) j = (j + 1) & mask;
+      slots[2 * j] = s + shift;
+      slots[2 * j + 1] = h;
+    }
+    this.slots = slots;
+    this.slotMask = mask;
+    this.base = this.head;
+    this.used = this.tail - this.head;
   }
 
-  /** Doubles the entry rings, the live entries moved to the front in order. */
+  /** Doubles the entry rings; each live entry keeps its number, so the table stays valid. */
   private growEntries(): void {
-    const old = { hashes: this.hashes, times: this.times, starts: this.starts, lengths: this.lengths };
-    const size = old.hashes.length * 2;
-    this.hashes = new Int32Array(size);
+    const old = { times: this.times, starts: this.starts, lengths: this.lengths };
+    const size = old.times.length * 2;
     this.times = new Float64Array(size);
     this.starts = new Float64Array(size);
     this.lengths = new Int32Array(size);
-    const om = old.hashes.length - 1;
-    const count = this.tail - this.head;
-    for (let k = 0; k < count; k++) {
-      const r = (this.head + k) & om;
-      this.hashes[k] = old.hashes[r] as number;
-      this.times[k] = old.times[r] as number;
-      this.starts[k] = old.starts[r] as number;
-      this.lengths[k] = old.lengths[r] as number;
+    const om = old.times.length - 1;
+    const nm = size - 1;
+    for (let n = this.head; n < this.tail; n++) {
+      this.times[n & nm] = old.times[n & om] as number;
+      this.starts[n & nm] = old.starts[n & om] as number;
+      this.lengths[n & nm] = old.lengths[n & om] as number;
     }
-    this.head = 0;
-    this.tail = count;
-    this.rebuild(this.slots.length);
   }
 
   /** Doubles the character ring, the live characters moved to the front in order. */
@@ -329,7 +402,7 @@ export class DedupWindow {
     this.chars = new Uint16Array(old.length * 2);
     const used = this.charTail - this.charHead;
     for (let k = 0; k < used; k++) this.chars[k] = old[(this.charHead + k) & om] as number;
-    const em = this.hashes.length - 1;
+    const em = this.times.length - 1;
     for (let n = this.head; n < this.tail; n++) {
       const r = n & em;
       this.starts[r] = (this.starts[r] as number) - this.charHead;
