@@ -4,18 +4,22 @@
  * `updatedAt`) takes effect in event order, at its change time, as a `registry.update` event
  * does for `femtoguard detect` — not when the poll happens to read it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryEventBus } from '../adapters/memory/bus.js';
 import { sqliteStores, type SqliteStores } from '../adapters/sqlite/index.js';
 import { fixedClock } from '../core/clock.js';
-import { silentLogger } from '../core/logger.js';
+import { createLogger, silentLogger, type Logger } from '../core/logger.js';
 import type { FgEvent } from '../events/index.js';
 import { createRegistry, type Device } from '../registry/index.js';
-import { detectionConfigSchema } from './config.js';
+import type { Alert } from './alerts.js';
+import { detectionConfigSchema, type Severity } from './config.js';
 import { createLiveDetection, type LiveDetection } from './live.js';
+import { fileSink } from './sinks/file.js';
+import type { AlertSink } from './sinks/types.js';
+import type { AlertStore } from './store.js';
 import { at, DAY, device, ev, iso } from './test-kit.js';
 
 const SEC = 1000 / 60_000; // one second, in the kit's minutes
@@ -132,23 +136,48 @@ describe('live detection: alerts over months (bounded book, store that folds)', 
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   });
 
-  /** A server over the database file at `path`, its engine's book bounded by `alertRetention`. */
-  async function server(path: string, m0: number, alertRetention: { idleMs: number; max: number }) {
+  interface ServerOptions {
+    alertRetention?: { idleMs: number; max: number };
+    /** the severity `unregistered-device` findings get (an operator's config, changed across a restart) */
+    severity?: Severity;
+    /** wraps the SQLite alert store (an asynchronous or failing store) */
+    wrap?: (store: AlertStore) => AlertStore;
+    logger?: Logger;
+    /** fails the responses of the first `failResponses` alerts it is called for (a crash or a failure before the response completed) */
+    failResponses?: number;
+  }
+
+  /**
+   * A server over the database file at `path`: a sink recording what it is given, the alerts
+   * file (`alerts.ndjson` beside the database: new alerts and severity rises only) and a
+   * responder recording the alerts it is called for.
+   */
+  async function server(path: string, m0: number, o: ServerOptions = {}) {
     const s = sqliteStores(path);
     const clock = fixedClock(new Date(at(m0)));
     const delivered: string[] = [];
+    const payloads: Alert[] = [];
     const responded: string[] = [];
     const bus = memoryEventBus();
+    const recorder: AlertSink = {
+      deliver(a, isNew, raised) {
+        delivered.push(`${a.serial ?? ''} ${isNew ? 'new' : raised ? 'raised' : 'update'} ${a.count}`);
+        payloads.push(a);
+      },
+    };
     const l = createLiveDetection({
-      config: detectionConfigSchema.parse({ alertRetention }),
+      config: detectionConfigSchema.parse({ alertRetention: o.alertRetention ?? { idleMs: DAY, max: 1000 }, rules: { 'unregistered-device': { severity: o.severity ?? 'critical' } } }),
       events: s.events,
       bus,
-      alerts: s.alerts,
+      alerts: o.wrap ? o.wrap(s.alerts) : s.alerts,
       registry: { all: () => s.devices.list({ limit: 100_000 }), changedSince: (after, limit) => s.devices.changedSince(after, limit) },
-      sinks: [{ deliver: (a, isNew) => void delivered.push(`${a.serial ?? ''} ${isNew ? 'new' : 'update'}`) }],
-      respond: (a) => (responded.push(a.serial ?? ''), Promise.resolve()),
+      sinks: [recorder, fileSink(join(dirname(path), 'alerts.ndjson'))],
+      respond: (a) => {
+        responded.push(a.serial ?? '');
+        return responded.length <= (o.failResponses ?? 0) ? Promise.reject(new Error('registry unreachable')) : Promise.resolve();
+      },
       clock,
-      logger: silentLogger(),
+      logger: o.logger ?? silentLogger(),
       liveMaxOutOfOrderMs: 5000,
       quietFlushMs: 3_600_000,
       registryPollMs: 3_600_000,
@@ -161,47 +190,148 @@ describe('live detection: alerts over months (bounded book, store that folds)', 
       await l.flush();
     };
     const stored = async (serial: string) => (await s.alerts.list({ serial, limit: 10 }))[0];
-    return { live: l, stores: s, clock, ingest, stored, delivered, responded };
+    /** Stops the server (closing the alerts file) and closes its database. */
+    const shutdown = async (): Promise<void> => {
+      opened.splice(opened.findIndex((x) => x.live === l), 1);
+      await l.stop();
+      s.close();
+    };
+    return { live: l, stores: s, clock, ingest, stored, shutdown, delivered, payloads, responded };
   }
   const dbPath = (): string => {
     const d = mkdtempSync(join(tmpdir(), 'fg-live-alerts-'));
     dirs.push(d);
     return join(d, 'femtoguard.db');
   };
+  const fileLines = (path: string): Record<string, unknown>[] =>
+    readFileSync(join(dirname(path), 'alerts.ndjson'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
   const claim = (m: number, serial: string, id: string): FgEvent => ev.report(m, { serial, sourceIp: '198.18.7.7', id });
+  const LATER = 2 * 24 * 60; // two days on: nothing left in the warm-up window
 
-  it('ok/after a restart the stored count continues; fail/it is not overwritten with the new engine\'s count', async () => {
+  it('ok/after a restart sinks get the stored count, not new; fail/the response does not run again and the file gets no second line', async () => {
     const path = dbPath();
-    const a = await server(path, 0, { idleMs: DAY, max: 1000 });
+    const a = await server(path, 0);
     for (let i = 0; i < 4; i++) await a.ingest(claim(i, 'ROGUE1', `a${i}`));
-    expect(await a.stored('ROGUE1')).toMatchObject({ count: 4, severity: 'critical' });
-    await a.live.stop();
-    a.stores.close();
-    opened.splice(0);
-    // A day later (nothing left to warm up from): the new engine starts with an empty book.
-    const b = await server(path, 2 * 24 * 60, { idleMs: DAY, max: 1000 });
-    await b.ingest(claim(2 * 24 * 60 + 1, 'ROGUE1', 'b0'), claim(2 * 24 * 60 + 2, 'ROGUE1', 'b1'));
-    expect(await b.stored('ROGUE1')).toMatchObject({ count: 6, severity: 'critical', ts: iso(0), firstSeen: iso(0), lastSeen: iso(2 * 24 * 60 + 2) });
-    // To the sinks and responses it is a raise again, as after any restart.
-    expect(b.delivered).toEqual(['ROGUE1 new', 'ROGUE1 update']);
+    const first = await a.stored('ROGUE1');
+    expect(first).toMatchObject({ count: 4, severity: 'critical' });
+    expect(a.delivered).toEqual(['ROGUE1 new 1', 'ROGUE1 update 2', 'ROGUE1 update 3', 'ROGUE1 update 4']);
+    expect(a.responded).toEqual(['ROGUE1']);
+    await a.stores.alerts.setStatus(first?.id ?? '', 'acknowledged', 'noc', 'on it', iso(10));
+    await a.shutdown();
+    // The new engine starts with an empty book: to it, ROGUE1's next finding is a new alert.
+    const b = await server(path, LATER);
+    await b.ingest(claim(LATER + 1, 'ROGUE1', 'b0'), claim(LATER + 2, 'ROGUE1', 'b1'));
+    expect(await b.stored('ROGUE1')).toMatchObject({ count: 6, status: 'acknowledged', ts: iso(0), firstSeen: iso(0), lastSeen: iso(LATER + 2) });
+    expect(b.delivered).toEqual(['ROGUE1 update 5', 'ROGUE1 update 6']);
+    expect(b.payloads[1]).toMatchObject({ count: 6, firstSeen: iso(0), lastSeen: iso(LATER + 2), ts: iso(0) });
+    expect(b.responded).toEqual([]);
+    await b.shutdown();
+    expect(fileLines(path).map((x) => [x.serial, x.count])).toEqual([['ROGUE1', 1]]);
+  });
+
+  it('ok/a response that did not complete runs again at the next finding, also after a restart; fail/once recorded it does not run again', async () => {
+    const path = dbPath();
+    const a = await server(path, 0, { failResponses: 2 });
+    await a.ingest(claim(0, 'ROGUE1', 'a0'));
+    await a.ingest(claim(1, 'ROGUE1', 'a1'));
+    expect(a.responded).toEqual(['ROGUE1', 'ROGUE1']);
+    expect(await a.stored('ROGUE1')).toMatchObject({ count: 2, respondedAt: null });
+    await a.shutdown();
+    const b = await server(path, LATER);
+    await b.ingest(claim(LATER + 1, 'ROGUE1', 'b0'));
+    await b.ingest(claim(LATER + 2, 'ROGUE1', 'b1'));
     expect(b.responded).toEqual(['ROGUE1']);
+    expect(await b.stored('ROGUE1')).toMatchObject({ count: 4, respondedAt: iso(LATER) });
+    await b.shutdown();
+  });
+
+  it('ok/a finding of higher severity after a restart is delivered as raised with the stored count; the file gets the escalation', async () => {
+    const path = dbPath();
+    const a = await server(path, 0, { severity: 'high' });
+    await a.ingest(claim(0, 'ROGUE1', 'a0'), claim(1, 'ROGUE1', 'a1'));
+    await a.shutdown();
+    // The operator raises the rule's severity; the server restarts with it.
+    const b = await server(path, LATER, { severity: 'critical' });
+    await b.ingest(claim(LATER + 1, 'ROGUE1', 'b0'), claim(LATER + 2, 'ROGUE1', 'b1'));
+    expect(b.delivered).toEqual(['ROGUE1 raised 3', 'ROGUE1 update 4']);
+    expect(b.payloads[0]).toMatchObject({ severity: 'critical', count: 3, firstSeen: iso(0) });
+    expect(b.responded).toEqual([]);
+    await b.shutdown();
+    expect(fileLines(path).map((x) => [x.severity, x.count])).toEqual([
+      ['high', 1],
+      ['critical', 3],
+    ]);
+  });
+
+  it('fail/what sinks get carries no store-only fields (FORMATS.md §3 and the fold fields only)', async () => {
+    const path = dbPath();
+    const a = await server(path, 0);
+    await a.ingest(claim(0, 'ROGUE1', 'a0'));
+    await a.stores.alerts.setStatus((await a.stored('ROGUE1'))?.id ?? '', 'resolved', 'noc', null, iso(1));
+    await a.ingest(claim(2, 'ROGUE1', 'a1'));
+    const fields = ['id', 'ts', 'rule', 'severity', 'serial', 'summary', 'evidence', 'count', 'firstSeen', 'lastSeen'];
+    for (const p of a.payloads) expect(Object.keys(p).sort()).toEqual([...fields].sort());
+    await a.shutdown();
+    expect(Object.keys(fileLines(path)[0] ?? {}).sort()).toEqual([...fields].sort());
   });
 
   it('ok/the engine holds at most `max` alerts however many subjects the stream brings; the store holds them all', async () => {
-    const { live: l, stores: s, ingest } = await server(dbPath(), 0, { idleMs: DAY, max: 50 });
+    const { live: l, stores: s, ingest } = await server(dbPath(), 0, { alertRetention: { idleMs: DAY, max: 50 } });
     for (let i = 0; i < 400; i += 20) await ingest(...Array.from({ length: 20 }, (_, k) => claim((i + k) / 60, `ROGUE${i + k}`, `c${i + k}`)));
     expect(l.stats().sizes.alerts).toBe(50);
     expect((await s.alerts.list({ rule: 'unregistered-device', limit: 1000 })).length).toBe(400);
   });
 
-  it('ok/a subject whose alert the engine dropped (idle) raises again: sinks say new, the stored row goes on counting', async () => {
-    const { live: l, ingest, stored, delivered } = await server(dbPath(), 0, { idleMs: 60_000 * 60, max: 1000 });
+  it('fail/a subject whose alert the engine dropped (idle) is not raised again: sinks get the stored count, no second response', async () => {
+    const { live: l, ingest, stored, delivered, responded } = await server(dbPath(), 0, { alertRetention: { idleMs: 60_000 * 60, max: 1000 } });
     await ingest(claim(0, 'ROGUE1', 'x0'), claim(1, 'ROGUE1', 'x1'));
     // Two hours of other traffic: the hourly expiry drops ROGUE1's alert from the book.
     for (let m = 2; m <= 180; m += 30) await ingest(claim(m, 'ROGUE2', `y${m}`));
     expect(l.stats().sizes.alerts).toBe(1);
     await ingest(claim(181, 'ROGUE1', 'x2'));
-    expect(delivered.filter((d) => d.startsWith('ROGUE1 '))).toEqual(['ROGUE1 new', 'ROGUE1 update', 'ROGUE1 new']);
+    expect(delivered.filter((d) => d.startsWith('ROGUE1 '))).toEqual(['ROGUE1 new 1', 'ROGUE1 update 2', 'ROGUE1 update 3']);
+    expect(responded).toEqual(['ROGUE1', 'ROGUE2']);
     expect(await stored('ROGUE1')).toMatchObject({ count: 3, ts: iso(0), lastSeen: iso(181) });
+  });
+
+  it('ok/with an asynchronous store whose first write is slow, deliveries keep the order of the findings and flush waits for them', async () => {
+    const writes: string[] = [];
+    const slowFirst = (inner: AlertStore): AlertStore => ({
+      ...inner,
+      async upsert(a, t) {
+        writes.push(a.serial ?? '');
+        if (writes.length === 1) await new Promise((r) => setTimeout(r, 50));
+        return inner.upsert(a, t);
+      },
+    });
+    const { ingest, delivered } = await server(dbPath(), 0, { wrap: slowFirst });
+    await ingest(claim(0, 'ROGUE1', 'a0'), claim(0.1, 'ROGUE2', 'b0'), claim(0.2, 'ROGUE1', 'a1'), claim(0.3, 'ROGUE3', 'c0'));
+    expect(delivered).toEqual(['ROGUE1 new 1', 'ROGUE2 new 1', 'ROGUE1 update 2', 'ROGUE3 new 1']);
+    expect(writes).toEqual(['ROGUE1', 'ROGUE2', 'ROGUE1', 'ROGUE3']);
+  });
+
+  it('fail/a store write that fails is logged without the alert and skipped; later findings are written and delivered, the engine goes on', async () => {
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+    let calls = 0;
+    const failFirst = (inner: AlertStore): AlertStore => ({
+      ...inner,
+      upsert: (a, t) => (++calls === 1 ? Promise.reject(new Error('disk I/O error')) : inner.upsert(a, t)),
+    });
+    const { ingest, delivered, responded, stored, live: l } = await server(dbPath(), 0, { wrap: failFirst, logger });
+    await ingest(claim(0, 'ROGUE1', 'a0'), claim(0.1, 'ROGUE2', 'b0'));
+    await ingest(claim(1, 'ROGUE1', 'a1'));
+    // The store never got ROGUE1's first finding: its second is the stored alert's first.
+    expect(delivered).toEqual(['ROGUE2 new 1', 'ROGUE1 new 1']);
+    expect(responded).toEqual(['ROGUE2', 'ROGUE1']);
+    expect(await stored('ROGUE1')).toMatchObject({ count: 1 });
+    expect(l.stats().processed).toBe(3);
+    const failed = lines.map((x) => JSON.parse(x) as Record<string, unknown>).filter((x) => x.msg === 'alert store write failed; finding not delivered');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ rule: 'unregistered-device', err: 'disk I/O error' });
+    expect(JSON.stringify(failed[0])).not.toMatch(/summary|evidence|198\.18/);
   });
 });

@@ -6,7 +6,7 @@ import { SEVERITY_RANK, type Alert } from './alerts.js';
 import type { DetectionConfig } from './config.js';
 import { createEngine, type Engine } from './engine.js';
 import { RegistryView } from './state.js';
-import type { AlertStore } from './store.js';
+import type { AlertStore, StoredAlert, UpsertedAlert } from './store.js';
 import type { AlertSink } from './sinks/types.js';
 
 /** How live detection follows the registry (a port; the app passes the device store's reads). */
@@ -22,6 +22,7 @@ export interface LiveDetectionDeps {
   alerts: AlertStore;
   registry: RegistrySource;
   sinks: AlertSink[];
+  /** the responses to a new alert: called once per alert id, until the store records them (AlertStore.markResponded) */
   respond: (alert: Alert) => Promise<void>;
   clock: Clock;
   logger: Logger;
@@ -53,25 +54,69 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
   const pending: Promise<void>[] = [];
   let processed = 0;
 
+  /** alerts whose responses are running (not recorded yet): a second finding meanwhile does not run them again */
+  const responding = new Set<string>();
+
+  /** The last finding's write and delivery: each finding's waits for the one before. */
+  let tail: Promise<void> = Promise.resolve();
+
   /**
-   * One finding folded. `isNew` is a raise: the first finding of the subject since the engine
-   * started, or since its book dropped the subject's idle alert (sinks say new, responses run
-   * again, as after a restart); the store adds it to the stored alert either way.
+   * One finding folded by the engine. What leaves the process is what the store made of it
+   * (`AlertStore.upsert`), not what the engine's book says: sinks get the stored alert (its
+   * count, firstSeen, severity), new only when the store had no row for the id, raised when
+   * the stored severity rose; responses run once per alert id. So neither a restart nor the
+   * book dropping an idle alert re-raises anything. Findings are written and delivered one
+   * after the other, in the engine's order, however long an (asynchronous) store takes.
    */
-  function onAlert(alert: Alert, isNew: boolean, severityBefore: number): void {
+  function onAlert(alert: Alert): void {
     if (muted) return;
-    const raised = !isNew && SEVERITY_RANK[alert.severity] > severityBefore;
     const at = clock.now().toISOString();
-    const snapshot = { ...alert, evidence: alert.evidence };
-    pending.push(alerts.upsert(snapshot, at));
+    // A copy: the engine goes on folding into its object while the write waits its turn.
+    const snapshot: Alert = { ...alert };
+    tail = tail.then(() => record(snapshot, at));
+    pending.push(tail);
+  }
+
+  /** Writes one finding, then delivers it; never rejects, so the chain goes on after a failure. */
+  async function record(alert: Alert, at: string): Promise<void> {
+    let folded: UpsertedAlert;
+    try {
+      folded = await alerts.upsert(alert, at);
+    } catch (e) {
+      // Not delivered: nothing says what the store holds. The alert's next finding is
+      // delivered from the stored row (new, with its responses, if this one never made it).
+      logger.error({ alert: alert.id, rule: alert.rule, err: errorText(e) }, 'alert store write failed; finding not delivered');
+      return;
+    }
+    deliver(folded);
+  }
+
+  function deliver({ alert: stored, isNew, severityBefore }: UpsertedAlert): void {
+    const raised = !isNew && SEVERITY_RANK[stored.severity] > severityBefore;
+    const out = formatAlert(stored);
     for (const s of sinks) {
       try {
-        s.deliver(snapshot, isNew, raised);
+        s.deliver(out, isNew, raised);
       } catch (e) {
-        logger.error({ err: (e as Error).message }, 'alert sink failed');
+        logger.error({ alert: stored.id, err: errorText(e) }, 'alert sink failed');
       }
     }
-    if (isNew) pending.push(deps.respond(snapshot));
+    // Responses run until the store records them (respondedAt): once per alert id, and again
+    // after a crash between the alert's write and its response (the events after the saved
+    // cursor are processed again, and their findings find the response not recorded).
+    if (stored.respondedAt !== null || responding.has(stored.id)) return;
+    responding.add(stored.id);
+    const id = stored.id;
+    const failed = (e: unknown): void => logger.error({ alert: id, rule: stored.rule, err: errorText(e) }, 'alert response failed');
+    const run = async (): Promise<void> => {
+      await deps.respond(stored);
+      await alerts.markResponded(id, clock.now().toISOString());
+    };
+    pending.push(
+      run()
+        .catch(failed)
+        .finally(() => responding.delete(id)),
+    );
   }
 
   async function settle(): Promise<void> {
@@ -148,7 +193,8 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
         registry: view,
         config: { ...config, maxOutOfOrderMs: deps.liveMaxOutOfOrderMs },
         alertRetention: { idleMs: config.alertRetention.idleMs, max: config.alertRetention.max },
-        onAlert: (alert, isNew, _f, severityBefore) => onAlert(alert, isNew, severityBefore),
+        // the book's isNew and severityBefore are the engine's; the store's are what counts
+        onAlert,
         onProcessed,
       });
       // Warm-up: rebuild windows from recent history without re-raising anything.
@@ -204,3 +250,33 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
 }
 
 export type LiveDetection = ReturnType<typeof createLiveDetection>;
+
+/**
+ * The alert as sinks send it: FORMATS.md §3 with the fold fields (count, firstSeen, lastSeen),
+ * as `femtoguard detect` writes it. The store's own fields (status, statusBy, statusNote,
+ * updatedAt) stay in the store and `GET /v1/alerts`; an allowlist, so a field added to the
+ * stored alert does not leak into webhooks, the stream or the file.
+ */
+function formatAlert(a: StoredAlert): Alert {
+  return {
+    id: a.id,
+    ts: a.ts,
+    rule: a.rule,
+    severity: a.severity,
+    ...(a.serial !== undefined ? { serial: a.serial } : {}),
+    ...(a.cellId !== undefined ? { cellId: a.cellId } : {}),
+    ...(a.imsi !== undefined ? { imsi: a.imsi } : {}),
+    ...(a.msisdn !== undefined ? { msisdn: a.msisdn } : {}),
+    ...(a.txId !== undefined ? { txId: a.txId } : {}),
+    summary: a.summary,
+    evidence: a.evidence,
+    count: a.count,
+    firstSeen: a.firstSeen,
+    lastSeen: a.lastSeen,
+  };
+}
+
+/** An error's message only: never the object, which may carry the alert or a request. */
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

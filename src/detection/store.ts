@@ -8,6 +8,8 @@ export interface StoredAlert extends Alert {
   statusBy: string | null;
   statusNote: string | null;
   updatedAt: string;
+  /** when its automatic responses ran (null: not yet; live detection runs them until recorded) */
+  respondedAt: string | null;
 }
 
 export interface AlertFilter {
@@ -24,6 +26,16 @@ export interface AlertFilter {
   before?: string | undefined;
 }
 
+/** What `AlertStore.upsert` made of one finding. */
+export interface UpsertedAlert {
+  /** the stored alert after the finding was added (stored count, firstSeen, severity, status) */
+  alert: StoredAlert;
+  /** the store had no alert with this id before */
+  isNew: boolean;
+  /** rank (`SEVERITY_RANK`) of the stored severity before the finding, -1 when new */
+  severityBefore: number;
+}
+
 /** Port: alerts as the live engine folds them. */
 export interface AlertStore {
   /**
@@ -35,11 +47,19 @@ export interface AlertStore {
    * ts, subject and status kept; updatedAt = `at`. The count is never reset: an event
    * processed again after a crash between this write and the cursor save counts its finding
    * twice (at-least-once).
+   *
+   * Returns what the store made of the finding, read in the same atomic step as the write: the
+   * stored alert after it, whether the store had no row for the id before (`isNew`), and the
+   * stored severity's rank before (`SEVERITY_RANK`, -1 when new). Live detection tells sinks
+   * and responses what the store says, not what its engine's book says, so that a restart or
+   * a dropped idle alert changes nothing outside the process.
    */
-  upsert(alert: Alert, at: string): Promise<void>;
+  upsert(alert: Alert, at: string): Promise<UpsertedAlert>;
   get(id: string): Promise<StoredAlert | null>;
   list(filter: AlertFilter): Promise<StoredAlert[]>;
   setStatus(id: string, status: AlertStatus, by: string, note: string | null, at: string): Promise<StoredAlert | null>;
+  /** Records that the alert's automatic responses ran (`respondedAt`); false when there is no such alert. */
+  markResponded(id: string, at: string): Promise<boolean>;
 }
 
 export interface PaymentHold {

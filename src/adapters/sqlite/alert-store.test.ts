@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AlertBook, type Finding } from '../../detection/alerts.js';
-import type { AlertStore } from '../../detection/store.js';
+import type { AlertStore, UpsertedAlert } from '../../detection/store.js';
 import { sqliteAlertStore } from './alert-store.js';
 import { openSqlite, type SqliteDb } from './database.js';
 
@@ -33,9 +33,13 @@ afterEach(() => {
 
 /** What live detection does per finding: fold it into the engine's book, write the alert. */
 async function fold(book: AlertBook, f: Finding, at: number): Promise<string> {
+  return (await write(book, f, at)).alert.id;
+}
+
+/** As `fold`, returning what the store made of the finding. */
+async function write(book: AlertBook, f: Finding, at: number): Promise<UpsertedAlert> {
   const { alert } = book.fold(f);
-  await store.upsert({ ...alert }, iso(at));
-  return alert.id;
+  return store.upsert({ ...alert }, iso(at));
 }
 
 /** The server stops and starts again over the same file: a new store, a new (empty) book. */
@@ -104,5 +108,43 @@ describe('sqlite alert store: upsert is one more finding', () => {
     await fold(restart(), finding(1, 'low', 'l'), 1);
     expect((await store.list({ minSeverity: 'critical' })).map((a) => a.severity)).toEqual(['critical']);
     expect(await store.list({ minSeverity: 'critical', rule: 'idle-device' })).toEqual([]);
+  });
+});
+
+describe('sqlite alert store: upsert says what the store made of the finding', () => {
+  it('ok/a new id is new, with severityBefore -1 and the stored row as written', async () => {
+    const r = await write(new AlertBook(), finding(0, 'high', 'first'), 1);
+    expect(r).toMatchObject({ isNew: true, severityBefore: -1, alert: { count: 1, severity: 'high', status: 'open', updatedAt: iso(1) } });
+    expect(r.alert).toEqual(await store.get(r.alert.id));
+  });
+
+  it('fail/after a restart the engine\'s new alert is not new to the store: the stored count, firstSeen and status come back', async () => {
+    const book = new AlertBook();
+    for (let m = 0; m < 3; m++) await fold(book, finding(m, 'high', `before ${m}`), m);
+    const id = await fold(book, finding(3, 'high', 'before 3'), 3);
+    await store.setStatus(id, 'acknowledged', 'noc', null, iso(4));
+    const again = restart();
+    const r = await write(again, finding(10, 'high', 'after'), 10);
+    expect(again.list()[0]?.count).toBe(1);
+    expect(r).toMatchObject({ isNew: false, severityBefore: 2, alert: { count: 5, firstSeen: iso(0), lastSeen: iso(10), summary: 'before 0', status: 'acknowledged', statusBy: 'noc' } });
+  });
+
+  it('ok/severityBefore is the stored rank before the finding: a rise shows as before < after, a lower finding as before = after', async () => {
+    const book = new AlertBook();
+    await fold(book, finding(0, 'medium', 'm'), 0);
+    const up = await write(restart(), finding(1, 'critical', 'c'), 1);
+    expect(up).toMatchObject({ isNew: false, severityBefore: 1, alert: { severity: 'critical', summary: 'c' } });
+    const down = await write(restart(), finding(2, 'low', 'l'), 2);
+    expect(down).toMatchObject({ isNew: false, severityBefore: 3, alert: { severity: 'critical', count: 3 } });
+  });
+
+  it('fail/a write that fails rejects, adds nothing and leaves the store usable', async () => {
+    const book = new AlertBook();
+    const id = await fold(book, finding(0, 'high', 'first'), 0);
+    const { alert } = book.fold(finding(1, 'high', 'second'));
+    // evidence that JSON cannot carry: the statement never runs
+    await expect(store.upsert({ ...alert, evidence: { n: 1n } as unknown as Record<string, unknown> }, iso(1))).rejects.toThrow();
+    expect(await store.get(id)).toMatchObject({ count: 1 });
+    expect(await write(book, finding(2, 'high', 'third'), 2)).toMatchObject({ isNew: false, alert: { count: 2 } });
   });
 });

@@ -1,5 +1,5 @@
-import type { Alert } from '../../detection/alerts.js';
-import type { AlertFilter, AlertStore, PaymentHold, PaymentHoldStore, StoredAlert } from '../../detection/store.js';
+import { SEVERITY_RANK, type Alert } from '../../detection/alerts.js';
+import type { AlertFilter, AlertStore, PaymentHold, PaymentHoldStore, StoredAlert, UpsertedAlert } from '../../detection/store.js';
 import type { SqliteDb } from './database.js';
 
 interface Row {
@@ -21,6 +21,7 @@ interface Row {
   status_by: string | null;
   status_note: string | null;
   updated_at: string;
+  responded_at: string | null;
 }
 
 /** A severity's rank in SQL (`SEVERITY_RANK`: low < medium < high < critical), for the column of `table`. */
@@ -46,13 +47,15 @@ function toAlert(r: Row): StoredAlert {
     statusBy: r.status_by,
     statusNote: r.status_note,
     updatedAt: r.updated_at,
+    respondedAt: r.responded_at,
   };
 }
 
 export function sqliteAlertStore(db: SqliteDb): AlertStore {
   // The store folds by itself (AlertStore.upsert): one statement, so a finding is added whole
   // or not at all. SQLite evaluates every SET expression against the row as it was, so the
-  // three CASEs see the stored severity, not the one just written.
+  // three CASEs see the stored severity, not the one just written. RETURNING gives the row
+  // as the statement left it.
   const higher = `${rankOf('excluded')} > ${rankOf('alerts')}`;
   const upsert = db.prepare(`
     INSERT INTO alerts (id, rule, severity, serial, cell_id, imsi, msisdn, tx_id, ts, first_seen, last_seen, count, summary, evidence, updated_at)
@@ -62,27 +65,47 @@ export function sqliteAlertStore(db: SqliteDb): AlertStore {
       severity = CASE WHEN ${higher} THEN excluded.severity ELSE alerts.severity END,
       summary = CASE WHEN ${higher} THEN excluded.summary ELSE alerts.summary END,
       evidence = CASE WHEN ${higher} THEN excluded.evidence ELSE alerts.evidence END,
-      updated_at = excluded.updated_at`);
+      updated_at = excluded.updated_at
+    RETURNING *`);
   const getOne = db.prepare('SELECT * FROM alerts WHERE id = ?');
+  const responded = db.prepare('UPDATE alerts SET responded_at = ? WHERE id = ? AND responded_at IS NULL');
+  const severityOf = db.prepare('SELECT severity FROM alerts WHERE id = ?').pluck();
+  // Read before and write in one transaction: no other connection (the CLI shares the file)
+  // can slip a write between them, so isNew and severityBefore describe the row this write folded into.
+  const fold = db.transaction((a: Alert, at: string): UpsertedAlert => {
+    const before = severityOf.get(a.id) as Alert['severity'] | undefined;
+    const row = upsert.get({
+      id: a.id,
+      rule: a.rule,
+      severity: a.severity,
+      serial: a.serial ?? null,
+      cellId: a.cellId ?? null,
+      imsi: a.imsi ?? null,
+      msisdn: a.msisdn ?? null,
+      txId: a.txId ?? null,
+      ts: a.ts,
+      firstSeen: a.firstSeen,
+      lastSeen: a.lastSeen,
+      summary: a.summary,
+      evidence: JSON.stringify(a.evidence),
+      at,
+    }) as Row;
+    return { alert: toAlert(row), isNew: before === undefined, severityBefore: before === undefined ? -1 : SEVERITY_RANK[before] };
+  });
   return {
     upsert(a, at) {
-      upsert.run({
-        id: a.id,
-        rule: a.rule,
-        severity: a.severity,
-        serial: a.serial ?? null,
-        cellId: a.cellId ?? null,
-        imsi: a.imsi ?? null,
-        msisdn: a.msisdn ?? null,
-        txId: a.txId ?? null,
-        ts: a.ts,
-        firstSeen: a.firstSeen,
-        lastSeen: a.lastSeen,
-        summary: a.summary,
-        evidence: JSON.stringify(a.evidence),
-        at,
-      });
-      return Promise.resolve();
+      // IMMEDIATE takes the write lock before the read, so the read cannot go stale. A failed
+      // write (busy, disk full) rejects; the transaction has been rolled back.
+      try {
+        return Promise.resolve(fold.immediate(a, at));
+      } catch (e) {
+        return Promise.reject(e as Error);
+      }
+    },
+    markResponded(id, at) {
+      // Only the first run is recorded; an id with a time already (or none at all) changes nothing.
+      responded.run(at, id);
+      return Promise.resolve(getOne.get(id) !== undefined);
     },
     get(id) {
       const r = getOne.get(id) as Row | undefined;

@@ -276,4 +276,15 @@ CREATE INDEX devices_updated_serial ON devices(updated_at, serial);
 DROP INDEX devices_updated;
 `,
   },
+  {
+    version: 6,
+    name: 'alert responses recorded',
+    sql: `
+-- When the automatic responses of an alert (quarantine, payment hold) ran: a response runs
+-- until it is recorded here, so a crash between the alert's write and its response does not
+-- lose it. Alerts stored before this column came had their responses run then.
+ALTER TABLE alerts ADD COLUMN responded_at TEXT;
+UPDATE alerts SET responded_at = updated_at;
+`,
+  },
 ];
