@@ -1,3 +1,4 @@
+import { sqliteWebhookOutbox } from '../adapters/sqlite/index.js';
 import { maskSubscriberFields } from '../core/mask.js';
 import type { Logger } from '../core/logger.js';
 import {
@@ -15,8 +16,8 @@ import type { BaseContext } from './context.js';
 
 /**
  * Wires live detection: the engine fed by the bus, alerts into the store, the live stream
- * hub, the alerts file and webhooks, and the responses (quarantine through the registry,
- * payment holds).
+ * hub, the alerts file and webhooks (queued in the database's outbox), and the responses
+ * (quarantine through the registry, payment holds).
  */
 export function buildLiveDetection(base: BaseContext, log: Logger, env: NodeJS.ProcessEnv): { live: LiveDetection; hub: AlertHub } {
   const { config, stores, registry, clock } = base;
@@ -26,7 +27,17 @@ export function buildLiveDetection(base: BaseContext, log: Logger, env: NodeJS.P
   if (config.alerts.file) sinks.push(fileSink(config.alerts.file, outward));
   const webhooks = config.alerts.webhooks.map((w) => ({ url: w.url, minSeverity: w.minSeverity, secret: w.secret ?? env.FEMTOGUARD_WEBHOOK_SECRET ?? '' }));
   if (webhooks.some((w) => w.secret.length < 16)) throw new Error('every webhook needs a secret of at least 16 characters (config alerts.webhooks[].secret or FEMTOGUARD_WEBHOOK_SECRET)');
-  if (webhooks.length) sinks.push(webhookSink(webhooks, { maxAttempts: config.alerts.webhookMaxAttempts, backoffMs: config.alerts.webhookBackoffMs, timeoutMs: 10_000, maxQueue: 10_000 }, log, outward));
+  // Deliveries wait in the database (webhook_outbox): a restart resumes them.
+  if (webhooks.length)
+    sinks.push(
+      webhookSink({
+        targets: webhooks,
+        options: { maxAttempts: config.alerts.webhookMaxAttempts, backoffMs: config.alerts.webhookBackoffMs, timeoutMs: 10_000, maxQueue: 10_000 },
+        outbox: sqliteWebhookOutbox(stores.db),
+        logger: log,
+        transform: outward,
+      }),
+    );
 
   const respond = createResponder({
     config: config.detection,

@@ -20,3 +20,4 @@ export { fileSink } from './sinks/file.js';
 export { webhookSink, signWebhook } from './sinks/webhook.js';
 export type { WebhookTarget, WebhookOptions } from './sinks/webhook.js';
 export type { AlertSink } from './sinks/types.js';
+export type { NewOutboxJob, OutboxJob, WebhookOutbox } from './sinks/outbox.js';

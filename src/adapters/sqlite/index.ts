@@ -7,10 +7,11 @@ import { sqliteCertStore } from './cert-store.js';
 import { sqliteDeviceStore } from './device-store.js';
 import { sqliteEnrollmentStore } from './enrollment-store.js';
 import { sqliteTokenStore } from './token-store.js';
+import { sqliteWebhookOutbox } from './webhook-outbox.js';
 
 export { openSqlite, migrate } from './database.js';
 export type { SqliteDb } from './database.js';
-export { sqliteAuditStore, sqliteCertStore, sqliteDeviceStore, sqliteEnrollmentStore, sqliteTokenStore, sqliteEventStore, sqliteAlertStore, sqlitePaymentHoldStore };
+export { sqliteAuditStore, sqliteCertStore, sqliteDeviceStore, sqliteEnrollmentStore, sqliteTokenStore, sqliteEventStore, sqliteAlertStore, sqlitePaymentHoldStore, sqliteWebhookOutbox };
 
 /** All stores over one database file. */
 export function sqliteStores(path: string) {

@@ -287,4 +287,26 @@ ALTER TABLE alerts ADD COLUMN responded_at TEXT;
 UPDATE alerts SET responded_at = updated_at;
 `,
   },
+  {
+    version: 7,
+    name: 'webhook outbox',
+    sql: `
+-- Webhook deliveries not made yet, so a restart loses none (detection/sinks/outbox.ts).
+-- target: SHA-256 of the receiver's URL (never the URL, which may carry credentials, nor the
+-- HMAC secret: bodies are signed when sent). attempt: failed attempts so far; next_at: epoch
+-- ms before which the job is not sent; last_error: a short reason (HTTP status, timeout).
+CREATE TABLE webhook_outbox (
+  id INTEGER PRIMARY KEY,
+  target TEXT NOT NULL,
+  body TEXT NOT NULL,
+  alert_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL DEFAULT 0,
+  next_at INTEGER NOT NULL,
+  created_at TEXT NOT NULL,
+  last_error TEXT
+);
+-- Each target's queue in order: its oldest job is the next one sent.
+CREATE INDEX webhook_outbox_target ON webhook_outbox(target, id);
+`,
+  },
 ];
