@@ -4,9 +4,9 @@ import type { AuditStore } from '../audit-log/index.js';
 import { AppError } from '../core/errors.js';
 import type { EnrollmentAdmin } from '../est/index.js';
 import { fromPemAll } from '../pki/index.js';
-import { actorOf, requirePermission } from './auth.js';
+import { actorOf, authenticate, requirePermission } from './auth.js';
 import { parseWith } from './parse.js';
-import { ROLES, type TokenService } from './tokens.js';
+import { permissionsOf, ROLES, type TokenService } from './tokens.js';
 
 const auditQuery = z.strictObject({
   action: z.string().max(100).optional(),
@@ -28,6 +28,11 @@ export function parseDuration(text: string): number {
 /** Audit log, API tokens, enrollment tokens and vendor roots. */
 export function registerAdminRoutes(app: FastifyInstance, deps: { audit: AuditStore; tokens: TokenService; enrollment: EnrollmentAdmin }): void {
   const { audit, tokens, enrollment } = deps;
+  // Any valid token: its own id, role and permissions (never the secret or its hash).
+  app.get('/v1/me', async (req) => {
+    const p = await authenticate(req, tokens);
+    return { tokenId: p.tokenId, role: p.role, permissions: permissionsOf(p.role) };
+  });
 
   app.get('/v1/audit', { preHandler: requirePermission(tokens, 'audit:read') }, async (req) => {
     const q = parseWith(auditQuery, req.query, 'query');

@@ -2,6 +2,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AuditStore } from '../audit-log/index.js';
 import type { Logger } from '../core/logger.js';
+import { registerDashboard } from '../dashboard/index.js';
 import type { AlertHub, AlertStore, PaymentHoldStore } from '../detection/index.js';
 import type { EnrollmentAdmin } from '../est/index.js';
 import type { EventBus, EventStore } from '../events/index.js';
@@ -36,8 +37,9 @@ export interface ApiDeps {
 }
 
 /**
- * The plain-HTTP listener: REST API (`/v1`, bearer tokens), and the public OCSP, CRL and
- * CA-certificate endpoints that security gateways fetch.
+ * The plain-HTTP listener: REST API (`/v1`, bearer tokens), the operator console
+ * (`/dashboard`, which reads the same API with the operator's token), and the public OCSP,
+ * CRL and CA-certificate endpoints that security gateways fetch.
  */
 export function buildApiServer(deps: ApiDeps): FastifyInstance {
   const app: FastifyInstance = Fastify({
@@ -62,5 +64,6 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
   registerAdminRoutes(app, deps);
   registerEventRoutes(app, deps);
   registerAlertRoutes(app, deps);
+  registerDashboard(app);
   return app;
 }

@@ -36,6 +36,11 @@ export function can(role: Role, p: Permission): boolean {
   return GRANTS[role].includes(p);
 }
 
+/** Everything `role` may do (what `GET /v1/me` tells a client, so a console shows only what the token allows). */
+export function permissionsOf(role: Role): readonly Permission[] {
+  return GRANTS[role];
+}
+
 export interface ApiTokenRecord {
   id: string;
   role: Role;

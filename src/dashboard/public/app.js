@@ -1,0 +1,307 @@
+// femtoguard operator console. Plain browser script, no dependencies: everything comes from
+// the REST API with the operator's token, and is put in the page as text (never as HTML).
+'use strict';
+
+(() => {
+  const TOKEN_KEY = 'femtoguard.token';
+  const STATUSES = ['active', 'provisioned', 'suspended', 'lost', 'decommissioned'];
+  const RANK = { low: 0, medium: 1, high: 2, critical: 3 };
+  const FLEET_REFRESH_MS = 30_000;
+
+  const $ = (id) => document.getElementById(id);
+  const state = { token: null, me: null, alerts: new Map(), stream: null, timers: [] };
+
+  /** An element with text content (and optional class): the only way data gets into the page. */
+  function el(tag, text, cls) {
+    const e = document.createElement(tag);
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    if (cls) e.className = cls;
+    return e;
+  }
+
+  function showError(message) {
+    const b = $('banner');
+    b.textContent = message;
+    b.hidden = false;
+  }
+  function clearError() {
+    $('banner').hidden = true;
+  }
+
+  /** Calls the API with the token; throws an Error carrying the problem's detail and the status. */
+  async function api(path, opts = {}) {
+    const headers = { authorization: `Bearer ${state.token}` };
+    if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(path, { method: opts.method ?? 'GET', headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
+    const text = await res.text();
+    let body = null;
+    try {
+      body = text ? JSON.parse(text) : null;
+    } catch {
+      body = null;
+    }
+    if (!res.ok) {
+      const err = new Error(body && body.detail ? `${body.detail} (${res.status})` : `the server answered ${res.status}`);
+      err.status = res.status;
+      throw err;
+    }
+    return body;
+  }
+
+  const may = (permission) => Boolean(state.me && state.me.permissions.includes(permission));
+
+  // ---- sign in / out ------------------------------------------------------------------------
+
+  async function signIn(token) {
+    state.token = token;
+    try {
+      state.me = await api('/v1/me');
+    } catch (e) {
+      state.token = null;
+      sessionStorage.removeItem(TOKEN_KEY);
+      showError(e.status === 401 ? 'That token is not valid (unknown, revoked or mistyped).' : `Sign-in failed: ${e.message}`);
+      return;
+    }
+    sessionStorage.setItem(TOKEN_KEY, token);
+    clearError();
+    $('who').textContent = `${state.me.role} · ${state.me.tokenId}`;
+    $('signin').hidden = true;
+    $('console').hidden = false;
+    $('signout').hidden = false;
+    $('holds').hidden = !may('payments:hold');
+    await Promise.all([loadFleet(), loadAlerts(), may('payments:hold') ? loadHolds() : null]);
+    state.timers.push(setInterval(() => void loadFleet(), FLEET_REFRESH_MS));
+    void follow();
+  }
+
+  function signOut(message) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    state.token = null;
+    state.me = null;
+    state.stream?.abort();
+    state.stream = null;
+    for (const t of state.timers.splice(0)) clearInterval(t);
+    state.alerts.clear();
+    $('alert-table').tBodies[0].replaceChildren();
+    $('hold-table').tBodies[0].replaceChildren();
+    $('fleet-counts').replaceChildren();
+    $('who').textContent = '';
+    $('console').hidden = true;
+    $('signout').hidden = true;
+    $('signin').hidden = false;
+    setLive(false);
+    if (message) showError(message);
+  }
+
+  /** A 401 in the middle of work: the token was revoked or the server forgot it. */
+  function failed(e, what) {
+    if (e.status === 401) signOut('Your token is no longer valid: sign in again.');
+    else showError(`${what}: ${e.message}`);
+  }
+
+  // ---- fleet --------------------------------------------------------------------------------
+
+  async function loadFleet() {
+    if (!may('devices:read')) return;
+    try {
+      const totals = await Promise.all(STATUSES.map((s) => api(`/v1/devices?status=${s}&limit=1`).then((r) => r.total)));
+      const dl = $('fleet-counts');
+      dl.replaceChildren(
+        ...STATUSES.map((s, i) => {
+          const d = el('div');
+          d.dataset.status = s;
+          d.append(el('dt', s), el('dd', totals[i]));
+          return d;
+        }),
+      );
+    } catch (e) {
+      failed(e, 'Fleet counts failed');
+    }
+  }
+
+  // ---- alerts -------------------------------------------------------------------------------
+
+  function filters() {
+    return { status: $('f-status').value, minSeverity: $('f-severity').value };
+  }
+
+  function shown(a) {
+    const f = filters();
+    if (f.status && a.status !== f.status) return false;
+    if (f.minSeverity && RANK[a.severity] < RANK[f.minSeverity]) return false;
+    return true;
+  }
+
+  async function loadAlerts() {
+    const f = filters();
+    const q = new URLSearchParams({ limit: '200' });
+    if (f.status) q.set('status', f.status);
+    if (f.minSeverity) q.set('minSeverity', f.minSeverity);
+    try {
+      const r = await api(`/v1/alerts?${q}`);
+      state.alerts.clear();
+      for (const a of r.items) state.alerts.set(a.id, a);
+      render();
+    } catch (e) {
+      failed(e, 'Loading alerts failed');
+    }
+  }
+
+  const subjectOf = (a) => a.serial ?? a.cellId ?? a.txId ?? a.msisdn ?? a.imsi ?? '';
+
+  function render(freshId) {
+    const rows = [...state.alerts.values()].filter(shown).sort((x, y) => RANK[y.severity] - RANK[x.severity] || (y.lastSeen < x.lastSeen ? -1 : y.lastSeen > x.lastSeen ? 1 : 0));
+    $('alert-count').textContent = `${rows.length} shown`;
+    $('alert-table').tBodies[0].replaceChildren(...rows.map((a) => row(a, a.id === freshId)));
+  }
+
+  function row(a, fresh) {
+    const tr = el('tr', null, fresh ? 'fresh' : '');
+    tr.dataset.id = a.id;
+    tr.dataset.rule = a.rule;
+    const subject = [subjectOf(a), a.txId && a.cellId ? `on ${a.cellId}` : ''].filter(Boolean).join(' ');
+    tr.append(el('td', a.severity, `sev ${a.severity}`), el('td', a.rule), el('td', subject), el('td', a.summary, 'summary'), el('td', a.count, 'count'), el('td', a.lastSeen), el('td', a.status, 'status'));
+    const actions = el('td', null, 'actions');
+    if (may('alerts:write')) {
+      if (a.status !== 'acknowledged' && a.status !== 'resolved') actions.append(button('Acknowledge', () => setStatus(a.id, 'acknowledge')));
+      if (a.status !== 'resolved') actions.append(button('Resolve', () => setStatus(a.id, 'resolve')));
+      else actions.append(button('Reopen', () => setStatus(a.id, 'reopen')));
+    }
+    tr.append(actions);
+    return tr;
+  }
+
+  function button(label, onClick) {
+    const b = el('button', label);
+    b.type = 'button';
+    b.addEventListener('click', onClick);
+    return b;
+  }
+
+  async function setStatus(id, verb) {
+    try {
+      const a = await api(`/v1/alerts/${encodeURIComponent(id)}/${verb}`, { method: 'POST', body: {} });
+      state.alerts.set(a.id, a);
+      clearError();
+      render();
+    } catch (e) {
+      failed(e, `Could not ${verb} the alert`);
+    }
+  }
+
+  /** An alert from the live stream: new, or a repeat of one (count, last seen, maybe severity). */
+  function onStreamAlert(a, isNew) {
+    const had = state.alerts.get(a.id);
+    // The stream carries the alert, not the operator's status: a repeat keeps the status shown.
+    state.alerts.set(a.id, { ...a, status: had ? had.status : 'open' });
+    render(isNew || !had ? a.id : undefined);
+  }
+
+  // ---- live stream (server-sent events, read with fetch so the token goes in a header) -------
+
+  function setLive(on) {
+    const p = $('live');
+    p.textContent = on ? 'live' : 'offline';
+    p.className = `pill ${on ? 'on' : 'off'}`;
+  }
+
+  async function follow() {
+    const ctrl = new AbortController();
+    state.stream = ctrl;
+    let delay = 1000;
+    let first = true;
+    while (!ctrl.signal.aborted) {
+      try {
+        const res = await fetch('/v1/alerts/stream', { headers: { authorization: `Bearer ${state.token}` }, signal: ctrl.signal });
+        if (res.status === 401) return signOut('Your token is no longer valid: sign in again.');
+        if (!res.ok || !res.body) throw new Error(`stream answered ${res.status}`);
+        setLive(true);
+        delay = 1000;
+        // What happened while the stream was down: read the list again.
+        if (!first) await loadAlerts();
+        first = false;
+        const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buf = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buf += value;
+          for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
+            handleEvent(buf.slice(0, i));
+            buf = buf.slice(i + 2);
+          }
+        }
+      } catch {
+        if (ctrl.signal.aborted) return;
+      }
+      setLive(false);
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 30_000);
+    }
+  }
+
+  function handleEvent(block) {
+    let type = 'message';
+    const data = [];
+    for (const line of block.split('\n')) {
+      if (line.startsWith('event:')) type = line.slice(6).trim();
+      else if (line.startsWith('data:')) data.push(line.slice(5).trimStart());
+    }
+    if (data.length === 0 || (type !== 'alert' && type !== 'alert-update')) return;
+    try {
+      onStreamAlert(JSON.parse(data.join('\n')), type === 'alert');
+    } catch {
+      // a malformed event is skipped; the next reload of the list corrects the table
+    }
+  }
+
+  // ---- payment holds --------------------------------------------------------------------------
+
+  async function loadHolds() {
+    try {
+      const r = await api('/v1/payment-holds?status=held&limit=200');
+      $('hold-table').tBodies[0].replaceChildren(...r.items.map(holdRow));
+    } catch (e) {
+      failed(e, 'Loading held payments failed');
+    }
+  }
+
+  function holdRow(h) {
+    const tr = el('tr');
+    tr.dataset.tx = h.txId;
+    const reason = el('input');
+    reason.placeholder = 'reason (required)';
+    reason.maxLength = 500;
+    const cell = el('td', null, 'release');
+    cell.append(
+      reason,
+      button('Release', async () => {
+        if (!reason.value.trim()) return showError('Releasing a payment needs a reason.');
+        try {
+          await api(`/v1/payment-holds/${encodeURIComponent(h.txId)}/release`, { method: 'POST', body: { reason: reason.value.trim() } });
+          clearError();
+          await loadHolds();
+        } catch (e) {
+          failed(e, 'Could not release the payment');
+        }
+      }),
+    );
+    tr.append(el('td', h.txId), el('td', h.msisdn), el('td', h.alertId), el('td', h.heldAt), cell);
+    return tr;
+  }
+
+  // ---- wiring -------------------------------------------------------------------------------
+
+  $('signin-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const t = $('token').value.trim();
+    $('token').value = '';
+    if (t) void signIn(t);
+  });
+  $('signout').addEventListener('click', () => signOut());
+  $('f-status').addEventListener('change', () => void loadAlerts());
+  $('f-severity').addEventListener('change', () => void loadAlerts());
+
+  const saved = sessionStorage.getItem(TOKEN_KEY);
+  if (saved) void signIn(saved);
+})();
