@@ -297,7 +297,9 @@ export function createEngine(opts: EngineOptions) {
 
   function tick(t: number, final = false): void {
     for (const h of byType.tick) h(t, ctx, final);
-    if (t >= nextExpire) {
+    // Not on the final pass: nothing comes after it to forget for (and a partitioned
+    // subscriber side would wait for a device batch that never comes).
+    if (!final && t >= nextExpire) {
       subscribers.expire(t - retentionMs, t - Math.max(retentionMs, config.subscriberLinkRetentionMs));
       // No event older than the dedup window is let in (OrderedIntake: tooOld), so nothing
       // dropped below can be asked for again: a flag older than that plus its retention

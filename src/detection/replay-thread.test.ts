@@ -43,6 +43,20 @@ describe('replayFilesOnThread', () => {
     await expect(replayFilesOnThread({ registryPath: join(SAMPLE, 'registry.csv'), eventsPath: dir, config })).rejects.toThrow(/EISDIR|illegal operation on a directory/);
   }, 60_000);
 
+  it('ok/a stream whose last event falls just after an hourly expiry boundary finishes (the final pass waits for nothing)', async () => {
+    // The last event is past the hour the expiry runs at, before the next minute tick: the
+    // final tick once ran the expiry, whose subscriber side waited for a device batch that
+    // never came.
+    const dir = mkdtempSync(join(tmpdir(), 'fg-replay-thread-'));
+    const registryPath = join(dir, 'registry.csv');
+    const eventsPath = join(dir, 'events.ndjson');
+    writeFileSync(registryPath, 'serial,status\nKTF000000,active\n');
+    const at = ['2025-08-05T00:00:00.000Z', '2025-08-05T00:59:30.000Z', '2025-08-05T01:00:10.000Z'];
+    writeFileSync(eventsPath, at.map((ts, i) => JSON.stringify({ type: 'femto.report', serial: 'KTF000000', ts, id: `a${i}` })).join('\n') + '\n');
+    const r = await replayFilesOnThread({ registryPath, eventsPath, config });
+    expect(r.summary.engine.events).toBe(3);
+  }, 20_000);
+
   it('fail/a registry without a header the replay can use rejects with the same AppError as in process (the CLI exits 2)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fg-replay-thread-'));
     const registryPath = join(dir, 'registry.csv');
