@@ -46,6 +46,17 @@ export function subjectKey(f: Subject & { rule: RuleId }): string {
   return `${f.rule}|serial:${f.serial ?? ''}`;
 }
 
+/** The subject fields of `s` that are set, and no others (an alert carries only those it has). */
+export function subjectOf(s: Subject): Subject {
+  const out: Subject = {};
+  if (s.serial !== undefined) out.serial = s.serial;
+  if (s.cellId !== undefined) out.cellId = s.cellId;
+  if (s.imsi !== undefined) out.imsi = s.imsi;
+  if (s.msisdn !== undefined) out.msisdn = s.msisdn;
+  if (s.txId !== undefined) out.txId = s.txId;
+  return out;
+}
+
 /** Stable alert id: the same rule and subject give the same id in every run. */
 export function alertId(key: string): string {
   return 'al_' + createHash('sha256').update(key).digest('base64url').slice(0, 22);
@@ -137,11 +148,7 @@ export class AlertBook {
       ts: at,
       rule: f.rule,
       severity: f.severity,
-      ...(f.serial !== undefined ? { serial: f.serial } : {}),
-      ...(f.cellId !== undefined ? { cellId: f.cellId } : {}),
-      ...(f.imsi !== undefined ? { imsi: f.imsi } : {}),
-      ...(f.msisdn !== undefined ? { msisdn: f.msisdn } : {}),
-      ...(f.txId !== undefined ? { txId: f.txId } : {}),
+      ...subjectOf(f),
       summary: f.summary,
       evidence: f.evidence,
       count: 1,

@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { followEventLog, type EventBus, type EventStore, type StoredEvent } from '../events/index.js';
 import type { Device } from '../registry/index.js';
-import { SEVERITY_RANK, type Alert } from './alerts.js';
+import { SEVERITY_RANK, subjectOf, type Alert } from './alerts.js';
 import type { DetectionConfig } from './config.js';
 import { createEngine, type Engine } from './engine.js';
 import { RegistryView } from './state.js';
@@ -263,11 +263,7 @@ function formatAlert(a: StoredAlert): Alert {
     ts: a.ts,
     rule: a.rule,
     severity: a.severity,
-    ...(a.serial !== undefined ? { serial: a.serial } : {}),
-    ...(a.cellId !== undefined ? { cellId: a.cellId } : {}),
-    ...(a.imsi !== undefined ? { imsi: a.imsi } : {}),
-    ...(a.msisdn !== undefined ? { msisdn: a.msisdn } : {}),
-    ...(a.txId !== undefined ? { txId: a.txId } : {}),
+    ...subjectOf(a),
     summary: a.summary,
     evidence: a.evidence,
     count: a.count,
