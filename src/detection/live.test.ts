@@ -313,25 +313,41 @@ describe('live detection: alerts over months (bounded book, store that folds)', 
     expect(writes).toEqual(['ROGUE1', 'ROGUE2', 'ROGUE1', 'ROGUE3']);
   });
 
-  it('fail/a store write that fails is logged without the alert and skipped; later findings are written and delivered, the engine goes on', async () => {
-    const lines: string[] = [];
-    const logger = createLogger({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+  it('ok/a store write that fails once is tried again: delivered and stored as usual', async () => {
     let calls = 0;
     const failFirst = (inner: AlertStore): AlertStore => ({
       ...inner,
-      upsert: (a, t) => (++calls === 1 ? Promise.reject(new Error('disk I/O error')) : inner.upsert(a, t)),
+      upsert: (a, t) => (++calls === 1 ? Promise.reject(new Error('database is locked')) : inner.upsert(a, t)),
     });
-    const { ingest, delivered, responded, stored, live: l } = await server(dbPath(), 0, { wrap: failFirst, logger });
+    const { ingest, delivered, responded, stored } = await server(dbPath(), 0, { wrap: failFirst });
     await ingest(claim(0, 'ROGUE1', 'a0'), claim(0.1, 'ROGUE2', 'b0'));
+    expect(delivered).toEqual(['ROGUE1 new 1', 'ROGUE2 new 1']);
+    expect(responded).toEqual(['ROGUE1', 'ROGUE2']);
+    expect(await stored('ROGUE1')).toMatchObject({ count: 1, respondedAt: expect.any(String) });
+  });
+
+  it('fail/a store that stays down does not swallow the alert: the engine\'s alert is delivered and its response runs (fail closed), logged without the alert; later findings are stored', async () => {
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+    let down = true;
+    const failing = (inner: AlertStore): AlertStore => ({
+      ...inner,
+      upsert: (a, t) => (down ? Promise.reject(new Error('disk I/O error')) : inner.upsert(a, t)),
+    });
+    const { ingest, delivered, responded, stored, live: l } = await server(dbPath(), 0, { wrap: failing, logger });
+    await ingest(claim(0, 'ROGUE1', 'a0'));
+    expect(delivered).toEqual(['ROGUE1 new 1']);
+    expect(responded).toEqual(['ROGUE1']);
+    expect(await stored('ROGUE1')).toBeUndefined();
+    down = false;
     await ingest(claim(1, 'ROGUE1', 'a1'));
-    // The store never got ROGUE1's first finding: its second is the stored alert's first.
-    expect(delivered).toEqual(['ROGUE2 new 1', 'ROGUE1 new 1']);
-    expect(responded).toEqual(['ROGUE2', 'ROGUE1']);
+    // The store's first finding of it: new to the store, so its responses run again (they are idempotent).
+    expect(delivered).toEqual(['ROGUE1 new 1', 'ROGUE1 new 1']);
     expect(await stored('ROGUE1')).toMatchObject({ count: 1 });
-    expect(l.stats().processed).toBe(3);
-    const failed = lines.map((x) => JSON.parse(x) as Record<string, unknown>).filter((x) => x.msg === 'alert store write failed; finding not delivered');
+    expect(l.stats().processed).toBe(2);
+    const failed = lines.map((x) => JSON.parse(x) as Record<string, unknown>).filter((x) => String(x.msg).startsWith('alert store write failed'));
     expect(failed).toHaveLength(1);
-    expect(failed[0]).toMatchObject({ rule: 'unregistered-device', err: 'disk I/O error' });
+    expect(failed[0]).toMatchObject({ rule: 'unregistered-device', attempts: 4, err: 'disk I/O error' });
     expect(JSON.stringify(failed[0])).not.toMatch(/summary|evidence|198\.18/);
   });
 });

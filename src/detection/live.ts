@@ -2,11 +2,14 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { followEventLog, type EventBus, type EventStore, type StoredEvent } from '../events/index.js';
 import type { Device } from '../registry/index.js';
-import { SEVERITY_RANK, subjectOf, type Alert } from './alerts.js';
+import { SEVERITY_RANK, subjectOf, type Alert, type Finding } from './alerts.js';
 import type { DetectionConfig } from './config.js';
 import { createEngine, type Engine } from './engine.js';
 import { RegistryView } from './state.js';
 import type { AlertStore, StoredAlert, UpsertedAlert } from './store.js';
+
+/** Waits before each new try of a failed alert write (then the finding is delivered unstored). */
+const STORE_RETRY_MS = [50, 250, 1000];
 import type { AlertSink } from './sinks/types.js';
 
 /** How live detection follows the registry (a port; the app passes the device store's reads). */
@@ -68,27 +71,38 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
    * book dropping an idle alert re-raises anything. Findings are written and delivered one
    * after the other, in the engine's order, however long an (asynchronous) store takes.
    */
-  function onAlert(alert: Alert): void {
+  function onAlert(alert: Alert, isNew: boolean, _f: Finding, severityBefore: number): void {
     if (muted) return;
     const at = clock.now().toISOString();
     // A copy: the engine goes on folding into its object while the write waits its turn.
     const snapshot: Alert = { ...alert };
-    tail = tail.then(() => record(snapshot, at));
+    tail = tail.then(() => record(snapshot, at, { isNew, severityBefore }));
     pending.push(tail);
   }
 
-  /** Writes one finding, then delivers it; never rejects, so the chain goes on after a failure. */
-  async function record(alert: Alert, at: string): Promise<void> {
-    let folded: UpsertedAlert;
-    try {
-      folded = await alerts.upsert(alert, at);
-    } catch (e) {
-      // Not delivered: nothing says what the store holds. The alert's next finding is
-      // delivered from the stored row (new, with its responses, if this one never made it).
-      logger.error({ alert: alert.id, rule: alert.rule, err: errorText(e) }, 'alert store write failed; finding not delivered');
-      return;
+  /**
+   * Writes one finding, then delivers it; never rejects, so the chain goes on after a failure.
+   * A write that fails is tried again (a busy database clears in moments); one that still
+   * fails does not swallow the alert: fail closed, the engine's own alert goes to the sinks
+   * and, if the engine saw it new, to the responses (a payment hold must not wait for a disk),
+   * and the error is logged. The store then misses that finding; its next one is stored.
+   */
+  async function record(alert: Alert, at: string, engine: { isNew: boolean; severityBefore: number }): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        deliver(await alerts.upsert(alert, at));
+        return;
+      } catch (e) {
+        const wait = STORE_RETRY_MS[attempt];
+        if (wait !== undefined) {
+          await new Promise((r) => setTimeout(r, wait));
+          continue;
+        }
+        logger.error({ alert: alert.id, rule: alert.rule, attempts: attempt + 1, err: errorText(e) }, "alert store write failed; the engine's alert is delivered, not stored");
+        deliver({ alert: { ...alert, status: 'open', statusBy: null, statusNote: null, updatedAt: at, respondedAt: null }, ...engine });
+        return;
+      }
     }
-    deliver(folded);
   }
 
   function deliver({ alert: stored, isNew, severityBefore }: UpsertedAlert): void {
@@ -194,6 +208,7 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
         config: { ...config, maxOutOfOrderMs: deps.liveMaxOutOfOrderMs },
         alertRetention: { idleMs: config.alertRetention.idleMs, max: config.alertRetention.max },
         // the book's isNew and severityBefore are the engine's; the store's are what counts
+        // (the engine's only when the store cannot be written)
         onAlert,
         onProcessed,
       });
