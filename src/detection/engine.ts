@@ -7,6 +7,7 @@ import type { DetectionConfig, RuleId } from './config.js';
 import { runsOn, type EnginePartition, type FlagEvent } from './partition.js';
 import type { Rule, RuleContext } from './rule.js';
 import { createRules } from './rules/index.js';
+import { foldWindow } from './rules/subscriber-surge.js';
 import { CellFlags, relocates, SubscriberIndex, type CellState, type DeviceRuntime, type RegistryView } from './state.js';
 
 export interface EngineOptions {
@@ -87,7 +88,7 @@ export function createEngine(opts: EngineOptions) {
   };
   const book = new AlertBook(opts.alertRetention);
   const subscribers = new SubscriberIndex();
-  const flags = new CellFlags();
+  const flags = new CellFlags(config.rules['payment-exposure'].flagRetentionMs);
   // Device records, split by whether the serial is registered. Registered serials keep theirs
   // (bounded by the registry; idle-device reads their lastSeen). Other serials are chosen by
   // whoever sends the event (a refused check-in's claimed serial), so theirs are kept in
@@ -159,6 +160,10 @@ export function createEngine(opts: EngineOptions) {
   let ownSeq = 0;
   const onFlag = part?.side === 'device' ? part.onFlag : undefined;
   const flag = (cellId: string, t: number, rule: RuleId): void => {
+    // A partitioned subscriber side first takes in the device side's flags raised before this
+    // event (waiting for them, as before a payment), so that flags meet CellFlags in the order
+    // of their events, as in one engine: whether a flag starts a new episode depends on it.
+    if (part?.side === 'subscriber') absorb(part.flagsBefore(seq, true));
     flags.flag(cellId, t, rule, seq);
     onFlag?.({ cellId, t, rule, seq });
   };
@@ -284,11 +289,7 @@ export function createEngine(opts: EngineOptions) {
       c.ims = undefined;
       const w = c.surge;
       if (w && w.imsis.size > 0) {
-        if (!w.fired) {
-          const sc = config.rules['subscriber-surge'];
-          w.baseline = w.windows === 0 ? w.imsis.size : sc.baselineAlpha * w.imsis.size + (1 - sc.baselineAlpha) * w.baseline;
-          w.windows++;
-        }
+        foldWindow(w, config.rules['subscriber-surge'].baselineAlpha);
         w.imsis = new Set();
         w.fired = false;
       }

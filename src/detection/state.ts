@@ -219,6 +219,12 @@ export interface SurgeWindow {
   /** EWMA of distinct subscribers per active window (windows that surged are left out) */
   baseline: number;
   windows: number;
+  /**
+   * The registration the baseline belongs to: a cell learns its crowd only while registered,
+   * and starts over when it is registered or unregistered (so an unregistered cell's record
+   * holds nothing the rule would miss if the engine forgot it).
+   */
+  registered: boolean;
 }
 
 export interface ImsWindow {
@@ -320,15 +326,21 @@ interface CellFlag {
  * the cell. Each flag carries the order number of the event that raised it: in one engine the
  * flags come in that order; a partitioned replay (EngineOptions.partition) adds the device
  * side's flags later, and the order numbers put the rules back in the same order. A flag lapses
- * `flagRetentionMs` after the latest finding that flagged the cell (payment-exposure), and the
- * engine then forgets it: memory follows the cells flagged recently, not the stream's length.
+ * `flagRetentionMs` after the latest finding that flagged the cell (payment-exposure): a later
+ * flag starts a new episode, and the engine forgets lapsed flags: memory follows the cells
+ * flagged recently, not the stream's length.
  */
 export class CellFlags {
   private readonly flags = new Map<string, CellFlag>();
 
+  /** `retentionMs`: a flag more than this after the cell's latest one starts a new episode (the old one lapsed). */
+  constructor(private readonly retentionMs = Infinity) {}
+
   flag(cellId: string, t: number, rule: RuleId, seq = 0): void {
     const f = this.flags.get(cellId);
-    if (!f) {
+    // A cell flagged again after its flag lapsed is flagged anew: its first time and rules are
+    // this episode's, so forgetting a lapsed flag (expire) changes nothing that follows.
+    if (!f || t - f.last > this.retentionMs) {
       this.flags.set(cellId, { t, last: t, rules: new Set([rule]), seqs: new Map([[rule, seq]]) });
       return;
     }

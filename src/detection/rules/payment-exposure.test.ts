@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { FgEvent } from '../../events/index.js';
 import { detect, device, ev, imsi, iso, msisdn } from '../test-kit.js';
 
 const C1 = '45008-200000001';
@@ -78,9 +79,25 @@ describe('payment-exposure', () => {
     expect(detect(fleet, lapsed, cfg).of('payment-exposure')).toEqual([]);
     // The default retention (a week) still counts it.
     expect(detect(fleet, lapsed).one('payment-exposure').evidence).toMatchObject({ exposures: [{ cellId: C1, flaggedAt: iso(0) }] });
-    // Flagged again at 90: counts, with the first flag time.
+    // Flagged again at 90 (after the first flag lapsed: a new episode): counts, from then.
     const again = [mismatch(0), mismatch(90), ev.attach(100, { cellId: C1, ...sub }), pay(110)];
-    expect(detect(fleet, again, cfg).one('payment-exposure').evidence).toMatchObject({ exposures: [{ cellId: C1, flaggedAt: iso(0) }] });
+    expect(detect(fleet, again, cfg).one('payment-exposure').evidence).toMatchObject({ exposures: [{ cellId: C1, flaggedAt: iso(90) }] });
+    // Flagged again within the retention (at 50): the same episode, counted from its first flag.
+    const within = [mismatch(0), mismatch(50), ev.attach(100, { cellId: C1, ...sub }), pay(105)];
+    expect(detect(fleet, within, cfg).one('payment-exposure').evidence).toMatchObject({ exposures: [{ cellId: C1, flaggedAt: iso(0) }] });
+  });
+
+  it('ok/a cell flagged again after its flag lapsed is flagged anew (that episode\'s time and rules), whether or not the engine had forgotten the old flag', () => {
+    const DAY_MIN = 24 * 60;
+    const events: FgEvent[] = [mismatch(1)]; // C1 flagged by source-ip-mismatch at minute 1
+    for (let h = 1; h < 24 * 9; h++) events.push(ev.report(h * 60, { serial: `OTHER${h % 3}` })); // nine days pass
+    events.push(ev.session(9 * DAY_MIN + 10, { serial: 'GHOST', sourceIp: '198.18.9.9', cellIds: [C1] })); // C1 flagged again (unregistered-device)
+    events.push(ev.attach(9 * DAY_MIN + 20, { cellId: C1, ...sub }), pay(9 * DAY_MIN + 30));
+    // Old flag kept until the payment (a week-long dedup window) or forgotten days before (ten minutes).
+    const kept = detect(fleet, events, { dedupWindowMs: 7 * 24 * 3_600_000 }).one('payment-exposure');
+    const forgotten = detect(fleet, events, { dedupWindowMs: 10 * 60_000 }).one('payment-exposure');
+    expect(kept.evidence.exposures).toEqual([{ cellId: C1, lastOn: iso(9 * DAY_MIN + 20), flaggedAt: iso(9 * DAY_MIN + 10), rules: ['unregistered-device'], minutesBefore: 10 }]);
+    expect(forgotten.evidence).toEqual(kept.evidence);
   });
 
   it('fail/a finding below medium severity does not flag a cell', () => {

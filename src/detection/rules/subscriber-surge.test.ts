@@ -46,13 +46,29 @@ describe('subscriber-surge', () => {
     expect(r.engine.sizes().cells).toBe(1);
   });
 
-  it('ok/an unregistered cell quiet for longer than the dedup window and its windows is forgotten: it comes back without history', () => {
-    const events = [...crowd(ROGUE, 0, 1, 5), ...crowd(ROGUE, 1, 1, 5), ...crowd(ROGUE, 9, 1000, 20)];
-    // 8 hours of silence: past the 6-hour dedup window and the 1-hour window, the record is dropped.
-    expect(detect(fleet, events).one('subscriber-surge').evidence).toMatchObject({ distinctSubscribers: 13, registered: false, baseline: 0, baselineWindows: 0 });
-    // 5 hours of silence: still inside the dedup window, so kept (an event that old may still come).
-    const kept = [...crowd(ROGUE, 0, 1, 5), ...crowd(ROGUE, 1, 1, 5), ...crowd(ROGUE, 6, 1000, 20)];
-    expect(detect(fleet, kept).one('subscriber-surge').evidence).toMatchObject({ baseline: 5, baselineWindows: 2 });
+  it('ok/an unregistered cell learns no baseline, so forgetting it when quiet (past the dedup window and its window) changes nothing', () => {
+    const events = (gapHours: number) => [...crowd(ROGUE, 0, 1, 5), ...crowd(ROGUE, 1, 1, 5), ...crowd(ROGUE, 2 + gapHours, 1000, 20)];
+    // 8 hours of silence: the record is dropped; 3 hours: kept. The same alert either way.
+    const dropped = detect(fleet, events(8));
+    const kept = detect(fleet, events(3));
+    expect(dropped.one('subscriber-surge').evidence).toMatchObject({ distinctSubscribers: 13, registered: false, baseline: 0, baselineWindows: 0 });
+    expect(kept.one('subscriber-surge').evidence).toEqual({ ...dropped.one('subscriber-surge').evidence, windowStart: iso(5 * 60) });
+  });
+
+  it('ok/a cell registered after it was seen as an impostor starts learning then: the same verdict whether or not the engine forgot it meanwhile', () => {
+    const X = '45008-777000001';
+    const events: FgEvent[] = [];
+    for (let h = 0; h < 5; h++) events.push(ev.attach(h * 60 + 5, { cellId: X, imsi: imsi(1) }));
+    for (let h = 5; h < 16; h++) events.push(ev.attach(h * 60 + 30, { cellId: HOME, imsi: imsi(2) }));
+    events.push(ev.update(16 * 60, { serial: 'KTF1', cellIds: [HOME, X] }));
+    for (let i = 0; i < 13; i++) events.push(ev.attach(17 * 60 + i, { cellId: X, imsi: imsi(100 + i) }));
+    // Kept (a week of dedup window) or forgotten (ten minutes): registered now, in warm-up either way.
+    expect(detect(fleet, events, { dedupWindowMs: 7 * 24 * 3_600_000 }).of('subscriber-surge')).toEqual([]);
+    expect(detect(fleet, events, { dedupWindowMs: 10 * 60_000 }).of('subscriber-surge')).toEqual([]);
+    // And with no warm-up, both judge it against a home cell's crowd (no baseline learned as an impostor).
+    const noWarmup = (dedupWindowMs: number) => detect(fleet, events, { dedupWindowMs, rules: { 'subscriber-surge': { warmupWindows: 0 } } }).one('subscriber-surge').evidence;
+    expect(noWarmup(7 * 24 * 3_600_000)).toEqual(noWarmup(10 * 60_000));
+    expect(noWarmup(10 * 60_000)).toMatchObject({ registered: true, baseline: 0, baselineWindows: 0 });
   });
 
   it('fail/a busy registered cafe with a steady crowd of new faces every hour, after warm-up', () => {

@@ -1,12 +1,26 @@
 import type { Rule } from '../rule.js';
+import type { SurgeWindow } from '../state.js';
 
 /**
  * A cell serving far more distinct subscribers in a window than any home cell would
  * (`homeCellMax`) and than its own learned baseline (`baselineFactor` ×). A registered cell's
  * baseline is trusted after `warmupWindows` active windows, so a busy cafe or office is
  * judged against its own steady crowd, not against a home; an unregistered cell has no
- * baseline and is judged against a home cell.
+ * baseline and is judged against a home cell. The baseline is learned only while the cell is
+ * registered, and starts over when its registration changes: what it learned as another
+ * cell's impostor says nothing of its crowd as a registered one.
  */
+/**
+ * Folds a closed window into the baseline (a registered cell's, when it did not surge). The
+ * engine also calls it for a cell quiet for long (expireCells), as the next attach would.
+ */
+export function foldWindow(w: SurgeWindow, alpha: number): void {
+  if (w.registered && w.imsis.size > 0 && !w.fired) {
+    w.baseline = w.windows === 0 ? w.imsis.size : alpha * w.imsis.size + (1 - alpha) * w.baseline;
+    w.windows++;
+  }
+}
+
 export function subscriberSurge(): Rule {
   return {
     id: 'subscriber-surge',
@@ -15,17 +29,19 @@ export function subscriberSurge(): Rule {
       const start = e.t - (e.t % c.windowMs);
       // The window lives on the cell's record (cell.surge).
       let w = cell.surge;
-      if (!w) cell.surge = w = { start, imsis: new Set(), fired: false, baseline: 0, windows: 0 };
+      if (!w) cell.surge = w = { start, imsis: new Set(), fired: false, baseline: 0, windows: 0, registered: cell.registered };
       if (start > w.start) {
-        if (w.imsis.size > 0 && !w.fired) {
-          w.baseline = w.windows === 0 ? w.imsis.size : c.baselineAlpha * w.imsis.size + (1 - c.baselineAlpha) * w.baseline;
-          w.windows++;
-        }
+        foldWindow(w, c.baselineAlpha);
         w.start = start;
         w.imsis = new Set();
         w.fired = false;
       } else if (start < w.start) {
         return; // an attach from a window already closed (late beyond the reorder limit)
+      }
+      if (w.registered !== cell.registered) {
+        w.registered = cell.registered;
+        w.baseline = 0;
+        w.windows = 0;
       }
       w.imsis.add(e.imsi);
       // One finding per surging window (as ims-downgrade): the alert's count is the number of
