@@ -2,8 +2,9 @@
  * The operator console (`/dashboard`) in a real browser: Debian's Chromium driven by
  * playwright-core, against a real server. Sign-in with an API token, the fleet counts, alerts
  * raised while the page is open arriving over the live stream, acknowledge and resolve as the
- * token's role allows, held payments released with a reason, data shown as text only, and a
- * revoked token signing the console out.
+ * token's role allows, held payments released with a reason, data shown as text only, a
+ * revoked token signing the console out, a token whose role cannot read alerts told so (no
+ * stream opened), and the page keeping at most 500 alerts however many the stream brings.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -47,6 +48,22 @@ async function signedIn(token: string): Promise<Page> {
   await page.click('#signin-form button');
   await page.waitForSelector('#fleet-counts [data-status="active"] dd');
   return page;
+}
+
+/**
+ * Signs in without waiting for the console, recording every request path the page makes;
+ * `prepare` runs first (to route requests).
+ */
+async function signInRecording(token: string, prepare?: (page: Page) => Promise<void>): Promise<{ page: Page; paths: string[] }> {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(5000);
+  const paths: string[] = [];
+  page.on('request', (r) => void paths.push(new URL(r.url()).pathname));
+  await prepare?.(page);
+  await page.goto(`${t.http}/dashboard`);
+  await page.fill('#token', token);
+  await page.click('#signin-form button');
+  return { page, paths };
 }
 
 const rowOf = (page: Page, text: string) => page.locator('#alert-table tbody tr', { hasText: text });
@@ -159,6 +176,46 @@ describe('operator console', () => {
     await page.close();
   });
 
+  it('fail/an ingest token signs in but is told its role cannot read alerts; no alert list, no stream', async () => {
+    const { page, paths } = await signInRecording(tokens.ingest);
+    await expect.poll(() => page.textContent('#banner')).toMatch(/role \(ingest\) cannot read alerts.*viewer, operator and admin/);
+    expect(await page.textContent('#who')).toMatch(/^ingest/);
+    expect(await page.isVisible('#alerts')).toBe(false);
+    // Long enough for a stream to have been opened and retried (its first retry is after 1 s).
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await page.textContent('#live')).toBe('offline');
+    expect(paths.filter((p) => p.startsWith('/v1/alerts'))).toEqual([]);
+    expect(await page.textContent('#banner')).toMatch(/cannot read alerts/);
+    await page.close();
+  });
+
+  it('fail/a stream answering 403 is not retried, and the page says why', async () => {
+    const { page, paths } = await signInRecording(tokens.viewer, (p) =>
+      p.route('**/v1/alerts/stream', (route) => route.fulfill({ status: 403, contentType: 'application/problem+json', body: JSON.stringify({ status: 403, detail: 'forbidden' }) })),
+    );
+    await expect.poll(() => page.textContent('#banner')).toMatch(/may not read the live alert stream/);
+    // Retries would come after 1 s, then 2 s.
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(paths.filter((p) => p === '/v1/alerts/stream')).toHaveLength(1);
+    expect(await page.textContent('#live')).toBe('offline');
+    expect(await page.isVisible('#console')).toBe(true);
+    await page.close();
+  });
+
+  it('fail/a 401 during the first loads signs the console out and starts nothing (no stream with no token)', async () => {
+    // The token is good for /v1/me, then the server forgets it while the page loads the list.
+    const { page, paths } = await signInRecording(tokens.viewer, (p) =>
+      p.route('**/v1/alerts?*', (route) => route.fulfill({ status: 401, contentType: 'application/problem+json', body: JSON.stringify({ status: 401, detail: 'token unknown' }) })),
+    );
+    await expect.poll(() => page.textContent('#banner')).toMatch(/no longer valid/);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(paths).toContain('/v1/alerts');
+    expect(paths).not.toContain('/v1/alerts/stream');
+    expect(await page.isVisible('#signin')).toBe(true);
+    expect(await page.textContent('#live')).toBe('offline');
+    await page.close();
+  });
+
   it('fail/a token revoked while the console is open signs it out with a message', async () => {
     const token = (await cli(['token', 'create', '--role', 'operator'], t.env)).stdout.trim();
     const page = await signedIn(token);
@@ -169,6 +226,21 @@ describe('operator console', () => {
     await expect.poll(() => page.textContent('#banner')).toMatch(/no longer valid/);
     expect(await page.isVisible('#signin')).toBe(true);
     expect(await page.evaluate(() => (globalThis as unknown as { sessionStorage: { length: number } }).sessionStorage.length)).toBe(0);
+    await page.close();
+  });
+
+  // Last: it fills the alert store, which the tests above read.
+  it('ok/the page keeps at most 500 alerts, the most recent, however many the stream brings', async () => {
+    const page = await signedIn(tokens.viewer);
+    await expect.poll(() => page.textContent('#live')).toBe('live');
+    const n = 520;
+    const events = Array.from({ length: n }, (_, i) => ({ type: 'femto.report', serial: `CAP-${String(i).padStart(4, '0')}`, sourceIp: '203.0.113.77' }));
+    await ingest(...events);
+    // The last alert raised has arrived: every one before it has too (one stream, in order).
+    const last = rowOf(page, `CAP-${String(n - 1).padStart(4, '0')}`);
+    await expect.poll(() => last.count(), { timeout: 15_000 }).toBe(1);
+    expect(await page.locator('#alert-table tbody tr').count()).toBe(500);
+    expect(await page.textContent('#alert-count')).toBe('500 shown');
     await page.close();
   });
 });

@@ -7,9 +7,13 @@
   const STATUSES = ['active', 'provisioned', 'suspended', 'lost', 'decommissioned'];
   const RANK = { low: 0, medium: 1, high: 2, critical: 3 };
   const FLEET_REFRESH_MS = 30_000;
+  // Alerts the page keeps (the most recent by lastSeen): the stream adds one per new alert, so
+  // without a bound a busy day would grow the page without end. A list reload reads 200.
+  const MAX_ALERTS = 500;
 
   const $ = (id) => document.getElementById(id);
-  const state = { token: null, me: null, alerts: new Map(), stream: null, timers: [] };
+  // rows: alert id -> its <tr> in the table, so a stream event touches one row, not all.
+  const state = { token: null, me: null, alerts: new Map(), rows: new Map(), stream: null, timers: [] };
 
   /** An element with text content (and optional class): the only way data gets into the page. */
   function el(tag, text, cls) {
@@ -68,10 +72,19 @@
     $('signin').hidden = true;
     $('console').hidden = false;
     $('signout').hidden = false;
+    $('fleet').hidden = !may('devices:read');
+    $('alerts').hidden = !may('alerts:read');
     $('holds').hidden = !may('payments:hold');
-    await Promise.all([loadFleet(), loadAlerts(), may('payments:hold') ? loadHolds() : null]);
-    state.timers.push(setInterval(() => void loadFleet(), FLEET_REFRESH_MS));
-    void follow();
+    if (!may('alerts:read')) {
+      // GET /v1/me accepts any valid token, but ingest and payment tokens cannot read alerts:
+      // say so rather than fail on every request (and retry the stream for ever).
+      showError(`This token's role (${state.me.role}) cannot read alerts: the console is for viewer, operator and admin tokens.`);
+    }
+    await Promise.all([loadFleet(), may('alerts:read') ? loadAlerts() : null, may('payments:hold') ? loadHolds() : null]);
+    // A 401 during those loads signed the console out: nothing more to start.
+    if (state.token === null) return;
+    if (may('devices:read')) state.timers.push(setInterval(() => void loadFleet(), FLEET_REFRESH_MS));
+    if (may('alerts:read')) void follow();
   }
 
   function signOut(message) {
@@ -82,6 +95,7 @@
     state.stream = null;
     for (const t of state.timers.splice(0)) clearInterval(t);
     state.alerts.clear();
+    state.rows.clear();
     $('alert-table').tBodies[0].replaceChildren();
     $('hold-table').tBodies[0].replaceChildren();
     $('fleet-counts').replaceChildren();
@@ -141,6 +155,7 @@
       const r = await api(`/v1/alerts?${q}`);
       state.alerts.clear();
       for (const a of r.items) state.alerts.set(a.id, a);
+      evictOldest();
       render();
     } catch (e) {
       failed(e, 'Loading alerts failed');
@@ -149,10 +164,59 @@
 
   const subjectOf = (a) => a.serial ?? a.cellId ?? a.txId ?? a.msisdn ?? a.imsi ?? '';
 
-  function render(freshId) {
-    const rows = [...state.alerts.values()].filter(shown).sort((x, y) => RANK[y.severity] - RANK[x.severity] || (y.lastSeen < x.lastSeen ? -1 : y.lastSeen > x.lastSeen ? 1 : 0));
-    $('alert-count').textContent = `${rows.length} shown`;
-    $('alert-table').tBodies[0].replaceChildren(...rows.map((a) => row(a, a.id === freshId)));
+  /** Table order: most severe first, then most recently seen. Negative when x comes before y. */
+  function order(x, y) {
+    return RANK[y.severity] - RANK[x.severity] || (y.lastSeen < x.lastSeen ? -1 : y.lastSeen > x.lastSeen ? 1 : 0);
+  }
+
+  const alertBody = () => $('alert-table').tBodies[0];
+  const showCount = () => {
+    $('alert-count').textContent = `${alertBody().rows.length} shown`;
+  };
+
+  /** The whole table again: after a list reload or a filter change. */
+  function render() {
+    const rows = [...state.alerts.values()].filter(shown).sort(order);
+    state.rows.clear();
+    alertBody().replaceChildren(
+      ...rows.map((a) => {
+        const tr = row(a, false);
+        state.rows.set(a.id, tr);
+        return tr;
+      }),
+    );
+    showCount();
+  }
+
+  /** One alert changed: its row alone is taken out and, if the filters show it, put back in its place. */
+  function placeRow(a, fresh) {
+    state.rows.get(a.id)?.remove();
+    state.rows.delete(a.id);
+    if (shown(a)) {
+      const tr = row(a, fresh);
+      let next = null;
+      for (const r of alertBody().rows) {
+        const b = state.alerts.get(r.dataset.id);
+        if (b && order(a, b) < 0) {
+          next = r;
+          break;
+        }
+      }
+      alertBody().insertBefore(tr, next);
+      state.rows.set(a.id, tr);
+    }
+    showCount();
+  }
+
+  /** Keeps the page to MAX_ALERTS: the least recently seen go (a list reload brings back what matters). */
+  function evictOldest() {
+    while (state.alerts.size > MAX_ALERTS) {
+      let oldest = null;
+      for (const a of state.alerts.values()) if (oldest === null || a.lastSeen < oldest.lastSeen) oldest = a;
+      state.alerts.delete(oldest.id);
+      state.rows.get(oldest.id)?.remove();
+      state.rows.delete(oldest.id);
+    }
   }
 
   function row(a, fresh) {
@@ -183,7 +247,7 @@
       const a = await api(`/v1/alerts/${encodeURIComponent(id)}/${verb}`, { method: 'POST', body: {} });
       state.alerts.set(a.id, a);
       clearError();
-      render();
+      placeRow(a, false);
     } catch (e) {
       failed(e, `Could not ${verb} the alert`);
     }
@@ -193,8 +257,12 @@
   function onStreamAlert(a, isNew) {
     const had = state.alerts.get(a.id);
     // The stream carries the alert, not the operator's status: a repeat keeps the status shown.
-    state.alerts.set(a.id, { ...a, status: had ? had.status : 'open' });
-    render(isNew || !had ? a.id : undefined);
+    const next = { ...a, status: had ? had.status : 'open' };
+    state.alerts.set(a.id, next);
+    evictOldest();
+    // Evicted at once when it is older than all the page keeps: then there is no row to place.
+    if (state.alerts.has(a.id)) placeRow(next, isNew || !had);
+    else showCount();
   }
 
   // ---- live stream (server-sent events, read with fetch so the token goes in a header) -------
@@ -214,6 +282,11 @@
       try {
         const res = await fetch('/v1/alerts/stream', { headers: { authorization: `Bearer ${state.token}` }, signal: ctrl.signal });
         if (res.status === 401) return signOut('Your token is no longer valid: sign in again.');
+        // The role may not read alerts (changed since sign-in, or the server says so): retrying cannot help.
+        if (res.status === 403) {
+          setLive(false);
+          return showError('This token may not read the live alert stream (needs alerts:read): it is not followed.');
+        }
         if (!res.ok || !res.body) throw new Error(`stream answered ${res.status}`);
         setLive(true);
         delay = 1000;

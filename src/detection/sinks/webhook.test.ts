@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -82,6 +82,9 @@ function signedBy(secret: string, g: { body: string; sig: string }): boolean {
   const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(g.sig);
   return m !== null && Math.abs(Number(m[1]) - Date.now() / 1000) < 60 && createHmac('sha256', secret).update(`${m[1]}.${g.body}`).digest('hex') === m[2];
 }
+
+/** What `x-femtoguard-delivery` must be for a body: the alert id and 32 hex of SHA-256 over the body. */
+const deliveryOf = (body: string, alertId: string): string => `${alertId}:${createHash('sha256').update(body).digest('hex').slice(0, 32)}`;
 
 async function until(cond: () => boolean, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
@@ -174,8 +177,49 @@ describe('webhook sink over the SQLite outbox', () => {
     sink.deliver(alert(1), false, false);
     await sink.idle();
     expect(rows(db)).toEqual([]);
-    expect(rx.got.map((g) => g.delivery)).toEqual(['al_1:0']);
+    expect(rx.got.map((g) => g.delivery)).toEqual([deliveryOf(rx.got[0]?.body ?? '', 'al_1')]);
     expect(sink.stats).toEqual({ delivered: 1, failed: 0, retried: 0, dropped: 0 });
+    await sink.close();
+  });
+
+  it('ok/a raise and its escalation carry different delivery ids, even when the queue emptied between them', async () => {
+    const rx = await startReceiver();
+    receivers.push(rx);
+    const db = open();
+    const sink = webhookSink({ targets: [{ url: `http://127.0.0.1:${rx.port}/hook`, secret: SECRET_A, minSeverity: 'low' }], options: options(), outbox: sqliteWebhookOutbox(db), logger });
+    sink.deliver(alert(1, 'high'), true, false);
+    await sink.idle();
+    // The first row is gone, so SQLite hands the escalation's row the same id again.
+    sink.deliver(alert(1), false, true);
+    await sink.idle();
+    const ids = rx.got.map((g) => g.delivery);
+    expect(ids).toHaveLength(2);
+    expect(ids[0]).not.toBe(ids[1]);
+    expect(ids).toEqual(rx.got.map((g) => deliveryOf(g.body, 'al_1')));
+    await sink.close();
+  });
+
+  it('fail/a redirect is not followed: the signed body never reaches the other host, and the delivery is retried then given up', async () => {
+    const elsewhere = await startReceiver();
+    receivers.push(elsewhere);
+    const redirects: string[] = [];
+    const server = createServer((req, res) => {
+      redirects.push(req.url ?? '');
+      req.resume();
+      res.writeHead(302, { location: `http://127.0.0.1:${elsewhere.port}/stolen` }).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const a = server.address();
+    const port = typeof a === 'object' && a ? a.port : 0;
+    receivers.push({ server, got: [], answer: () => 204 });
+    const db = open();
+    const sink = webhookSink({ targets: [{ url: `http://127.0.0.1:${port}/hook`, secret: SECRET_A, minSeverity: 'low' }], options: options({ maxAttempts: 3, backoffMs: 5 }), outbox: sqliteWebhookOutbox(db), logger });
+    sink.deliver(alert(1), true, false);
+    await sink.idle();
+    expect(redirects).toEqual(['/hook', '/hook', '/hook']);
+    expect(elsewhere.got).toEqual([]);
+    expect(sink.stats).toEqual({ delivered: 0, failed: 1, retried: 2, dropped: 0 });
+    expect(logged('webhook delivery failed; giving up')).toEqual([expect.objectContaining({ alert: 'al_1', why: 'HTTP 302 (redirect not followed)' })]);
     await sink.close();
   });
 
@@ -187,7 +231,9 @@ describe('webhook sink over the SQLite outbox', () => {
     sink.deliver(alert(1), true, false);
     sink.deliver(alert(2), true, false);
     await sink.idle();
-    expect(rx.got.map((g) => g.delivery)).toEqual(['al_1:0', 'al_1:1', 'al_1:2', 'al_2:0']);
+    // Stable across the retries of one delivery.
+    const [first, second] = [deliveryOf(rx.got[0]?.body ?? '', 'al_1'), deliveryOf(rx.got[3]?.body ?? '', 'al_2')];
+    expect(rx.got.map((g) => g.delivery)).toEqual([first, first, first, second]);
     expect(sink.stats).toEqual({ delivered: 1, failed: 1, retried: 2, dropped: 0 });
     expect(logged('webhook delivery failed; giving up')).toEqual([expect.objectContaining({ alert: 'al_1', attempts: 3, why: 'HTTP 503', webhook: `http://127.0.0.1:${rx.port}/hook` })]);
     expect(rows(db)).toEqual([]);

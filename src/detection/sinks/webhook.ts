@@ -57,6 +57,17 @@ export function signWebhook(secret: string, body: string, unixSeconds: number): 
 }
 
 /**
+ * The `x-femtoguard-delivery` header: `<alertId>:<first 32 hex of SHA-256(body)>`. The same on
+ * every retry of a delivery (its body is stored, and signed only when sent) and different
+ * for a raise and its escalations (their bodies differ in type and content), so a receiver
+ * can drop repeats by it. Not the outbox row id: SQLite reuses a deleted row's id once the
+ * queue is empty, so a raise and its escalation could share one.
+ */
+function webhookDeliveryId(alertId: string, body: string): string {
+  return `${alertId}:${createHash('sha256').update(body).digest('hex').slice(0, 32)}`;
+}
+
+/**
  * A target's key in the outbox: SHA-256 of its URL. Stable across restarts while the URL
  * stays; neither the URL (which may carry credentials) nor the secret is stored.
  */
@@ -85,7 +96,9 @@ type Outcome = { ok: boolean; why: string } | null;
  * queued: a failing job (non-2xx or network error) is retried with exponential backoff and
  * holds those behind it until it is delivered or, after `maxAttempts`, given up (removed,
  * logged with its alert id, counted). So a receiver never sees an escalation before its
- * raise, and while it is down only the job at the head spends its attempts.
+ * raise; while it is down the job at the head spends its attempts and is given up, then the
+ * next one does, so a long outage loses deliveries one per retry span. Redirects are not
+ * followed (a signed body goes to the configured URL only): a 3xx is a failed attempt.
  */
 export function webhookSink(deps: WebhookDeps): WebhookSink {
   const { targets, options: opts, outbox, logger: log } = deps;
@@ -161,12 +174,14 @@ export function webhookSink(deps: WebhookDeps): WebhookSink {
     try {
       const res = await fetch(target.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-femtoguard-signature': signWebhook(target.secret, job.body, ts), 'x-femtoguard-delivery': `${job.alertId}:${job.attempt}` },
+        headers: { 'content-type': 'application/json', 'x-femtoguard-signature': signWebhook(target.secret, job.body, ts), 'x-femtoguard-delivery': webhookDeliveryId(job.alertId, job.body) },
         body: job.body,
+        // A redirect would re-post the signed body to a host nobody configured.
+        redirect: 'manual',
         signal: AbortSignal.any([AbortSignal.timeout(opts.timeoutMs), closing.signal]),
       });
       await res.arrayBuffer().catch(() => undefined);
-      return { ok: res.status >= 200 && res.status < 300, why: `HTTP ${res.status}` };
+      return { ok: res.status >= 200 && res.status < 300, why: res.status >= 300 && res.status < 400 ? `HTTP ${res.status} (redirect not followed)` : `HTTP ${res.status}` };
     } catch (e) {
       if (closing.signal.aborted) return null;
       return { ok: false, why: (e as Error).name === 'TimeoutError' ? 'timeout' : 'network error' };
