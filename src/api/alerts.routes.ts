@@ -27,7 +27,7 @@ function view<T extends { imsi?: string; msisdn?: string; imei?: string }>(req: 
 }
 
 /** `/v1/alerts`: list, acknowledge, resolve; `/v1/alerts/stream`: live server-sent events. Payment holds. */
-export function registerAlertRoutes(app: FastifyInstance, deps: { alerts: AlertStore; holds: PaymentHoldStore; hub: AlertHub; tokens: TokenService; audit: AuditSink }): void {
+export function registerAlertRoutes(app: FastifyInstance, deps: { alerts: AlertStore; holds: PaymentHoldStore; hub: AlertHub; tokens: TokenService; audit: AuditSink; streamPingMs: number }): void {
   const { alerts, holds, hub, tokens, audit } = deps;
   const read = { preHandler: requirePermission(tokens, 'alerts:read') };
   const write = { preHandler: requirePermission(tokens, 'alerts:write') };
@@ -49,7 +49,18 @@ export function registerAlertRoutes(app: FastifyInstance, deps: { alerts: AlertS
     const off = hub.subscribe((a, isNew) => {
       res.write(`event: ${isNew ? 'alert' : 'alert-update'}\nid: ${a.id}\ndata: ${JSON.stringify(view(req, a))}\n\n`);
     });
-    const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+    // Each keep-alive checks the token again: a token revoked (or of a role changed) while its
+    // stream is open stops receiving alerts within one interval, not when the connection drops.
+    const token = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+    const ping = setInterval(() => {
+      void tokens.verify(token).then(
+        (still) => {
+          if (still && can(still.role, 'alerts:read')) res.write(': ping\n\n');
+          else res.end();
+        },
+        () => res.end(),
+      );
+    }, deps.streamPingMs);
     req.raw.on('close', () => {
       clearInterval(ping);
       off();

@@ -34,6 +34,8 @@ export interface ApiDeps {
   logger: Logger;
   maxBodyBytes: number;
   ocspNextUpdateSeconds: number;
+  /** keep-alive and token re-check interval of the live alert stream */
+  streamPingMs: number;
 }
 
 /**

@@ -73,6 +73,7 @@ export async function startServer(config: Config, opts: { logger: Logger; env?: 
       logger: log,
       maxBodyBytes: config.api.maxBodyBytes,
       ocspNextUpdateSeconds: config.ocsp.nextUpdateSeconds,
+      streamPingMs: config.alerts.streamPingMs,
     });
     closers.push(() => api.close());
     for (const ext of EXTENSIONS) await ext.registerApi?.(api, { config, base, log, env: opts.env ?? process.env });

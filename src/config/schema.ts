@@ -82,6 +82,8 @@ export const configSchema = z
         webhookBackoffMs: z.number().int().min(10).max(60_000).default(1000),
         /** full IMSI/MSISDN in webhooks and the alerts file (default: masked) */
         includeIdentifiers: z.boolean().default(false),
+        /** the live alert stream sends a keep-alive this often and checks its token again then (a revoked token's stream is closed) */
+        streamPingMs: z.number().int().min(100).max(300_000).default(15_000),
       })
       .prefault({}),
     /** Live detection: a short reorder horizon so alerts do not wait. */

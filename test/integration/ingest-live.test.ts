@@ -67,7 +67,7 @@ beforeAll(async () => {
   requireTool('curl', 'curl');
   hook = await webhookReceiver(2);
   t = await startTestServer({
-    alerts: { webhooks: [{ url: hook.url, secret: SECRET, minSeverity: 'high' }], webhookBackoffMs: 50 },
+    alerts: { webhooks: [{ url: hook.url, secret: SECRET, minSeverity: 'high' }], webhookBackoffMs: 50, streamPingMs: 200 },
     live: { maxOutOfOrderMs: 0, quietFlushMs: 100, registryPollMs: 200 },
   });
   const regFile = join(t.work, 'reg.csv');
@@ -140,6 +140,20 @@ describe('live detection', () => {
       expect(createHmac('sha256', SECRET).update(`${m?.[1]}.${g.body}`).digest('hex')).toBe(m?.[2]);
       expect(JSON.parse(g.body)).toMatchObject({ type: 'alert.raised', alert: { serial: 'LV3' } });
     }
+  });
+
+  it('fail/a token revoked while its stream is open is cut off within one keep-alive interval', async () => {
+    const token = (await cli(['token', 'create', '--role', 'viewer'], t.env)).stdout.trim();
+    const started = Date.now();
+    const sse = run('curl', ['-sS', '-N', '--max-time', '20', '-H', `Authorization: Bearer ${token}`, `${t.http}/v1/alerts/stream`]);
+    await new Promise((r) => setTimeout(r, 500));
+    const me = await get('/v1/me', token);
+    expect((await cli(['token', 'revoke', String(me.tokenId)], t.env)).status).toBe(0);
+    const out = await sse;
+    // Closed by the server (curl exits 0 on a clean end), long before curl's own 20 s limit.
+    expect(out.status).toBe(0);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(out.stdout).toMatch(/: ping/);
   });
 
   it('ok/a cloned identity is quarantined: status suspended, certificates on hold, audited, reversible', async () => {
