@@ -7,8 +7,8 @@ import type { DetectionConfig, RuleId } from './config.js';
 import { runsOn, type EnginePartition, type FlagEvent } from './partition.js';
 import type { Rule, RuleContext } from './rule.js';
 import { createRules } from './rules/index.js';
-import { foldWindow } from './rules/subscriber-surge.js';
-import { CellFlags, relocates, SubscriberIndex, type CellState, type DeviceRuntime, type RegistryView } from './state.js';
+import { TypeCounts } from './type-counts.js';
+import { announceCells, CellFlags, CellRecords, pruneDevice, relocates, SubscriberIndex, type DeviceRuntime, type RegistryView } from './state.js';
 
 export interface EngineOptions {
   registry: RegistryView;
@@ -107,7 +107,7 @@ export function createEngine(opts: EngineOptions) {
     strangers.delete(serial);
     runtimes.set(serial, rt);
   }
-  const cells = new Map<string, CellState>();
+  const cells = new CellRecords(registry);
   // Cell numbers (RuleContext.cellNo): device-chosen ids, so ids nothing holds are swept (see
   // CellNumbers). The only places a number outlives the report that interned it are on the
   // device records, all marked by `markHeldCellNos`.
@@ -136,15 +136,7 @@ export function createEngine(opts: EngineOptions) {
   }
   let neighborIds = new Int32Array(64);
   const stats: EngineStats = { events: 0, byType: {}, duplicates: 0, late: 0, tooOld: 0, findings: 0 };
-  const TYPE_NAMES = ['femto.report', 'ue.attach', 'ims.register', 'femto.session', 'payment.auth', 'registry.update'] as const;
-  const typeCounts = new Float64Array(TYPE_NAMES.length);
-  /** type numbers in the order first seen (the order of `byType`'s keys) */
-  const typeOrder: number[] = [];
-  const byTypeNow = (): Record<string, number> => {
-    const out: Record<string, number> = {};
-    for (const k of typeOrder) out[TYPE_NAMES[k] as string] = typeCounts[k] as number;
-    return out;
-  };
+  const typeCounts = new TypeCounts(['femto.report', 'ue.attach', 'ims.register', 'femto.session', 'payment.auth', 'registry.update']);
   let startT = NaN;
   let lastT = -Infinity;
   let nextTick = -Infinity;
@@ -152,7 +144,7 @@ export function createEngine(opts: EngineOptions) {
   const livenessMs = config.rules['credential-shared'].sessionLivenessMs;
   // Subscribers are kept as long as the longest look-back that needs them.
   const retentionMs = Math.max(config.rules['payment-exposure'].lookbackMs, config.rules['subscriber-surge'].windowMs) + config.maxOutOfOrderMs;
-  /** the longest per-cell window: a cell quiet for longer (and the dedup window) is forgotten or folded (expireCells) */
+  /** the longest per-cell window: a cell quiet for longer (and the dedup window) is forgotten or folded (CellRecords.expire) */
   const cellWindowMs = Math.max(config.rules['subscriber-surge'].windowMs, config.rules['ims-downgrade'].windowMs);
 
   /** order number of the event being processed (the reader's, or this engine's own count) */
@@ -206,17 +198,6 @@ export function createEngine(opts: EngineOptions) {
     },
   };
 
-  /**
-   * Forgets sessions (never closed by a `down`: a crash) and addresses not seen within the
-   * credential-shared liveness: they can no longer count as live, and without this a device
-   * that changes address or session id every day would grow its runtime for ever.
-   */
-  function prune(rt: DeviceRuntime, t: number): void {
-    const before = t - livenessMs;
-    for (const [k, s] of rt.sessions) if (Math.max(s.upAt, rt.ipSeen.get(s.ip) ?? 0) < before) rt.sessions.delete(k);
-    for (const [ip, seen] of rt.ipSeen) if (seen < before) rt.ipSeen.delete(ip);
-  }
-
   /** The device's record, its registry entry refreshed when the registry changed since. */
   function runtimeOf(serial: string, t: number): DeviceRuntime {
     let rt = runtimes.get(serial);
@@ -245,57 +226,6 @@ export function createEngine(opts: EngineOptions) {
     return rt;
   }
 
-  /** The cell's record, its "registered" answer refreshed when the registry changed since. */
-  function cellOf(cellId: string, t: number): CellState {
-    let c = cells.get(cellId);
-    if (!c) cells.set(cellId, (c = { registered: false, regVersion: -1, surge: undefined, ims: undefined, lastT: t }));
-    else if (t > c.lastT) c.lastT = t;
-    if (c.regVersion !== registry.version) {
-      c.registered = registry.cellRegistered(cellId);
-      c.regVersion = registry.version;
-    }
-    return c;
-  }
-
-  /**
-   * The announced cells as a set. A device announces the same cells report after report: the
-   * set is rebuilt only when they change (same cells in the same order give the same set).
-   */
-  function announce(rt: DeviceRuntime, cellIds: readonly string[]): void {
-    const cur = rt.announcedIds;
-    if (cur.length === cellIds.length) {
-      let i = 0;
-      while (i < cur.length && cur[i] === cellIds[i]) i++;
-      if (i === cur.length) return;
-    }
-    rt.announced = new Set(cellIds);
-    rt.announcedIds = [...rt.announced];
-  }
-
-  /**
-   * Cell records quiet since before `before`, which no later event can reach in their old
-   * windows (see `tick`): an unregistered cell's is dropped (device-chosen ids: without this,
-   * every cell id ever seen would stay); a registered cell's (bounded by the registry) keeps its
-   * learned baseline, its closed surge window folded into it as the next attach would do, and
-   * that window's subscriber set let go.
-   */
-  function expireCells(before: number): void {
-    for (const [cellId, c] of cells) {
-      if (c.lastT >= before) continue;
-      if (!registry.cellRegistered(cellId)) {
-        cells.delete(cellId);
-        continue;
-      }
-      c.ims = undefined;
-      const w = c.surge;
-      if (w && w.imsis.size > 0) {
-        foldWindow(w, config.rules['subscriber-surge'].baselineAlpha);
-        w.imsis = new Set();
-        w.fired = false;
-      }
-    }
-  }
-
   function tick(t: number, final = false): void {
     for (const h of byType.tick) h(t, ctx, final);
     // Not on the final pass: nothing comes after it to forget for (and a partitioned
@@ -310,7 +240,7 @@ export function createEngine(opts: EngineOptions) {
       // event, so that it forgets exactly what one engine would (device-side ticks raise none).
       if (part?.side === 'subscriber') absorb(part.flagsBefore(seq, true));
       flags.expire(reach - config.rules['payment-exposure'].flagRetentionMs);
-      expireCells(reach - cellWindowMs);
+      cells.expire(reach - cellWindowMs, config.rules['subscriber-surge'].baselineAlpha);
       book.expire(t);
       nextExpire = t + EXPIRE_EVERY_MS;
     }
@@ -383,8 +313,7 @@ export function createEngine(opts: EngineOptions) {
       default:
         k = 5;
     }
-    if (typeCounts[k] === 0) typeOrder.push(k);
-    typeCounts[k] = (typeCounts[k] as number) + 1;
+    typeCounts.add(k);
     // A partitioned engine (EngineOptions.partition) runs only its side's events past this point.
     if (k === 1 || k === 2 || k === 4 ? !subscriberSide : k === 5 ? false : !deviceSide) {
       opts.onProcessed?.(e);
@@ -395,10 +324,10 @@ export function createEngine(opts: EngineOptions) {
         // The cells an event announces are set before the rules run, so that a finding raised
         // by this very event flags them (payment-exposure counts from the first alert).
         const rt = runtimeOf(e.serial, e.t);
-        if (e.phase === 'up' && e.cellIds) announce(rt, e.cellIds);
+        if (e.phase === 'up' && e.cellIds) announceCells(rt, e.cellIds);
         for (const h of byType.session) h(e, ctx, rt);
         const key = e.sessionId ?? e.sourceIp;
-        prune(rt, e.t);
+        pruneDevice(rt, e.t - livenessMs);
         if (e.phase === 'up') rt.sessions.set(key, { ip: e.sourceIp, upAt: e.t });
         else rt.sessions.delete(key);
         rt.ipSeen.set(e.sourceIp, e.t);
@@ -406,7 +335,7 @@ export function createEngine(opts: EngineOptions) {
       }
       case 'femto.report': {
         const rt = runtimeOf(e.serial, e.t);
-        if (e.cellIds) announce(rt, e.cellIds);
+        if (e.cellIds) announceCells(rt, e.cellIds);
         const nb = e.neighbors;
         if (nb) {
           // Between reports: no number is in flight outside the device records.
@@ -417,20 +346,20 @@ export function createEngine(opts: EngineOptions) {
         }
         for (const h of byType.report) h(e, ctx, rt);
         if (e.sourceIp) {
-          if (!rt.ipSeen.has(e.sourceIp)) prune(rt, e.t);
+          if (!rt.ipSeen.has(e.sourceIp)) pruneDevice(rt, e.t - livenessMs);
           rt.ipSeen.set(e.sourceIp, e.t);
         }
         break;
       }
       case 'ue.attach': {
         subscribers.observe(e.imsi, e.t, e.cellId, e.msisdn, e.imei);
-        const cell = cellOf(e.cellId, e.t);
+        const cell = cells.of(e.cellId, e.t);
         for (const h of byType.attach) h(e, ctx, cell);
         break;
       }
       case 'ims.register': {
         subscribers.observe(e.imsi, e.t, e.cellId, e.msisdn);
-        const cell = e.cellId ? cellOf(e.cellId, e.t) : undefined;
+        const cell = e.cellId ? cells.of(e.cellId, e.t) : undefined;
         for (const h of byType.ims) h(e, ctx, cell);
         break;
       }
@@ -533,7 +462,7 @@ export function createEngine(opts: EngineOptions) {
       if (lastT > -Infinity) tick(lastT, true);
     },
     alerts: (): Alert[] => book.list(),
-    stats: (): EngineStats => ({ ...stats, byType: byTypeNow(), duplicates: intake.duplicates, tooOld: intake.tooOld, late: intake.late }),
+    stats: (): EngineStats => ({ ...stats, byType: typeCounts.byType(), duplicates: intake.duplicates, tooOld: intake.tooOld, late: intake.late }),
     /** Number of entities held (for the bounded-memory checks). */
     sizes: () => {
       let sessions = 0;

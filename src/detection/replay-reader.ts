@@ -30,6 +30,7 @@ import {
 } from '../events/index.js';
 import type { DetectionConfig } from './config.js';
 import type { Engine } from './engine.js';
+import { TypeCounts } from './type-counts.js';
 
 export interface LineError {
   line: number;
@@ -141,8 +142,7 @@ export class ReplayReader {
   /** events emitted so far (the next one's order number) */
   private emitted = 0;
   /** events emitted per type, and the types in the order first emitted (the engine's byType) */
-  private readonly typeCounts = [0, 0, 0, 0, 0, 0, 0];
-  private readonly typeOrder: number[] = [];
+  private readonly typeCounts = new TypeCounts(TYPE_NAMES);
 
   private readonly fastScan: boolean;
   private readonly shared: boolean;
@@ -182,9 +182,7 @@ export class ReplayReader {
 
   /** Events emitted in order, by type in the order first emitted: what one engine counts as `byType`. */
   emittedByType(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const k of this.typeOrder) out[TYPE_NAMES[k] as string] = this.typeCounts[k] as number;
-    return out;
+    return this.typeCounts.byType();
   }
 
   private readonly onError = (l: NdjsonLine): void => {
@@ -282,9 +280,7 @@ export class ReplayReader {
       out = this.out;
     }
     this.emitted++;
-    const counted = this.typeCounts[w.type] as number;
-    if (counted === 0) this.typeOrder.push(w.type);
-    this.typeCounts[w.type] = counted + 1;
+    this.typeCounts.add(w.type);
     const at = this.outPos;
     out.data.set(w.src.data.subarray(w.start, w.end), at);
     const i = out.rows++;

@@ -235,6 +235,91 @@ export interface ImsWindow {
 }
 
 /**
+ * Forgets a device's sessions (never closed by a `down`: a crash) and addresses not seen since
+ * `before` (the credential-shared liveness ago): they can no longer count as live, and without
+ * this a device that changes address or session id every day would grow its record for ever.
+ */
+export function pruneDevice(rt: DeviceRuntime, before: number): void {
+  for (const [k, s] of rt.sessions) if (Math.max(s.upAt, rt.ipSeen.get(s.ip) ?? 0) < before) rt.sessions.delete(k);
+  for (const [ip, seen] of rt.ipSeen) if (seen < before) rt.ipSeen.delete(ip);
+}
+
+/**
+ * The cells a device announces, as a set. A device announces the same cells report after
+ * report: the set is rebuilt only when they change (same cells in the same order give the
+ * same set object, which unregistered-cell relies on to skip cells it checked already).
+ */
+export function announceCells(rt: DeviceRuntime, cellIds: readonly string[]): void {
+  const cur = rt.announcedIds;
+  if (cur.length === cellIds.length) {
+    let i = 0;
+    while (i < cur.length && cur[i] === cellIds[i]) i++;
+    if (i === cur.length) return;
+  }
+  rt.announced = new Set(cellIds);
+  rt.announcedIds = [...rt.announced];
+}
+
+/**
+ * Folds a closed surge window into its cell's baseline (a registered cell's, when the window did
+ * not surge): subscriber-surge does it at the next attach, CellRecords.expire for a quiet cell.
+ */
+export function foldWindow(w: SurgeWindow, alpha: number): void {
+  if (w.registered && w.imsis.size > 0 && !w.fired) {
+    w.baseline = w.windows === 0 ? w.imsis.size : alpha * w.imsis.size + (1 - alpha) * w.baseline;
+    w.windows++;
+  }
+}
+
+/** One record per cell seen in an attach or IMS registration: the per-cell state of the rules. */
+export class CellRecords {
+  private readonly cells = new Map<string, CellState>();
+
+  constructor(private readonly registry: RegistryView) {}
+
+  /** The cell's record, its "registered" answer refreshed when the registry changed since; `t` is the event's time. */
+  of(cellId: string, t: number): CellState {
+    let c = this.cells.get(cellId);
+    if (!c) this.cells.set(cellId, (c = { registered: false, regVersion: -1, surge: undefined, ims: undefined, lastT: t }));
+    else if (t > c.lastT) c.lastT = t;
+    if (c.regVersion !== this.registry.version) {
+      c.registered = this.registry.cellRegistered(cellId);
+      c.regVersion = this.registry.version;
+    }
+    return c;
+  }
+
+  /**
+   * Records quiet since before `before`, which no later event can reach in their old windows
+   * (the engine passes a time older than any event it still lets in): an unregistered cell's is
+   * dropped (device-chosen ids: without this, every cell id ever seen would stay; it learned no
+   * baseline, so nothing is lost); a registered cell's (bounded by the registry) keeps its
+   * learned baseline, its closed surge window folded into it as the next attach would do
+   * (`alpha`: subscriber-surge's baselineAlpha), and that window's subscriber set let go.
+   */
+  expire(before: number, alpha: number): void {
+    for (const [cellId, c] of this.cells) {
+      if (c.lastT >= before) continue;
+      if (!this.registry.cellRegistered(cellId)) {
+        this.cells.delete(cellId);
+        continue;
+      }
+      c.ims = undefined;
+      const w = c.surge;
+      if (w && w.imsis.size > 0) {
+        foldWindow(w, alpha);
+        w.imsis = new Set();
+        w.fired = false;
+      }
+    }
+  }
+
+  get size(): number {
+    return this.cells.size;
+  }
+}
+
+/**
  * Subscribers joined across identifiers (IMSI, MSISDN, IMEI) with the cells they were on
  * recently. Bounded: subscribers not seen within the retention are dropped by `expire`.
  */

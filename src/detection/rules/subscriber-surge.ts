@@ -1,5 +1,5 @@
 import type { Rule } from '../rule.js';
-import type { SurgeWindow } from '../state.js';
+import { foldWindow } from '../state.js';
 
 /**
  * A cell serving far more distinct subscribers in a window than any home cell would
@@ -10,17 +10,6 @@ import type { SurgeWindow } from '../state.js';
  * registered, and starts over when its registration changes: what it learned as another
  * cell's impostor says nothing of its crowd as a registered one.
  */
-/**
- * Folds a closed window into the baseline (a registered cell's, when it did not surge). The
- * engine also calls it for a cell quiet for long (expireCells), as the next attach would.
- */
-export function foldWindow(w: SurgeWindow, alpha: number): void {
-  if (w.registered && w.imsis.size > 0 && !w.fired) {
-    w.baseline = w.windows === 0 ? w.imsis.size : alpha * w.imsis.size + (1 - alpha) * w.baseline;
-    w.windows++;
-  }
-}
-
 export function subscriberSurge(): Rule {
   return {
     id: 'subscriber-surge',
