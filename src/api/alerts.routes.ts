@@ -46,25 +46,42 @@ export function registerAlertRoutes(app: FastifyInstance, deps: { alerts: AlertS
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.write(': femtoguard alert stream\n\n');
+    let open = true;
+    let checking = false;
+    const send = (text: string): void => {
+      if (open && !res.writableEnded && !res.destroyed) res.write(text);
+    };
     const off = hub.subscribe((a, isNew) => {
-      res.write(`event: ${isNew ? 'alert' : 'alert-update'}\nid: ${a.id}\ndata: ${JSON.stringify(view(req, a))}\n\n`);
+      send(`event: ${isNew ? 'alert' : 'alert-update'}\nid: ${a.id}\ndata: ${JSON.stringify(view(req, a))}\n\n`);
     });
     // Each keep-alive checks the token again: a token revoked (or of a role changed) while its
-    // stream is open stops receiving alerts within one interval, not when the connection drops.
+    // stream is open stops receiving alerts within one interval, not when the connection drops;
+    // a role that lost `subscribers:identifiers` gets masked identifiers from then on.
     const token = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
-    const ping = setInterval(() => {
-      void tokens.verify(token).then(
-        (still) => {
-          if (still && can(still.role, 'alerts:read')) res.write(': ping\n\n');
-          else res.end();
-        },
-        () => res.end(),
-      );
-    }, deps.streamPingMs);
-    req.raw.on('close', () => {
+    const close = (): void => {
+      if (!open) return;
+      open = false;
       clearInterval(ping);
       off();
-    });
+      if (!res.writableEnded) res.end();
+    };
+    const ping = setInterval(() => {
+      if (checking) return; // the last check has not answered yet: no pile-up
+      checking = true;
+      tokens.verify(token).then(
+        (still) => {
+          checking = false;
+          if (!still || !can(still.role, 'alerts:read')) return close();
+          req.principal = still;
+          send(': ping\n\n');
+        },
+        () => {
+          checking = false;
+          close();
+        },
+      );
+    }, deps.streamPingMs);
+    req.raw.on('close', close);
   });
 
   app.get('/v1/alerts/:id', read, async (req) => {

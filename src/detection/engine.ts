@@ -8,7 +8,7 @@ import { runsOn, type EnginePartition, type FlagEvent } from './partition.js';
 import type { Rule, RuleContext } from './rule.js';
 import { createRules } from './rules/index.js';
 import { TypeCounts } from './type-counts.js';
-import { announceCells, CellFlags, CellRecords, pruneDevice, relocates, SubscriberIndex, type DeviceRuntime, type RegistryView } from './state.js';
+import { announceCells, CellFlags, CellRecords, pruneDevice, relocates, SubscriberIndex, type DeviceRuntime, type DeviceView, type RegistryView } from './state.js';
 
 export interface EngineOptions {
   registry: RegistryView;
@@ -100,6 +100,12 @@ export function createEngine(opts: EngineOptions) {
   const strangerCap = Math.max(1, opts.unknownDeviceCap ?? UNKNOWN_DEVICE_CAP);
   let evictedDevices = 0;
   const recordOf = (serial: string): DeviceRuntime | undefined => runtimes.get(serial) ?? strangers.get(serial);
+  /** A registry record changed: the device's and its cells' records follow. */
+  function changed(before: DeviceView | undefined, after: DeviceView): void {
+    adopt(after.serial);
+    cells.registrationChanged(before?.cellIds, after.cellIds);
+  }
+
   /** A serial just put in the registry keeps the record it had while unknown (and can no longer be evicted). */
   function adopt(serial: string): void {
     const rt = strangers.get(serial);
@@ -263,7 +269,7 @@ export function createEngine(opts: EngineOptions) {
       changes[changesHead++] = undefined;
       const before = registry.get(c.d.serial);
       const after = registry.put(c.d);
-      adopt(after.serial);
+      changed(before, after);
       // A relocation recorded by the operator starts the location rules over, as the same
       // change given as a `registry.update` event does (a status change does not: it is no move).
       if (relocates(before, after)) {
@@ -371,7 +377,7 @@ export function createEngine(opts: EngineOptions) {
         // Only a relocation starts the location rules over, as for a change from the live
         // registry poll (applyChanges): the same engine must judge the same change the same way.
         const { before, after } = registry.applyUpdate(e);
-        adopt(after.serial);
+        changed(before, after);
         if (relocates(before, after)) for (const h of byType.update) h(e, before, after, ctx);
         break;
       }
@@ -431,7 +437,7 @@ export function createEngine(opts: EngineOptions) {
       // after a device was registered are a backfill of its history far more often than
       // traffic from before its registration (which admission refuses anyway).
       if (!registry.get(d.serial) && !changes.some((c) => c?.d.serial === d.serial)) {
-        adopt(registry.put(d).serial);
+        changed(undefined, registry.put(d));
         return;
       }
       const at = Number.isFinite(t) ? t : -Infinity;

@@ -60,6 +60,9 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
   /** alerts whose responses are running (not recorded yet): a second finding meanwhile does not run them again */
   const responding = new Set<string>();
 
+  /** a write failed after all its tries, and none has succeeded since: later ones are not retried */
+  let storeDown = false;
+
   /** The last finding's write and delivery: each finding's waits for the one before. */
   let tail: Promise<void> = Promise.resolve();
 
@@ -85,27 +88,38 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
    * A write that fails is tried again (a busy database clears in moments); one that still
    * fails does not swallow the alert: fail closed, the engine's own alert goes to the sinks
    * and, if the engine saw it new, to the responses (a payment hold must not wait for a disk),
-   * and the error is logged. The store then misses that finding; its next one is stored.
+   * and the error is logged. The store then misses that finding; its next one is stored. While
+   * the store stays down (a write failed after all its tries), later findings try once without
+   * waiting, so that one outage does not hold every later alert back by the retries.
    */
   async function record(alert: Alert, at: string, engine: { isNew: boolean; severityBefore: number }): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        deliver(await alerts.upsert(alert, at));
+        const folded = await alerts.upsert(alert, at);
+        storeDown = false;
+        deliver(folded, folded.alert.respondedAt === null);
         return;
       } catch (e) {
-        const wait = STORE_RETRY_MS[attempt];
+        const wait = storeDown ? undefined : STORE_RETRY_MS[attempt];
         if (wait !== undefined) {
           await new Promise((r) => setTimeout(r, wait));
           continue;
         }
         logger.error({ alert: alert.id, rule: alert.rule, attempts: attempt + 1, err: errorText(e) }, "alert store write failed; the engine's alert is delivered, not stored");
-        deliver({ alert: { ...alert, status: 'open', statusBy: null, statusNote: null, updatedAt: at, respondedAt: null }, ...engine });
+        storeDown = true;
+        deliver({ alert: { ...alert, status: 'open', statusBy: null, statusNote: null, updatedAt: at, respondedAt: null }, ...engine }, engine.isNew);
         return;
       }
     }
   }
 
-  function deliver({ alert: stored, isNew, severityBefore }: UpsertedAlert): void {
+  /**
+   * Hands one folded finding to the sinks, and to the responses when `respond`: the store has
+   * not recorded them (respondedAt null: once per alert id, and again after a crash between
+   * the alert's write and its response, since the events after the saved cursor are processed
+   * again), or, with the store down, the engine saw the alert new.
+   */
+  function deliver({ alert: stored, isNew, severityBefore }: UpsertedAlert, respond: boolean): void {
     const raised = !isNew && SEVERITY_RANK[stored.severity] > severityBefore;
     const out = formatAlert(stored);
     for (const s of sinks) {
@@ -115,16 +129,15 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
         logger.error({ alert: stored.id, err: errorText(e) }, 'alert sink failed');
       }
     }
-    // Responses run until the store records them (respondedAt): once per alert id, and again
-    // after a crash between the alert's write and its response (the events after the saved
-    // cursor are processed again, and their findings find the response not recorded).
-    if (stored.respondedAt !== null || responding.has(stored.id)) return;
+    if (!respond || responding.has(stored.id)) return;
     responding.add(stored.id);
     const id = stored.id;
     const failed = (e: unknown): void => logger.error({ alert: id, rule: stored.rule, err: errorText(e) }, 'alert response failed');
     const run = async (): Promise<void> => {
       await deps.respond(stored);
-      await alerts.markResponded(id, clock.now().toISOString());
+      // Recorded when the store takes it; with the store down the alert's next stored finding
+      // runs the (idempotent) responses again.
+      await alerts.markResponded(id, clock.now().toISOString()).catch((e: unknown) => logger.warn({ alert: id, err: errorText(e) }, 'alert response ran; recording it failed'));
     };
     pending.push(
       run()

@@ -225,6 +225,8 @@ export interface SurgeWindow {
    * holds nothing the rule would miss if the engine forgot it).
    */
   registered: boolean;
+  /** the registration changed during this window: it was not all seen as one cell, and is not learned */
+  tainted: boolean;
 }
 
 export interface ImsWindow {
@@ -265,7 +267,7 @@ export function announceCells(rt: DeviceRuntime, cellIds: readonly string[]): vo
  * not surge): subscriber-surge does it at the next attach, CellRecords.expire for a quiet cell.
  */
 export function foldWindow(w: SurgeWindow, alpha: number): void {
-  if (w.registered && w.imsis.size > 0 && !w.fired) {
+  if (w.registered && !w.tainted && w.imsis.size > 0 && !w.fired) {
     w.baseline = w.windows === 0 ? w.imsis.size : alpha * w.imsis.size + (1 - alpha) * w.baseline;
     w.windows++;
   }
@@ -310,6 +312,31 @@ export class CellRecords {
         foldWindow(w, alpha);
         w.imsis = new Set();
         w.fired = false;
+        w.tainted = false;
+      }
+    }
+  }
+
+  /**
+   * A device's record changed (its cells before and after): a cell that is registered now and
+   * was not, or the other way round, starts its surge baseline over, at once (not when its next
+   * attach notices: a cell removed and added back while quiet must start over whether or not
+   * `expire` dropped its record meanwhile).
+   */
+  registrationChanged(before: Iterable<string> | undefined, after: Iterable<string>): void {
+    for (const ids of [before ?? [], after]) {
+      for (const cellId of ids) {
+        const c = this.cells.get(cellId);
+        if (!c) continue;
+        c.registered = this.registry.cellRegistered(cellId);
+        c.regVersion = this.registry.version;
+        const w = c.surge;
+        if (w && w.registered !== c.registered) {
+          w.registered = c.registered;
+          w.baseline = 0;
+          w.windows = 0;
+          w.tainted = true;
+        }
       }
     }
   }

@@ -81,8 +81,9 @@
       showError(`This token's role (${state.me.role}) cannot read alerts: the console is for viewer, operator and admin tokens.`);
     }
     await Promise.all([loadFleet(), may('alerts:read') ? loadAlerts() : null, may('payments:hold') ? loadHolds() : null]);
-    // A 401 during those loads signed the console out: nothing more to start.
-    if (state.token === null) return;
+    // Signed out during those loads (a 401), or signed in again with another token meanwhile:
+    // this sign-in has nothing more to start.
+    if (state.token !== token) return;
     if (may('devices:read')) state.timers.push(setInterval(() => void loadFleet(), FLEET_REFRESH_MS));
     if (may('alerts:read')) void follow();
   }

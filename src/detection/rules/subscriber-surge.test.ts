@@ -71,6 +71,18 @@ describe('subscriber-surge', () => {
     expect(noWarmup(10 * 60_000)).toMatchObject({ registered: true, baseline: 0, baselineWindows: 0 });
   });
 
+  it('ok/a registered cell removed from the registry and added back starts its baseline over, whether or not the engine forgot it while it was out', () => {
+    const events: FgEvent[] = [];
+    // A small learned crowd: five hourly windows of two subscribers.
+    for (let h = 0; h < 5; h++) for (let k = 0; k < 2; k++) events.push(ev.attach(h * 60 + k, { cellId: HOME, imsi: imsi(h * 2 + k + 1) }));
+    events.push(ev.update(5 * 60, { serial: 'KTF1', cellIds: [] }));
+    for (let h = 6; h < 40; h++) events.push(ev.attach(h * 60, { cellId: CAFE, imsi: imsi(9999) })); // time passes elsewhere
+    events.push(ev.update(40 * 60, { serial: 'KTF1', cellIds: [HOME] }));
+    events.push(...crowd(HOME, 41, 1000, 30));
+    // Kept (a week-long dedup window) or dropped while out (six hours): back in warm-up either way.
+    for (const dedupWindowMs of [7 * 24 * 3_600_000, 6 * 3_600_000]) expect(detect(fleet, events, { dedupWindowMs }).of('subscriber-surge')).toEqual([]);
+  });
+
   it('fail/a busy registered cafe with a steady crowd of new faces every hour, after warm-up', () => {
     const events = Array.from({ length: 8 }, (_, h) => crowd(CAFE, h, 1000 * (h + 1), 40 + (h % 3) * 5)).flat();
     const r = detect(fleet, events);

@@ -18,19 +18,15 @@ export function subscriberSurge(): Rule {
       const start = e.t - (e.t % c.windowMs);
       // The window lives on the cell's record (cell.surge).
       let w = cell.surge;
-      if (!w) cell.surge = w = { start, imsis: new Set(), fired: false, baseline: 0, windows: 0, registered: cell.registered };
+      if (!w) cell.surge = w = { start, imsis: new Set(), fired: false, baseline: 0, windows: 0, registered: cell.registered, tainted: false };
       if (start > w.start) {
         foldWindow(w, c.baselineAlpha);
         w.start = start;
         w.imsis = new Set();
         w.fired = false;
+        w.tainted = false;
       } else if (start < w.start) {
         return; // an attach from a window already closed (late beyond the reorder limit)
-      }
-      if (w.registered !== cell.registered) {
-        w.registered = cell.registered;
-        w.baseline = 0;
-        w.windows = 0;
       }
       w.imsis.add(e.imsi);
       // One finding per surging window (as ims-downgrade): the alert's count is the number of
