@@ -66,7 +66,9 @@ export function registerAlertRoutes(app: FastifyInstance, deps: { alerts: AlertS
       if (!res.writableEnded) res.end();
     };
     const ping = setInterval(() => {
-      if (checking) return; // the last check has not answered yet: no pile-up
+      // The last check has not answered within a whole interval: fail closed (the client
+      // reconnects and is checked again) rather than stream on unchecked.
+      if (checking) return close();
       checking = true;
       tokens.verify(token).then(
         (still) => {
@@ -82,6 +84,8 @@ export function registerAlertRoutes(app: FastifyInstance, deps: { alerts: AlertS
       );
     }, deps.streamPingMs);
     req.raw.on('close', close);
+    // A client that left while its token was being looked up: its 'close' has been and gone.
+    if (req.raw.destroyed || res.destroyed) close();
   });
 
   app.get('/v1/alerts/:id', read, async (req) => {

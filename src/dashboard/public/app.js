@@ -13,7 +13,8 @@
 
   const $ = (id) => document.getElementById(id);
   // rows: alert id -> its <tr> in the table, so a stream event touches one row, not all.
-  const state = { token: null, me: null, alerts: new Map(), rows: new Map(), stream: null, timers: [] };
+  // signIns: counts sign-ins and sign-outs, so an older sign-in still awaiting the API stops there.
+  const state = { token: null, me: null, alerts: new Map(), rows: new Map(), stream: null, timers: [], signIns: 0 };
 
   /** An element with text content (and optional class): the only way data gets into the page. */
   function el(tag, text, cls) {
@@ -57,15 +58,20 @@
   // ---- sign in / out ------------------------------------------------------------------------
 
   async function signIn(token) {
+    const gen = ++state.signIns;
     state.token = token;
+    let me;
     try {
-      state.me = await api('/v1/me');
+      me = await api('/v1/me');
     } catch (e) {
+      if (gen !== state.signIns) return;
       state.token = null;
       sessionStorage.removeItem(TOKEN_KEY);
       showError(e.status === 401 ? 'That token is not valid (unknown, revoked or mistyped).' : `Sign-in failed: ${e.message}`);
       return;
     }
+    if (gen !== state.signIns) return;
+    state.me = me;
     sessionStorage.setItem(TOKEN_KEY, token);
     clearError();
     $('who').textContent = `${state.me.role} · ${state.me.tokenId}`;
@@ -83,12 +89,13 @@
     await Promise.all([loadFleet(), may('alerts:read') ? loadAlerts() : null, may('payments:hold') ? loadHolds() : null]);
     // Signed out during those loads (a 401), or signed in again with another token meanwhile:
     // this sign-in has nothing more to start.
-    if (state.token !== token) return;
+    if (gen !== state.signIns || state.token !== token) return;
     if (may('devices:read')) state.timers.push(setInterval(() => void loadFleet(), FLEET_REFRESH_MS));
     if (may('alerts:read')) void follow();
   }
 
   function signOut(message) {
+    state.signIns++;
     sessionStorage.removeItem(TOKEN_KEY);
     state.token = null;
     state.me = null;
@@ -275,6 +282,7 @@
   }
 
   async function follow() {
+    state.stream?.abort();
     const ctrl = new AbortController();
     state.stream = ctrl;
     let delay = 1000;
