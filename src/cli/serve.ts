@@ -21,6 +21,7 @@ export function registerServe(program: Command): void {
         `  API, OCSP, CRL  ${srv.httpUrl}   (OCSP ${srv.httpUrl}/ocsp, CRL ${srv.httpUrl}/crl)`,
         `  EST             ${srv.httpsUrl}/.well-known/est/`,
         `  CA chain        ${srv.httpUrl}/ca/chain.pem`,
+        `  Console         ${srv.httpUrl}/dashboard   (sign in with an API token)`,
       ];
       if (srv.revocationUrl) out.push(`  OCSP, CRL for gateways  ${srv.revocationUrl}   (OCSP ${srv.revocationUrl}/ocsp, CRL ${srv.revocationUrl}/crl)`);
       if (srv.caCreated) out.push(`  CA initialised; passphrase ${srv.passphraseSource}`);

@@ -103,6 +103,7 @@ describe('femtoguard serve on an empty data directory', () => {
       const api = /API, OCSP, CRL {2}(http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1];
       const est = /EST {13}(https:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1];
       expect(stderr).toContain(`npx femtoguard simulate --target ${api} --est ${est} --token <admin token>`);
+      expect(stdout).toContain(`Console         ${api}/dashboard`);
     } finally {
       proc.kill('SIGTERM');
       await new Promise((r) => proc.once('exit', r));
