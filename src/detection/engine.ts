@@ -162,13 +162,13 @@ export function createEngine(opts: EngineOptions) {
     // event (waiting for them, as before a payment), so that flags meet CellFlags in the order
     // of their events, as in one engine: whether a flag starts a new episode depends on it.
     if (part?.side === 'subscriber') absorb(part.flagsBefore(seq, true));
-    flags.flag(cellId, t, rule, seq);
+    flags.flag(cellId, t, rule);
     onFlag?.({ cellId, t, rule, seq });
   };
 
   /** The device side's flags, on a partitioned subscriber side. */
   function absorb(fs: readonly FlagEvent[]): void {
-    for (const f of fs) flags.flag(f.cellId, f.t, f.rule, f.seq);
+    for (const f of fs) flags.flag(f.cellId, f.t, f.rule);
   }
 
   function raise(f: Finding): void {

@@ -89,22 +89,21 @@ describe('a partitioned engine (two engines over one ordered stream, as femtogua
 });
 
 describe('CellFlags', () => {
-  it('ok/the rules of a cell in the order they first flagged it, whatever order the flags arrive in', () => {
-    const inOrder = new CellFlags();
-    inOrder.flag('c', 50, 'unregistered-cell', 1);
-    inOrder.flag('c', 40, 'subscriber-surge', 2);
-    inOrder.flag('c', 60, 'inactive-device', 3);
-    const late = new CellFlags();
-    late.flag('c', 40, 'subscriber-surge', 2);
-    late.flag('c', 60, 'inactive-device', 3);
-    late.flag('c', 50, 'unregistered-cell', 1);
-    for (const f of [inOrder, late]) {
-      expect([...(f.get('c')?.rules ?? [])]).toEqual(['unregistered-cell', 'subscriber-surge', 'inactive-device']);
-      expect(f.get('c')?.t).toBe(40);
-    }
-    // A rule flagging again later keeps its first place.
-    late.flag('c', 70, 'unregistered-cell', 9);
-    expect([...(late.get('c')?.rules ?? [])][0]).toBe('unregistered-cell');
+  it('ok/the rules of a cell in the order they first flagged it, the first and latest times; a flag after a lapse starts a new episode', () => {
+    const f = new CellFlags(100);
+    f.flag('c', 50, 'unregistered-cell');
+    f.flag('c', 60, 'subscriber-surge');
+    f.flag('c', 40, 'unregistered-cell'); // a late event: earlier time, rule already there
+    f.flag('c', 120, 'inactive-device');
+    expect(f.get('c')).toEqual({ t: 40, last: 120, rules: new Set(['unregistered-cell', 'subscriber-surge', 'inactive-device']) });
+    // Within the retention of the latest flag: the same episode.
+    f.flag('c', 220, 'subscriber-surge');
+    expect(f.get('c')?.t).toBe(40);
+    // More than the retention after it: a new episode, only its own rule and time.
+    f.flag('c', 321, 'ims-downgrade');
+    expect(f.get('c')).toEqual({ t: 321, last: 321, rules: new Set(['ims-downgrade']) });
+    f.expire(322);
+    expect(f.size).toBe(0);
   });
 });
 

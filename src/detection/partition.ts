@@ -22,9 +22,11 @@ export type EnginePartition =
   | {
       side: 'subscriber';
       /**
-       * The device side's flags raised by events before order number `seq`, each once. Before a
-       * payment is judged (`wait`): all of them, waiting until the device side has got that far.
-       * Otherwise (`absorbFlags`, between batches): those that have arrived, without waiting.
+       * The device side's flags raised by events before order number `seq`, each once, in order.
+       * With `wait` (before a payment is judged, before this side flags a cell itself, before the
+       * hourly expiry): all of them, waiting until the device side has got that far, so that
+       * flags meet in the order of their events. Otherwise (`absorbFlags`, between batches):
+       * those that have arrived, without waiting.
        */
       flagsBefore: (seq: number, wait: boolean) => readonly FlagEvent[];
     };

@@ -430,14 +430,13 @@ interface CellFlag {
   t: number;
   last: number;
   rules: Set<RuleId>;
-  seqs: Map<RuleId, number>;
 }
 
 /**
  * Cells flagged by any rule, with the first time and the rules in the order they first flagged
- * the cell. Each flag carries the order number of the event that raised it: in one engine the
- * flags come in that order; a partitioned replay (EngineOptions.partition) adds the device
- * side's flags later, and the order numbers put the rules back in the same order. A flag lapses
+ * the cell. Flags come in the order of the events that raised them: in one engine as raised; a
+ * partitioned subscriber side (EngineOptions.partition) takes in the device side's flags raised
+ * before an event before it flags, pays or expires at that event. A flag lapses
  * `flagRetentionMs` after the latest finding that flagged the cell (payment-exposure): a later
  * flag starts a new episode, and the engine forgets lapsed flags: memory follows the cells
  * flagged recently, not the stream's length.
@@ -448,28 +447,18 @@ export class CellFlags {
   /** `retentionMs`: a flag more than this after the cell's latest one starts a new episode (the old one lapsed). */
   constructor(private readonly retentionMs = Infinity) {}
 
-  flag(cellId: string, t: number, rule: RuleId, seq = 0): void {
+  /** Flags `cellId` at event time `t`; callers flag in event order (a partitioned subscriber side takes in the device side's earlier flags first). */
+  flag(cellId: string, t: number, rule: RuleId): void {
     const f = this.flags.get(cellId);
     // A cell flagged again after its flag lapsed is flagged anew: its first time and rules are
     // this episode's, so forgetting a lapsed flag (expire) changes nothing that follows.
     if (!f || t - f.last > this.retentionMs) {
-      this.flags.set(cellId, { t, last: t, rules: new Set([rule]), seqs: new Map([[rule, seq]]) });
+      this.flags.set(cellId, { t, last: t, rules: new Set([rule]) });
       return;
     }
     if (t < f.t) f.t = t;
     if (t > f.last) f.last = t;
-    const had = f.seqs.get(rule);
-    if (had !== undefined && had <= seq) return;
-    f.seqs.set(rule, seq);
-    let last = -Infinity;
-    for (const r of f.rules) if (r !== rule) last = Math.max(last, f.seqs.get(r) as number);
-    f.rules.delete(rule);
-    if (seq >= last) f.rules.add(rule);
-    else {
-      // Flagged out of order (a partitioned replay): rebuild the set in order of first flag.
-      const ordered = [...f.rules, rule].sort((a, b) => (f.seqs.get(a) as number) - (f.seqs.get(b) as number));
-      f.rules = new Set(ordered);
-    }
+    f.rules.add(rule); // a Set keeps the order rules first flagged the cell
   }
 
   get(cellId: string): { t: number; last: number; rules: ReadonlySet<RuleId> } | undefined {
@@ -483,9 +472,5 @@ export class CellFlags {
 
   get size(): number {
     return this.flags.size;
-  }
-
-  entries(): IterableIterator<[string, { t: number; last: number; rules: Set<RuleId> }]> {
-    return this.flags.entries();
   }
 }
