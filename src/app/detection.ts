@@ -1,4 +1,4 @@
-import { sqliteWebhookOutbox } from '../adapters/sqlite/index.js';
+import { sqliteCellFlagStore, sqliteWebhookOutbox } from '../adapters/sqlite/index.js';
 import { maskSubscriberFields } from '../core/mask.js';
 import type { Logger } from '../core/logger.js';
 import {
@@ -60,6 +60,8 @@ export function buildLiveDetection(base: BaseContext, log: Logger, env: NodeJS.P
     events: stores.events,
     bus: base.bus,
     alerts: stores.alerts,
+    // A row this version cannot read is skipped (its cell is judged unflagged) and logged.
+    flags: sqliteCellFlagStore(stores.db, (why) => log.warn({ why }, 'a stored cell flag could not be read; skipped')),
     registry: {
       async all() {
         const out: Device[] = [];

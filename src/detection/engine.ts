@@ -8,7 +8,7 @@ import { runsOn, type EnginePartition, type FlagEvent } from './partition.js';
 import type { Rule, RuleContext } from './rule.js';
 import { createRules } from './rules/index.js';
 import { TypeCounts } from './type-counts.js';
-import { announceCells, CellFlags, CellRecords, pruneDevice, relocates, SubscriberIndex, type DeviceRuntime, type DeviceView, type RegistryView } from './state.js';
+import { announceCells, CellFlags, CellRecords, type CellFlagRecord, pruneDevice, relocates, SubscriberIndex, type DeviceRuntime, type DeviceView, type RegistryView } from './state.js';
 
 export interface EngineOptions {
   registry: RegistryView;
@@ -39,8 +39,9 @@ export interface EngineOptions {
    * a device-side rule, and a rule that raises from `onTick` must be on one side only.
    */
   partition?: EnginePartition;
+  /** remembers the cells flagged since the last `takeFlagChanges` (the live server keeps flags across restarts) */
+  trackFlags?: boolean;
 }
-
 
 /**
  * Admission publishes an event for every refused check-in, under the serial the client claimed
@@ -88,7 +89,8 @@ export function createEngine(opts: EngineOptions) {
   };
   const book = new AlertBook(opts.alertRetention);
   const subscribers = new SubscriberIndex();
-  const flags = new CellFlags(config.rules['payment-exposure'].flagRetentionMs);
+  const flagRetentionMs = config.rules['payment-exposure'].flagRetentionMs;
+  const flags = new CellFlags(flagRetentionMs, opts.trackFlags === true);
   // Device records, split by whether the serial is registered. Registered serials keep theirs
   // (bounded by the registry; idle-device reads their lastSeen). Other serials are chosen by
   // whoever sends the event (a refused check-in's claimed serial), so theirs are kept in
@@ -245,7 +247,7 @@ export function createEngine(opts: EngineOptions) {
       // A partitioned subscriber side first takes in every device-side flag raised before this
       // event, so that it forgets exactly what one engine would (device-side ticks raise none).
       if (part?.side === 'subscriber') absorb(part.flagsBefore(seq, true));
-      flags.expire(reach - config.rules['payment-exposure'].flagRetentionMs);
+      flags.expire(reach - flagRetentionMs);
       cells.expire(reach - cellWindowMs, config.rules['subscriber-surge'].baselineAlpha);
       book.expire(t);
       nextExpire = t + EXPIRE_EVERY_MS;
@@ -457,6 +459,17 @@ export function createEngine(opts: EngineOptions) {
         changes.length = k;
         if (changesHead === k) changesHead = changes.length = 0;
       }
+    },
+    /** With `trackFlags`: the cells flagged since the last call, and the time before which a latest flag is forgotten (a store may forget it too). */
+    takeFlagChanges(): { flags: CellFlagRecord[]; forgetBefore: number } {
+      return { flags: flags.takeChanged(), forgetBefore: lastT - config.dedupWindowMs - flagRetentionMs };
+    },
+    /** Puts back flags kept from before a restart (CellFlags.restore), after the warm-up; skips those forgotten by now. Returns how many. */
+    restoreFlags(records: readonly CellFlagRecord[]): number {
+      const before = lastT - config.dedupWindowMs - flagRetentionMs;
+      const kept = records.filter((r) => r.last >= before);
+      for (const r of kept) flags.restore(r);
+      return kept.length;
     },
     /** Processes everything the reorder buffer holds now (live mode, when the stream goes quiet). */
     drain(): void {

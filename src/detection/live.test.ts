@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryEventBus } from '../adapters/memory/bus.js';
-import { sqliteStores, type SqliteStores } from '../adapters/sqlite/index.js';
+import { sqliteCellFlagStore, sqliteStores, type SqliteStores } from '../adapters/sqlite/index.js';
 import { fixedClock } from '../core/clock.js';
 import { createLogger, silentLogger, type Logger } from '../core/logger.js';
 import type { FgEvent } from '../events/index.js';
@@ -19,7 +19,7 @@ import { detectionConfigSchema, type Severity } from './config.js';
 import { createLiveDetection, type LiveDetection } from './live.js';
 import { fileSink } from './sinks/file.js';
 import type { AlertSink } from './sinks/types.js';
-import type { AlertStore } from './store.js';
+import type { AlertStore, CellFlagStore } from './store.js';
 import { at, DAY, device, ev, iso } from './test-kit.js';
 
 const SEC = 1000 / 60_000; // one second, in the kit's minutes
@@ -48,6 +48,7 @@ async function setup(m0: number) {
     events: s.events,
     bus,
     alerts: s.alerts,
+    flags: sqliteCellFlagStore(s.db),
     registry: {
       all: () => s.devices.list({ limit: 100_000 }),
       changedSince: (after, limit) => s.devices.changedSince(after, limit),
@@ -145,6 +146,8 @@ describe('live detection: alerts over months (bounded book, store that folds)', 
     logger?: Logger;
     /** fails the responses of the first `failResponses` alerts it is called for (a crash or a failure before the response completed) */
     failResponses?: number;
+    /** wraps the SQLite cell flag store (a failing one) */
+    wrapFlags?: (store: CellFlagStore) => CellFlagStore;
   }
 
   /**
@@ -170,6 +173,7 @@ describe('live detection: alerts over months (bounded book, store that folds)', 
       events: s.events,
       bus,
       alerts: o.wrap ? o.wrap(s.alerts) : s.alerts,
+      flags: o.wrapFlags ? o.wrapFlags(sqliteCellFlagStore(s.db)) : sqliteCellFlagStore(s.db),
       registry: { all: () => s.devices.list({ limit: 100_000 }), changedSince: (after, limit) => s.devices.changedSince(after, limit) },
       sinks: [recorder, fileSink(join(dirname(path), 'alerts.ndjson'))],
       respond: (a) => {
@@ -230,6 +234,82 @@ describe('live detection: alerts over months (bounded book, store that folds)', 
     expect(b.responded).toEqual([]);
     await b.shutdown();
     expect(fileLines(path).map((x) => [x.serial, x.count])).toEqual([['ROGUE1', 1]]);
+  });
+
+  describe('cell flags across restarts', () => {
+    const CELL = '45008-777';
+    const DAYM = 24 * 60;
+    /** a unit nobody registered, announcing CELL: unregistered-device and unregistered-cell flag it */
+    const rogue = (m: number, id: string): FgEvent => ev.report(m, { serial: 'ROGUE1', sourceIp: '198.18.7.7', cellIds: [CELL], id });
+    /** a subscriber on CELL at `m`, then a payment of theirs five minutes later */
+    const victim = (m: number, n: number): FgEvent[] => [
+      ev.attach(m, { cellId: CELL, imsi: `45008000000000${n}`, msisdn: `+82100000000${n}`, id: `at${n}` }),
+      ev.payment(m + 5, { txId: `tx${n}`, msisdn: `+82100000000${n}`, id: `p${n}` }),
+    ];
+    /** A database whose registry holds HOME1, the unit CELL belongs to (so attaches to CELL raise nothing by themselves). */
+    async function withHomeCell(): Promise<string> {
+      const path = dbPath();
+      const s = sqliteStores(path);
+      const registry = createRegistry({ store: s.devices, revoker: { applyStatus: () => Promise.resolve(0) }, audit: s.audit, clock: fixedClock(new Date(at(-60))) });
+      await registry.add(device('HOME1', { cellIds: [CELL] }), 'test');
+      s.close();
+      return path;
+    }
+    const exposures = async (s: SqliteStores) => (await s.alerts.list({ rule: 'payment-exposure', limit: 10 })).map((a) => ({ txId: a.txId, cellId: a.cellId, ts: a.ts, evidence: a.evidence }));
+
+    it('ok/a payment a day after a rogue cell was flagged is exposed after a restart exactly as on a server that kept running; fail/not once the flag lapsed, and the store forgets it', async () => {
+      const kept = await server(await withHomeCell(), 0);
+      await kept.ingest(rogue(0, 'r0'));
+      await kept.ingest(...victim(DAYM, 1));
+      const expected = await exposures(kept.stores);
+      expect(expected).toEqual([expect.objectContaining({ txId: 'tx1', cellId: CELL })]);
+
+      const path = await withHomeCell();
+      const a = await server(path, 0);
+      await a.ingest(rogue(0, 'r0'));
+      await a.shutdown();
+      // A day later: the rogue's report is far outside the warm-up's six hours.
+      const b = await server(path, DAYM - 1);
+      await b.ingest(...victim(DAYM, 1));
+      expect(await exposures(b.stores)).toEqual(expected);
+      // Eight days after its only finding the flag has lapsed (flagRetentionMs: 7 days).
+      await b.ingest(...victim(9 * DAYM, 2));
+      expect((await exposures(b.stores)).map((x) => x.txId)).toEqual(['tx1']);
+      expect(await sqliteCellFlagStore(b.stores.db).load()).toEqual([]);
+      await b.shutdown();
+    });
+
+    it('fail/a flag that lapsed while the server was down is not restored', async () => {
+      const path = await withHomeCell();
+      const a = await server(path, 0);
+      await a.ingest(rogue(0, 'r0'), ev.report(1, { serial: 'ROGUE2', sourceIp: '198.18.7.8', id: 'r1' }));
+      await a.shutdown();
+      const b = await server(path, 8 * DAYM);
+      // The warm-up has an event (ROGUE2's, replayed) to date the restore by only when it is recent: here the flag is restored and lapses at the first expiry.
+      await b.ingest(...victim(8 * DAYM + 1, 3));
+      expect(await exposures(b.stores)).toEqual([]);
+      await b.shutdown();
+    });
+
+    it('fail/while flags cannot be stored the cursor does not pass their events: after a restart they are processed again and the flag is kept', async () => {
+      const lines: string[] = [];
+      const logger = createLogger({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+      const path = await withHomeCell();
+      const broken = (inner: CellFlagStore): CellFlagStore => ({ ...inner, save: () => Promise.reject(new Error('disk I/O error')) });
+      const a = await server(path, 0, { wrapFlags: broken, logger });
+      await a.ingest(rogue(0, 'r0'));
+      expect(await a.stores.events.getCursor('detection')).toBe(0);
+      const logged = lines.map((x) => JSON.parse(x) as Record<string, unknown>).filter((x) => String(x.msg).startsWith('cell flags could not be stored'));
+      expect(logged.length).toBeGreaterThan(0);
+      for (const x of logged) expect(x).toMatchObject({ flags: 1, err: 'disk I/O error' });
+      await a.shutdown();
+      const b = await server(path, DAYM - 1);
+      expect(await b.stores.events.getCursor('detection')).toBe(1);
+      expect((await sqliteCellFlagStore(b.stores.db).load()).map((f) => [f.cellId, f.rules])).toEqual([[CELL, ['unregistered-device']]]);
+      await b.ingest(...victim(DAYM, 4));
+      expect((await exposures(b.stores)).map((x) => x.txId)).toEqual(['tx4']);
+      await b.shutdown();
+    });
   });
 
   it('ok/a response that did not complete runs again at the next finding, also after a restart; fail/once recorded it does not run again', async () => {

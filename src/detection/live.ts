@@ -6,7 +6,8 @@ import { SEVERITY_RANK, subjectOf, type Alert, type Finding } from './alerts.js'
 import type { DetectionConfig } from './config.js';
 import { createEngine, type Engine } from './engine.js';
 import { RegistryView } from './state.js';
-import type { AlertStore, StoredAlert, UpsertedAlert } from './store.js';
+import type { CellFlagRecord } from './state.js';
+import type { AlertStore, CellFlagStore, StoredAlert, UpsertedAlert } from './store.js';
 
 /** Waits before each new try of a failed alert write (then the finding is delivered unstored). */
 const STORE_RETRY_MS = [50, 250, 1000];
@@ -23,6 +24,8 @@ export interface LiveDetectionDeps {
   events: EventStore;
   bus: EventBus;
   alerts: AlertStore;
+  /** the engine's cell flags, kept across restarts (payment-exposure reaches back `flagRetentionMs`) */
+  flags: CellFlagStore;
   registry: RegistrySource;
   sinks: AlertSink[];
   /** the responses to a new alert: called once per alert id, until the store records them (AlertStore.markResponded) */
@@ -181,7 +184,32 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
     if (!engine.push(s.event)) onProcessed(s.event);
   }
 
+  /** flags changed and not written yet (a failed write keeps them for the next one) */
+  const unsavedFlags = new Map<string, CellFlagRecord>();
+  /** the store has forgotten the flags whose latest time is before this */
+  let flagsForgotBefore = -Infinity;
+
+  /**
+   * Writes the flags changed since the last write, then moves the saved cursor. Flags first:
+   * a restart replays only the events after the cursor and the last `dedupWindowMs`, so the
+   * cursor must never pass an event whose flags are not stored. When the flag write fails the
+   * cursor stays where it was (those events are processed again after a restart) and the
+   * flags are written with the next ones.
+   */
   async function saveCursor(): Promise<void> {
+    const { flags, forgetBefore } = engine.takeFlagChanges();
+    for (const f of flags) unsavedFlags.set(f.cellId, f);
+    // Also when only time moved on (by a minute at least): lapsed flags leave the store too.
+    if (unsavedFlags.size > 0 || (Number.isFinite(forgetBefore) && forgetBefore >= flagsForgotBefore + 60_000)) {
+      try {
+        await deps.flags.save([...unsavedFlags.values()], forgetBefore);
+        unsavedFlags.clear();
+        flagsForgotBefore = forgetBefore;
+      } catch (e) {
+        logger.error({ flags: unsavedFlags.size, err: errorText(e) }, 'cell flags could not be stored; the detection cursor stays until they are');
+        return;
+      }
+    }
     if (cursorSeq > savedSeq) {
       savedSeq = cursorSeq;
       await events.setCursor(CURSOR, cursorSeq);
@@ -220,6 +248,7 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
         registry: view,
         config: { ...config, maxOutOfOrderMs: deps.liveMaxOutOfOrderMs },
         alertRetention: { idleMs: config.alertRetention.idleMs, max: config.alertRetention.max },
+        trackFlags: true,
         // the book's isNew and severityBefore are the engine's; the store's are what counts
         // (the engine's only when the store cannot be written)
         onAlert,
@@ -239,11 +268,15 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
         seq = (inRange[inRange.length - 1] as StoredEvent).seq;
       }
       engine.drain();
+      // Flags older than the warm-up's reach come from the store (so do the warm-up's own, as
+      // they were when last written: the store had seen every event up to the cursor).
+      const restoredFlags = engine.restoreFlags(await deps.flags.load());
       muted = false;
       // Then everything stored after the cursor (acknowledged, never processed), then the bus.
       ({ unsubscribe } = await followEventLog({ events, bus, afterSeq: cursor, pageSize: 5000, handle }));
       engine.drain();
       await settle();
+      await saveCursor();
       timers.push(
         setInterval(() => {
           if (Date.now() - lastArrival >= deps.quietFlushMs && engine.sizes().buffered > 0) {
@@ -256,7 +289,7 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
         }, deps.registryPollMs),
       );
       for (const t of timers) t.unref();
-      logger.info({ devices: devices.length, resumedAfterSeq: cursor }, 'live detection started');
+      logger.info({ devices: devices.length, resumedAfterSeq: cursor, restoredFlags }, 'live detection started');
     },
     /** Processes what is buffered now and waits for alert writes and responses. */
     async flush(): Promise<void> {

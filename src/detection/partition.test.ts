@@ -105,6 +105,37 @@ describe('CellFlags', () => {
     f.expire(322);
     expect(f.size).toBe(0);
   });
+
+  it('ok/with tracking, the cells flagged since the last take, once each; fail/none without tracking', () => {
+    const f = new CellFlags(100, true);
+    f.flag('a', 1, 'unregistered-cell');
+    f.flag('b', 2, 'ims-downgrade');
+    f.flag('a', 3, 'subscriber-surge');
+    expect(f.takeChanged().sort((x, y) => x.cellId.localeCompare(y.cellId))).toEqual([
+      { cellId: 'a', t: 1, last: 3, rules: ['unregistered-cell', 'subscriber-surge'] },
+      { cellId: 'b', t: 2, last: 2, rules: ['ims-downgrade'] },
+    ]);
+    expect(f.takeChanged()).toEqual([]);
+    const untracked = new CellFlags(100);
+    untracked.flag('a', 1, 'unregistered-cell');
+    expect(untracked.takeChanged()).toEqual([]);
+  });
+
+  it('ok/a stored flag replaces the rebuilt one of its episode (its first time, its rules first); fail/a newer rebuilt flag, or a new episode, is kept', () => {
+    const f = new CellFlags(100);
+    // Rebuilt by the warm-up from recent events only.
+    f.flag('same', 150, 'subscriber-surge');
+    f.flag('newer', 300, 'ims-downgrade');
+    f.flag('episode', 400, 'ims-downgrade');
+    f.restore({ cellId: 'same', t: 20, last: 150, rules: ['unregistered-cell', 'device-moving'] });
+    f.restore({ cellId: 'newer', t: 250, last: 260, rules: ['unregistered-cell'] });
+    f.restore({ cellId: 'episode', t: 100, last: 120, rules: ['unregistered-cell'] });
+    f.restore({ cellId: 'fresh', t: 5, last: 6, rules: ['location-mismatch'] });
+    expect(f.get('same')).toEqual({ t: 20, last: 150, rules: new Set(['unregistered-cell', 'device-moving', 'subscriber-surge']) });
+    expect(f.get('newer')).toEqual({ t: 300, last: 300, rules: new Set(['ims-downgrade']) });
+    expect(f.get('episode')).toEqual({ t: 400, last: 400, rules: new Set(['ims-downgrade']) });
+    expect(f.get('fresh')).toEqual({ t: 5, last: 6, rules: new Set(['location-mismatch']) });
+  });
 });
 
 describe('AlertBook.merge', () => {

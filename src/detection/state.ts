@@ -432,6 +432,15 @@ interface CellFlag {
   rules: Set<RuleId>;
 }
 
+/** A cell's flag as it is kept across restarts (CellFlagStore): its episode's first and latest flag times and rules. */
+export interface CellFlagRecord {
+  cellId: string;
+  t: number;
+  last: number;
+  /** in the order they first flagged the cell */
+  rules: RuleId[];
+}
+
 /**
  * Cells flagged by any rule, with the first time and the rules in the order they first flagged
  * the cell. Flags come in the order of the events that raised them: in one engine as raised; a
@@ -440,15 +449,25 @@ interface CellFlag {
  * `flagRetentionMs` after the latest finding that flagged the cell (payment-exposure): a later
  * flag starts a new episode, and the engine forgets lapsed flags: memory follows the cells
  * flagged recently, not the stream's length.
+ *
+ * With `track`, the cells flagged since the last `takeChanged` are remembered, so the live
+ * server can write them to its store (a restart then restores them: see `restore`).
  */
 export class CellFlags {
   private readonly flags = new Map<string, CellFlag>();
+  private readonly changed: Set<string> | undefined;
 
   /** `retentionMs`: a flag more than this after the cell's latest one starts a new episode (the old one lapsed). */
-  constructor(private readonly retentionMs = Infinity) {}
+  constructor(
+    private readonly retentionMs = Infinity,
+    track = false,
+  ) {
+    this.changed = track ? new Set() : undefined;
+  }
 
   /** Flags `cellId` at event time `t`; callers flag in event order (a partitioned subscriber side takes in the device side's earlier flags first). */
   flag(cellId: string, t: number, rule: RuleId): void {
+    this.changed?.add(cellId);
     const f = this.flags.get(cellId);
     // A cell flagged again after its flag lapsed is flagged anew: its first time and rules are
     // this episode's, so forgetting a lapsed flag (expire) changes nothing that follows.
@@ -463,6 +482,34 @@ export class CellFlags {
 
   get(cellId: string): { t: number; last: number; rules: ReadonlySet<RuleId> } | undefined {
     return this.flags.get(cellId);
+  }
+
+  /** The flags of the cells flagged since the last call (with `track`; none without), in no particular order. */
+  takeChanged(): CellFlagRecord[] {
+    const out: CellFlagRecord[] = [];
+    if (!this.changed) return out;
+    for (const cellId of this.changed) {
+      const f = this.flags.get(cellId);
+      if (f) out.push({ cellId, t: f.t, last: f.last, rules: [...f.rules] });
+    }
+    this.changed.clear();
+    return out;
+  }
+
+  /**
+   * Puts back a flag kept from before a restart. The stored flag was written after the events
+   * it counts were processed, so it holds at least what replaying the recent ones rebuilt: when
+   * it is of the same episode as the rebuilt one and no older, it replaces it (its first time
+   * and rules are the whole episode's; any rule only the rebuilt one has is kept, after).
+   * A rebuilt flag newer than the stored one (events the store had not seen) is left alone,
+   * and so is a stored flag of a lapsed earlier episode.
+   */
+  restore(r: CellFlagRecord): void {
+    const f = this.flags.get(r.cellId);
+    if (f && (r.last < f.last || f.t - r.last > this.retentionMs)) return;
+    const rules = new Set(r.rules);
+    if (f) for (const x of f.rules) rules.add(x);
+    this.flags.set(r.cellId, { t: f ? Math.min(f.t, r.t) : r.t, last: r.last, rules });
   }
 
   /** Forgets the cells whose latest flag is older than `before` (the engine's expiry: see `flagRetentionMs`). */

@@ -1,5 +1,6 @@
 import type { Alert } from './alerts.js';
 import type { RuleId, Severity } from './config.js';
+import type { CellFlagRecord } from './state.js';
 
 export type AlertStatus = 'open' | 'acknowledged' | 'resolved';
 
@@ -80,4 +81,17 @@ export interface PaymentHoldStore {
   release(txId: string, by: string, reason: string, at: string): Promise<PaymentHold | null>;
   get(txId: string): Promise<PaymentHold | null>;
   list(status?: 'held' | 'released', limit?: number): Promise<PaymentHold[]>;
+}
+
+/**
+ * Port: the engine's cell flags, kept across restarts. payment-exposure judges a payment
+ * against flags up to `flagRetentionMs` old (7 days by default), far more than the recent
+ * events a restart replays: without them a payment after a restart would be judged against
+ * a rogue cell's flag as if it had never been raised.
+ */
+export interface CellFlagStore {
+  /** every flag kept */
+  load(): Promise<CellFlagRecord[]>;
+  /** Writes these flags (each replacing its cell's) and forgets those whose latest flag is before `forgetBefore`, in one atomic step. */
+  save(flags: readonly CellFlagRecord[], forgetBefore: number): Promise<void>;
 }

@@ -8,10 +8,11 @@ import { sqliteDeviceStore } from './device-store.js';
 import { sqliteEnrollmentStore } from './enrollment-store.js';
 import { sqliteTokenStore } from './token-store.js';
 import { sqliteWebhookOutbox } from './webhook-outbox.js';
+import { sqliteCellFlagStore } from './cell-flag-store.js';
 
 export { openSqlite, migrate } from './database.js';
 export type { SqliteDb } from './database.js';
-export { sqliteAuditStore, sqliteCertStore, sqliteDeviceStore, sqliteEnrollmentStore, sqliteTokenStore, sqliteEventStore, sqliteAlertStore, sqlitePaymentHoldStore, sqliteWebhookOutbox };
+export { sqliteAuditStore, sqliteCertStore, sqliteDeviceStore, sqliteEnrollmentStore, sqliteTokenStore, sqliteEventStore, sqliteAlertStore, sqlitePaymentHoldStore, sqliteWebhookOutbox, sqliteCellFlagStore };
 
 /** All stores over one database file. */
 export function sqliteStores(path: string) {

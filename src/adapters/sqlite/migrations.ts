@@ -309,4 +309,21 @@ CREATE TABLE webhook_outbox (
 CREATE INDEX webhook_outbox_target ON webhook_outbox(target, id);
 `,
   },
+  {
+    version: 8,
+    name: 'detection cell flags',
+    sql: `
+-- The live engine's cell flags (detection/state.ts CellFlags), kept across restarts:
+-- payment-exposure reaches back flagRetentionMs (7 days), far beyond the events a restart
+-- replays. first_t, last_t: epoch ms of the episode's first and latest flag; rules: JSON array
+-- of rule ids in the order they first flagged the cell.
+CREATE TABLE detection_cell_flags (
+  cell_id TEXT PRIMARY KEY,
+  first_t INTEGER NOT NULL,
+  last_t INTEGER NOT NULL,
+  rules TEXT NOT NULL
+);
+CREATE INDEX detection_cell_flags_last ON detection_cell_flags(last_t);
+`,
+  },
 ];
