@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { NdjsonSplitter, readNdjson, type NdjsonLine } from './ndjson.js';
+import { firstInvalidUtf8, NdjsonSplitter, readNdjson, type NdjsonLine } from './ndjson.js';
 
 /** Feeds `chunks` to a splitter and returns what it reported, without the byte counts. */
 function split(chunks: (string | Buffer)[], maxLine?: number): ({ line: number; value: unknown } | { line: number; error: string })[] {
@@ -59,6 +59,21 @@ describe('NdjsonSplitter (FORMATS.md §1: one JSON object per \\n-separated line
       { line: 1, value: { merchant: '카페 ☕ 😀' } },
       { line: 2, value: { owner: 'Ünïcode' } },
     ]);
+  });
+
+  it('fail/a line that is not valid UTF-8 is refused with its number and where, not decoded with replacement characters; the lines around it are read', () => {
+    const bad = Buffer.concat([Buffer.from('{"a":1}\n{"serial":"KTF'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"}\n{"b":"é€😀"}\n')]);
+    expect(split([bad])).toEqual([
+      { line: 1, value: { a: 1 } },
+      { line: 2, error: 'not valid UTF-8 (byte 15 of the line)' },
+      { line: 3, value: { b: 'é€😀' } },
+    ]);
+  });
+
+  it('fail/firstInvalidUtf8: overlong forms, surrogates, code points past U+10FFFF, stray continuation bytes and cut sequences; ok/well-formed text', () => {
+    const at = (bytes: number[]): number => firstInvalidUtf8(Uint8Array.from(bytes), 0, bytes.length);
+    for (const b of [[0xc0, 0xaf], [0xe0, 0x80, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0x80], [0xe2, 0x82], [0xf5, 0x80, 0x80, 0x80]]) expect(at([0x41, ...b]), b.map((x) => x.toString(16)).join(' ')).toBe(1);
+    expect(at([...Buffer.from('aé€😀\u{10FFFF}\u{D7FF}\u{E000}')])).toBe(-1);
   });
 
   it('fail/a line that is not JSON is reported with its number and reading goes on', () => {

@@ -104,12 +104,53 @@ export async function* readNdjson(input: AsyncIterable<Buffer | string>, maxLine
   yield* batch;
 }
 
-/** JSON.parse of one raw line (see `RawLine`), with the error text every reader reports. */
+/**
+ * JSON.parse of one raw line (see `RawLine`), with the error text every reader reports. A line
+ * that is not valid UTF-8 is refused, not decoded with replacement characters: a serial or
+ * cell id with U+FFFD in it would be a different identity from the bytes the sender meant.
+ */
 export function parseLine(buf: Buffer, start: number, end: number, line: number, bytes: number): NdjsonLine {
+  const bad = firstInvalidUtf8(buf, start, end);
+  if (bad !== -1) return { line, error: `not valid UTF-8 (byte ${bad - start + 1} of the line)`, bytes };
   const text = buf.toString('utf8', start, end);
   try {
     return { line, value: JSON.parse(text) as unknown, bytes };
   } catch (e) {
     return { line, error: `not valid JSON (${(e as Error).message.replace(/^Unexpected/, 'unexpected').slice(0, 80)})`, bytes };
   }
+}
+
+/** Offset of the first byte of `buf[start, end)` that is not part of well-formed UTF-8 (RFC 3629), or -1. */
+export function firstInvalidUtf8(buf: Uint8Array, start: number, end: number): number {
+  let i = start;
+  while (i < end) {
+    const b = buf[i] as number;
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
+    // Sequence length and the allowed range of its second byte (no overlongs, no surrogates, <= U+10FFFF).
+    let n: number;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (b >= 0xc2 && b <= 0xdf) n = 2;
+    else if (b >= 0xe0 && b <= 0xef) {
+      n = 3;
+      if (b === 0xe0) lo = 0xa0;
+      else if (b === 0xed) hi = 0x9f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      n = 4;
+      if (b === 0xf0) lo = 0x90;
+      else if (b === 0xf4) hi = 0x8f;
+    } else return i;
+    if (i + n > end) return i;
+    const b1 = buf[i + 1] as number;
+    if (b1 < lo || b1 > hi) return i;
+    for (let k = 2; k < n; k++) {
+      const c = buf[i + k] as number;
+      if (c < 0x80 || c > 0xbf) return i;
+    }
+    i += n;
+  }
+  return -1;
 }
