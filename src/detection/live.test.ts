@@ -188,7 +188,15 @@ describe('live detection: alerts over months (bounded book, store that folds)', 
     });
     opened.push({ stores: s, live: l });
     await l.start();
+    /** Events arrive as they happen: the server clock is moved on to the latest of them first. */
     const ingest = async (...events: FgEvent[]): Promise<void> => {
+      clock.set(new Date(Math.max(clock.now().getTime(), ...events.map((e) => e.t))));
+      const { stored } = await s.events.append(events);
+      await bus.publish(stored);
+      await l.flush();
+    };
+    /** Events as given, the clock left where it is (a sender whose clock is wrong). */
+    const ingestRaw = async (...events: FgEvent[]): Promise<void> => {
       const { stored } = await s.events.append(events);
       await bus.publish(stored);
       await l.flush();
@@ -200,7 +208,7 @@ describe('live detection: alerts over months (bounded book, store that folds)', 
       await l.stop();
       s.close();
     };
-    return { live: l, stores: s, clock, ingest, stored, shutdown, delivered, payloads, responded };
+    return { live: l, stores: s, clock, ingest, ingestRaw, stored, shutdown, delivered, payloads, responded };
   }
   const dbPath = (): string => {
     const d = mkdtempSync(join(tmpdir(), 'fg-live-alerts-'));
@@ -234,6 +242,29 @@ describe('live detection: alerts over months (bounded book, store that folds)', 
     expect(b.responded).toEqual([]);
     await b.shutdown();
     expect(fileLines(path).map((x) => [x.serial, x.count])).toEqual([['ROGUE1', 1]]);
+  });
+
+  it('fail/an event dated years ahead of the server clock is not given to the engine, so it cannot make every later event too old; after a restart neither', async () => {
+    const path = dbPath();
+    const a = await server(path, 0);
+    await a.ingestRaw({ ...claim(0, 'FUTURE', 'f0'), ts: '2099-12-31T00:00:00Z', t: Date.parse('2099-12-31T00:00:00Z') });
+    await a.ingest(claim(1, 'ROGUE1', 'a0'));
+    expect(await a.stored('ROGUE1')).toMatchObject({ rule: 'unregistered-device', count: 1 });
+    expect(await a.stored('FUTURE')).toBeUndefined();
+    expect(a.live.stats()).toMatchObject({ skipped: { future: 1, registryUpdate: 0 }, tooOld: 0 });
+    await a.shutdown();
+    // The stored 2099 event is in the log: the warm-up and the catch-up skip it too.
+    const b = await server(path, 3);
+    await b.ingest(claim(4, 'ROGUE2', 'b0'));
+    expect(await b.stored('ROGUE2')).toMatchObject({ count: 1 });
+    await b.shutdown();
+  });
+
+  it('fail/a registry.update on the bus does not change the live engine\'s registry (the registry is the record live): the unit stays unregistered', async () => {
+    const { ingest, stored, live: l } = await server(dbPath(), 0);
+    await ingest(ev.update(0, { serial: 'FAKE1', status: 'active', cellIds: ['45008-666'], id: 'u0' }), claim(1, 'FAKE1', 'a0'));
+    expect(await stored('FAKE1')).toMatchObject({ rule: 'unregistered-device' });
+    expect(l.stats()).toMatchObject({ skipped: { future: 0, registryUpdate: 1 } });
   });
 
   describe('cell flags across restarts', () => {
@@ -324,7 +355,7 @@ describe('live detection: alerts over months (bounded book, store that folds)', 
     await b.ingest(claim(LATER + 1, 'ROGUE1', 'b0'));
     await b.ingest(claim(LATER + 2, 'ROGUE1', 'b1'));
     expect(b.responded).toEqual(['ROGUE1']);
-    expect(await b.stored('ROGUE1')).toMatchObject({ count: 4, respondedAt: iso(LATER) });
+    expect(await b.stored('ROGUE1')).toMatchObject({ count: 4, respondedAt: iso(LATER + 1) });
     await b.shutdown();
   });
 

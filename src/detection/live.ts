@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import { followEventLog, type EventBus, type EventStore, type StoredEvent } from '../events/index.js';
+import { followEventLog, type EventBus, type EventStore, type FgEvent, type StoredEvent } from '../events/index.js';
 import type { Device } from '../registry/index.js';
 import { SEVERITY_RANK, subjectOf, type Alert, type Finding } from './alerts.js';
 import type { DetectionConfig } from './config.js';
@@ -37,7 +37,16 @@ export interface LiveDetectionDeps {
   /** processes what is held once no event has arrived for this long (wall time) */
   quietFlushMs: number;
   registryPollMs: number;
+  /**
+   * An event dated more than this ahead of the server clock is not given to the engine (logged
+   * and counted): one event dated years ahead would move event time there, and every real
+   * event after it would be too old to judge. Ingestion refuses them; this guards what is
+   * stored already. Default 5 minutes.
+   */
+  maxFutureMs?: number;
 }
+
+const DEFAULT_MAX_FUTURE_MS = 5 * 60_000;
 
 const CURSOR = 'detection';
 
@@ -177,9 +186,38 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
     }
   }
 
+  /** events not given to the engine, by reason (stats) */
+  const skipped = { future: 0, registryUpdate: 0 };
+  let skipLoggedAt = -Infinity;
+
+  /**
+   * Whether the live engine takes this stored event. Not one dated too far ahead of the
+   * server clock (see maxFutureMs), nor a `registry.update`: live, the registry itself is the
+   * record of devices (its changes reach the engine through the poll, in event order at
+   * their time); an event on the bus must not rewrite it for detection.
+   */
+  function admissible(e: FgEvent): boolean {
+    const now = clock.now().getTime();
+    let why: 'future' | 'registryUpdate' | undefined;
+    if (e.type === 'registry.update') why = 'registryUpdate';
+    else if (e.t > now + (deps.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS)) why = 'future';
+    if (!why) return true;
+    skipped[why]++;
+    // At most one line a minute, with the counts so far (a flood must not flood the log).
+    if (now - skipLoggedAt >= 60_000) {
+      skipLoggedAt = now;
+      logger.warn({ skipped: { ...skipped }, type: e.type, ts: new Date(e.t).toISOString() }, 'events not given to live detection (dated ahead of the server clock, or registry.update: the registry is the record live)');
+    }
+    return false;
+  }
+
   function feed(s: StoredEvent): void {
     seqOf.set(s.event, s.seq);
     pushed.push(s.seq);
+    if (!admissible(s.event)) {
+      onProcessed(s.event);
+      return;
+    }
     // A dropped event (duplicate, too old) is done at once.
     if (!engine.push(s.event)) onProcessed(s.event);
   }
@@ -263,7 +301,7 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
       while (seq < cursor) {
         const batch = await events.readSince(seq, 5000);
         const inRange = batch.filter((x) => x.seq <= cursor);
-        for (const x of inRange) engine.push(x.event);
+        for (const x of inRange) if (admissible(x.event)) engine.push(x.event);
         if (inRange.length === 0) break;
         seq = (inRange[inRange.length - 1] as StoredEvent).seq;
       }
@@ -298,7 +336,7 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
       await saveCursor();
     },
     syncRegistry,
-    stats: () => ({ processed, ...engine.stats(), sizes: engine.sizes() }),
+    stats: () => ({ processed, skipped: { ...skipped }, ...engine.stats(), sizes: engine.sizes() }),
     async stop(): Promise<void> {
       unsubscribe?.();
       for (const t of timers) clearInterval(t);

@@ -5,7 +5,7 @@
  *   ingest token) with the certificate the device presented;
  * - `femto.report`: the device itself checks in (`POST /v1/femto/checkin`, mutual TLS with its
  *   own key and certificate, from its own loopback-mapped address);
- * - `registry.update`: the operator changes the device (REST PATCH), and the event goes to the feed;
+ * - `registry.update`: the operator changes the device (REST PATCH); the event is not posted;
  * - `payment.auth`: the payment gateway asks the risk API first (payment token), holds on `high`;
  * - everything (but sessions and reports, which admission publishes itself) goes to
  *   `POST /v1/events` as NDJSON batches, `ts` rewritten to event time.
@@ -193,9 +193,9 @@ export async function replay(eventsPath: string, x: ReplayContext): Promise<bool
     // The operator records the move in the registry at its moment (admission reads it; live
     // detection applies it in event order at its updatedAt, so the unit's last reports from
     // the old line still in the reorder horizon are judged against the old line). Queued
-    // behind the unit's earlier requests, ahead of its session from the new line. The change
-    // also goes to the feed, as an operator's change log would.
-    feed({ ...e, ...(patch.ipPrefixes ? { ipPrefixes: patch.ipPrefixes } : {}) });
+    // behind the unit's earlier requests, ahead of its session from the new line. The event
+    // itself is not posted: live, the registry is the record of devices, and the server
+    // refuses `registry.update` on /v1/events.
     return enqueue(serial, async () => {
       await setup.admin.json('PATCH', `/v1/devices/${encodeURIComponent(serial)}`, patch);
     });
