@@ -102,6 +102,24 @@ describe('POST /v1/events', () => {
     expect((r.body.rejected as { error: string }[])[1]?.error).toMatch(/imsi/);
   });
 
+  it('fail/an event dated more than 5 min ahead of the server clock and a registry.update are refused with their line numbers; the lines around them are stored', async () => {
+    const now = Date.now();
+    const r = await post(
+      [
+        JSON.stringify({ type: 'femto.report', serial: 'LV2', sourceIp: '198.18.2.7', ts: iso(now + 60_000), id: 'skew-ok' }),
+        JSON.stringify({ type: 'ue.attach', cellId: '45008-2', imsi: '450080000000001', ts: '2099-12-31T00:00:00Z', id: 'future' }),
+        JSON.stringify({ type: 'registry.update', serial: 'LV2', status: 'active', ts: iso(now), id: 'regup' }),
+        JSON.stringify({ type: 'femto.report', serial: 'LV2', sourceIp: '198.18.2.7', ts: iso(now - 86_400_000), id: 'yesterday-ok' }),
+      ].join('\n'),
+    );
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ accepted: 2, rejectedCount: 2 });
+    const rejected = r.body.rejected as { line: number; error: string }[];
+    expect(rejected.map((x) => x.line)).toEqual([2, 3]);
+    expect(rejected[0]?.error).toMatch(/^ts is \d+ s ahead of the server clock \(at most 300 s\)$/);
+    expect(rejected[1]?.error).toMatch(/registry\.update is not accepted here: change the registry through \/v1\/devices/);
+  });
+
   it('ok/idempotent on id', async () => {
     const line = JSON.stringify({ type: 'femto.report', serial: 'LV2', sourceIp: '198.18.2.7', ts: iso(Date.now()), id: 'ok-1' });
     const r = await post(line);
