@@ -146,6 +146,8 @@ describe('live detection: alerts over months (bounded book, store that folds)', 
     logger?: Logger;
     /** fails the responses of the first `failResponses` alerts it is called for (a crash or a failure before the response completed) */
     failResponses?: number;
+    /** the responder runs in dry-run mode (it only logs) */
+    dryRun?: boolean;
     /** wraps the SQLite cell flag store (a failing one) */
     wrapFlags?: (store: CellFlagStore) => CellFlagStore;
   }
@@ -178,7 +180,8 @@ describe('live detection: alerts over months (bounded book, store that folds)', 
       sinks: [recorder, fileSink(join(dirname(path), 'alerts.ndjson'))],
       respond: (a) => {
         responded.push(a.serial ?? '');
-        return responded.length <= (o.failResponses ?? 0) ? Promise.reject(new Error('registry unreachable')) : Promise.resolve();
+        if (responded.length <= (o.failResponses ?? 0)) return Promise.reject(new Error('registry unreachable'));
+        return Promise.resolve(o.dryRun ? ('dry-run' as const) : ('done' as const));
       },
       clock,
       logger: o.logger ?? silentLogger(),
@@ -349,6 +352,22 @@ describe('live detection: alerts over months (bounded book, store that folds)', 
     await a.ingest(claim(0, 'ROGUE1', 'a0'));
     await a.ingest(claim(1, 'ROGUE1', 'a1'));
     expect(a.responded).toEqual(['ROGUE1', 'ROGUE1']);
+    expect(await a.stored('ROGUE1')).toMatchObject({ count: 2, respondedAt: null });
+    await a.shutdown();
+    const b = await server(path, LATER);
+    await b.ingest(claim(LATER + 1, 'ROGUE1', 'b0'));
+    await b.ingest(claim(LATER + 2, 'ROGUE1', 'b1'));
+    expect(b.responded).toEqual(['ROGUE1']);
+    expect(await b.stored('ROGUE1')).toMatchObject({ count: 4, respondedAt: iso(LATER + 1) });
+    await b.shutdown();
+  });
+
+  it('ok/a dry run is logged once per alert and not recorded as done; fail/after dry run is switched off, the next finding gets the real response', async () => {
+    const path = dbPath();
+    const a = await server(path, 0, { dryRun: true });
+    await a.ingest(claim(0, 'ROGUE1', 'a0'));
+    await a.ingest(claim(1, 'ROGUE1', 'a1'));
+    expect(a.responded).toEqual(['ROGUE1']);
     expect(await a.stored('ROGUE1')).toMatchObject({ count: 2, respondedAt: null });
     await a.shutdown();
     const b = await server(path, LATER);

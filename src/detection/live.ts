@@ -6,6 +6,7 @@ import { SEVERITY_RANK, subjectOf, type Alert, type Finding } from './alerts.js'
 import type { DetectionConfig } from './config.js';
 import { createEngine, type Engine } from './engine.js';
 import { RegistryView } from './state.js';
+import type { ResponseOutcome } from './responses.js';
 import type { CellFlagRecord } from './state.js';
 import type { AlertStore, CellFlagStore, StoredAlert, UpsertedAlert } from './store.js';
 
@@ -28,8 +29,13 @@ export interface LiveDetectionDeps {
   flags: CellFlagStore;
   registry: RegistrySource;
   sinks: AlertSink[];
-  /** the responses to a new alert: called once per alert id, until the store records them (AlertStore.markResponded) */
-  respond: (alert: Alert) => Promise<void>;
+  /**
+   * The responses to a new alert: called once per alert id, until the store records them
+   * (AlertStore.markResponded). A dry run is not recorded there (nothing was done: once dry
+   * run is switched off, the alert's next finding gets the real responses); it is logged
+   * once per alert id by this process.
+   */
+  respond: (alert: Alert) => Promise<ResponseOutcome | void>;
   clock: Clock;
   logger: Logger;
   /** live reorder horizon (short: alerts must not wait); the offline command uses config.maxOutOfOrderMs */
@@ -47,6 +53,8 @@ export interface LiveDetectionDeps {
 }
 
 const DEFAULT_MAX_FUTURE_MS = 5 * 60_000;
+/** alert ids whose dry run this process remembers (not to log it at every finding) */
+const DRY_RUN_REMEMBERED = 100_000;
 
 const CURSOR = 'detection';
 
@@ -71,6 +79,8 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
 
   /** alerts whose responses are running (not recorded yet): a second finding meanwhile does not run them again */
   const responding = new Set<string>();
+  /** alerts whose responses this process has dry-run (not recorded in the store: nothing was done) */
+  const dryRunDone = new Set<string>();
 
   /** a write failed after all its tries, and none has succeeded since: later ones are not retried */
   let storeDown = false;
@@ -141,12 +151,17 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
         logger.error({ alert: stored.id, err: errorText(e) }, 'alert sink failed');
       }
     }
-    if (!respond || responding.has(stored.id)) return;
+    if (!respond || responding.has(stored.id) || dryRunDone.has(stored.id)) return;
     responding.add(stored.id);
     const id = stored.id;
     const failed = (e: unknown): void => logger.error({ alert: id, rule: stored.rule, err: errorText(e) }, 'alert response failed');
     const run = async (): Promise<void> => {
-      await deps.respond(stored);
+      if ((await deps.respond(stored)) === 'dry-run') {
+        // Bounded: the oldest ids are forgotten first (they are logged again at most).
+        dryRunDone.add(id);
+        if (dryRunDone.size > DRY_RUN_REMEMBERED) dryRunDone.delete(dryRunDone.values().next().value as string);
+        return;
+      }
       // Recorded when the store takes it; with the store down the alert's next stored finding
       // runs the (idempotent) responses again.
       await alerts.markResponded(id, clock.now().toISOString()).catch((e: unknown) => logger.warn({ alert: id, err: errorText(e) }, 'alert response ran; recording it failed'));

@@ -14,6 +14,9 @@ export interface Quarantine {
   quarantine(serial: string, reason: string): Promise<boolean>;
 }
 
+/** What the responses to one alert did: `dry-run` when they were only logged (config `dryRun`), so nothing is done yet. */
+export type ResponseOutcome = 'done' | 'dry-run';
+
 /**
  * Automatic responses to new alerts, per rule (`rules.<id>.responses`): quarantine the
  * device, hold the payment. Every response, real or dry-run, is an audit event.
@@ -22,7 +25,7 @@ export function createResponder(deps: { config: DetectionConfig; quarantine: Qua
   const { config, quarantine, holds, audit, logger } = deps;
   const actor = 'system:detection';
 
-  return async function respond(alert: Alert): Promise<void> {
+  return async function respond(alert: Alert): Promise<ResponseOutcome> {
     const r = config.rules[alert.rule].responses;
     if (r.quarantine && alert.serial) {
       const reason = `quarantined by alert ${alert.id} (${alert.rule}): ${alert.summary}`.slice(0, 500);
@@ -46,5 +49,6 @@ export function createResponder(deps: { config: DetectionConfig; quarantine: Qua
         await audit.record({ action: 'payment.held', actor, subject: alert.txId, outcome: 'success', details: { alert: alert.id, newHold: held, cellId: alert.cellId ?? null } });
       }
     }
+    return config.dryRun ? 'dry-run' : 'done';
   };
 }
