@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { AppError } from '../core/errors.js';
-import { CRL_REASONS, normalizeSerialHex, parseCrlReason, toPem, type CertStore, type Revocation } from '../pki/index.js';
+import { normalizeSerialHex, parseCrlReason, toPem, type CertStore, type Revocation } from '../pki/index.js';
+import type { Registry } from '../registry/index.js';
 import { actorOf, requirePermission } from './auth.js';
 import { parseWith } from './parse.js';
 import type { TokenService } from './tokens.js';
@@ -17,11 +18,17 @@ const revokeBody = z.strictObject({ reason: z.string().default('unspecified') })
 const deviceRevokeBody = z.strictObject({ deviceSerial: z.string().min(1).max(64), reason: z.string().default('unspecified') });
 
 /** `/v1/certificates`: issued certificates and revocation. */
-export function registerCertRoutes(app: FastifyInstance, deps: { certs: CertStore; revocation: Revocation; tokens: TokenService }): void {
-  const { certs, revocation, tokens } = deps;
+export function registerCertRoutes(app: FastifyInstance, deps: { certs: CertStore; revocation: Revocation; tokens: TokenService; registry: Pick<Registry, 'mustGet'> }): void {
+  const { certs, revocation, tokens, registry } = deps;
   const read = { preHandler: requirePermission(tokens, 'certs:read') };
   const revoke = { preHandler: requirePermission(tokens, 'certs:revoke') };
   const normal = (hex: string): string => normalizeSerialHex(hex) ?? hex;
+  /** The body's reason as a code; the revocation core refuses removeFromCRL (8) and unassigned codes. */
+  const reasonOf = (name: string): number => {
+    const code = parseCrlReason(name);
+    revocation.checkReason(code);
+    return code;
+  };
 
   app.get('/v1/certificates', read, async (req) => {
     const { limit, ...f } = parseWith(listQuery, req.query, 'query');
@@ -41,15 +48,16 @@ export function registerCertRoutes(app: FastifyInstance, deps: { certs: CertStor
   app.post('/v1/certificates/:serialHex/revoke', revoke, async (req) => {
     const { serialHex } = parseWith(serialParam, req.params, 'path');
     const { reason } = parseWith(revokeBody, req.body ?? {}, 'body');
-    const code = parseCrlReason(reason);
-    if (code === CRL_REASONS.removeFromCRL) throw new AppError('invalid', 'crl.bad_reason', 'removeFromCRL is not a revocation reason');
-    await revocation.revokeCertificate(normal(serialHex), code, actorOf(req));
+    await revocation.revokeCertificate(normal(serialHex), reasonOf(reason), actorOf(req));
     return certs.get(normal(serialHex));
   });
 
   app.post('/v1/certificates/revoke-device', revoke, async (req) => {
     const { deviceSerial, reason } = parseWith(deviceRevokeBody, req.body, 'body');
-    const revoked = await revocation.revokeDevice(deviceSerial, parseCrlReason(reason), actorOf(req));
+    const code = reasonOf(reason);
+    // An unknown device is a 404, not an empty success (nor a success audit event).
+    await registry.mustGet(deviceSerial);
+    const revoked = await revocation.revokeDevice(deviceSerial, code, actorOf(req));
     return { deviceSerial, revoked };
   });
 }

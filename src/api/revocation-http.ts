@@ -26,8 +26,13 @@ export function ocspCacheControl(nextUpdateSeconds: number): string {
   return `max-age=${Math.floor(nextUpdateSeconds / 2)}, public, no-transform, must-revalidate`;
 }
 
+/**
+ * One OCSP answer. `cacheSeconds` is given only for an answer HTTP caches may keep (RFC 5019
+ * §6: a successful response without a nonce, to a GET); every other answer says no-store, so
+ * a cache in front of the responder never replays an error or another client's nonce.
+ */
 function ocspReply(res: ServerResponse, der: Buffer, cacheSeconds: number | null): void {
-  send(res, 200, OCSP_CONTENT_TYPES.response, der, cacheSeconds ? { 'cache-control': ocspCacheControl(cacheSeconds) } : undefined);
+  send(res, 200, OCSP_CONTENT_TYPES.response, der, { 'cache-control': cacheSeconds ? ocspCacheControl(cacheSeconds) : 'no-store' });
 }
 
 /**
@@ -42,7 +47,7 @@ export function handleRevocationRequest(req: IncomingMessage, res: ServerRespons
   const ep = endpoints();
   if (isOcsp) {
     if (!ep) {
-      send(res, 200, OCSP_CONTENT_TYPES.response, ocspErrorResponse('tryLater'));
+      ocspReply(res, ocspErrorResponse('tryLater'), null);
       return true;
     }
     if (req.method === 'POST' && (url === '/ocsp' || url === '/ocsp/')) {
@@ -89,7 +94,7 @@ export function handleRevocationRequest(req: IncomingMessage, res: ServerRespons
         return true;
       }
       ep.ocsp.respond(der).then(
-        (out) => ocspReply(res, out, nextUpdateSeconds),
+        (out) => ocspReply(res, out, ep.ocsp.cacheable(out) ? nextUpdateSeconds : null),
         () => ocspReply(res, ocspErrorResponse('internalError'), null),
       );
       return true;

@@ -65,7 +65,8 @@ export function createRevocationListener(o: RevocationListenerOptions): Revocati
   const stats = { connections: 0, requests: 0, clientErrors: 0, timeouts: 0, internalErrors: 0, blocked: 0 };
   const conns = new Set<Conn>();
   const headersOf: readonly (readonly (readonly [string, string])[])[] = [
-    [['Content-Type', OCSP_CONTENT_TYPES.response]],
+    // OCSP answers HTTP caches must not keep (POST, errors, nonce echoes: RFC 5019 §6), then those they may
+    [['Content-Type', OCSP_CONTENT_TYPES.response], ['Cache-Control', 'no-store']],
     [['Content-Type', OCSP_CONTENT_TYPES.response], ['Cache-Control', ocspCacheControl(o.nextUpdateSeconds)]],
     [['Content-Type', 'application/pkix-crl']],
     [['Content-Type', 'application/x-pem-file']],
@@ -167,7 +168,8 @@ export function createRevocationListener(o: RevocationListenerOptions): Revocati
       const isGet = m === 'GET' && t.startsWith('/ocsp/');
       if (!isPost && !isGet) return reply(c, 405, 'OCSP: use POST /ocsp or GET /ocsp/{base64 request}', mode, headOnly, [['Allow', 'GET, POST']]);
       const ep = o.endpoints();
-      const kind = isPost ? K_OCSP_POST : K_OCSP_GET;
+      // Only a GET's successful answer without a nonce (the responder's pre-signed one) is cacheable.
+      const kindOf = (out: Buffer): Kind => (isGet && ep?.ocsp.cacheable(out) ? K_OCSP_GET : K_OCSP_POST);
       if (!ep) return send(c, buildResponse(200, headersOf[K_OCSP_POST] as (readonly [string, string])[], ocspErrorResponse('tryLater'), mode, now), mode);
       let der = body;
       if (isGet) {
@@ -179,10 +181,10 @@ export function createRevocationListener(o: RevocationListenerOptions): Revocati
       }
       // A repeat of a request already answered from the cache: no parsing, no promise.
       const hit = ep.ocsp.cached(der);
-      if (hit) return send(c, message(kind, hit, mode, false, now), mode);
+      if (hit) return send(c, message(kindOf(hit), hit, mode, false, now), mode);
       pend(c, P_OCSP, false);
       ep.ocsp.respond(Buffer.from(der)).then(
-        (out) => resume(c, message(kind, out, mode, false, Date.now()), mode),
+        (out) => resume(c, message(kindOf(out), out, mode, false, Date.now()), mode),
         () => resume(c, buildResponse(200, headersOf[K_OCSP_POST] as (readonly [string, string])[], ocspErrorResponse('internalError'), mode, Date.now()), mode),
       );
       return;

@@ -1,8 +1,19 @@
 import type { Clock } from '../core/clock.js';
 import type { UnlockedCa } from './ca.js';
-import { buildCrl } from './crl.js';
+import { buildCrl, CRL_REASONS } from './crl.js';
 import { keyIdentifier } from './profiles.js';
 import type { CertStore } from './store.js';
+
+/**
+ * The reasonCode of a stored revocation. removeFromCRL (8) is refused by revocation now, but a
+ * row stored with it earlier is still a revocation: RFC 5280 §5.3.1 allows that code only in
+ * delta CRLs, and a verifier reading it in a full CRL (OpenSSL does) takes the certificate off
+ * the list. Such an entry goes out without a reason (unspecified), so it stays revoked.
+ */
+function crlEntryReason(reason: number | null): { reason?: number } {
+  if (reason === null || reason === CRL_REASONS.removeFromCRL) return {};
+  return { reason };
+}
 
 /**
  * Keeps the current CRL (RFC 5280 §5) of the issuing CA: regenerated on every revocation
@@ -12,12 +23,17 @@ export function createCrlPublisher(deps: { ca: UnlockedCa; store: CertStore; clo
   const { ca, store, clock } = deps;
   const aki = ca.issuing.extensions.subjectKeyIdentifier ?? keyIdentifier(ca.issuing.spki);
   let current: { der: Buffer; thisUpdate: number; crlNumber: bigint } | null = null;
-  let dirty = true;
+  // Changes are counted rather than flagged: `built` only moves forward when a build that saw
+  // them succeeded, so a failed build (database busy, signer error) leaves them pending and the
+  // next request retries instead of serving a CRL that lacks a revocation.
+  let changes = 0;
+  let built = -1;
   let building: Promise<Buffer> | null = null;
   const validityMs = s.nextUpdateHours * 3_600_000;
+  const pending = (): boolean => built !== changes;
 
   async function build(): Promise<Buffer> {
-    dirty = false;
+    const seen = changes;
     const now = clock.now();
     const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
     const revoked = await store.revokedUnexpired(now.toISOString());
@@ -29,24 +45,35 @@ export function createCrlPublisher(deps: { ca: UnlockedCa; store: CertStore; clo
       thisUpdate,
       nextUpdate: new Date(thisUpdate.getTime() + validityMs),
       crlNumber,
-      revoked: revoked.map((r) => ({ serialNumber: Buffer.from(r.serialHex.length % 2 ? `0${r.serialHex}` : r.serialHex, 'hex'), revokedAt: new Date(r.revokedAt), ...(r.reason !== null ? { reason: r.reason } : {}) })),
+      revoked: revoked.map((r) => ({ serialNumber: Buffer.from(r.serialHex.length % 2 ? `0${r.serialHex}` : r.serialHex, 'hex'), revokedAt: new Date(r.revokedAt), ...crlEntryReason(r.reason) })),
     });
     current = { der, thisUpdate: thisUpdate.getTime(), crlNumber };
+    built = seen;
     return der;
   }
 
   return {
-    /** The current DER CRL, rebuilt first if something changed or it is half-way to nextUpdate. */
+    /**
+     * The current DER CRL, rebuilt first if something changed or it is half-way to nextUpdate.
+     * Rejects when a rebuild that carries a change fails; a failed refresh with nothing changed
+     * still serves the last CRL while it is before its nextUpdate (it is still correct then).
+     */
     async current(): Promise<Buffer> {
-      const stale = !current || dirty || clock.now().getTime() > current.thisUpdate + validityMs / 2;
-      if (!stale && current) return current.der;
+      const aged = !current || clock.now().getTime() > current.thisUpdate + validityMs / 2;
+      if (!aged && !pending() && current) return current.der;
       if (!building) building = build().finally(() => (building = null));
-      const der = await building;
+      let der: Buffer;
+      try {
+        der = await building;
+      } catch (e) {
+        if (!pending() && current && clock.now().getTime() < current.thisUpdate + validityMs) return current.der;
+        throw e;
+      }
       // A change that arrived while building needs one more pass.
-      return dirty ? this.current() : der;
+      return pending() ? this.current() : der;
     },
     markDirty(): void {
-      dirty = true;
+      changes++;
     },
     info: (): { crlNumber: string | null; thisUpdate: string | null } => ({
       crlNumber: current ? current.crlNumber.toString() : null,

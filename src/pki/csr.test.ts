@@ -2,13 +2,13 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPrivateKey, ECDH, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { createPrivateKey, createPublicKey, ECDH, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isAppError } from '../core/errors.js';
 import { bitString, explicit, fromPemAll, int, nullDer, oid, readNode, seq, toPem } from './der.js';
 import { encodeName } from './names.js';
 import { OID } from './oids.js';
-import { parseCsr, parseCsrAsync } from './csr.js';
+import { canonicalSpki, parseCsr, parseCsrAsync } from './csr.js';
 import { buildCsr } from './csr-build.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fg-csr-'));
@@ -412,6 +412,60 @@ describe('parseCsrAsync: same verdicts as parseCsr, checked against openssl', ()
           expect(await sameVerdict(bad), `byte ${i} ^ ${mask}`).toMatch(/^csr\./);
         }
       }
+    }
+  });
+});
+
+describe('canonicalSpki: one encoding per key', () => {
+  /** A CSR signed by `privateKey` over exactly `spki` (any encoding of its public key). */
+  const csrOver = (spki: Buffer, privateKey: ReturnType<typeof createPrivateKey>, rsa: boolean): Buffer => {
+    const cri = seq(int(0), encodeName([{ type: OID.commonName, value: 'C' }]), spki, explicit(0));
+    const alg = rsa ? seq(oid(OID.sha256WithRSAEncryption), nullDer()) : seq(oid(OID.ecdsaWithSHA256));
+    return seq(cri, alg, bitString(sign('sha256', cri, privateKey)));
+  };
+
+  it('ok/for openssl req CSRs (P-256, P-384, RSA 2048) it is the CSR SPKI byte for byte, so stored bindings keep their hashes', () => {
+    for (const der of [ecCsr('P-256'), ecCsr('P-384'), opensslCsr(['-newkey', 'rsa:2048'])]) {
+      const csr = parseCsr(der);
+      expect(canonicalSpki(csr.publicKey).equals(csr.spki)).toBe(true);
+    }
+  });
+
+  for (const [curve, nodeCurve] of [['P-256', 'prime256v1'], ['P-384', 'secp384r1']] as const) {
+    it(`ok/a compressed ${curve} point gives the uncompressed SPKI openssl prints for the key, from both parsers`, async () => {
+      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: nodeCurve });
+      const plain = publicKey.export({ format: 'der', type: 'spki' });
+      const algId = readNode(plain, 2);
+      const point = ECDH.convertKey(plain.subarray(algId.end + 3), nodeCurve, undefined, undefined, 'compressed') as Buffer;
+      const compressed = seq(plain.subarray(algId.start, algId.end), bitString(point));
+      const der = csrOver(compressed, privateKey, false);
+      expect(opensslVerifies(der)).toBe(true);
+      const sync = parseCsr(der);
+      expect(sync.spki.equals(compressed)).toBe(true);
+      // OpenSSL keeps the point compressed on export: that is why the SPKI is rebuilt from the JWK.
+      expect(sync.publicKey.export({ format: 'der', type: 'spki' }).equals(plain)).toBe(false);
+      expect(canonicalSpki(sync.publicKey).equals(plain)).toBe(true);
+      expect(canonicalSpki((await parseCsrAsync(der)).publicKey).equals(plain)).toBe(true);
+      const keyPem = join(dir, `cmp-${curve}.pem`);
+      writeFileSync(keyPem, privateKey.export({ format: 'pem', type: 'pkcs8' }));
+      const fromOpenssl = execFileSync('openssl', ['pkey', '-in', keyPem, '-pubout', '-outform', 'DER']);
+      expect(canonicalSpki(sync.publicKey).equals(fromOpenssl)).toBe(true);
+    });
+  }
+
+  it('ok/an RSA key with absent AlgorithmIdentifier parameters gives the NULL-parameter SPKI', () => {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const withNull = publicKey.export({ format: 'der', type: 'spki' });
+    const absent = seq(seq(oid(OID.rsaEncryption)), bitString(publicKey.export({ format: 'der', type: 'pkcs1' })));
+    expect(absent.equals(withNull)).toBe(false);
+    const csr = parseCsr(csrOver(absent, privateKey, true));
+    expect(csr.spki.equals(absent)).toBe(true);
+    expect(canonicalSpki(csr.publicKey).equals(withNull)).toBe(true);
+  });
+
+  it('fail/keys the CA does not issue for are refused with csr.unsupported_key', () => {
+    for (const k of [generateKeyPairSync('ed25519').publicKey, generateKeyPairSync('ec', { namedCurve: 'secp521r1' }).publicKey, createPublicKey(generateKeyPairSync('x25519').privateKey)]) {
+      expectCode(() => canonicalSpki(k), 'csr.unsupported_key');
     }
   });
 });

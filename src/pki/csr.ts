@@ -10,7 +10,7 @@ import { AppError, isAppError } from '../core/errors.js';
 import { OID } from './oids.js';
 import { parseName, type NameAttr } from './names.js';
 import { parseGeneralNames, type SubjectAltNames } from './certificate.js';
-import { TAG, expectTag, parseRoot, readNode, readOid, readString, readUnsignedInt, whole, type Node } from './der.js';
+import { TAG, bitString, expectTag, int, nullDer, oid, parseRoot, readNode, readOid, readString, readUnsignedInt, seq, whole, type Node } from './der.js';
 
 export interface ParsedCsr {
   der: Buffer;
@@ -185,6 +185,36 @@ function inspectSpki(der: Buffer, spki: Node): KeyCheck {
     return { description, family: e65537 && modBits >= RSA_MIN_BITS && modBits <= RSA_MAX_BITS ? 'rsa' : undefined };
   }
   return { description: KEY_NAMES[type] ?? `key algorithm ${type}`, family: undefined };
+}
+
+const SPKI_CURVE_OIDS: Readonly<Record<string, string>> = { 'P-256': OID.prime256v1, 'P-384': OID.secp384r1 };
+
+/**
+ * The one DER SubjectPublicKeyInfo of a device key, whatever encoding the CSR used: EC as
+ * namedCurve with the uncompressed point (RFC 5480 §2.2: the form every verifier supports;
+ * SEC 1 §2.3.3 also allows a compressed one for the same point), RSA with NULL parameters
+ * (RFC 3279 §2.3.1; OpenSSL also reads them absent) and minimal INTEGERs. Built from the key's
+ * JWK, not from the CSR bytes: a key binding hashed over the bytes as sent could be escaped
+ * by re-encoding the same key. OpenSSL's own SPKI export is no help here: it keeps a
+ * compressed point compressed. For what `openssl req` makes (uncompressed point, NULL
+ * parameters) the result is byte-identical to the CSR's SPKI.
+ */
+export function canonicalSpki(key: KeyObject): Buffer {
+  const jwk = key.export({ format: 'jwk' });
+  if (jwk.kty === 'EC' && jwk.crv !== undefined && jwk.x !== undefined && jwk.y !== undefined) {
+    const curve = SPKI_CURVE_OIDS[jwk.crv];
+    if (!curve) throw new AppError('invalid', 'csr.unsupported_key', `device key EC ${jwk.crv} is not accepted: use EC P-256, EC P-384 or RSA >= 2048 with e=65537`, { key: `EC ${jwk.crv}` });
+    // JWK coordinates are the full field size (RFC 7518 §6.2.1.2), so the point has a fixed length.
+    const point = Buffer.concat([Buffer.from([0x04]), Buffer.from(jwk.x, 'base64url'), Buffer.from(jwk.y, 'base64url')]);
+    return seq(seq(oid(OID.ecPublicKey), oid(curve)), bitString(point));
+  }
+  if (jwk.kty === 'RSA' && jwk.n !== undefined && jwk.e !== undefined) {
+    const rsaPublicKey = seq(int(Buffer.from(jwk.n, 'base64url')), int(Buffer.from(jwk.e, 'base64url')));
+    return seq(seq(oid(OID.rsaEncryption), nullDer()), bitString(rsaPublicKey));
+  }
+  throw new AppError('invalid', 'csr.unsupported_key', `device key ${key.asymmetricKeyType ?? 'of unknown type'} is not accepted: use EC P-256, EC P-384 or RSA >= 2048 with e=65537`, {
+    key: key.asymmetricKeyType ?? 'unknown',
+  });
 }
 
 /** A request that passed every check except the key import and the signature. */

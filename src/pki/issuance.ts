@@ -3,7 +3,7 @@ import type { AuditSink } from '../audit-log/index.js';
 import type { Clock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
 import type { UnlockedCa } from './ca.js';
-import type { ParsedCsr } from './csr.js';
+import { canonicalSpki, type ParsedCsr } from './csr.js';
 import { createDeviceIssuer, randomCertSerial } from './profiles.js';
 import type { CertRecord, CertStore } from './store.js';
 
@@ -30,7 +30,10 @@ export const MAX_DEVICE_VALIDITY_DAYS = 365;
 /**
  * Device certificate issuance. Invariant: a public key is bound to exactly one device
  * forever. A CSR whose key was ever certified for another device is refused and recorded
- * as a `credential-shared` audit event; re-enrollment must bring a new key.
+ * as a `credential-shared` audit event; re-enrollment must bring a new key. A key is named by
+ * the SHA-256 of its canonical SubjectPublicKeyInfo ({@link canonicalSpki}), so the same key
+ * re-encoded (a compressed EC point, RSA parameters left out) is still the same key; the
+ * certificate carries that canonical form too.
  */
 export function createIssuance(deps: { ca: UnlockedCa; store: CertStore; audit: AuditSink; clock: Clock }, s: IssuanceSettings) {
   if (s.deviceValidityDays > MAX_DEVICE_VALIDITY_DAYS) {
@@ -45,7 +48,8 @@ export function createIssuance(deps: { ca: UnlockedCa; store: CertStore; audit: 
      * refuses a key this device already had certified.
      */
     async issue(csr: ParsedCsr, deviceSerial: string, opts: { actor: string; requireNewKey?: boolean; validityDays?: number }): Promise<IssuedCertificate> {
-      const spkiSha256 = createHash('sha256').update(csr.spki).digest('hex');
+      const spki = canonicalSpki(csr.publicKey);
+      const spkiSha256 = createHash('sha256').update(spki).digest('hex');
       const owner = await store.keyOwner(spkiSha256);
       if (owner !== null && owner !== deviceSerial) {
         await audit.record({ action: 'credential-shared', actor: opts.actor, subject: deviceSerial, outcome: 'denied', details: { reason: 'public key already certified for another device', boundTo: owner, spkiSha256 } });
@@ -62,7 +66,7 @@ export function createIssuance(deps: { ca: UnlockedCa; store: CertStore; audit: 
       // Never outlive the issuing CA (RFC 5280 §6.1: the chain would not validate anyway).
       const notAfter = new Date(Math.min(Math.floor((now.getTime() + days * DAY) / 1000) * 1000, ca.issuing.notAfter.getTime()));
       const serialNumber = randomCertSerial();
-      const der = await issuer.issue({ deviceSerial, spki: csr.spki, serialNumber, notBefore, notAfter });
+      const der = await issuer.issue({ deviceSerial, spki, serialNumber, notBefore, notAfter });
       const fingerprint = createHash('sha256').update(der).digest('hex');
       const serialHex = serialNumber.toString('hex').replace(/^(00)+(?=.)/, '');
       const rec: CertRecord = {

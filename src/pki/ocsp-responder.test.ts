@@ -87,3 +87,17 @@ describe('responder fast path', () => {
     expect(r.cached(Buffer.from('nonsense'))).toBeUndefined();
   });
 });
+
+describe('responder: which answers HTTP caches may keep (RFC 5019 §6)', () => {
+  it('fail/nonce echoes and error answers are not cacheable; pre-signed answers without a nonce are', async () => {
+    const status = new Map([['S1', 'active'], ['S2', 'active']]);
+    const r = createOcspResponder({ ca: t.srv.ca.ca, store: t.srv.base.stores.certs, clock: fixedClock(new Date()), deviceStatus: async (s) => status.get(s) ?? null }, { nextUpdateSeconds: 300, echoNonce: true });
+    const [a] = certs as [typeof certs[0]];
+    const plain = await r.respond(a.req);
+    expect(r.cacheable(plain)).toBe(true);
+    expect(r.cacheable(r.cached(a.req) as Buffer)).toBe(true);
+    expect(r.cacheable(await r.respond(a.reqNonce))).toBe(false);
+    expect(r.cacheable(await r.respond(Buffer.from('not an OCSP request')))).toBe(false);
+    expect(r.cacheable(Buffer.from(plain))).toBe(false); // a copy is not an answer this responder gave
+  });
+});

@@ -73,6 +73,8 @@ export function createOcspResponder(deps: { ca: UnlockedCa; store: CertStore; de
   /** whole request DER (latin1) -> the entry that answered it; only single-CertID requests without a nonce */
   const byRequest = new Map<string, Entry>();
   const stats = { requests: 0, cacheHits: 0, signed: 0, malformed: 0, errors: 0 };
+  /** The pre-signed answers of cache entries: successful, one CertID, no nonce (see `cacheable`). */
+  const preSigned = new WeakSet<Buffer>();
 
   const isOurs = (id: OcspCertId): boolean => {
     if (id.hash === 'unsupported') return false;
@@ -83,7 +85,12 @@ export function createOcspResponder(deps: { ca: UnlockedCa; store: CertStore; de
   async function statusOf(serialHex: string): Promise<OcspCertStatus> {
     const cert = await store.get(serialHex);
     if (!cert) return { status: 'unknown' };
-    if (cert.status === 'revoked') return { status: 'revoked', revokedAt: new Date(cert.revokedAt ?? cert.issuedAt), reason: cert.reason ?? 0 };
+    if (cert.status === 'revoked') {
+      // A row stored with removeFromCRL before revocation refused it is still revoked; that
+      // code is no revocation reason (RFC 5280 §5.3.1), so the answer leaves it out, as the CRL does.
+      const reason = cert.reason === null || cert.reason === CRL_REASONS.removeFromCRL ? 0 : cert.reason;
+      return { status: 'revoked', revokedAt: new Date(cert.revokedAt ?? cert.issuedAt), reason };
+    }
     if (cert.kind === 'device' && cert.deviceSerial !== null) {
       const st = await deviceStatus(cert.deviceSerial);
       if (st === null || !LIVE.has(st)) {
@@ -137,6 +144,7 @@ export function createOcspResponder(deps: { ca: UnlockedCa; store: CertStore; de
   async function fresh(key: string, serialHex: string, certIdDer: Buffer, now: Date): Promise<Entry> {
     const status = await statusOf(serialHex);
     const e: Entry = { key, serialHex, certIdDer: Buffer.from(certIdDer), status, response: await sign(certIdDer, status, now), refreshAt: now.getTime() + intervalMs / 2, requestKeys: [] };
+    preSigned.add(e.response);
     remember(key, e);
     return e;
   }
@@ -182,6 +190,13 @@ export function createOcspResponder(deps: { ca: UnlockedCa; store: CertStore; de
      * undefined otherwise (then call {@link respond}). Counts as a request and a cache hit.
      */
     cached: cachedFor,
+    /**
+     * Whether an answer this responder gave may be kept by HTTP caches (RFC 5019 §6): only a
+     * pre-signed cache-entry answer, which is successful and carries no nonce. Error answers
+     * (malformedRequest, internalError, tryLater) are transient, and a nonce echo belongs to
+     * one client's request; a cache serving either to others would be wrong.
+     */
+    cacheable: (response: Buffer): boolean => preSigned.has(response),
     /** Answers one DER OCSPRequest. Never throws: errors become OCSP error responses. */
     async respond(der: Buffer): Promise<Buffer> {
       const hit = cachedFor(der);

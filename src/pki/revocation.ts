@@ -11,6 +11,22 @@ type Status = 'provisioned' | 'active' | 'suspended' | 'decommissioned' | 'lost'
 export type ChangeListener = (serialHexes: readonly string[]) => void;
 
 /**
+ * Refuses what cannot be the reason of a revocation: codes RFC 5280 §5.3.1 does not assign,
+ * and removeFromCRL (8), which that section allows only in delta CRLs (to take a held
+ * certificate off). Written into a full CRL it tells verifiers the certificate is *not*
+ * revoked (OpenSSL accepts it), and the row could never be re-revoked properly. Checked here
+ * so every caller (REST, CLI, anything later) is covered.
+ */
+export function checkRevocationReason(reason: number): void {
+  if (reason === CRL_REASONS.removeFromCRL) {
+    throw new AppError('invalid', 'crl.bad_reason', 'removeFromCRL is not a revocation reason (RFC 5280 §5.3.1: delta CRLs only); to lift a hold, reactivate the device', { reason });
+  }
+  if (!Number.isInteger(reason) || crlReasonName(reason) === undefined) {
+    throw new AppError('invalid', 'crl.bad_reason', `revocation reason ${String(reason)} is not an RFC 5280 CRLReason code`, { reason });
+  }
+}
+
+/**
  * Revocation driven by the registry. lost → keyCompromise (the unit and its key are out of
  * our control); decommissioned → cessationOfOperation; suspended → certificateHold, lifted
  * (RFC 5280 removeFromCRL) when the device is reactivated.
@@ -30,8 +46,11 @@ export function createRevocation(deps: { store: CertStore; audit: AuditSink; clo
     },
     /** Called by other processes' changes seen on the change feed. */
     emit,
+    /** {@link checkRevocationReason}, for callers that validate input before doing anything else. */
+    checkReason: checkRevocationReason,
 
     async revokeCertificate(serialHex: string, reason: number, actor: string): Promise<void> {
+      checkRevocationReason(reason);
       const cert = await store.get(serialHex);
       if (!cert) throw new AppError('not_found', 'cert.not_found', `no certificate with serial ${serialHex}`, { serialHex });
       if (cert.status === 'revoked' && cert.reason !== CRL_REASONS.certificateHold) {
@@ -44,6 +63,7 @@ export function createRevocation(deps: { store: CertStore; audit: AuditSink; clo
     },
 
     async revokeDevice(deviceSerial: string, reason: number, actor: string): Promise<string[]> {
+      checkRevocationReason(reason);
       const serials = await store.revokeDevice(deviceSerial, reason, clock.now().toISOString());
       await audit.record({ action: 'cert.revoked', actor, subject: deviceSerial, outcome: 'success', details: { reason: crlReasonName(reason), certificates: serials } });
       emit(serials);

@@ -201,6 +201,22 @@ describe('revocation listener: real clients', () => {
     expect(r.reason).toBe('keyCompromise');
   });
 
+  it('fail/curl: on this listener too, a GET answer echoing a nonce, a malformed-request answer and a POST answer are no-store (RFC 5019 §6)', async () => {
+    const noncePath = join(t.work, 'rl-req-nonce.der');
+    const mk = await run('openssl', ['ocsp', '-issuer', issuingPem(t), '-cert', dev.certPath, '-reqout', noncePath]);
+    expect(mk.status, mk.stderr).toBe(0);
+    const withNonce = await curlRequest(t.work, [`${rev}/ocsp/${encodeURIComponent(readFileSync(noncePath).toString('base64'))}`]);
+    expect(withNonce.status).toBe(200);
+    expect(withNonce.headers['cache-control']).toBe('no-store');
+    const bad = await curlRequest(t.work, [`${rev}/ocsp/${encodeURIComponent(Buffer.from('not an ocsp request').toString('base64'))}`]);
+    expect(bad.status).toBe(200);
+    expect(bad.headers['cache-control']).toBe('no-store');
+    const reqPath = join(t.work, 'rl-req.der');
+    const post = await curlRequest(t.work, ['-X', 'POST', '-H', 'Content-Type: application/ocsp-request', '--data-binary', `@${reqPath}`, `${rev}/ocsp`]);
+    expect(post.status).toBe(200);
+    expect(post.headers['cache-control']).toBe('no-store');
+  });
+
   it('ok/curl: GET /ocsp/<base64>, CRL (DER, PEM, HEAD) and CA certificates match the API listener byte for byte', async () => {
     const encoded = encodeURIComponent(reqDer.toString('base64'));
     const g = await curlRequest(t.work, [`${rev}/ocsp/${encoded}`]);
