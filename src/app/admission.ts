@@ -127,7 +127,8 @@ async function startPool(ctx: ExtensionContext, st: AdmissionState): Promise<Poo
   const pool = st.rotation.pool();
   if (pool.length === 0) return [];
   const hosts = pool.map((e) => splitHostPort(e).host);
-  const { certPem, keyPem } = await issueTlsServerCertificate(ctx.ca.ca, hosts);
+  const cert = await issueTlsServerCertificate(ctx.ca.ca, hosts, undefined, ctx.base.clock);
+  const { certPem, keyPem } = cert;
   const started: PoolListener[] = [];
   const closeAll = async (): Promise<void> => {
     for (const l of started) await closePoolListener(l);
@@ -156,6 +157,14 @@ async function startPool(ctx: ExtensionContext, st: AdmissionState): Promise<Poo
     throw e;
   }
   ctx.log.info({ pool }, 'gateway listeners up');
+  // The pool shares one server certificate: renewed together, in place (no restart, no rebind).
+  ctx.tlsRenewal.addTls({
+    name: 'gateway pool',
+    hosts,
+    current: cert,
+    contextFor: (c) => mtlsServerOptions({ certPem: c.certPem, keyPem: c.keyPem, clientCaDers: [ctx.ca.ca.issuing.der, ctx.ca.ca.root.der], sessionTickets: false }),
+    servers: () => started.filter((l) => !l.server.closing).map((l) => l.server),
+  });
   return started;
 }
 

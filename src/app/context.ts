@@ -79,10 +79,19 @@ export async function openCa(base: BaseContext, passphrase: string, publicUrl?: 
     { deviceValidityDays: config.ca.deviceValidityDays, ocspUrl: `${url}/ocsp`, crlUrl: `${url}/crl`, caIssuersUrl: `${url}/ca/issuing.crt` },
   );
   const est = createEst({ ca, issuance, certs: stores.certs, registry, store: stores.enrollment, audit: stores.audit, clock, settings: config.est });
-  const ocsp = createOcspResponder(
+  const ocsp = ocspResponderFor(base, ca);
+  const crl = createCrlPublisher({ ca, store: stores.certs, clock }, { nextUpdateHours: config.crl.nextUpdateHours });
+  return { ca, issuance, est, ocsp, crl };
+}
+
+/**
+ * The OCSP responder signing with `ca`'s delegated responder key. A renewed responder
+ * certificate gets a new responder (its ResponderID and cache belong to the old key).
+ */
+export function ocspResponderFor(base: BaseContext, ca: UnlockedCa): OcspResponder {
+  const { config, clock, stores } = base;
+  return createOcspResponder(
     { ca, store: stores.certs, clock, deviceStatus: async (serial) => (await stores.devices.get(serial))?.status ?? null },
     { nextUpdateSeconds: config.ocsp.nextUpdateSeconds, echoNonce: true },
   );
-  const crl = createCrlPublisher({ ca, store: stores.certs, clock }, { nextUpdateHours: config.crl.nextUpdateHours });
-  return { ca, issuance, est, ocsp, crl };
 }

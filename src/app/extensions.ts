@@ -3,6 +3,7 @@ import type { Config } from '../config/index.js';
 import type { Logger } from '../core/logger.js';
 import type { AlertHub, LiveDetection } from '../detection/index.js';
 import { admissionExtension } from './admission.js';
+import type { TlsRenewalTarget } from './pki-upkeep.js';
 import type { BaseContext, CaContext } from './context.js';
 import { segwExtension } from './segw.js';
 import { subscribersExtension } from './subscribers.js';
@@ -22,6 +23,8 @@ export interface ExtensionContext {
   tls: FastifyInstance;
   /** base URL of the HTTP listener as bound */
   httpUrl: string;
+  /** keeps an extension's own TLS listeners' server certificate current (renewed in its last third) */
+  tlsRenewal: { addTls(target: TlsRenewalTarget): void };
 }
 
 /**

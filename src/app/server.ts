@@ -1,15 +1,18 @@
+import type { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { buildApiServer, createRevocationListener, type RevocationEndpoints } from '../api/index.js';
 import { publicBaseUrl, type Config } from '../config/index.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { LiveDetection } from '../detection/index.js';
+import type { ReconcileResult } from '../pki/index.js';
 import { registerEstRoutes } from '../est/index.js';
 import { caExists, initCa, issueTlsServerCertificate } from '../pki/index.js';
 import { caSettings, openBase, openCa, type BaseContext, type CaContext } from './context.js';
 import { buildLiveDetection } from './detection.js';
 import { EXTENSIONS, type ExtensionContext } from './extensions.js';
-import { createMtlsApp } from './tls-app.js';
+import { createPkiRenewal, reconcileOnce, startReconcile, type TlsRenewalTarget } from './pki-upkeep.js';
+import { createMtlsApp, mtlsServerOptions } from './tls-app.js';
 import { resolvePassphrase } from './passphrase.js';
 
 export interface RunningServer {
@@ -24,6 +27,13 @@ export interface RunningServer {
   adminToken: string | null;
   caCreated: boolean;
   passphraseSource: string;
+  /** PKI upkeep the timers run (config `pki`), callable at once by tests and operators' tooling. */
+  pki: {
+    /** Revokes/holds certificates still valid of suspended, lost and decommissioned devices. */
+    reconcile(): Promise<ReconcileResult>;
+    /** Renews the OCSP responder and TLS server certificates that are due; true when nothing failed. */
+    renew(): Promise<boolean>;
+  };
   stop(): Promise<void>;
 }
 
@@ -94,6 +104,8 @@ export async function startServer(config: Config, opts: { logger: Logger; env?: 
     }
     const ca = await openCa(base, pass.passphrase, publicBaseUrl({ ...config, http: published }));
     endpoints = { ocsp: ca.ocsp, crl: ca.crl, ca: ca.ca };
+    // A renewed OCSP responder answers every request from then on (the listeners read `endpoints` per request).
+    const renewal = createPkiRenewal({ base, ca, passphrase: pass.passphrase, log, onResponderRenewed: (c) => (endpoints = { ocsp: c.ocsp, crl: c.crl, ca: c.ca }) });
 
     // Status changes in this process: re-sign OCSP and rebuild the CRL at once.
     base.revocation.onChange((serials) => {
@@ -119,16 +131,21 @@ export async function startServer(config: Config, opts: { logger: Logger; env?: 
     }, config.changePollMs);
     poll.unref();
     closers.push(() => clearInterval(poll));
+    // A status change whose revocation step failed (in this or an earlier run) is made good
+    // now and then every `pki.reconcileIntervalMs`. A failure here must not stop the server.
+    await reconcileOnce(base, log).catch((e: unknown) => log.error({ err: String(e) }, 'reconcile at start failed; retrying on the timer'));
+    closers.push(startReconcile(base, log, config.pki.reconcileIntervalMs));
 
     let adminToken: string | null = null;
     if ((await stores.tokens.list()).length === 0) {
       adminToken = (await base.tokens.create('admin', 'system', 'initial admin token')).token;
     }
 
-    const tls = await buildTlsServer(config, ca, log);
+    const { app: tls, renewal: tlsTarget } = await buildTlsServer(config, ca, log, clock);
     closers.push(() => tls.close());
+    renewal.addTls(tlsTarget);
     const env = opts.env ?? process.env;
-    const extCtx: ExtensionContext = { config, base, ca, live, hub, log, env, api, tls, httpUrl };
+    const extCtx: ExtensionContext = { config, base, ca, live, hub, log, env, api, tls, httpUrl, tlsRenewal: renewal };
     for (const ext of EXTENSIONS) await ext.register?.(extCtx);
     await tls.listen({ host: config.https.host, port: config.https.port });
 
@@ -138,6 +155,7 @@ export async function startServer(config: Config, opts: { logger: Logger; env?: 
       const stop = await ext.start?.({ ...extCtx, httpsUrl });
       if (stop) closers.push(stop);
     }
+    closers.push(renewal.start(config.pki.renewalCheckIntervalMs));
     let stopped = false;
     return {
       base,
@@ -149,6 +167,7 @@ export async function startServer(config: Config, opts: { logger: Logger; env?: 
       adminToken,
       caCreated,
       passphraseSource: pass.source,
+      pki: { reconcile: () => reconcileOnce(base, log), renew: () => renewal.check() },
       async stop(): Promise<void> {
         if (stopped) return;
         stopped = true;
@@ -162,11 +181,24 @@ export async function startServer(config: Config, opts: { logger: Logger; env?: 
   }
 }
 
-async function buildTlsServer(config: Config, ca: CaContext, log: Logger): Promise<FastifyInstance> {
-  const { certPem, keyPem } = await issueTlsServerCertificate(ca.ca, [config.https.host]);
-  const vendorRoots = await ca.est.vendorRootDers();
-  const app = createMtlsApp({ log: log.child({ listener: 'https' }), certPem, keyPem, clientCaDers: [ca.ca.issuing.der, ca.ca.root.der, ...vendorRoots] });
+/**
+ * The TLS listener (EST, check-in) and how its server certificate is renewed: the same
+ * options with the new certificate, and the vendor roots as they are then (one added since
+ * the start is trusted from that renewal on, as after a restart).
+ */
+async function buildTlsServer(config: Config, ca: CaContext, log: Logger, clock: Clock): Promise<{ app: FastifyInstance; renewal: TlsRenewalTarget }> {
+  const hosts = [config.https.host];
+  const cert = await issueTlsServerCertificate(ca.ca, hosts, undefined, clock);
+  const clientCaDers = async (): Promise<Buffer[]> => [ca.ca.issuing.der, ca.ca.root.der, ...(await ca.est.vendorRootDers())];
+  const app = createMtlsApp({ log: log.child({ listener: 'https' }), certPem: cert.certPem, keyPem: cert.keyPem, clientCaDers: await clientCaDers() });
   app.get('/healthz', async () => ({ status: 'ok' }));
   registerEstRoutes(app, ca.est, log, config.est.maxBodyBytes);
-  return app;
+  const renewal: TlsRenewalTarget = {
+    name: 'https',
+    hosts,
+    current: cert,
+    contextFor: async (c) => mtlsServerOptions({ certPem: c.certPem, keyPem: c.keyPem, clientCaDers: await clientCaDers() }),
+    servers: () => [app.server as unknown as TlsServer],
+  };
+  return { app, renewal };
 }

@@ -17,6 +17,8 @@ const ENV_MAP: Readonly<Record<string, string>> = {
   FEMTOGUARD_OCSP_NEXT_UPDATE_SECONDS: 'ocsp.nextUpdateSeconds',
   FEMTOGUARD_CRL_NEXT_UPDATE_HOURS: 'crl.nextUpdateHours',
   FEMTOGUARD_CHANGE_POLL_MS: 'changePollMs',
+  FEMTOGUARD_PKI_RECONCILE_INTERVAL_MS: 'pki.reconcileIntervalMs',
+  FEMTOGUARD_PKI_RENEWAL_CHECK_INTERVAL_MS: 'pki.renewalCheckIntervalMs',
 };
 
 type Obj = Record<string, unknown>;

@@ -43,6 +43,22 @@ export const configSchema = z
         deviceValidityDays: z.number().int().min(1).max(365, 'device certificates above one year are refused').default(30),
       })
       .prefault({}),
+    /** Background upkeep of the PKI while the server runs (docs/operations.md). */
+    pki: z
+      .object({
+        /**
+         * How often certificates still valid of suspended, lost or decommissioned devices are
+         * held or revoked (a status change whose revocation step failed). Also run at start.
+         */
+        reconcileIntervalMs: z.number().int().min(1_000).max(86_400_000).default(600_000),
+        /**
+         * How often the OCSP responder and TLS server certificates are checked and, in the
+         * last third of their life, replaced without a restart.
+         */
+        renewalCheckIntervalMs: z.number().int().min(1_000).max(86_400_000).default(86_400_000),
+      })
+      .strict()
+      .prefault({}),
     ocsp: z
       .object({
         /** nextUpdate of OCSP responses: security gateways cache a response until then. */

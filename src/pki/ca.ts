@@ -119,7 +119,7 @@ function assemble(root: ParsedCertificate, issuing: ParsedCertificate, responder
 /**
  * Loads the CA for signing: decrypts the issuing and responder keys (the root key stays
  * encrypted in the store). Renews the delegated OCSP responder certificate when it is in
- * the last third of its life.
+ * the last third of its life; a running server re-checks that with {@link renewOcspResponder}.
  */
 export async function unlockCa(deps: { store: CertStore; audit: AuditSink; clock: Clock }, s: CaSettings, passphrase: string): Promise<UnlockedCa> {
   const material = new Map((await deps.store.loadCaMaterial()).map((m) => [m.name, m]));
@@ -131,21 +131,66 @@ export async function unlockCa(deps: { store: CertStore; audit: AuditSink; clock
   const issuingSigner = keyObjectSigner(issuingKey);
   const issuingCert = parseCertificate(issuing.certDer);
   if (!issuingCert.spki.equals(issuingSigner.publicKeySpki)) throw new AppError('internal', 'ca.key_mismatch', 'the issuing CA key does not match its certificate');
-  let responderCert = parseCertificate(ocsp.certDer);
-  let responderKey = privateKeyFromPkcs8(decryptPrivateKey(ocsp.encryptedKey, passphrase));
+  const responderCert = parseCertificate(ocsp.certDer);
+  const responderKey = privateKeyFromPkcs8(decryptPrivateKey(ocsp.encryptedKey, passphrase));
+  const loaded = assemble(parseCertificate(root.certDer), issuingCert, responderCert, issuingSigner, keyObjectSigner(responderKey));
   const now = deps.clock.now();
-  const life = responderCert.notAfter.getTime() - responderCert.notBefore.getTime();
-  if (responderCert.notAfter.getTime() - now.getTime() < life / 3) {
-    const fresh = await newResponder(issuingSigner, issuing.certDer, s, now);
-    await deps.store.saveCaMaterial(
-      [{ name: 'ocsp', keyAlgorithm: 'P-256', certDer: fresh.der, encryptedKey: encryptPrivateKey(exportPkcs8(fresh.key), passphrase), createdAt: now.toISOString() }],
-      true,
-    );
-    responderCert = parseCertificate(fresh.der);
-    responderKey = fresh.key;
-    await deps.audit.record({ action: 'ca.ocsp_responder_renewed', actor: 'system', subject: responderCert.serialHex, outcome: 'success', details: { notAfter: responderCert.notAfter.toISOString() } });
+  return renewalDue(responderCert, now) ? replaceResponder(deps, s, loaded, passphrase, now) : loaded;
+}
+
+/**
+ * True when a certificate is in the last third of its validity (or past it): the point at
+ * which the responder and TLS server certificates are replaced, leaving clients that cache
+ * or pin them two thirds of a lifetime of overlap.
+ */
+export function renewalDue(cert: { notBefore: Date; notAfter: Date }, now: Date): boolean {
+  const life = cert.notAfter.getTime() - cert.notBefore.getTime();
+  return cert.notAfter.getTime() - now.getTime() < life / 3;
+}
+
+/**
+ * For a running server: the CA with a current delegated OCSP responder, or null when the
+ * one in use is still good. When another process (a second node, a restart elsewhere) has
+ * already renewed it in the store, that one is adopted instead of minting a third; otherwise
+ * a fresh responder key and certificate are issued, saved (key sealed under the passphrase)
+ * and audited. The issuing key is the one already in memory.
+ */
+export async function renewOcspResponder(
+  deps: { store: CertStore; audit: AuditSink; clock: Clock },
+  s: CaSettings,
+  ca: UnlockedCa,
+  passphrase: string,
+): Promise<UnlockedCa | null> {
+  const now = deps.clock.now();
+  if (!renewalDue(ca.responder, now)) return null;
+  const stored = (await deps.store.loadCaMaterial()).find((m) => m.name === 'ocsp');
+  if (stored && !stored.certDer.equals(ca.responder.der)) {
+    const cert = parseCertificate(stored.certDer);
+    if (!renewalDue(cert, now) && cert.notBefore.getTime() <= now.getTime()) {
+      const key = privateKeyFromPkcs8(decryptPrivateKey(stored.encryptedKey, passphrase));
+      const signer = keyObjectSigner(key);
+      if (!cert.spki.equals(signer.publicKeySpki)) throw new AppError('internal', 'ca.key_mismatch', 'the stored OCSP responder key does not match its certificate');
+      return assemble(ca.root, ca.issuing, cert, ca.issuingSigner, signer);
+    }
   }
-  return assemble(parseCertificate(root.certDer), issuingCert, responderCert, issuingSigner, keyObjectSigner(responderKey));
+  return replaceResponder(deps, s, ca, passphrase, now);
+}
+
+async function replaceResponder(deps: { store: CertStore; audit: AuditSink }, s: CaSettings, ca: UnlockedCa, passphrase: string, now: Date): Promise<UnlockedCa> {
+  const fresh = await newResponder(ca.issuingSigner, ca.issuing.der, s, now);
+  await deps.store.saveCaMaterial(
+    [{ name: 'ocsp', keyAlgorithm: 'P-256', certDer: fresh.der, encryptedKey: encryptPrivateKey(exportPkcs8(fresh.key), passphrase), createdAt: now.toISOString() }],
+    true,
+  );
+  const responder = parseCertificate(fresh.der);
+  await deps.audit.record({
+    action: 'ca.ocsp_responder_renewed',
+    actor: 'system',
+    subject: responder.serialHex,
+    outcome: 'success',
+    details: { previous: ca.responder.serialHex, notAfter: responder.notAfter.toISOString() },
+  });
+  return assemble(ca.root, ca.issuing, responder, ca.issuingSigner, keyObjectSigner(fresh.key));
 }
 
 /** The public CA certificates without unlocking anything (EST cacerts, CLI `ca show`). */

@@ -2,7 +2,7 @@
  * The PKI: femtoguard's per-device CA, issuance, revocation, OCSP and CRL. Only this module
  * touches CA private keys.
  */
-export { initCa, unlockCa, caExists, publicCaCertificates } from './ca.js';
+export { initCa, unlockCa, caExists, publicCaCertificates, renewalDue, renewOcspResponder } from './ca.js';
 export type { CaSettings, UnlockedCa } from './ca.js';
 export { createIssuance, MAX_DEVICE_VALIDITY_DAYS } from './issuance.js';
 export type { Issuance, IssuanceSettings, IssuedCertificate } from './issuance.js';
@@ -28,5 +28,8 @@ export type { KeyAlgorithm, Signer } from './signer.js';
 export { DEVICE_URN_PREFIX } from './profiles.js';
 export { OID } from './oids.js';
 export { issueTlsServerCertificate } from './tls-server.js';
+export type { TlsServerCertificate } from './tls-server.js';
+export { reconcileRevocations, RECONCILED_STATUSES, RECONCILE_ACTOR } from './reconcile.js';
+export type { ReconcileDeps, ReconcileResult, DevicesInStatus, RevokingStatus } from './reconcile.js';
 export { csrAttributes } from './csr-attrs.js';
 export { normalizeSerialHex } from './serial.js';

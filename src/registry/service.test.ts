@@ -81,6 +81,61 @@ describe('registry service', () => {
     expect((await registry.mustGet('E3')).owner).toBe('c2');
   });
 
+  it('fail/a failed revocation leaves the status, says so, is audited; repeating the status re-runs it', async () => {
+    const db = openSqlite(':memory:');
+    const audit = sqliteAuditStore(db);
+    let valid = 2;
+    let broken = true;
+    const revoker: CredentialRevoker = {
+      applyStatus: () => {
+        if (broken) return Promise.reject(Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' }));
+        const n = valid;
+        valid = 0;
+        return Promise.resolve(n);
+      },
+    };
+    const registry = createRegistry({ store: sqliteDeviceStore(db), revoker, audit, clock: fixedClock(new Date('2026-01-01T00:00:00Z')) });
+    await registry.add({ ...base, serial: 'R1', status: 'active' }, 'cli');
+    await expect(registry.setStatus('R1', 'lost', 'token:t1', 'stolen')).rejects.toMatchObject({ code: 'device.revocation_pending', kind: 'unavailable' });
+    expect((await registry.mustGet('R1')).status).toBe('lost');
+    const failedEv = await audit.list({ action: 'cert.revocation_failed' });
+    expect(failedEv.map((e) => [e.subject, e.outcome, e.details])).toEqual([['R1', 'failure', { status: 'lost', code: 'SQLITE_BUSY' }]]);
+    broken = false;
+    const retry = await registry.setStatus('R1', 'lost', 'token:t1', 'retry');
+    expect(retry).toMatchObject({ device: { status: 'lost' }, certificatesChanged: 2 });
+    expect((await audit.list({ action: 'device.status_reapplied' }))[0]?.details).toMatchObject({ status: 'lost', certificates: 2 });
+    // Nothing left to revoke: the repeat is the no-op it always was.
+    await expect(registry.setStatus('R1', 'lost', 'token:t1', 'again')).rejects.toMatchObject({ code: 'device.status_unchanged' });
+    expect((await registry.history('R1')).map((h) => h.to)).toEqual(['active', 'lost']);
+  });
+
+  it('fail/repeating a non-revoking status is still refused without touching credentials', async () => {
+    const { registry, calls } = setup();
+    await registry.add({ ...base, serial: 'R2', status: 'active' }, 'cli');
+    await expect(registry.setStatus('R2', 'active', 'cli', 'x')).rejects.toMatchObject({ code: 'device.status_unchanged' });
+    expect(calls).toEqual([]);
+  });
+
+  it('fail/an import keeps revoking the rows after one whose revocation failed, and names it', async () => {
+    const db = openSqlite(':memory:');
+    const tried: string[] = [];
+    const revoker: CredentialRevoker = {
+      applyStatus: (serial) => {
+        tried.push(serial);
+        return serial === 'I2' ? Promise.reject(new Error('boom')) : Promise.resolve(1);
+      },
+    };
+    const audit = sqliteAuditStore(db);
+    const registry = createRegistry({ store: sqliteDeviceStore(db), revoker, audit, clock: fixedClock(new Date('2026-01-01T00:00:00Z')) });
+    await registry.importCsv(csv('serial,status\nI1,active\nI2,active\nI3,active\n'), 'cli');
+    const r = await registry.importCsv(csv('serial,status\nI1,lost\nI2,lost\nI3,decommissioned\n'), 'cli');
+    expect(tried).toEqual(['I1', 'I2', 'I3']);
+    expect(r).toMatchObject({ statusChanges: 3, certificatesRevoked: 2 });
+    expect(r.errors).toEqual([{ line: 3, message: 'device I2 is now lost but revoking its certificates failed (Error); the reconcile step retries it' }]);
+    expect((await registry.mustGet('I2')).status).toBe('lost');
+    expect((await audit.list({ action: 'device.imported', outcome: 'failure' })).map((e) => e.details)).toMatchObject([{ rows: 3, updated: 3, errors: 1 }]);
+  });
+
   it('fail/a CSV without the required columns imports nothing and says which is missing', async () => {
     const { registry } = setup();
     await expect(registry.importCsv(csv('serial,owner\nX,y\n'), 'cli')).rejects.toMatchObject({ code: 'registry.csv_header' });

@@ -3,7 +3,7 @@ import type { Clock } from '../core/clock.js';
 import { AppError, notFound } from '../core/errors.js';
 import { readCsv } from './csv.js';
 import { applyDevicePatch, createCsvRowMapper, type DeviceInput, type DeviceStatus } from './device-input.js';
-import { assertTransition, canTransition } from './lifecycle.js';
+import { assertTransition, canTransition, REVOKING_STATUSES } from './lifecycle.js';
 import type { Device, DeviceFilter, DeviceStore, DeviceWrite, StatusChange } from './store.js';
 
 /**
@@ -59,7 +59,37 @@ export function createRegistry(deps: RegistryDeps) {
 
   async function afterStatusChange(c: StatusChange): Promise<number> {
     await audit.record({ action: 'device.status_changed', actor: c.actor, subject: c.serial, outcome: 'success', details: { from: c.from, to: c.to, reason: c.reason } });
-    return revoker.applyStatus(c.serial, c.from, c.to, c.actor);
+    return applyCredentials(c);
+  }
+
+  /**
+   * Applies the status to the device's certificates. The status is already committed when
+   * this runs (a separate store), so a failure here must not vanish: it is audited, and the
+   * caller hears that the status stands but revocation is pending. The PKI's reconcile step
+   * (src/pki/reconcile.ts, run at server start and periodically) revokes what was missed,
+   * and repeating the same status change re-runs it at once (see setStatus).
+   */
+  async function applyCredentials(c: StatusChange): Promise<number> {
+    try {
+      return await revoker.applyStatus(c.serial, c.from, c.to, c.actor);
+    } catch (e) {
+      await audit
+        .record({ action: 'cert.revocation_failed', actor: c.actor, subject: c.serial, outcome: 'failure', details: { status: c.to, code: errorCode(e) } })
+        .catch(() => undefined);
+      throw new AppError('unavailable', 'device.revocation_pending', `device ${c.serial} is now ${c.to} but applying that to its certificates failed; repeat the status change or let the reconcile step retry`, { serial: c.serial, status: c.to }, { cause: e });
+    }
+  }
+
+  /**
+   * The same revoking status again: re-runs the revocation (a retry after a failed one).
+   * Returns null when nothing was left to revoke, so the caller refuses the no-op as before.
+   */
+  async function reapply(cur: Device, actor: string, reason: string): Promise<{ device: Device; certificatesChanged: number } | null> {
+    const change: StatusChange = { serial: cur.serial, from: cur.status, to: cur.status, actor, reason, at: clock.now().toISOString() };
+    const certificatesChanged = await applyCredentials(change);
+    if (certificatesChanged === 0) return null;
+    await audit.record({ action: 'device.status_reapplied', actor, subject: cur.serial, outcome: 'success', details: { status: cur.status, reason, certificates: certificatesChanged } });
+    return { device: cur, certificatesChanged };
   }
 
   return {
@@ -88,9 +118,18 @@ export function createRegistry(deps: RegistryDeps) {
       return mustGet(serial);
     },
 
-    /** A lifecycle transition, enforced, recorded, and applied to the device's certificates. */
+    /**
+     * A lifecycle transition, enforced, recorded, and applied to the device's certificates.
+     * Asking again for the status a device already has is refused, except for a status that
+     * revokes (suspended, lost, decommissioned) while certificates are still valid: then the
+     * revocation runs again, so a retry after a failed revocation works.
+     */
     async setStatus(serial: string, to: DeviceStatus, actor: string, reason: string): Promise<{ device: Device; certificatesChanged: number }> {
       const cur = await mustGet(serial);
+      if (cur.status === to && REVOKING_STATUSES[to] !== undefined) {
+        const redone = await reapply(cur, actor, reason);
+        if (redone) return redone;
+      }
       try {
         assertTransition(serial, cur.status, to);
       } catch (e) {
@@ -160,10 +199,15 @@ export function createRegistry(deps: RegistryDeps) {
           result.updated++;
         }
         await store.write(writes, at);
+        // One failed revocation must not skip the rows after it: each is tried, and a failure
+        // is reported on its line (the status stands; reconcile retries the certificates).
         for (const w of writes) {
-          if (w.kind === 'update' && w.change) {
-            result.statusChanges++;
+          if (w.kind !== 'update' || !w.change) continue;
+          result.statusChanges++;
+          try {
             result.certificatesRevoked += await afterStatusChange(w.change);
+          } catch (e) {
+            addError(seen.get(w.device.serial) ?? 0, `device ${w.device.serial} is now ${w.change.to} but revoking its certificates failed (${errorCode(e)}); the reconcile step retries it`);
           }
         }
         onProgress?.(result.rows, bytes);
@@ -207,6 +251,14 @@ export function createRegistry(deps: RegistryDeps) {
       }
     },
   };
+}
+
+/** A safe label for an error in audit details and row messages: its code, never its text. */
+function errorCode(e: unknown): string {
+  if (e instanceof AppError) return e.code === 'device.revocation_pending' && e.cause !== undefined ? errorCode(e.cause) : e.code;
+  if (!(e instanceof Error)) return 'error';
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(code) ? code : e.name;
 }
 
 function sameDevice(a: DeviceInput, b: DeviceInput): boolean {
