@@ -48,6 +48,8 @@ function serviceOf(base: BaseContext, log: Logger): SubscriberService {
     policy: riskPolicy(base),
     limits: limits(base),
     retentionMs: retentionMs(base),
+    // the same lapse as detection's payment-exposure: the risk API's `high` is what the rule would raise
+    flagRetentionMs: base.config.detection.rules['payment-exposure'].flagRetentionMs,
     flushMs: 500,
     flushEvents: 20_000,
   });

@@ -5,6 +5,8 @@ import type { ImpactPayment, ImpactResult, ImpactSubscriber } from './impact.js'
  * femtoguard's own and documented in docs/subscribers.md. CSV is RFC 4180: comma-separated,
  * CRLF-free (`\n` line ends, as the other femtoguard CSVs), fields quoted when they hold a
  * comma, a quote or a line break; lists inside a field are `;`-separated (FORMATS.md §2).
+ * Every text field is made spreadsheet-safe first (`spreadsheetSafe`): transaction ids, cell
+ * ids, identifiers, method and merchant all come from ingested events.
  */
 export const SUBSCRIBERS_HEADER = ['imsi', 'imei', 'msisdn', 'cell_ids', 'first_seen', 'last_seen', 'attach_count', 'ims_without_ipsec', 'payments_at_risk'] as const;
 export const PAYMENTS_HEADER = ['tx_id', 'msisdn', 'imsi', 'ts', 'amount_minor', 'currency', 'method', 'merchant', 'last_exposure_cell', 'last_exposure_at', 'seconds_since_exposure', 'risk_level', 'at_risk'] as const;
@@ -12,19 +14,28 @@ export const NOTIFICATION_HEADER = ['msisdn', 'imsi', 'imei', 'first_exposed', '
 
 const iso = (t: number): string => new Date(t).toISOString();
 
-/** One RFC 4180 field. */
-export function csvField(v: string | number | boolean | null | undefined): string {
-  if (v === null || v === undefined) return '';
-  const s = String(v);
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
+/** What makes a spreadsheet read a cell as a formula (OWASP "CSV Injection"): = + - @ TAB CR first. */
+const FORMULA_START = /^[=+\-@\t\r]/;
+/** A well-formed E.164 number: a spreadsheet reads it as a number, never runs it. */
+const E164 = /^\+[0-9]{6,15}$/;
 
 /**
- * Free text from outside (merchant, method): a leading = + - @ is prefixed with ' so that a
- * care agent opening the file in a spreadsheet does not run it as a formula. Identifiers are
- * not touched (an MSISDN starts with +).
+ * Text made safe to open in a spreadsheet (OWASP CSV injection guidance): a value starting
+ * with = + - @ TAB or CR is prefixed with a single quote, so that a care agent or a regulator
+ * opening the export does not run `=HYPERLINK(...)` or `@SUM(...)` planted in an event. A
+ * well-formed E.164 number (`+821012345678`) is left as it is: it is an identifier the reader
+ * must be able to copy. A masked one (`+82********78`) is not well-formed, so it is guarded too.
  */
-export const freeText = (v: string | null): string | null => (v !== null && /^[=+\-@\t\r]/.test(v) ? `'${v}` : v);
+export function spreadsheetSafe(s: string): string {
+  return FORMULA_START.test(s) && !E164.test(s) ? `'${s}` : s;
+}
+
+/** One RFC 4180 field; text is made spreadsheet-safe first (numbers and booleans are ours). */
+export function csvField(v: string | number | boolean | null | undefined): string {
+  if (v === null || v === undefined) return '';
+  const s = typeof v === 'string' ? spreadsheetSafe(v) : String(v);
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
 
 export const csvLine = (values: readonly (string | number | boolean | null | undefined)[]): string => values.map(csvField).join(',') + '\n';
 
@@ -39,7 +50,7 @@ export function subscriberRow(s: ImpactSubscriber): string {
 }
 
 export function paymentRow(p: ImpactPayment): string {
-  return csvLine([p.txId, p.msisdn, p.imsi, iso(p.t), p.amountMinor, p.currency, freeText(p.method), freeText(p.merchant), p.lastExposureCell, iso(p.lastExposure), p.secondsSinceExposure, p.riskLevel, p.atRisk]);
+  return csvLine([p.txId, p.msisdn, p.imsi, iso(p.t), p.amountMinor, p.currency, p.method, p.merchant, p.lastExposureCell, iso(p.lastExposure), p.secondsSinceExposure, p.riskLevel, p.atRisk]);
 }
 
 /** Customer care's list: who to call first (payments at risk), with what to tell them. */

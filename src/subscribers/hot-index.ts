@@ -5,7 +5,8 @@ import { scoreExposure, type ExposureScore, type RiskPolicy } from './score.js';
 /**
  * The in-memory side of the exposure index, for the payment risk API's latency: every
  * subscriber by MSISDN and IMSI with the time and cell of their latest observation, and, for
- * flagged cells only, the last time each subscriber was on them. Rebuilt from the store at
+ * cells ever flagged (lapsed or not: a cell flagged again counts earlier visits within the
+ * look-back, as detection does), the last time each subscriber was on them. Rebuilt from the store at
  * start; kept current from the event bus. A risk check is two table lookups and a walk over
  * the subscriber's few flagged cells: no I/O.
  *
@@ -14,7 +15,7 @@ import { scoreExposure, type ExposureScore, type RiskPolicy } from './score.js';
  * the garbage collector has to walk. Exposures are one map entry each.
  */
 export class HotIndex {
-  readonly flags = new FlagSet();
+  readonly flags: FlagSet;
   private readonly slotByImsi = new DigitTable();
   private readonly slotByMsisdn = new DigitTable();
   private count = 0;
@@ -30,6 +31,11 @@ export class HotIndex {
   private readonly cellIndex = new Map<string, number>();
   /** slot → flagged cell → last time on it */
   private readonly exposures = new Map<number, Map<string, number>>();
+
+  /** `flagRetentionMs`: detection's `rules['payment-exposure'].flagRetentionMs` (flags lapse as there). */
+  constructor(flagRetentionMs: number) {
+    this.flags = new FlagSet(flagRetentionMs);
+  }
 
   get size(): number {
     return this.count;
@@ -77,7 +83,7 @@ export class HotIndex {
   score(imsi: string, at: number, maxAgeMs: number, policy: RiskPolicy): ExposureScore {
     const s = this.slotByImsi.get(imsi);
     const ex = s === undefined ? undefined : this.exposures.get(s);
-    return scoreExposure(ex ?? EMPTY, (c) => this.flags.get(c), at, maxAgeMs, policy);
+    return scoreExposure(ex ?? EMPTY, (c, t) => this.flags.at(c, t), at, maxAgeMs, policy);
   }
 
   /** Forgets exposures older than `before` (retention). Subscribers stay until the next rebuild. */

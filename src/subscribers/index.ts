@@ -18,7 +18,7 @@ export { impactFromStore } from './impact-store.js';
 export type { ImpactQuery } from './impact-store.js';
 export { impactFromEvents, cellsFromAlerts } from './impact-offline.js';
 export type { OfflineImpactStats } from './impact-offline.js';
-export { SUBSCRIBERS_HEADER, PAYMENTS_HEADER, NOTIFICATION_HEADER, csvField, csvLine, notifications, notificationRow, paymentRow, subscriberRow, toCsv, toJson } from './exports.js';
+export { SUBSCRIBERS_HEADER, PAYMENTS_HEADER, NOTIFICATION_HEADER, csvField, csvLine, spreadsheetSafe, notifications, notificationRow, paymentRow, subscriberRow, toCsv, toJson } from './exports.js';
 export type { ImpactView, Notification } from './exports.js';
 export { createSubscriberService } from './service.js';
 export type { SubscriberService, SubscriberServiceDeps } from './service.js';

@@ -6,6 +6,9 @@ const limits = { defaultMaxAgeSeconds: 604_800, maxMaxAgeSeconds: 34_560_000 };
 const T = Date.parse('2025-08-05T10:00:00Z');
 const MIN = 60_000;
 const policy = { highWithinMs: 120 * MIN, mediumWithinMs: 24 * 60 * MIN };
+const DAY = 24 * 60 * MIN;
+/** detection's default flagRetentionMs */
+const FLAG_RETENTION = 7 * DAY;
 const A = '450080000000001';
 const PHONE = '+821011112222';
 
@@ -61,7 +64,7 @@ describe('parseRiskRequest (CAMARA device object and errors)', () => {
 });
 
 describe('checkRisk', () => {
-  const h = new HotIndex();
+  const h = new HotIndex(FLAG_RETENTION);
   h.flags.flag('ROGUE', T - 60 * MIN, 'unregistered-cell');
   h.observe(A, T - 10 * MIN, 'ROGUE', PHONE);
 
@@ -96,5 +99,23 @@ describe('checkRisk', () => {
   it('fail/exposure older than maxAge: none, no cells, no reasons', () => {
     const r = checkRisk(h, { phoneNumber: PHONE, maxAgeSeconds: 60 }, T, policy);
     expect(r).toMatchObject({ exposed: false, riskLevel: 'none', suspiciousCells: [], reasons: [] });
+  });
+
+  it('fail/a cell whose flag lapsed (flagged 20 days ago, nothing since): not high, no suspicious cell, not ON_FLAGGED_CELL_NOW', () => {
+    const x = new HotIndex(FLAG_RETENTION);
+    x.flags.flag('OLD', T - 20 * DAY, 'source-ip-mismatch');
+    x.observe(A, T - 10 * MIN, 'OLD', PHONE);
+    const r = checkRisk(x, { phoneNumber: PHONE, maxAgeSeconds: 3600 }, T, policy);
+    expect(r).toMatchObject({ exposed: false, riskLevel: 'none', suspiciousCells: [], reasons: [] });
+  });
+
+  it('ok/the same cell flagged again a day ago: a new episode, high, flaggedTime the new one', () => {
+    const x = new HotIndex(FLAG_RETENTION);
+    x.flags.flag('OLD', T - 20 * DAY, 'source-ip-mismatch');
+    x.observe(A, T - 10 * MIN, 'OLD', PHONE);
+    x.flags.flag('OLD', T - DAY, 'unregistered-cell');
+    const r = checkRisk(x, { phoneNumber: PHONE, maxAgeSeconds: 3600 }, T, policy);
+    expect(r).toMatchObject({ riskLevel: 'high', suspiciousCells: [{ cellId: 'OLD', flaggedTime: new Date(T - DAY).toISOString(), rules: ['unregistered-cell'] }] });
+    expect(r.reasons.map((y) => y.code)).toEqual(['ON_FLAGGED_CELL_NOW', 'ON_FLAGGED_CELL_RECENTLY']);
   });
 });

@@ -128,7 +128,7 @@ export function checkRisk(index: HotIndex, req: RiskRequest, now: number, policy
   const reasons: RiskReason[] = [];
   const top = s.cells[0];
   if (top) {
-    if (last?.cellId && index.flags.has(last.cellId)) {
+    if (last?.cellId && index.flags.at(last.cellId, now)) {
       reasons.push({ code: 'ON_FLAGGED_CELL_NOW', message: `The subscriber's latest observation is on flagged cell ${last.cellId}.` });
     }
     const age = now - top.lastOn;

@@ -46,6 +46,14 @@ describe('scoreExposure (the one scoring function: API, impact, payment-exposure
     expect(score([['LATE', T - 10 * MIN]], undefined, T + 2 * MIN).riskLevel).toBe('high');
   });
 
+  it('fail/a cell not flagged at the time scored (its flag lapsed) does not count: flagOf is asked about that time', () => {
+    const asked: number[] = [];
+    const lapsedBefore = (c: string, at: number): CellFlag | undefined => (asked.push(at), at < T ? flags.get(c) : undefined);
+    expect(scoreExposure([['ROGUE', T - 10 * MIN]], lapsedBefore, T, HOUR, policy).riskLevel).toBe('none');
+    expect(scoreExposure([['ROGUE', T - 10 * MIN]], lapsedBefore, T - MIN, HOUR, policy).riskLevel).toBe('high');
+    expect(asked).toEqual([T, T - MIN]);
+  });
+
   it('fail/older than maxAge does not count', () => {
     expect(score([['ROGUE', T - 2 * HOUR]], HOUR).riskLevel).toBe('none');
   });

@@ -5,8 +5,10 @@
  *
  * The rule (src/detection/rules/payment-exposure.ts): a payment is exposed when its subscriber
  * was on a cell flagged no later than the payment, at most `lookbackMs` before it (the flag
- * may come before or after the subscriber was on the cell). `high` here is exactly that
- * condition; `medium` and `low` widen the look-back for the gateway's own judgement.
+ * may come before or after the subscriber was on the cell), and the cell's flag had not lapsed
+ * by then (its latest finding at most `flagRetentionMs` before the payment). `high` here is
+ * exactly that condition, given the flags as detection held them at the time scored (`FlagSet.at`
+ * in flags.ts); `medium` and `low` widen the look-back for the gateway's own judgement.
  */
 
 export const RISK_LEVELS = ['none', 'low', 'medium', 'high'] as const;
@@ -19,8 +21,9 @@ export interface RiskPolicy {
   mediumWithinMs: number;
 }
 
+/** A cell's flag as it stood at the time scored: the episode then current, not lapsed. */
 export interface CellFlag {
-  /** event time the cell was first flagged */
+  /** event time the episode began (the cell's first flag since its flag last lapsed) */
   t: number;
   rules: readonly string[];
 }
@@ -45,11 +48,12 @@ export interface ExposureScore {
 /**
  * Scores a subscriber at time `at` from the cells they were on (`[cellId, lastOn]`, lastOn
  * being the last time at or before `at`) and the flagged cells. Only cells on at most
- * `maxAgeMs` before `at` and flagged at or before `at` count.
+ * `maxAgeMs` before `at` and flagged at `at` count: `flagOf(cellId, at)` gives the cell's flag
+ * as it stood then (undefined when not flagged yet, or lapsed: `FlagSet.at`).
  */
 export function scoreExposure(
   cellsOn: Iterable<readonly [string, number]>,
-  flagOf: (cellId: string) => CellFlag | undefined,
+  flagOf: (cellId: string, at: number) => CellFlag | undefined,
   at: number,
   maxAgeMs: number,
   policy: RiskPolicy,
@@ -59,7 +63,7 @@ export function scoreExposure(
   const since = at - maxAgeMs;
   for (const [cellId, lastOn] of cellsOn) {
     if (lastOn < since || lastOn > at) continue;
-    const f = flagOf(cellId);
+    const f = flagOf(cellId, at);
     if (!f || f.t > at) continue;
     cells.push({ cellId, lastOn, flaggedAt: f.t, rules: f.rules });
     if (lastOn > latest) latest = lastOn;

@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import type { Alert, AlertStore } from '../detection/index.js';
+import { detectionConfigSchema, type Alert, type AlertStore } from '../detection/index.js';
 import { followEventLog, type EventBus, type EventStore, type FgEvent, type StoredEvent } from '../events/index.js';
 import { ExposureAggregator } from './aggregate.js';
 import { HotIndex } from './hot-index.js';
@@ -20,6 +20,12 @@ export interface SubscriberServiceDeps {
   clock: Clock;
   logger: Logger;
   policy: RiskPolicy;
+  /**
+   * detection's `rules['payment-exposure'].flagRetentionMs`: a cell's flag lapses this long
+   * after its latest finding, for the risk API as for the rule. Pass the configured value;
+   * without it the detection schema's default is used.
+   */
+  flagRetentionMs?: number | undefined;
   limits: RiskLimits;
   retentionMs: number;
   /** batched writes: at most this long between flushes, */
@@ -30,6 +36,9 @@ export interface SubscriberServiceDeps {
 
 const READ_PAGE = 5000;
 
+/** The schema's default `flagRetentionMs`, for callers that do not pass the configured one. */
+const defaultFlagRetentionMs = (): number => detectionConfigSchema.parse({}).rules['payment-exposure'].flagRetentionMs;
+
 /**
  * The live exposure index: fed from the event bus (resuming after its saved cursor, so events
  * acknowledged before a crash are indexed after it), writing batches to the store, keeping the
@@ -37,7 +46,7 @@ const READ_PAGE = 5000;
  */
 export function createSubscriberService(deps: SubscriberServiceDeps) {
   const { store, events, bus, alerts, clock, logger, policy } = deps;
-  const index = new HotIndex();
+  const index = new HotIndex(deps.flagRetentionMs ?? defaultFlagRetentionMs());
   const agg = new ExposureAggregator();
   /** cells each device announced most recently (session up, report), as the engine tracks them */
   const announced = new Map<string, string[]>();
