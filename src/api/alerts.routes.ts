@@ -4,7 +4,8 @@ import type { AuditSink } from '../audit-log/index.js';
 import { AppError } from '../core/errors.js';
 import { maskSubscriberFields } from '../core/mask.js';
 import { RULE_IDS, SEVERITIES, type AlertHub, type AlertStore, type PaymentHoldStore } from '../detection/index.js';
-import { actorOf, authenticate, requirePermission } from './auth.js';
+import { formatEventTime, parseEventTime } from '../events/index.js';
+import { actorOf, authorize, requirePermission } from './auth.js';
 import { parseWith } from './parse.js';
 import { can, type TokenService } from './tokens.js';
 
@@ -21,6 +22,16 @@ const listQuery = z.strictObject({
 const statusBody = z.strictObject({ note: z.string().max(1000).optional() });
 const idParam = z.strictObject({ id: z.string().min(1).max(64) });
 
+/**
+ * `since` as the UTC time the store compares with: RFC 3339 with an offset (FORMATS.md §1, read
+ * by the events' own parser) or epoch milliseconds. Anything else is a 400 naming the parameter.
+ */
+export function sinceParam(text: string): string {
+  const t = parseEventTime(/^\d+$/.test(text) ? Number(text) : text);
+  if (Number.isNaN(t)) throw new AppError('invalid', 'alerts.bad_since', 'query parameter since must be an RFC 3339 time with an offset (2025-08-05T19:00:00+09:00) or epoch milliseconds', { parameter: 'since' });
+  return formatEventTime(t);
+}
+
 /** IMSI and MSISDN in full only for roles that may see them. */
 function view<T extends { imsi?: string; msisdn?: string; imei?: string }>(req: FastifyRequest, a: T): T {
   return req.principal && can(req.principal.role, 'subscribers:identifiers') ? a : maskSubscriberFields(a);
@@ -33,15 +44,16 @@ export function registerAlertRoutes(app: FastifyInstance, deps: { alerts: AlertS
   const write = { preHandler: requirePermission(tokens, 'alerts:write') };
 
   app.get('/v1/alerts', read, async (req) => {
-    const { limit, ...f } = parseWith(listQuery, req.query, 'query');
-    const items = await alerts.list({ ...f, limit });
+    const { limit, since, ...f } = parseWith(listQuery, req.query, 'query');
+    // A cursor that names no alert is a client error, not a reason to start again at page 1.
+    if (f.before !== undefined && !(await alerts.get(f.before))) throw new AppError('invalid', 'alerts.unknown_cursor', `query parameter before names no alert (${f.before}): use the next value of a previous page`, { parameter: 'before' });
+    const items = await alerts.list({ ...f, since: since === undefined ? undefined : sinceParam(since), limit });
     const last = items[items.length - 1];
     return { items: items.map((a) => view(req, a)), next: items.length === limit && last ? last.id : null };
   });
 
   app.get('/v1/alerts/stream', async (req, reply) => {
-    const p = await authenticate(req, tokens);
-    if (!can(p.role, 'alerts:read')) throw new AppError('forbidden', 'auth.forbidden', `role ${p.role} may not alerts:read`);
+    await authorize(req, tokens, 'alerts:read');
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
@@ -122,6 +134,6 @@ export function registerAlertRoutes(app: FastifyInstance, deps: { alerts: AlertS
     const h = await holds.release(txId, actorOf(req), reason, new Date().toISOString());
     if (!h) throw new AppError('not_found', 'payment.not_held', `payment ${txId} is not held`);
     await audit.record({ action: 'payment.released', actor: actorOf(req), subject: txId, outcome: 'success', details: { reason } });
-    return h;
+    return view(req, h);
   });
 }

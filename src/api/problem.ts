@@ -23,6 +23,28 @@ export function sendProblem(reply: FastifyReply, status: number, code: string, d
   return reply.code(status).header('content-type', 'application/problem+json; charset=utf-8').send(problemBody(status, code, detail, extra));
 }
 
+/**
+ * A body refused for its media type before it is read (RFC 9110 §15.5.16). It carries fastify's
+ * own code, so every error handler that maps fastify's 415 (problem+json here, the CAMARA scope
+ * of the risk check) maps this one too; its message names what the route takes.
+ */
+export class UnsupportedMediaTypeError extends Error {
+  readonly statusCode = 415;
+  readonly code = 'FST_ERR_CTP_INVALID_MEDIA_TYPE';
+  constructor(
+    readonly mediaType: string,
+    readonly accepted: readonly string[],
+  ) {
+    super(`Content-Type ${mediaType ? `"${mediaType.slice(0, 100)}"` : '(none)'} is not accepted here: send ${accepted.join(' or ')}`);
+    this.name = 'UnsupportedMediaTypeError';
+  }
+}
+
+/** What a too-large body is told: the limit of the route it was sent to. */
+export function bodyTooLargeDetail(req: FastifyRequest): string {
+  return `the request body is larger than ${req.routeOptions.bodyLimit} bytes, the limit of ${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`;
+}
+
 /** The one place AppError meets HTTP. Unknown errors become a bare 500 and one log line. */
 export function problemErrorHandler(log: Logger) {
   return (err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply => {
@@ -32,17 +54,17 @@ export function problemErrorHandler(log: Logger) {
       if (typeof retry === 'number') reply.header('retry-after', String(retry));
       return sendProblem(reply, HTTP_STATUS[err.kind], err.code, err.message, err.details ? { details: err.details } : undefined);
     }
+    if (err instanceof UnsupportedMediaTypeError) return sendProblem(reply, 415, 'request.unsupported_media_type', err.message, { accepted: err.accepted });
     const fe = err as FastifyError;
     if (fe.validation) return sendProblem(reply, 400, 'request.invalid', fe.message);
+    if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendProblem(reply, 413, 'request.too_large', bodyTooLargeDetail(req), { limitBytes: req.routeOptions.bodyLimit });
     if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
       const code =
-        fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-          ? 'request.too_large'
-          : fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
-            ? 'request.unsupported_media_type'
-            : fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe instanceof SyntaxError
-              ? 'request.malformed_json'
-              : 'request.invalid';
+        fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+          ? 'request.unsupported_media_type'
+          : fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe instanceof SyntaxError
+            ? 'request.malformed_json'
+            : 'request.invalid';
       return sendProblem(reply, fe.statusCode, code, fe.message);
     }
     log.error({ err: { message: fe.message, code: fe.code }, url: req.url }, 'unhandled error');

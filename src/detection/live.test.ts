@@ -362,6 +362,18 @@ describe('live detection: alerts over months (bounded book, store that folds)', 
     await b.shutdown();
   });
 
+  it('ok/an alert the operator resolved (after lifting a quarantine) is reopened by its next finding: sinks get it new, and the response runs again', async () => {
+    const { ingest, stored, delivered, responded, stores: s } = await server(dbPath(), 0);
+    await ingest(claim(0, 'ROGUE1', 'a0'));
+    await ingest(claim(1, 'ROGUE1', 'a1'));
+    expect(responded).toEqual(['ROGUE1']);
+    await s.alerts.setStatus((await stored('ROGUE1'))?.id ?? '', 'resolved', 'noc', 'reactivated after review', iso(2));
+    await ingest(claim(10, 'ROGUE1', 'a2'));
+    expect(delivered).toEqual(['ROGUE1 new 1', 'ROGUE1 update 2', 'ROGUE1 new 3']);
+    expect(responded).toEqual(['ROGUE1', 'ROGUE1']);
+    expect(await stored('ROGUE1')).toMatchObject({ status: 'open', statusBy: 'system:detection', respondedAt: iso(10) });
+  });
+
   it('ok/a dry run is logged once per alert and not recorded as done; fail/after dry run is switched off, the next finding gets the real response', async () => {
     const path = dbPath();
     const a = await server(path, 0, { dryRun: true });

@@ -129,7 +129,7 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
         }
         logger.error({ alert: alert.id, rule: alert.rule, attempts: attempt + 1, err: errorText(e) }, "alert store write failed; the engine's alert is delivered, not stored");
         storeDown = true;
-        deliver({ alert: { ...alert, status: 'open', statusBy: null, statusNote: null, updatedAt: at, respondedAt: null }, ...engine }, engine.isNew);
+        deliver({ alert: { ...alert, status: 'open', statusBy: null, statusNote: null, updatedAt: at, respondedAt: null }, ...engine, reopened: false }, engine.isNew);
         return;
       }
     }
@@ -141,12 +141,13 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
    * the alert's write and its response, since the events after the saved cursor are processed
    * again), or, with the store down, the engine saw the alert new.
    */
-  function deliver({ alert: stored, isNew, severityBefore }: UpsertedAlert, respond: boolean): void {
+  function deliver({ alert: stored, isNew, severityBefore, reopened }: UpsertedAlert, respond: boolean): void {
     const raised = !isNew && SEVERITY_RANK[stored.severity] > severityBefore;
     const out = formatAlert(stored);
     for (const s of sinks) {
       try {
-        s.deliver(out, isNew, raised);
+        // A resolved alert raised again is a new incident to whoever listens (the file, webhooks).
+        s.deliver(out, isNew || reopened, raised);
       } catch (e) {
         logger.error({ alert: stored.id, err: errorText(e) }, 'alert sink failed');
       }

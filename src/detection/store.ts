@@ -35,6 +35,8 @@ export interface UpsertedAlert {
   isNew: boolean;
   /** rank (`SEVERITY_RANK`) of the stored severity before the finding, -1 when new */
   severityBefore: number;
+  /** the stored alert was resolved: the finding reopened it (status open, its responses due again) */
+  reopened: boolean;
 }
 
 /** Port: alerts as the live engine folds them. */
@@ -45,7 +47,8 @@ export interface AlertStore {
    * book still holds (it starts empty after a restart and drops idle alerts): count + 1,
    * firstSeen the earlier, lastSeen the later; severity, summary and evidence replaced only
    * when `alert.severity` ranks strictly higher than the stored one (as `AlertBook.fold`);
-   * ts, subject and status kept; updatedAt = `at`. The count is never reset: an event
+   * ts and subject kept; status kept, except that a resolved alert is reopened (status open,
+   * statusBy `system:detection`, respondedAt cleared: a new incident); updatedAt = `at`. The count is never reset: an event
    * processed again after a crash between this write and the cursor save counts its finding
    * twice (at-least-once).
    *

@@ -13,7 +13,7 @@ import type { SubscriberService } from './service.js';
 /** CAMARA Commonalities: x-correlator is echoed; its value is constrained to this pattern. */
 const CORRELATOR = /^[a-zA-Z0-9\-_:;./<>{}]{0,256}$/;
 
-function camaraError(err: unknown): CamaraError {
+function camaraError(err: unknown, limit: number): CamaraError {
   if (err instanceof CamaraError) return err;
   if (isAppError(err)) {
     switch (err.kind) {
@@ -30,8 +30,11 @@ function camaraError(err: unknown): CamaraError {
     }
   }
   const fe = err as FastifyError;
+  // Any body but JSON is refused before it is read (the API server's media gate, or fastify).
   if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new CamaraError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the request as application/json.');
-  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new CamaraError(413, 'INVALID_ARGUMENT', 'The request body is too large.');
+  if (fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe instanceof SyntaxError) return new CamaraError(400, 'INVALID_ARGUMENT', 'body is not valid JSON');
+  if (fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return new CamaraError(400, 'INVALID_ARGUMENT', 'body is empty: send a JSON object');
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new CamaraError(413, 'INVALID_ARGUMENT', `The request body is larger than ${limit} bytes.`);
   if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) return new CamaraError(400, 'INVALID_ARGUMENT', 'Client specified an invalid argument, request body or query param.');
   return new CamaraError(500, 'INTERNAL', 'Unknown server error.');
 }
@@ -73,8 +76,8 @@ export function registerSubscriberRoutes(app: FastifyInstance, deps: { service: 
       if (typeof c !== 'string' || !CORRELATOR.test(c)) throw new CamaraError(400, 'INVALID_ARGUMENT', 'x-correlator must match ^[a-zA-Z0-9-_:;./<>{}]{0,256}$');
       reply.header('x-correlator', c);
     });
-    scope.setErrorHandler((err: unknown, _req: FastifyRequest, reply: FastifyReply) => {
-      const e = camaraError(err);
+    scope.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+      const e = camaraError(err, req.routeOptions.bodyLimit);
       return reply.code(e.status).header('content-type', 'application/json').send(JSON.stringify({ status: e.status, code: e.code, message: e.message }));
     });
     scope.post('/v1/payment-risk/check', async (req, reply) => {

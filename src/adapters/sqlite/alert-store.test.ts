@@ -103,6 +103,19 @@ describe('sqlite alert store: upsert is one more finding', () => {
     expect(await store.get(id)).toMatchObject({ status: 'acknowledged', statusBy: 'noc', statusNote: 'looking', count: 3, severity: 'critical', updatedAt: iso(3) });
   });
 
+  it('ok/a finding on a resolved alert reopens it: status open by system:detection, its responses due again; fail/an acknowledged one is not reopened', async () => {
+    const book = new AlertBook();
+    const id = await fold(book, finding(0, 'high', 'first'), 0);
+    await store.markResponded(id, iso(0));
+    await store.setStatus(id, 'resolved', 'noc', 'device reactivated', iso(1));
+    const r = await write(book, finding(5, 'high', 'back'), 5);
+    expect(r).toMatchObject({ isNew: false, reopened: true, alert: { status: 'open', statusBy: 'system:detection', statusNote: 'raised again after it was resolved', respondedAt: null, count: 2 } });
+    await store.markResponded(id, iso(5));
+    await store.setStatus(id, 'acknowledged', 'noc', 'on it', iso(6));
+    const again = await write(book, finding(7, 'high', 'more'), 7);
+    expect(again).toMatchObject({ reopened: false, alert: { status: 'acknowledged', statusBy: 'noc', respondedAt: iso(5), count: 3 } });
+  });
+
   it('ok/minSeverity still filters on the stored severity', async () => {
     await fold(new AlertBook(), finding(0, 'critical', 'c'), 0);
     await fold(restart(), finding(1, 'low', 'l'), 1);
@@ -114,7 +127,7 @@ describe('sqlite alert store: upsert is one more finding', () => {
 describe('sqlite alert store: upsert says what the store made of the finding', () => {
   it('ok/a new id is new, with severityBefore -1 and the stored row as written', async () => {
     const r = await write(new AlertBook(), finding(0, 'high', 'first'), 1);
-    expect(r).toMatchObject({ isNew: true, severityBefore: -1, alert: { count: 1, severity: 'high', status: 'open', updatedAt: iso(1) } });
+    expect(r).toMatchObject({ isNew: true, severityBefore: -1, reopened: false, alert: { count: 1, severity: 'high', status: 'open', updatedAt: iso(1) } });
     expect(r.alert).toEqual(await store.get(r.alert.id));
   });
 
@@ -146,5 +159,27 @@ describe('sqlite alert store: upsert says what the store made of the finding', (
     await expect(store.upsert({ ...alert, evidence: { n: 1n } as unknown as Record<string, unknown> }, iso(1))).rejects.toThrow();
     expect(await store.get(id)).toMatchObject({ count: 1 });
     expect(await write(book, finding(2, 'high', 'third'), 2)).toMatchObject({ isNew: false, alert: { count: 2 } });
+  });
+});
+
+describe('sqlite alert store: list filters', () => {
+  const at = (m: number, cell: string): Finding => ({ rule: 'unregistered-cell', severity: 'high', t: T0 + m * MIN, cellId: cell, summary: cell, evidence: {} });
+
+  it('ok/since with an offset is compared as the UTC time it stands for, not as text', async () => {
+    const book = new AlertBook();
+    await fold(book, at(0, '45008-1'), 0); // 15:00Z
+    await fold(book, at(120, '45008-2'), 120); // 17:00Z
+    // 00:30 the next day in Korea is 15:30Z: only the second alert is at or after it.
+    expect((await store.list({ since: '2025-08-03T00:30:00+09:00' })).map((a) => a.cellId)).toEqual(['45008-2']);
+    expect((await store.list({ since: '2025-08-02T23:59:59.999+09:00' })).map((a) => a.cellId)).toEqual(['45008-2', '45008-1']);
+    await expect(store.list({ since: 'garbage' })).rejects.toThrow(/since/);
+  });
+
+  it('fail/a before cursor that names no alert lists nothing, not page 1 again', async () => {
+    const book = new AlertBook();
+    await fold(book, at(0, '45008-1'), 0);
+    const second = await fold(book, at(1, '45008-2'), 1);
+    expect((await store.list({ before: second })).map((a) => a.cellId)).toEqual(['45008-1']);
+    expect(await store.list({ before: 'al_nothing' })).toEqual([]);
   });
 });

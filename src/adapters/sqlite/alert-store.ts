@@ -1,5 +1,6 @@
 import { SEVERITY_RANK, type Alert } from '../../detection/alerts.js';
 import type { AlertFilter, AlertStore, PaymentHold, PaymentHoldStore, StoredAlert, UpsertedAlert } from '../../detection/store.js';
+import { formatEventTime, parseEventTime } from '../../events/index.js';
 import type { SqliteDb } from './database.js';
 
 interface Row {
@@ -51,12 +52,27 @@ function toAlert(r: Row): StoredAlert {
   };
 }
 
+/** Who and why, on an alert a finding reopened (AlertStore.upsert). */
+const REOPENED_BY = 'system:detection';
+const REOPENED_NOTE = 'raised again after it was resolved';
+
 export function sqliteAlertStore(db: SqliteDb): AlertStore {
   // The store folds by itself (AlertStore.upsert): one statement, so a finding is added whole
   // or not at all. SQLite evaluates every SET expression against the row as it was, so the
   // three CASEs see the stored severity, not the one just written. RETURNING gives the row
   // as the statement left it.
   const higher = `${rankOf('excluded')} > ${rankOf('alerts')}`;
+  // A finding on a resolved alert reopens it: the operator closed that incident, and this is a
+  // new one (the device came back, the clone again). Its responses are due again (respondedAt
+  // cleared): an operator who lifted a quarantine and resolved the alert has not switched
+  // automatic quarantine off for that device for good. Acknowledged alerts stay acknowledged.
+  const resolved = `alerts.status = 'resolved'`;
+  const REOPEN = [
+    `status = CASE WHEN ${resolved} THEN 'open' ELSE alerts.status END`,
+    `status_by = CASE WHEN ${resolved} THEN '${REOPENED_BY}' ELSE alerts.status_by END`,
+    `status_note = CASE WHEN ${resolved} THEN '${REOPENED_NOTE}' ELSE alerts.status_note END`,
+    `responded_at = CASE WHEN ${resolved} THEN NULL ELSE alerts.responded_at END`,
+  ].join(',\n      ');
   const upsert = db.prepare(`
     INSERT INTO alerts (id, rule, severity, serial, cell_id, imsi, msisdn, tx_id, ts, first_seen, last_seen, count, summary, evidence, updated_at)
     VALUES (@id, @rule, @severity, @serial, @cellId, @imsi, @msisdn, @txId, @ts, @firstSeen, @lastSeen, 1, @summary, @evidence, @at)
@@ -65,15 +81,16 @@ export function sqliteAlertStore(db: SqliteDb): AlertStore {
       severity = CASE WHEN ${higher} THEN excluded.severity ELSE alerts.severity END,
       summary = CASE WHEN ${higher} THEN excluded.summary ELSE alerts.summary END,
       evidence = CASE WHEN ${higher} THEN excluded.evidence ELSE alerts.evidence END,
+      ${REOPEN},
       updated_at = excluded.updated_at
     RETURNING *`);
   const getOne = db.prepare('SELECT * FROM alerts WHERE id = ?');
   const responded = db.prepare('UPDATE alerts SET responded_at = ? WHERE id = ? AND responded_at IS NULL');
-  const severityOf = db.prepare('SELECT severity FROM alerts WHERE id = ?').pluck();
+  const stateOf = db.prepare('SELECT severity, status FROM alerts WHERE id = ?');
   // Read before and write in one transaction: no other connection (the CLI shares the file)
   // can slip a write between them, so isNew and severityBefore describe the row this write folded into.
   const fold = db.transaction((a: Alert, at: string): UpsertedAlert => {
-    const before = severityOf.get(a.id) as Alert['severity'] | undefined;
+    const before = stateOf.get(a.id) as { severity: Alert['severity']; status: string } | undefined;
     const row = upsert.get({
       id: a.id,
       rule: a.rule,
@@ -90,7 +107,7 @@ export function sqliteAlertStore(db: SqliteDb): AlertStore {
       evidence: JSON.stringify(a.evidence),
       at,
     }) as Row;
-    return { alert: toAlert(row), isNew: before === undefined, severityBefore: before === undefined ? -1 : SEVERITY_RANK[before] };
+    return { alert: toAlert(row), isNew: before === undefined, severityBefore: before === undefined ? -1 : SEVERITY_RANK[before.severity], reopened: before?.status === 'resolved' };
   });
   return {
     upsert(a, at) {
@@ -119,10 +136,20 @@ export function sqliteAlertStore(db: SqliteDb): AlertStore {
       if (f.status) (where.push('status = ?'), args.push(f.status));
       if (f.serial) (where.push('serial = ?'), args.push(f.serial));
       if (f.cellId) (where.push('cell_id = ?'), args.push(f.cellId));
-      if (f.since) (where.push('ts >= ?'), args.push(f.since));
+      // `ts` is stored as UTC (toISOString), so text order is time order once `since` is UTC
+      // too: `…T19:00:00+09:00` is compared as `…T10:00:00.000Z`, not as the text it was sent as.
+      if (f.since) {
+        const since = parseEventTime(f.since);
+        if (Number.isNaN(since)) return Promise.reject(new RangeError(`AlertFilter.since is not an RFC 3339 time: ${f.since.slice(0, 40)}`));
+        where.push('ts >= ?');
+        args.push(formatEventTime(since));
+      }
       if (f.before) {
+        // An unknown cursor ends the listing: starting again at page 1 would loop a client forever.
         const b = getOne.get(f.before) as Row | undefined;
-        if (b) (where.push('(ts < ? OR (ts = ? AND id > ?))'), args.push(b.ts, b.ts, b.id));
+        if (!b) return Promise.resolve([]);
+        where.push('(ts < ? OR (ts = ? AND id > ?))');
+        args.push(b.ts, b.ts, b.id);
       }
       const rows = db.prepare(`SELECT * FROM alerts ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ts DESC, id LIMIT ?`).all(...args, Math.min(f.limit ?? 100, 10_000)) as Row[];
       return Promise.resolve(rows.map(toAlert));
