@@ -35,6 +35,8 @@ export function registerEventRoutes(app: FastifyInstance, deps: { events: EventS
     const body = req.body;
     if (!Buffer.isBuffer(body)) throw new AppError('invalid', 'request.unsupported_media_type', 'send events as NDJSON with Content-Type: application/x-ndjson');
     const accepted: FgEvent[] = [];
+    /** the line number of each accepted event */
+    const acceptedLines: number[] = [];
     const rejected: { line: number; error: string }[] = [];
     let rejectedCount = 0;
     const unknownTypes: Record<string, number> = {};
@@ -47,7 +49,10 @@ export function registerEventRoutes(app: FastifyInstance, deps: { events: EventS
         const why = refusedLive(v.event, at, maxFutureMs);
         if (why) v = { ok: false, error: why };
       }
-      if (v.ok) accepted.push(v.event);
+      if (v.ok) {
+        accepted.push(v.event);
+        acceptedLines.push(l.line);
+      }
       else if ('unknownType' in v) unknownTypes[v.unknownType] = (unknownTypes[v.unknownType] ?? 0) + 1;
       else {
         rejectedCount++;
@@ -58,10 +63,12 @@ export function registerEventRoutes(app: FastifyInstance, deps: { events: EventS
     s.push(body, onLine);
     s.end(onLine);
     if (lines === 0) throw new AppError('invalid', 'events.empty', 'the body holds no events (one JSON object per line)');
-    const { stored, duplicates } = accepted.length ? await deps.events.append(accepted) : { stored: [], duplicates: 0 };
+    const { stored, duplicates, duplicateAt } = accepted.length ? await deps.events.append(accepted) : { stored: [], duplicates: 0, duplicateAt: [] };
+    // An id seen before (in this body or an earlier one) is not stored again: which lines, so a sender can tell a retry from a clash.
+    const duplicateLines = duplicateAt.slice(0, MAX_LISTED).map((i) => acceptedLines[i] as number);
     if (stored.length) {
       deps.bus.publish(stored).catch((e: unknown) => deps.logger.error({ err: String(e) }, 'event bus publish failed'));
     }
-    return { lines, accepted: stored.length, duplicates, rejected, rejectedCount, unknownTypes, lastSeq: stored[stored.length - 1]?.seq ?? null };
+    return { lines, accepted: stored.length, duplicates, duplicateLines, rejected, rejectedCount, unknownTypes, lastSeq: stored[stored.length - 1]?.seq ?? null };
   });
 }

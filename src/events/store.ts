@@ -12,7 +12,7 @@ export interface StoredEvent {
  * Idempotent on `id`: an id already in the log is counted as a duplicate and not stored again.
  */
 export interface EventStore {
-  append(events: readonly FgEvent[]): Promise<{ stored: StoredEvent[]; duplicates: number }>;
+  append(events: readonly FgEvent[]): Promise<{ stored: StoredEvent[]; duplicates: number; /** positions in `events` of the duplicates, in order */ duplicateAt: number[] }>;
   /** Events with seq > `afterSeq`, in seq order. */
   readSince(afterSeq: number, limit: number): Promise<StoredEvent[]>;
   /** The first seq whose event time is at or after `t` (for warm-up replays). */

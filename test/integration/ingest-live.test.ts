@@ -120,10 +120,11 @@ describe('POST /v1/events', () => {
     expect(rejected[1]?.error).toMatch(/registry\.update is not accepted here: change the registry through \/v1\/devices/);
   });
 
-  it('ok/idempotent on id', async () => {
-    const line = JSON.stringify({ type: 'femto.report', serial: 'LV2', sourceIp: '198.18.2.7', ts: iso(Date.now()), id: 'ok-1' });
-    const r = await post(line);
-    expect(r.body).toMatchObject({ accepted: 0, duplicates: 1 });
+  it('ok/idempotent on id: a repeated id, from an earlier body or the same one, is not stored again, and its line is named', async () => {
+    const now = Date.now();
+    const line = (id: string): string => JSON.stringify({ type: 'femto.report', serial: 'LV2', sourceIp: '198.18.2.7', ts: iso(now), id });
+    const r = await post([line('dup-new'), line('ok-1'), line('dup-new')].join('\n'));
+    expect(r.body).toMatchObject({ accepted: 1, duplicates: 2, duplicateLines: [2, 3] });
   });
 
   it('fail/only the ingest (or admin) role may post; empty body is a clear 400', async () => {

@@ -5,13 +5,14 @@ export function sqliteEventStore(db: SqliteDb): EventStore {
   const insert = db.prepare('INSERT OR IGNORE INTO events (event_id, type, t, body) VALUES (?, ?, ?, ?)');
   const appendTx = db.transaction((events: readonly FgEvent[]) => {
     const stored: StoredEvent[] = [];
-    let duplicates = 0;
-    for (const e of events) {
+    const duplicateAt: number[] = [];
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i] as FgEvent;
       const r = insert.run(e.id ?? null, e.type, e.t, JSON.stringify(e));
       if (r.changes === 1) stored.push({ seq: Number(r.lastInsertRowid), event: e });
-      else duplicates++;
+      else duplicateAt.push(i);
     }
-    return { stored, duplicates };
+    return { stored, duplicates: duplicateAt.length, duplicateAt };
   });
   const since = db.prepare('SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?');
   // Consumers save their cursor after every batch: prepared once, not per call.
