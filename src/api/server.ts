@@ -37,6 +37,9 @@ export interface ApiDeps {
   maxBodyBytes: number;
   /** body limit of every other route (JSON requests); default `DEFAULT_JSON_BODY_BYTES` */
   maxJsonBodyBytes?: number;
+  /** POST /v1/events refuses events dated further ahead of `now` (default 5 min, Date.now) */
+  maxFutureMs?: number;
+  now?: () => number;
   ocspNextUpdateSeconds: number;
   /** keep-alive and token re-check interval of the live alert stream */
   streamPingMs: number;

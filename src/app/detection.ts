@@ -82,6 +82,7 @@ export function buildLiveDetection(base: BaseContext, log: Logger, env: NodeJS.P
     liveMaxOutOfOrderMs: config.live.maxOutOfOrderMs,
     quietFlushMs: config.live.quietFlushMs,
     registryPollMs: config.live.registryPollMs,
+    maxFutureMs: config.live.maxFutureMs,
   });
   return { live, hub };
 }

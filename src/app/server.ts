@@ -82,6 +82,9 @@ export async function startServer(config: Config, opts: { logger: Logger; env?: 
       endpoints: () => endpoints,
       logger: log,
       maxBodyBytes: config.api.maxBodyBytes,
+      maxJsonBodyBytes: config.api.maxJsonBodyBytes,
+      maxFutureMs: config.live.maxFutureMs,
+      now: () => base.clock.now().getTime(),
       ocspNextUpdateSeconds: config.ocsp.nextUpdateSeconds,
       streamPingMs: config.alerts.streamPingMs,
     });

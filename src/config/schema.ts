@@ -80,7 +80,10 @@ export const configSchema = z
       .prefault({}),
     api: z
       .object({
+        /** bulk routes: POST /v1/events, the registry CSV import */
         maxBodyBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(64 * 1024 * 1024),
+        /** every other route (JSON requests) */
+        maxJsonBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
       })
       .prefault({}),
     /** Detection thresholds and responses (docs/detection.md). */
@@ -108,6 +111,8 @@ export const configSchema = z
         maxOutOfOrderMs: z.number().int().min(0).max(600_000).default(5_000),
         quietFlushMs: z.number().int().min(50).max(60_000).default(1_000),
         registryPollMs: z.number().int().min(100).max(60_000).default(2_000),
+        /** events dated further ahead of the server clock are refused at ingestion and not given to live detection */
+        maxFutureMs: z.number().int().min(1_000).max(86_400_000).default(300_000),
       })
       .prefault({}),
     /** Retention of the stored event log (investigators needed 13 months). */
