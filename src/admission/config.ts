@@ -19,6 +19,8 @@ const policyOverride = z
     gpsMarginM: z.number().min(0).max(100_000).optional(),
     /** share of the reported neighbours that must be expected ones (0..1) */
     minNeighborOverlap: z.number().min(0).max(1).optional(),
+    /** the poorest fix accuracy (metres) that may widen the allowed circle; a poorer fix counts as no fix */
+    maxGpsAccuracyM: z.number().min(0).max(100_000).optional(),
   })
   .strict();
 export type PolicyOverride = z.infer<typeof policyOverride>;
@@ -33,6 +35,12 @@ export const admissionConfigSchema = z
     sessionLivenessSeconds: z.number().int().min(10).max(7 * 86_400).default(900),
     /** a session reported up by an external gateway is forgotten after this long without a `down` */
     gatewaySessionTtlSeconds: z.number().int().min(60).max(30 * 86_400).default(86_400),
+    /**
+     * How far (ms) a gateway-supplied `ts` may be from the server clock. Decisions are always
+     * made at the server's clock; `ts` is only the event time, and one further off is refused
+     * (400) rather than let it place the event outside detection's windows.
+     */
+    maxClockSkewMs: z.number().int().min(1_000).max(86_400_000).default(300_000),
     /** check-in body limit (a femto.report is a few hundred bytes) */
     maxReportBytes: z.number().int().min(512).max(1024 * 1024).default(16 * 1024),
     /** the default policy; the safe defaults are in docs/admission.md */
@@ -51,18 +59,24 @@ export const admissionConfigSchema = z
           .prefault({}),
         gpsMarginM: z.number().min(0).max(100_000).default(200),
         minNeighborOverlap: z.number().min(0).max(1).default(0.2),
+        /**
+         * The fix's `accuracyM` is the client's own claim, and it widens the allowed circle: past
+         * this many metres a fix is no evidence of where the device is and counts as no fix
+         * (a failure where `gps-in-site` is enforced as deny).
+         */
+        maxGpsAccuracyM: z.number().min(0).max(100_000).default(1_000),
       })
       .strict()
       .prefault({}),
     /** per-fleet overrides, keyed by the registry's `owner` */
     fleets: z.record(z.string().min(1), policyOverride).default({}),
     /**
-     * Events published for refusals whose identity no certificate proved (the client's claimed
-     * serial and cells), per source prefix: past the limit the decision is still recorded and
-     * audited, its events are not published, and one `admission.events_suppressed` audit event
-     * per source prefix per minute counts them (docs/admission.md). A refusal is exempt only
-     * when its identity was proven: a certificate the issuing CA signed (checked while the CA is
-     * unlocked) and recorded for that very serial (`cert-chain` and `cert-serial-binding`).
+     * Refusals whose identity no certificate proved publish nothing to detection (their serial
+     * and cells are only claims). The limiter still counts them per source prefix: within this
+     * rate they are background noise; past it the prefix is flooding, and one
+     * `admission.events_suppressed` audit event per source prefix per minute counts what came
+     * past the rate (docs/admission.md). Proven identities (`Decision.provenSerial`) are never
+     * counted here.
      */
     refusalEvents: z
       .object({

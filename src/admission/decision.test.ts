@@ -147,6 +147,57 @@ describe('decide', () => {
     expect(reason(d, 'neighbors-consistent')?.detail).toMatch(/1 of 6/);
   });
 
+  it('fail/a claimed accuracy poorer than maxGpsAccuracyM cannot widen the circle: the fix counts as none', async () => {
+    const far = { lat: 14.6, lon: 121.0 }; // Manila, ~2,600 km away
+    const strict = { policy: { enforce: { 'gps-in-site': 'deny' } } };
+    const { w, der } = await ready(strict);
+    const d = await decide(checkin('KTF1', der, { gps: { ...far, accuracyM: 1e7 } }), w.deps);
+    expect(d.reason).toBe('gps-in-site');
+    expect(reason(d, 'gps-in-site')?.detail).toMatch(/claiming 10000000 m accuracy \(poorer than 1000 m\) counts as no fix/);
+    // up to the cap the accuracy still widens the circle (~3.7 km north, 4 km allowed with a 5 km cap)
+    const wide = await ready({ policy: { ...strict.policy, maxGpsAccuracyM: 5000 } });
+    expect(reason(await decide(checkin('KTF1', wide.der, { gps: { lat: 37.6, lon: 126.978, accuracyM: 4000 } }), wide.w.deps), 'gps-in-site')?.ok).toBe(true);
+    // enforced as alert, a poor fix is just not checked
+    const lenient = await ready();
+    expect(reason(await decide(checkin('KTF1', lenient.der, { gps: { ...far, accuracyM: 1e7 } }), lenient.w.deps), 'gps-in-site')).toMatchObject({ ok: true, detail: expect.stringMatching(/not checked/) as unknown });
+  });
+
+  it('fail/where a location check is enforced as deny, a check-in without a fix or a scan fails it; alert and gateway sessions are not checked', async () => {
+    const { w, der } = await ready({ policy: { enforce: { 'gps-in-site': 'deny', 'neighbors-consistent': 'deny' } } });
+    const d = await decide(checkin('KTF1', der), w.deps);
+    expect(d.reason).toBe('gps-in-site');
+    expect(failed(d)).toEqual(['gps-in-site', 'neighbors-consistent']);
+    expect(reason(d, 'neighbors-consistent')?.detail).toMatch(/no neighbour scan reported; required/);
+    expect((await decide(checkin('KTF1', der, { neighbors: [] , gps: { lat: 37.5665, lon: 126.978 } }), w.deps)).reason).toBe('neighbors-consistent');
+    // an IKE SA a gateway reports carries no radio data: not a failure there
+    expect((await decide(checkin('KTF1', der, { kind: 'session-up' }), w.deps)).decision).toBe('admit');
+    // no site or no expected neighbours registered: nothing to compare with
+    w.devices.set('KTF1', device('KTF1', { siteLat: null, siteLon: null, expectedNeighbors: [] }));
+    expect((await decide(checkin('KTF1', der), w.deps)).decision).toBe('admit');
+    const lenient = await ready();
+    expect((await decide(checkin('KTF1', lenient.der), lenient.w.deps)).reasons.every((r) => r.ok)).toBe(true);
+  });
+
+  it('fail/repeating an expected neighbour does not buy overlap: each distinct cell counts once', async () => {
+    const { w, der } = await ready({ policy: { enforce: { 'neighbors-consistent': 'deny' } } });
+    const padded = ['45008-100', '45008-100', '45008-100', '45008-100', '45008-999', '45008-998', '45008-997', '45008-996', '45008-995', '45008-994'];
+    const d = await decide(checkin('KTF1', der, { neighbors: padded }), w.deps);
+    expect(d.reason).toBe('neighbors-consistent');
+    expect(reason(d, 'neighbors-consistent')?.detail).toMatch(/^1 of 7 distinct reported neighbours are expected \(14%/);
+    expect((await decide(checkin('KTF1', der, { neighbors: ['45008-100', '45008-101', '45008-100', '45008-999'] }), w.deps)).decision).toBe('admit');
+  });
+
+  it('ok/the identity a certificate proved is its store record device, never the claimed serial', async () => {
+    const { w, der } = await ready();
+    expect((await decide(checkin('KTF1', der), w.deps)).provenSerial).toBe('KTF1');
+    expect((await decide(checkin('KTF9', der), w.deps)).provenSerial).toBe('KTF1');
+    expect((await decide(checkin('KTF1', undefined), w.deps)).provenSerial).toBeNull();
+    expect((await decide(checkin('KTF1', (await other.issue('KTF1')).der), w.deps)).provenSerial).toBeNull();
+    // signed by the CA but not in the store: no device binding, nothing proven
+    expect((await decide(checkin('KTF1', (await ca.issue('KTF1')).der), w.deps)).provenSerial).toBeNull();
+    expect((await decide(checkin('KTF1', der), { ...w.deps, issuing: () => null })).provenSerial).toBeNull();
+  });
+
   it('fail/a stale gateway address is told as stale-endpoint; grace and bootstrap are fine', async () => {
     const { w, der } = await ready();
     w.endpoint = { state: 'grace', retiredAt: NOW.getTime() - 1000, graceUntil: NOW.getTime() + 1000 };

@@ -174,27 +174,42 @@ function sessionCheck(deps: DecisionDeps, input: DecisionInput, serial: string |
   return other ? [false, `a live session of ${serial} from ${other.sourceIp} since ${iso(other.startedAt)}`] : [true, 'no other live session of this identity'];
 }
 
+/**
+ * Evidence a location check needs but the client left out (or sent unusable). Where the check
+ * is enforced as deny, leaving it out must not be a way past it: for a check-in that is a
+ * failure. A gateway reporting an IKE SA has no radio data to send, so there it is not checked.
+ */
+function missingEvidence(input: DecisionInput, p: EffectivePolicy, code: 'gps-in-site' | 'neighbors-consistent', what: string): Outcome {
+  if (input.kind === 'checkin' && p.enforce[code] === 'deny') return [false, `${what}; required where ${code} is enforced as deny`];
+  return [true, `${what}: not checked`];
+}
+
 function gpsCheck(d: Device | null, input: DecisionInput, p: EffectivePolicy): Outcome {
+  if (d !== null && (d.siteLat === null || d.siteLon === null)) return [true, 'no site registered: not checked'];
   const g = input.gps;
-  if (!g) return [true, 'no GPS fix reported'];
-  if (d === null) return [false, NO_DEVICE];
-  if (d.siteLat === null || d.siteLon === null) return [true, 'no site registered: not checked'];
+  if (!g) return missingEvidence(input, p, 'gps-in-site', 'no GPS fix reported');
+  // The fix's own accuracy widens the circle (indoors a fix can be off by hundreds of metres),
+  // but it is the client's claim: past the cap a fix says nothing about where the device is.
+  const accuracy = g.accuracyM ?? 0;
+  if (accuracy > p.maxGpsAccuracyM) return missingEvidence(input, p, 'gps-in-site', `a fix claiming ${Math.round(accuracy)} m accuracy (poorer than ${p.maxGpsAccuracyM} m) counts as no fix`);
+  if (d === null || d.siteLat === null || d.siteLon === null) return [false, NO_DEVICE];
   const dist = distanceM(d.siteLat, d.siteLon, g.lat, g.lon);
-  // The fix's own accuracy widens the circle: indoors a fix can be off by hundreds of metres.
-  const allowed = d.siteRadiusM + (g.accuracyM ?? 0) + p.gpsMarginM;
+  const allowed = d.siteRadiusM + accuracy + p.gpsMarginM;
   return dist <= allowed ? [true, `${Math.round(dist)} m from the site (allowed ${Math.round(allowed)} m)`] : [false, `${Math.round(dist)} m from the site (allowed ${Math.round(allowed)} m incl. accuracy and margin)`];
 }
 
 function neighborsCheck(d: Device | null, input: DecisionInput, p: EffectivePolicy): Outcome {
+  if (d !== null && d.expectedNeighbors.length === 0) return [true, 'no expected neighbours registered: not checked'];
   const n = input.neighbors;
-  if (!n || n.length === 0) return [true, 'no neighbour scan reported'];
+  if (!n || n.length === 0) return missingEvidence(input, p, 'neighbors-consistent', 'no neighbour scan reported');
   if (d === null) return [false, NO_DEVICE];
-  if (d.expectedNeighbors.length === 0) return [true, 'no expected neighbours registered: not checked'];
   const expected = new Set(d.expectedNeighbors);
+  // Each distinct cell counts once: repeating an expected neighbour must not buy overlap.
+  const reported = new Set(n);
   let heard = 0;
-  for (const x of n) if (expected.has(x)) heard++;
-  const overlap = heard / n.length;
-  const text = `${heard} of ${n.length} reported neighbours are expected (${Math.round(overlap * 100)}%, need ${Math.round(p.minNeighborOverlap * 100)}%)`;
+  for (const x of reported) if (expected.has(x)) heard++;
+  const overlap = heard / reported.size;
+  const text = `${heard} of ${reported.size} distinct reported neighbours are expected (${Math.round(overlap * 100)}%, need ${Math.round(p.minNeighborOverlap * 100)}%)`;
   return [overlap >= p.minNeighborOverlap, text];
 }
 
@@ -202,6 +217,16 @@ function deviceCheck(d: Device | null, serial: string | null): Outcome {
   if (serial === null) return [false, 'no serial claimed and no certificate to take one from'];
   if (d === null) return [false, `unknown device ${serial}`];
   return d.status === 'active' ? [true, 'active'] : [false, `device is ${d.status}`];
+}
+
+/**
+ * The identity a certificate proved: the chain verified against femtoguard's issuing CA (or,
+ * for a gateway naming a fingerprint, the certificate is one femtoguard issued to a device)
+ * and the certificate store binds that certificate to a device. The serial is the one the
+ * certificate was issued to, never the one the client claimed; null when nothing proved one.
+ */
+function provenSerialOf(chain: Outcome, rec: CertRecord | null): string | null {
+  return chain[0] && rec !== null && rec.deviceSerial !== null ? rec.deviceSerial : null;
 }
 
 /** Builds a decision from the checks: deny when any failing check is enforced as deny. */
@@ -226,6 +251,7 @@ export function internalErrorDecision(input: Pick<DecisionInput, 'serial' | 'cer
     serial: input.serial,
     certFingerprint: input.certFingerprint ?? null,
     staleSince: null,
+    provenSerial: null,
   };
 }
 
@@ -256,7 +282,9 @@ export async function decide(input: DecisionInput, deps: DecisionDeps): Promise<
       'gps-in-site': gpsCheck(device, input, policy),
       'neighbors-consistent': neighborsCheck(device, input, policy),
     };
-    return verdict(outcomes, policy, serial, cert.fingerprint, ep.state === 'stale' ? ep.staleSince : null);
+    const d = verdict(outcomes, policy, serial, cert.fingerprint, ep.state === 'stale' ? ep.staleSince : null);
+    d.provenSerial = provenSerialOf(outcomes['cert-chain'], rec);
+    return d;
   } catch (e) {
     return internalErrorDecision(input, `decision failed: ${e instanceof Error ? e.message : String(e)}`);
   }

@@ -6,6 +6,8 @@ export interface EffectivePolicy {
   enforce: Readonly<Record<CheckCode, Enforce>>;
   gpsMarginM: number;
   minNeighborOverlap: number;
+  /** a fix claiming a poorer accuracy than this (metres) counts as no fix */
+  maxGpsAccuracyM: number;
   /** which fleet override applied (the device's owner), or null */
   fleet: string | null;
 }
@@ -28,6 +30,7 @@ export function createPolicyResolver(cfg: Pick<AdmissionConfig, 'policy' | 'flee
     enforce: { ...FIXED, ...cfg.policy.enforce },
     gpsMarginM: cfg.policy.gpsMarginM,
     minNeighborOverlap: cfg.policy.minNeighborOverlap,
+    maxGpsAccuracyM: cfg.policy.maxGpsAccuracyM,
     fleet: null,
   };
   const cache = new Map<string, EffectivePolicy>();
@@ -41,6 +44,7 @@ export function createPolicyResolver(cfg: Pick<AdmissionConfig, 'policy' | 'flee
         enforce: { ...base.enforce, ...o.enforce, ...FIXED },
         gpsMarginM: o.gpsMarginM ?? base.gpsMarginM,
         minNeighborOverlap: o.minNeighborOverlap ?? base.minNeighborOverlap,
+        maxGpsAccuracyM: o.maxGpsAccuracyM ?? base.maxGpsAccuracyM,
         fleet: owner,
       };
       cache.set(owner, p);

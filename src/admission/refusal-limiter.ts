@@ -1,11 +1,11 @@
 /**
- * Rate limit on the events admission publishes for refusals whose identity no certificate
- * proved. Such a refusal names whatever serial and cell ids the client claimed, and a client
- * needs no certificate to be refused: looping over fresh serials from one address would add
- * one `unregistered-device` / `unregistered-cell` alert each (engine memory, an alert row, a
- * webhook, maybe a response). The decision itself is always recorded and audited; only its
- * events are held back past the limit, and the limiter counts what it held back so that one
- * summary per source prefix per minute reaches the audit log.
+ * Rate accounting of refusals whose identity no certificate proved. Such a refusal names
+ * whatever serial and cell ids the client claimed, and a client needs no certificate to be
+ * refused; admission publishes none of them to detection (a claimed serial must not raise
+ * alerts, or responses, against a real device), records and audits every one, and passes each
+ * through this limiter: within a source prefix's rate they are noise, past it the prefix is
+ * flooding and the limiter counts what came past the rate so that one summary per source prefix
+ * per minute reaches the audit log. (`allowed` is whether a refusal was within the rate.)
  *
  * Buckets are kept per source prefix (/24 IPv4, /56 IPv6 by default: one subscriber line or
  * one small network), in a table of bounded size evicting the least recently used, plus one

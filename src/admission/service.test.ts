@@ -56,7 +56,7 @@ async function setup(opts: { failRecord?: boolean; admission?: Record<string, un
     audit,
   });
   const conn = (sourceIp: string) => ({ clientChain: [der], sourceIp, endpoint: '127.0.0.1:8443', mainListener: true });
-  return { m, admission, conn, clock, fp: record.fingerprint, audited };
+  return { m, admission, conn, clock, fp: record.fingerprint, audited, w };
 }
 
 describe('admission service', () => {
@@ -119,34 +119,78 @@ describe('admission service: events of refusals whose identity no certificate pr
   const serials = (events: FgEvent[]): string[] => [...new Set(events.map((e) => ('serial' in e ? e.serial : '')))];
   const suppressions = (audited: AuditEventInput[]) => audited.filter((a) => a.action === 'admission.events_suppressed').map((a) => a.details);
 
-  it('fail/past the bucket a claimed serial is refused and recorded but not published; the count is audited; a verified refusal is not limited', async () => {
+  it('fail/a claimed serial is refused and recorded but never published; past the bucket the count is audited; a verified refusal is published', async () => {
     const { m, admission, conn, clock, audited } = await setup({ admission: { refusalEvents: { perMinute: 1, burst: 2 } } });
     for (let i = 0; i < 5; i++) expect((await admission.checkin({ serial: `X${i}`, cellIds: [`45008-9${i}`] }, noCert(`203.0.113.${i + 1}`))).decision.reason).toBe('cert-chain');
     expect(m.writes.map((w) => w.decision.serial)).toEqual(['X0', 'X1', 'X2', 'X3', 'X4']);
-    expect(serials(m.events)).toEqual(['X0', 'X1']);
+    expect(m.events).toEqual([]);
+    // the first two are within the /24's rate; the flood past it is counted and audited at once
     expect(suppressions(audited)).toMatchObject([{ sourcePrefix: '203.0.113.0/24', suppressed: 1, perMinute: 1, burst: 2 }]);
     // KTF1's own certificate, refused for a cell it may not serve, from the same /24: published
     const own = await admission.checkin({ serial: 'KTF1', cellIds: ['45008-999'] }, conn('203.0.113.50'));
     expect(own.decision.decision).toBe('deny');
-    expect(serials(m.events)).toEqual(['X0', 'X1', 'KTF1']);
-    // another /24 has its own bucket
+    expect(m.events.map((e) => [e.type, 'serial' in e ? e.serial : ''])).toEqual([['femto.session', 'KTF1'], ['femto.report', 'KTF1']]);
     await admission.checkin({ serial: 'Y0' }, noCert('198.51.100.1'));
-    expect(serials(m.events)).toEqual(['X0', 'X1', 'KTF1', 'Y0']);
-    // a minute later one token is back; shutdown reports what was held back since the first summary
     clock.advance(60_000);
     await admission.checkin({ serial: 'X5' }, noCert('203.0.113.9'));
-    expect(serials(m.events).at(-1)).toBe('X5');
+    expect(serials(m.events)).toEqual(['KTF1']);
     await admission.drain();
     expect(suppressions(audited)).toMatchObject([{ suppressed: 1 }, { sourcePrefix: '203.0.113.0/24', suppressed: 2 }]);
   });
 
-  it('fail/a gateway-reported session naming a serial without a certificate is limited the same way; one verified by fingerprint is not', async () => {
+  it('fail/a gateway-reported session naming a serial without a certificate publishes nothing; one verified by fingerprint does', async () => {
     const { m, admission, fp } = await setup({ admission: { refusalEvents: { perMinute: 1, burst: 1 } } });
     for (const serial of ['G0', 'G1', 'G2']) expect((await admission.admitGatewaySession({ phase: 'up', serial, sourceIp: '175.198.195.20' })).reason).toBe('cert-chain');
-    expect(serials(m.events)).toEqual(['G0']);
+    expect(m.events).toEqual([]);
     expect((await admission.admitGatewaySession({ phase: 'up', certFingerprint: fp, sourceIp: '175.198.195.7', sessionId: 'ike-1' })).decision).toBe('admit');
     expect((await admission.admitGatewaySession({ phase: 'up', certFingerprint: fp, sourceIp: '175.198.195.8', sessionId: 'ike-2' })).reason).toBe('single-session');
-    expect(serials(m.events)).toEqual(['G0', 'KTF1']);
-    expect(m.events).toHaveLength(3);
+    expect(serials(m.events)).toEqual(['KTF1']);
+    expect(m.events).toHaveLength(2);
+  });
+
+  it("fail/spoof: no certificate, claiming an active device's serial from another address, publishes nothing under it and leaves its session alone", async () => {
+    const { m, admission, conn } = await setup();
+    expect((await admission.checkin({ serial: 'KTF1' }, conn('175.198.195.7'))).admitted).not.toBeNull();
+    const before = m.events.length;
+    const spoof = await admission.checkin({ serial: 'KTF1', cellIds: ['45008-1'] }, noCert('198.51.100.66'));
+    expect(spoof.decision).toMatchObject({ decision: 'deny', reason: 'cert-chain', serial: 'KTF1', provenSerial: null });
+    const gw = await admission.admitGatewaySession({ phase: 'up', serial: 'KTF1', sourceIp: '198.51.100.67', certFingerprint: 'ab'.repeat(32) });
+    expect(gw).toMatchObject({ decision: 'deny', reason: 'cert-chain' });
+    expect(m.events.slice(before)).toEqual([]);
+    expect(m.writes.map((w) => [w.actor, w.decision.decision])).toContainEqual(['device:KTF1', 'deny']);
+    expect((await admission.checkin({ serial: 'KTF1' }, conn('175.198.195.7'))).admitted).not.toBeNull();
+  });
+
+  it("fail/another device's certificate claiming KTF1: published under the certificate's own device, never under KTF1", async () => {
+    const { m, admission, w } = await setup();
+    w.devices.set('KTF2', device('KTF2'));
+    const other = await ca.issue('KTF2');
+    w.certs.set(other.record.fingerprint, other.record);
+    const r = await admission.checkin({ serial: 'KTF1', cellIds: ['45008-7'] }, { clientChain: [other.der], sourceIp: '175.198.195.9', endpoint: '127.0.0.1:8443', mainListener: true });
+    expect(r.decision).toMatchObject({ decision: 'deny', reason: 'cert-serial-binding', serial: 'KTF1', provenSerial: 'KTF2' });
+    expect(m.events.map((e) => [e.type, 'serial' in e ? e.serial : '', 'certFingerprint' in e ? e.certFingerprint : undefined])).toEqual([
+      ['femto.session', 'KTF2', other.record.fingerprint],
+      ['femto.report', 'KTF2', undefined],
+    ]);
+  });
+});
+
+describe('admission service: the gateway ts is the event time, never the decision clock', () => {
+  it('fail/a ts past admission.maxClockSkewMs, ahead or behind, is refused naming ts; nothing is decided', async () => {
+    const { m, admission, fp } = await setup();
+    for (const at of [new Date(NOW.getTime() + 2 * 86_400_000), new Date('2000-01-01T00:00:00Z'), new Date(NOW.getTime() + 300_001)]) {
+      await expect(admission.admitGatewaySession({ phase: 'up', certFingerprint: fp, sourceIp: '175.198.195.7', at })).rejects.toMatchObject({ kind: 'invalid', message: expect.stringMatching(/^ts: .*admission\.maxClockSkewMs/) as unknown });
+    }
+    expect(m.writes).toEqual([]);
+    expect(admission.sessions.size).toBe(0);
+  });
+
+  it('fail/a ts ahead within the skew neither evicts the live session nor decides later: single-session holds; the event carries the ts', async () => {
+    const { m, admission, fp, conn } = await setup({ admission: { sessionLivenessSeconds: 60, maxClockSkewMs: 120_000 } });
+    expect((await admission.checkin({ serial: 'KTF1' }, conn('175.198.195.7'))).admitted).not.toBeNull();
+    const at = new Date(NOW.getTime() + 90_000); // past the 60 s liveness, if it were the clock
+    const d = await admission.admitGatewaySession({ phase: 'up', certFingerprint: fp, sourceIp: '175.198.195.8', sessionId: 'ike-9', at });
+    expect(d).toMatchObject({ decision: 'deny', reason: 'single-session', at: NOW.toISOString() });
+    expect(m.events.at(-1)).toMatchObject({ type: 'femto.session', serial: 'KTF1', sessionId: 'ike-9', ts: at.toISOString(), t: at.getTime() });
   });
 });

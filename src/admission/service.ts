@@ -1,5 +1,6 @@
 import type { AuditSink } from '../audit-log/index.js';
 import type { Clock } from '../core/clock.js';
+import { AppError } from '../core/errors.js';
 import { randomId, sha256Hex } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import type { EventBus, EventStore, FemtoReportEvent, FemtoSessionEvent, FgEvent } from '../events/index.js';
@@ -55,8 +56,12 @@ export interface CheckinAdmitted {
  */
 type SessionEvent = FemtoSessionEvent & { endpointRetiredAt?: string };
 
-function sessionEvent(d: RecordedDecision, serial: string, phase: 'up' | 'down', sessionId: string, cellIds: readonly string[] | undefined): SessionEvent {
-  const e: SessionEvent = { type: 'femto.session', ts: d.at, t: Date.parse(d.at), id: `${d.id}:s`, serial, phase, sourceIp: d.sourceIp, sessionId };
+/**
+ * `serial` is the identity a certificate proved (`Decision.provenSerial`), never a claimed one:
+ * FORMATS.md §1 defines it as the identity the device authenticated as. `at` is the event time.
+ */
+function sessionEvent(d: RecordedDecision, serial: string, at: string, phase: 'up' | 'down', sessionId: string, cellIds: readonly string[] | undefined): SessionEvent {
+  const e: SessionEvent = { type: 'femto.session', ts: at, t: Date.parse(at), id: `${d.id}:s`, serial, phase, sourceIp: d.sourceIp, sessionId };
   if (d.certFingerprint) e.certFingerprint = d.certFingerprint;
   if (cellIds?.length) e.cellIds = [...cellIds];
   if (d.endpoint) e.endpoint = d.endpoint;
@@ -64,8 +69,9 @@ function sessionEvent(d: RecordedDecision, serial: string, phase: 'up' | 'down',
   return e;
 }
 
-function reportEvent(d: RecordedDecision, r: CheckinReport): FemtoReportEvent {
-  const e: FemtoReportEvent = { type: 'femto.report', ts: d.at, t: Date.parse(d.at), id: `${d.id}:r`, serial: r.serial, sourceIp: d.sourceIp };
+/** The check-in's report under the proven `serial` (the body's serial is only a claim). */
+function reportEvent(d: RecordedDecision, serial: string, r: CheckinReport): FemtoReportEvent {
+  const e: FemtoReportEvent = { type: 'femto.report', ts: d.at, t: Date.parse(d.at), id: `${d.id}:r`, serial, sourceIp: d.sourceIp };
   if (r.cellIds) e.cellIds = r.cellIds;
   if (r.gps) e.gps = r.gps;
   if (r.neighbors) e.neighbors = r.neighbors;
@@ -75,20 +81,15 @@ function reportEvent(d: RecordedDecision, r: CheckinReport): FemtoReportEvent {
 }
 
 /**
- * Whether the identity a decision names was proven by a certificate of femtoguard's issuing
- * CA: the chain verified and the certificate is bound to that serial. Otherwise the serial
- * (and the cells, GPS and neighbours with it) is only what the client claimed: no
- * certificate, a foreign, malformed or CA-signed-but-unrecorded one, another device's
- * certificate, the CA still locked, or a decision that failed (`internal-error`).
+ * Whether a certificate of femtoguard's issuing CA proved the identity the decision names: the
+ * chain verified and the certificate store binds the certificate to that very serial.
+ * Otherwise the serial is only what the client claimed (no certificate, a foreign, malformed
+ * or unrecorded one, another device's certificate, the CA still locked, `internal-error`).
+ * What is published to detection is `provenSerial`, which may differ from the claimed serial
+ * (another device's certificate proves that other device).
  */
 export function identityVerified(d: Decision): boolean {
-  let chain = false;
-  let binding = false;
-  for (const r of d.reasons) {
-    if (r.code === 'cert-chain') chain = r.ok;
-    else if (r.code === 'cert-serial-binding') binding = r.ok;
-  }
-  return chain && binding;
+  return d.provenSerial != null && d.provenSerial === d.serial;
 }
 
 /**
@@ -134,16 +135,16 @@ export function createAdmission(deps: AdmissionDeps) {
   }
 
   /**
-   * The events of a decision as they may be published: all of them when the identity is
-   * verified; for a claimed identity, only within the source prefix's rate (else none, and
-   * the suppression is counted). The decision is recorded and audited either way.
+   * A decision no certificate proved an identity for publishes nothing (its serial, cells, GPS
+   * and neighbours are claims: published, they would let anyone raise alerts, and responses,
+   * against a real device). It is recorded and audited as always; the limiter counts it per
+   * source prefix, and past the prefix's rate the count is audited as a flood
+   * (`admission.events_suppressed`).
    */
-  function publishable(d: RecordedDecision, events: FgEvent[], nowMs: number): FgEvent[] {
-    if (events.length === 0 || identityVerified(d)) return events;
+  function withhold(d: RecordedDecision, nowMs: number): void {
     const r = limiter.take(d.sourceIp, nowMs);
     if (r.evicted) auditSuppression(r.evicted);
     if (r.summary) auditSuppression(r.summary);
-    return r.allowed ? events : [];
   }
 
   async function evaluate(input: DecisionInput): Promise<RecordedDecision> {
@@ -177,6 +178,20 @@ export function createAdmission(deps: AdmissionDeps) {
     return sessions.touch(d.serial, sourceIp, via, nowMs, extra);
   }
 
+  /**
+   * The event time a gateway reported (`ts`), checked against the server clock: one further
+   * than `admission.maxClockSkewMs` is refused (400), naming the field.
+   */
+  function eventTime(reported: Date | undefined, now: Date): string {
+    if (reported === undefined) return now.toISOString();
+    const off = reported.getTime() - now.getTime();
+    if (Number.isNaN(off)) throw new AppError('invalid', 'request.invalid', 'ts: not a valid time');
+    if (Math.abs(off) > config.maxClockSkewMs) {
+      throw new AppError('invalid', 'request.invalid', `ts: ${reported.toISOString()} is ${Math.round(Math.abs(off) / 1000)} s ${off > 0 ? 'ahead of' : 'behind'} the server clock; at most ${config.maxClockSkewMs / 1000} s allowed (admission.maxClockSkewMs)`);
+    }
+    return reported.toISOString();
+  }
+
   const actorOf = (d: Decision): string => (d.serial ? `device:${d.serial}` : 'anonymous');
 
   return {
@@ -201,13 +216,20 @@ export function createAdmission(deps: AdmissionDeps) {
       const before = d.serial ? sessions.get(d.serial, now.getTime()) : undefined;
       const prior = before ? { id: before.id, endpoint: before.endpoint } : null;
       const s = claim(d, 'checkin', conn.sourceIp, now.getTime(), { endpoint: conn.endpoint ?? null });
-      // femto.session when a session starts (or moves to another gateway address) and for
-      // every refusal (detection must see the attempt); a check-in inside a live session is
-      // a femto.report only, so a device checking in every few minutes is one session.
-      const startsOrMoves = s === null || prior === null || prior.id !== s.id || prior.endpoint !== s.endpoint;
-      // A session a gateway reported keeps the gateway's id, so that its `down` closes it in detection too.
-      const all: FgEvent[] = startsOrMoves ? [sessionEvent(d, report.serial, 'up', s?.gatewaySessionId ?? s?.id ?? d.id, report.cellIds), reportEvent(d, report)] : [reportEvent(d, report)];
-      const events = publishable(d, all, now.getTime());
+      const proven = d.provenSerial ?? null;
+      let events: FgEvent[] = [];
+      if (proven === null) withhold(d, now.getTime());
+      else {
+        // femto.session when a session starts (or moves to another gateway address), and for a
+        // refusal of a proven identity: a clone refused as a second session, a lost unit's
+        // credential, a stale address are attempts detection's credential-shared,
+        // inactive-device and stale-endpoint rules must see, and the first and last read only
+        // femto.session. A check-in inside a live session is a femto.report only.
+        const startsOrMoves = s === null || prior === null || prior.id !== s.id || prior.endpoint !== s.endpoint;
+        const reported = reportEvent(d, proven, report);
+        // A session a gateway reported keeps the gateway's id, so that its `down` closes it in detection too.
+        events = startsOrMoves ? [sessionEvent(d, proven, d.at, 'up', s?.gatewaySessionId ?? s?.id ?? d.id, report.cellIds), reported] : [reported];
+      }
       try {
         await recorder.write({ decision: d, actor: actorOf(d) }, events);
       } catch (e) {
@@ -256,7 +278,11 @@ export function createAdmission(deps: AdmissionDeps) {
      * `down` frees it. The gateway enforces the verdict (tears the SA down on deny).
      */
     async admitGatewaySession(input: GatewaySessionInput): Promise<RecordedDecision> {
-      const now = input.at ?? clock.now();
+      // The decision runs at the server's clock, never the gateway's `ts`: a future ts would
+      // outlive the live session and pass single-session, a past one pass cert-expiry and
+      // stale-endpoint. `ts` is only the event time, within the allowed skew.
+      const now = clock.now();
+      const at = eventTime(input.at, now);
       const kind = input.phase === 'up' ? 'session-up' : 'session-down';
       const d = await evaluate({
         kind,
@@ -275,7 +301,9 @@ export function createAdmission(deps: AdmissionDeps) {
       } else if (d.serial) {
         sessions.end(d.serial, { sourceIp: input.sourceIp, gatewaySessionId: input.sessionId });
       }
-      const events = publishable(d, d.serial ? [sessionEvent(d, d.serial, input.phase, sessionId, input.cellIds)] : [], now.getTime());
+      const proven = d.provenSerial ?? null;
+      const events: FgEvent[] = proven !== null ? [sessionEvent(d, proven, at, input.phase, sessionId, input.cellIds)] : [];
+      if (proven === null) withhold(d, now.getTime());
       await recorder.write({ decision: d, actor: input.actor ?? 'gateway' }, events);
       return d;
     },

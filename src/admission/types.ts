@@ -52,6 +52,13 @@ export interface Decision {
   certFingerprint: string | null;
   /** set when the endpoint is a retired gateway address past its grace period (ISO time it went stale) */
   staleSince: string | null;
+  /**
+   * The serial a certificate of femtoguard's issuing CA proved (the device its certificate
+   * was issued to), null when none did: no certificate, a foreign or unrecorded one, the CA
+   * locked, a failed decision. Only this identity is published to detection (a claimed serial
+   * never is). Set by `decide`; not part of the stored record.
+   */
+  provenSerial?: string | null;
 }
 
 /** How a session or check-in reached femtoguard. */
@@ -92,7 +99,11 @@ export interface GatewaySessionInput {
   endpoint?: string | undefined;
   /** pairs an `up` with its `down` */
   sessionId?: string | undefined;
-  /** event time; defaults to now */
+  /**
+   * event time as the gateway reported it; defaults to now. Only the events carry it: the
+   * decision is made at the server's clock, and one further than `admission.maxClockSkewMs`
+   * from it is refused.
+   */
   at?: Date | undefined;
   /** who reported it (`token:<id>`, `segw:<name>`), for the audit log */
   actor?: string | undefined;

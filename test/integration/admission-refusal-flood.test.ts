@@ -1,10 +1,11 @@
 /**
  * A refusal-flood with curl as the attacker: check-ins without a certificate, each claiming a
- * fresh serial and cell, from one source address. Every one is refused and audited, but only
- * a bucket's worth (admission.refusalEvents: 20 a minute, burst 20, per /24) is published to
- * detection, so the unregistered-device / unregistered-cell alerts stay bounded; the rest is
- * counted in an `admission.events_suppressed` audit event. A device with its own certificate in
- * the same /24 is not limited, and another /24 has its own bucket.
+ * fresh serial and cell, from one source address. Every one is refused and audited, and none
+ * reaches detection (no certificate proved those serials, so they raise no unregistered-device /
+ * unregistered-cell alert); the refusal limiter counts them per source prefix (admission.refusalEvents:
+ * 20 a minute, burst 20, per /24), and what a prefix sends past its rate is counted in an
+ * `admission.events_suppressed` audit event. A device with its own certificate in the same /24
+ * is published as always, and another /24 has its own bucket.
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,22 +54,11 @@ async function publishedFor(prefix: string): Promise<FgEvent[]> {
 const deniesFor = async (prefix: string): Promise<string[]> =>
   (await t.srv.base.stores.audit.list({ action: 'admission.deny', limit: 10_000 })).map((a) => a.subject ?? '').filter((s) => s.startsWith(prefix));
 
-async function until<T>(what: string, probe: () => Promise<T>, done: (v: T) => boolean, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (done(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v).slice(0, 300)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 describe('refusal flood from one source prefix', () => {
-  it('fail/200 refusals with claimed serials: all refused and audited, a bucket of them reaches detection, the rest is counted', async () => {
+  it('fail/200 refusals with claimed serials: all refused and audited, none reaches detection, the flood past the rate is counted', async () => {
     const dev = await activeDevice(t, 'FLOOD-VERIFIED');
     const claims = Array.from({ length: FLOODS }, () => rogue('A'));
     const verified: Promise<HttpReply>[] = [];
-    const started = Date.now();
     const replies = await pooled(
       claims.map((c, i) => async () => {
         // the real device, in the same /24 as the attacker, checks in in the middle of the flood:
@@ -79,7 +69,6 @@ describe('refusal flood from one source prefix', () => {
       }),
       8,
     );
-    const elapsedMs = Date.now() - started;
     for (const r of replies) expectDenied(r, 403, 'cert-chain');
     const [admitted, refusedVerified] = await Promise.all(verified);
     expect(admitted?.status).toBe(200);
@@ -90,14 +79,8 @@ describe('refusal flood from one source prefix', () => {
     expect(new Set(denies)).toEqual(new Set(claims.map((c) => c.serial)));
     expect(denies).toHaveLength(FLOODS);
 
-    // at most the bucket (plus what refilled while the flood ran) was published
-    const bound = BURST + Math.floor((elapsedMs * PER_MINUTE) / 60_000);
-    const events = await publishedFor('ROGUE-A-');
-    const published = new Set(events.map((e) => (e as { serial: string }).serial));
-    expect(published.size).toBeGreaterThanOrEqual(BURST);
-    expect(published.size).toBeLessThanOrEqual(bound);
-    expect(events.filter((e) => e.type === 'femto.session')).toHaveLength(published.size);
-    expect(events.filter((e) => e.type === 'femto.report')).toHaveLength(published.size);
+    // nothing under a claimed serial reached detection
+    expect(await publishedFor('ROGUE-A-')).toEqual([]);
 
     // the verified device's events are all there, the refused one with the cell it claimed
     expect((await publishedFor('FLOOD-VERIFIED')).map((e) => [e.type, 'cellIds' in e ? e.cellIds : undefined])).toEqual([
@@ -107,34 +90,27 @@ describe('refusal flood from one source prefix', () => {
       ['femto.report', ['45008-200000001', '45008-977777777']],
     ]);
 
-    // the suppression is on record: the source prefix and how many were held back (the first
-    // at once, the rest in the next summary a minute later or at shutdown)
+    // the flood is on record: the source prefix and how many refusals came past its rate (the
+    // first at once, the rest in the next summary a minute later or at shutdown)
     const suppressed = await t.srv.base.stores.audit.list({ action: 'admission.events_suppressed', subject: '127.0.0.0/24' });
     expect(suppressed.length).toBeGreaterThanOrEqual(1);
     expect(suppressed[suppressed.length - 1]).toMatchObject({ actor: 'system', outcome: 'denied', details: { sourcePrefix: '127.0.0.0/24', suppressed: 1, perMinute: PER_MINUTE, burst: BURST } });
     const counted = suppressed.reduce((n, a) => n + Number(a.details?.suppressed), 0);
-    expect(counted).toBeLessThanOrEqual(FLOODS - published.size);
-
-    // detection raised one unregistered-device alert per published serial and no more
-    const alerts = await until(
-      'unregistered-device alerts of the published serials',
-      async () => (await t.srv.base.stores.alerts.list({ rule: 'unregistered-device', limit: 10_000 })).filter((a) => a.serial?.startsWith('ROGUE-A-')),
-      (a) => a.length >= published.size,
-    );
-    expect(new Set(alerts.map((a) => a.serial))).toEqual(published);
-    const cells = new Set(events.flatMap((e) => ('cellIds' in e && e.cellIds ? e.cellIds : [])));
-    const cellAlerts = (await t.srv.base.stores.alerts.list({ rule: 'unregistered-cell', limit: 10_000 })).filter((a) => a.cellId?.startsWith('45008-9') && a.cellId !== '45008-977777777');
-    expect(cellAlerts.length).toBeLessThanOrEqual(bound);
-    for (const a of cellAlerts) expect(cells.has(a.cellId as string)).toBe(true);
+    expect(counted).toBeLessThanOrEqual(FLOODS - BURST);
+    // and detection raised nothing about the claimed serials or cells
+    await t.srv.live.flush();
+    const claimedCells = new Set(claims.flatMap((c) => c.cellIds));
+    const alerts = (await t.srv.base.stores.alerts.list({ limit: 10_000 })).filter((a) => a.serial?.startsWith('ROGUE-') || (a.cellId !== undefined && claimedCells.has(a.cellId)));
+    expect(alerts).toEqual([]);
   });
 
-  it('ok/another /24 has its own bucket: its refusals are published while the first prefix is still held back', async () => {
+  it('ok/another /24 has its own bucket: its few refusals are not counted as a flood; neither prefix publishes anything', async () => {
     const other = Array.from({ length: 5 }, () => rogue('B'));
     const more = Array.from({ length: 30 }, () => rogue('C'));
     await pooled([...other.map((c) => () => checkin(t, current, { body: c, from: '127.0.1.9' })), ...more.map((c) => () => checkin(t, current, { body: c, from: '127.0.0.7' }))], 8);
-    expect(new Set((await publishedFor('ROGUE-B-')).map((e) => (e as { serial: string }).serial))).toEqual(new Set(other.map((c) => c.serial)));
-    // 127.0.0.0/24 regains a token every 3 s, at most a burst of 20: some of the 30 are held back
-    expect(new Set((await publishedFor('ROGUE-C-')).map((e) => (e as { serial: string }).serial)).size).toBeLessThanOrEqual(BURST);
+    expect(await publishedFor('ROGUE-B-')).toEqual([]);
+    expect(await publishedFor('ROGUE-C-')).toEqual([]);
+    expect(await deniesFor('ROGUE-B-')).toHaveLength(other.length);
     expect(await deniesFor('ROGUE-C-')).toHaveLength(more.length);
     expect(await t.srv.base.stores.audit.list({ action: 'admission.events_suppressed', subject: '127.0.1.0/24' })).toEqual([]);
   });
