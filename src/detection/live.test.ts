@@ -98,6 +98,19 @@ describe('live detection: registry changes in event order', () => {
     expect(live.stats().sizes.registryChanges).toBe(0);
   });
 
+  it('fail/a unit registered moments ago whose first session comes before the next poll is not taken for an unregistered one; ok/a serial the registry does not hold still is', async () => {
+    const m = 600;
+    const { clock, registry, ingest, live, stores: s } = await setup(m);
+    clock.set(new Date(at(m)));
+    await registry.add(device('NEW1', { ipPrefixes: ['198.18.3.0/24'], cellIds: ['45008-3'] }), 'operator');
+    // No poll has run (registryPollMs is an hour here): the batch itself makes live detection read the registry.
+    await ingest(ev.session(m + SEC, { serial: 'NEW1', sourceIp: '198.18.3.7', cellIds: ['45008-3'], id: 'n1' }), ev.session(m + 2 * SEC, { serial: 'GHOST1', sourceIp: '198.18.4.7', cellIds: ['45008-4'], id: 'g1' }));
+    await live.flush();
+    const raised = (await s.alerts.list({ limit: 100 })).map((a) => `${a.rule} ${a.serial ?? a.cellId ?? ''}`).sort();
+    expect(raised.filter((x) => x.includes('NEW1') || x.includes('45008-3'))).toEqual([]);
+    expect(raised).toContain('unregistered-device GHOST1');
+  });
+
   it('ok/a change older than the watermark takes effect at once; fail/a device new to the registry is registered for its backfilled history', async () => {
     const m = 600;
     const { clock, registry, ingest, alerts, live, stores } = await setup(m);

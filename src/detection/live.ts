@@ -270,9 +270,35 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
     }
   }
 
+  /** batches waiting behind a registry read (see `handle`), in arrival order */
+  let feeding: Promise<void> | null = null;
+
+  /** A session or report from a serial the engine's registry does not hold (yet). */
+  function fromUnknownDevice(batch: readonly StoredEvent[]): boolean {
+    for (const { event: e } of batch) if ((e.type === 'femto.session' || e.type === 'femto.report') && view.get(e.serial) === undefined) return true;
+    return false;
+  }
+
+  /**
+   * One batch from the log or the bus. A device registered moments ago can send its first
+   * session before the next poll (`registryPollMs`) has read it: a batch with a serial the
+   * engine does not know reads the registry's changes first, so that the new unit is not
+   * taken for an unregistered one. Batches are fed in arrival order: those that arrive
+   * meanwhile wait behind it.
+   */
   async function handle(batch: readonly StoredEvent[]): Promise<void> {
     lastArrival = Date.now();
-    for (const s of batch) feed(s);
+    const sync = fromUnknownDevice(batch);
+    if (sync || feeding) {
+      // After the one before, whether or not it failed (its failure is its own caller's).
+      const mine = (feeding ?? Promise.resolve()).catch(() => undefined).then(async () => {
+        if (sync) await syncRegistry().catch((e: unknown) => logger.error({ err: errorText(e) }, 'registry sync failed'));
+        for (const s of batch) feed(s);
+      });
+      feeding = mine;
+      await mine;
+      if (feeding === mine) feeding = null;
+    } else for (const s of batch) feed(s);
     processed += batch.length;
     await settle();
     await saveCursor();
