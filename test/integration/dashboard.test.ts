@@ -155,6 +155,21 @@ describe('operator console', () => {
     await page.close();
   });
 
+  it('ok/an alert the operator resolved, raised again while the console is open, comes back under the "open" filter', async () => {
+    await ingest({ type: 'femto.report', serial: 'DB3', sourceIp: '198.18.3.9', cellIds: ['45008-3'] });
+    const page = await signedIn(tokens.operator);
+    const row = rowOf(page, 'inactive-device');
+    await expect.poll(() => row.count()).toBe(1);
+    await row.locator('button', { hasText: 'Resolve' }).click();
+    await expect.poll(() => row.count()).toBe(0);
+    await expect.poll(() => page.textContent('#live')).toBe('live');
+    // The lost unit shows up again: the server reopens the alert and sends it as new.
+    await ingest({ type: 'femto.report', serial: 'DB3', sourceIp: '198.18.3.9', cellIds: ['45008-3'] });
+    await expect.poll(() => row.count(), { timeout: 5000 }).toBe(1);
+    expect(await row.locator('td.status').textContent()).toBe('open');
+    await page.close();
+  });
+
   it('ok/a held payment is released with a reason; fail/not without one', async () => {
     await ingest(
       { type: 'ue.attach', cellId: '45008-666', imsi: '450080000006666', msisdn: '+821066660000' },

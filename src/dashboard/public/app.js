@@ -264,8 +264,10 @@
   /** An alert from the live stream: new, or a repeat of one (count, last seen, maybe severity). */
   function onStreamAlert(a, isNew) {
     const had = state.alerts.get(a.id);
-    // The stream carries the alert, not the operator's status: a repeat keeps the status shown.
-    const next = { ...a, status: had ? had.status : 'open' };
+    // The stream carries the alert, not the operator's status: a repeat keeps the status shown;
+    // a new one is open, and so is one the server sends as new again (a finding reopened a
+    // resolved alert: hidden under an "open" filter, the incident that came back would be missed).
+    const next = { ...a, status: had && !isNew ? had.status : 'open' };
     state.alerts.set(a.id, next);
     evictOldest();
     // Evicted at once when it is older than all the page keeps: then there is no row to place.
