@@ -30,11 +30,12 @@ const responses = z
     /** hold payments this alert is about (payment-exposure) instead of only flagging them */
     holdPayment: z.boolean().default(false),
   })
-  .prefault({});
+  .strict().prefault({});
 
 /**
  * Detection thresholds, per rule. Every default is documented in docs/detection.md with the
- * false-positive trap it is set against.
+ * false-positive trap it is set against. Every object is strict: a misspelt key is an error
+ * when the config is read, not a threshold silently left at its default.
  */
 export const detectionConfigSchema = z
   .object({
@@ -56,10 +57,10 @@ export const detectionConfigSchema = z
         idleMs: z.number().int().min(MIN).max(90 * 24 * HOUR).default(24 * HOUR),
         max: z.number().int().min(1).max(10_000_000).default(100_000),
       })
-      .prefault({}),
+      .strict().prefault({}),
     rules: z
       .object({
-        'unregistered-device': z.object({ severity: severity.default('critical'), responses }).prefault({}),
+        'unregistered-device': z.object({ severity: severity.default('critical'), responses }).strict().prefault({}),
         'unregistered-cell': z
           .object({
             severity: severity.default('critical'),
@@ -78,7 +79,7 @@ export const detectionConfigSchema = z
               .default(''),
             responses,
           })
-          .prefault({}),
+          .strict().prefault({}),
         'inactive-device': z
           .object({
             severity: severity.default('critical'),
@@ -87,7 +88,7 @@ export const detectionConfigSchema = z
             suspendedSeverity: severity.default('high'),
             responses,
           })
-          .prefault({}),
+          .strict().prefault({}),
         'credential-shared': z
           .object({
             severity: severity.default('critical'),
@@ -95,8 +96,8 @@ export const detectionConfigSchema = z
             sessionLivenessMs: z.number().int().min(MIN).default(45 * MIN),
             responses: responses.default({ quarantine: true, holdPayment: false }),
           })
-          .prefault({}),
-        'source-ip-mismatch': z.object({ severity: severity.default('high'), responses }).prefault({}),
+          .strict().prefault({}),
+        'source-ip-mismatch': z.object({ severity: severity.default('high'), responses }).strict().prefault({}),
         'location-mismatch': z
           .object({
             severity: severity.default('high'),
@@ -108,7 +109,7 @@ export const detectionConfigSchema = z
             consecutiveScans: z.number().int().min(1).default(2),
             responses,
           })
-          .prefault({}),
+          .strict().prefault({}),
         'device-moving': z
           .object({
             severity: severity.default('high'),
@@ -121,7 +122,7 @@ export const detectionConfigSchema = z
             windowMs: z.number().int().min(MIN).default(6 * HOUR),
             responses,
           })
-          .prefault({}),
+          .strict().prefault({}),
         'subscriber-surge': z
           .object({
             severity: severity.default('high'),
@@ -136,7 +137,7 @@ export const detectionConfigSchema = z
             warmupWindows: z.number().int().min(0).default(3),
             responses,
           })
-          .prefault({}),
+          .strict().prefault({}),
         'ims-downgrade': z
           .object({
             severity: severity.default('high'),
@@ -155,7 +156,7 @@ export const detectionConfigSchema = z
             minNetworkShare: z.number().min(0).max(1).default(0.02),
             responses,
           })
-          .prefault({}),
+          .strict().prefault({}),
         'payment-exposure': z
           .object({
             severity: severity.default('high'),
@@ -168,34 +169,36 @@ export const detectionConfigSchema = z
             flagRetentionMs: z.number().int().min(MIN).max(90 * 24 * HOUR).default(7 * 24 * HOUR),
             responses: responses.default({ quarantine: false, holdPayment: true }),
           })
-          .prefault({}),
+          .strict().prefault({}),
         'stale-endpoint': z
           .object({
             severity: severity.default('high'),
             /** gateway addresses rotated out, with the time they stopped being valid */
             retired: z
               .array(
-                z.object({
-                  endpoint: z.string().min(1),
-                  // An unreadable time would silently disable the check: refuse it (RFC 3339 with an offset, as event times).
-                  retiredAt: z.string().refine((s) => !Number.isNaN(parseEventTime(s)), 'must be an RFC 3339 time with an offset'),
-                }),
+                z
+                  .object({
+                    endpoint: z.string().min(1),
+                    // An unreadable time would silently disable the check: refuse it (RFC 3339 with an offset, as event times).
+                    retiredAt: z.string().refine((s) => !Number.isNaN(parseEventTime(s)), 'must be an RFC 3339 time with an offset'),
+                  })
+                  .strict(),
               )
               .default([]),
             responses,
           })
-          .prefault({}),
+          .strict().prefault({}),
         'idle-device': z
           .object({
             severity: severity.default('low'),
             idleMs: z.number().int().min(MIN).default(24 * HOUR),
             responses,
           })
-          .prefault({}),
+          .strict().prefault({}),
       })
-      .prefault({}),
+      .strict().prefault({}),
   })
-  .prefault({});
+  .strict().prefault({});
 
 export type DetectionConfig = z.infer<typeof detectionConfigSchema>;
 export type RulesConfig = DetectionConfig['rules'];
