@@ -25,6 +25,18 @@ describe('replayFilesOnThread', () => {
     expect(progress.length).toBeGreaterThan(0);
   }, 60_000);
 
+  it('fail/a second row of a serial in the registry is refused with its line number, the first one is kept', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fg-replay-dup-'));
+    const registryPath = join(dir, 'registry.csv');
+    writeFileSync(registryPath, ['serial,status', 'A1,active', 'B1,active', 'A1,lost'].join('\n'));
+    const eventsPath = join(dir, 'events.ndjson');
+    writeFileSync(eventsPath, JSON.stringify({ type: 'femto.session', serial: 'A1', phase: 'up', sourceIp: '198.18.0.1', ts: '2025-08-01T00:00:00Z', id: 'e1' }) + '\n');
+    const r = await replayFilesOnThread({ registryPath, eventsPath, config });
+    expect(r.summary.registry).toMatchObject({ devices: 2, rejected: [{ line: 4, error: 'serial A1 is already on line 2 (serials are unique)' }] });
+    // A1 is the active unit of line 2: no inactive-device alert as the lost row would give.
+    expect(r.alerts.filter((a) => a.rule === 'inactive-device')).toEqual([]);
+  }, 60_000);
+
   it('ok/a registry that can be read only once (a named pipe, as `--registry <(…)` gives) is read once for both engine workers', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fg-replay-thread-'));
     const fifo = join(dir, 'registry.fifo');
