@@ -25,6 +25,10 @@ describe('parseEventTime (FORMATS.md §1 ts)', () => {
     ['2024-02-29T00:00:00Z', Date.UTC(2024, 1, 29)],
     ['2000-02-29T00:00:00Z', Date.UTC(2000, 1, 29)],
     ['2025-12-31T23:59:59.999Z', Date.UTC(2025, 11, 31, 23, 59, 59, 999)],
+    // RFC 3339 §5.7: a leap second, read as the last millisecond of second 59 (fraction or not, any offset).
+    ['2016-12-31T23:59:60Z', Date.UTC(2016, 11, 31, 23, 59, 59, 999)],
+    ['2016-12-31T23:59:60.5Z', Date.UTC(2016, 11, 31, 23, 59, 59, 999)],
+    ['2017-01-01T08:59:60+09:00', Date.UTC(2016, 11, 31, 23, 59, 59, 999)],
     // Integer epoch milliseconds.
     [UTC, UTC],
     [UTC + 123, UTC + 123],
@@ -51,6 +55,8 @@ describe('parseEventTime (FORMATS.md §1 ts)', () => {
     ['1900-02-29T00:00:00Z', 'February 29 in 1900 (not a leap year)'],
     ['2025-08-05T24:00:00Z', 'hour 24'],
     ['2025-08-05T02:60:09Z', 'minute 60'],
+    ['2025-08-05T02:14:61Z', 'second 61'],
+    ['2016-12-31T23:59:60', 'a leap second without an offset'],
     ['2025-08-05T02:14:09.Z', 'empty fraction'],
     ['2025-08-05T02:14:09.1234567891Z', 'ten fraction digits'],
     ['25-08-05T02:14:09Z', 'two-digit year'],
@@ -82,12 +88,17 @@ describe('parseEventTime (FORMATS.md §1 ts)', () => {
 });
 
 describe('parseEventTime: the fast path for the common forms agrees with the general one', () => {
-  // The general path as it was before the fast path (regular expression, day check, Date.parse).
+  // The general path as it was before the fast path (regular expression, day check, Date.parse; a leap second read as :59.999).
   const RFC3339 = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d{1,9})?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
   const dim = (y: number, m: number): number => (m === 2 ? ((y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28) : m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31);
   const general = (ts: string): number => {
     if (ts.length < 20 || ts.length > 40 || !RFC3339.test(ts)) return NaN;
     if (ts.charCodeAt(8) >= 50 && Number(ts.slice(8, 10)) > dim(Number(ts.slice(0, 4)), Number(ts.slice(5, 7)))) return NaN;
+    // A leap second (second 60) is the last millisecond of second 59.
+    if (ts.slice(17, 19) === '60') {
+      const at59 = Date.parse(`${ts.slice(0, 17)}59${ts.slice(19)}`.replace(' ', 'T').replace(/\.\d+/, ''));
+      return at59 >= 946_684_800_000 && at59 < 4_102_444_800_000 ? at59 + 999 : NaN;
+    }
     const ms = Date.parse(ts.length > 29 || ts.includes(' ') ? ts.replace(' ', 'T').replace(/(\.\d{3})\d+/, '$1') : ts);
     return ms >= 946_684_800_000 && ms < 4_102_444_800_000 ? ms : NaN;
   };

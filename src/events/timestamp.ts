@@ -18,8 +18,18 @@ export function parseEventTime(ts: unknown): number {
   if (!RFC3339.test(ts)) return NaN;
   // RFC 3339 §5.7: the day must exist in its month (Date.parse would roll 2025-02-31 into March).
   if (ts.charCodeAt(8) >= 50 /* '2' */ && Number(ts.slice(8, 10)) > daysInMonth(Number(ts.slice(0, 4)), Number(ts.slice(5, 7)))) return NaN;
+  // RFC 3339 §5.7 allows second 60 (a leap second); JS time has none, so it is read as the
+  // last millisecond of second 59: in order with its neighbours, never a minute later.
+  if (ts.charCodeAt(17) === 54 /* '6' */) return leapSecond(ts);
   const ms = Date.parse(ts.length > 29 || ts.includes(' ') ? normalise(ts) : ts);
   return ms >= MIN_MS && ms < MAX_MS ? ms : NaN;
+}
+
+/** A time whose second is 60 (the regular expression allows no other 6x): second 59 and its last millisecond. */
+function leapSecond(ts: string): number {
+  const at59 = normalise(`${ts.slice(0, 17)}59${ts.slice(19)}`).replace(/\.\d+/, '');
+  const ms = Date.parse(at59);
+  return ms >= MIN_MS && ms < MAX_MS ? ms + 999 : NaN;
 }
 
 /** Value of the decimal digit at `i`, or a large negative number when it is not one. */
