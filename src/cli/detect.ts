@@ -1,11 +1,13 @@
 import type { Command } from 'commander';
-import { createWriteStream, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, createWriteStream, readFileSync, statSync } from 'node:fs';
 import { once } from 'node:events';
+import { dirname, resolve } from 'node:path';
 import { AppError } from '../core/errors.js';
 import { detectionConfigSchema, replay, replayFilesOnThread, type DetectionConfig } from '../detection/index.js';
 import { formatZodError } from '../registry/index.js';
 import { progressBar } from './progress.js';
 import { openInput } from './files.js';
+import { usage } from './output.js';
 
 function readConfig(path: string | undefined): DetectionConfig {
   if (!path) return detectionConfigSchema.parse({});
@@ -22,10 +24,47 @@ function readConfig(path: string | undefined): DetectionConfig {
   return r.data;
 }
 
-/** The path, once it is known to be readable (the same error as openInput's, before the worker starts). */
+const errnoOf = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? 'error';
+
+/**
+ * The path, once it is known to be a readable file (a FIFO or /dev/stdin is fine too), before
+ * any replay starts: a directory would otherwise fail mid-stream with a bare EISDIR.
+ */
 function readable(path: string, what: string): string {
-  (openInput(path, what) as unknown as { destroy(): void }).destroy();
+  if (path === '-') return path;
+  const fail = (why: string): AppError => new AppError('invalid', 'cli.file_unreadable', `cannot read ${what} ${path}: ${why}`);
+  let isDir: boolean;
+  try {
+    isDir = statSync(path).isDirectory();
+    accessSync(path, constants.R_OK);
+  } catch (e) {
+    throw fail(errnoOf(e));
+  }
+  if (isDir) throw fail('it is a directory, not a file');
   return path;
+}
+
+/**
+ * Checks that the alerts file can be written, before the replay (which may take minutes)
+ * rather than after it. Nothing is created or truncated here: a replay that fails on its
+ * input leaves an earlier alerts file as it was.
+ */
+function writable(path: string, what: string): void {
+  if (path === '-') return;
+  const fail = (why: string): AppError => new AppError('invalid', 'cli.file_unwritable', `cannot write ${what} ${path}: ${why}`);
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (st?.isDirectory()) throw fail('it is a directory, not a file');
+  const target = st ? path : dirname(resolve(path));
+  if (!st) {
+    const dir = statSync(target, { throwIfNoEntry: false });
+    if (!dir) throw fail(`directory ${target} does not exist`);
+    if (!dir.isDirectory()) throw fail(`${target} is not a directory`);
+  }
+  try {
+    accessSync(target, st ? constants.W_OK : constants.W_OK | constants.X_OK);
+  } catch (e) {
+    throw fail(st ? errnoOf(e) : `directory ${target}: ${errnoOf(e)}`);
+  }
 }
 
 /**
@@ -42,6 +81,11 @@ export function registerDetect(program: Command): void {
     .option('--config <file>', 'detection thresholds (JSON; a femtoguard config file with a "detection" section works too)')
     .option('--json', 'print the summary as JSON on stderr')
     .action(async (o: { registry: string; events: string; alerts: string; config?: string; json?: boolean }, cmd: Command) => {
+      // One stdin: the registry would read all of it and leave the events nothing.
+      if (o.registry === '-' && o.events === '-') throw usage('--registry and --events cannot both be - (stdin): give at least one of them as a file');
+      readable(o.registry, 'registry');
+      readable(o.events, 'events');
+      writable(o.alerts, 'alerts');
       // `--config` is also the global option: whichever of the two took it, it is the same file.
       const config = readConfig(o.config ?? cmd.optsWithGlobals<{ config?: string }>().config);
       const size = o.events === '-' ? 0 : (statSync(o.events, { throwIfNoEntry: false })?.size ?? 0);
@@ -52,7 +96,7 @@ export function registerDetect(program: Command): void {
       const { alerts, summary } =
         o.events === '-' || o.registry === '-'
           ? await replay({ registry: openInput(o.registry, 'registry') as AsyncIterable<Buffer>, events: openInput(o.events, 'events') as AsyncIterable<Buffer>, config, onProgress })
-          : await replayFilesOnThread({ registryPath: readable(o.registry, 'registry'), eventsPath: readable(o.events, 'events'), config, onProgress });
+          : await replayFilesOnThread({ registryPath: o.registry, eventsPath: o.events, config, onProgress });
       bar.stop();
       const out = o.alerts === '-' ? process.stdout : createWriteStream(o.alerts);
       for (const a of alerts) {

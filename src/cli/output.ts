@@ -19,7 +19,10 @@ export function reportError(e: unknown): number {
     return e.kind === 'invalid' ? 2 : 1;
   }
   const err = e as { code?: string; message?: string; exitCode?: number };
-  if (err.code?.startsWith('commander.')) return err.exitCode ?? 2;
+  // commander has printed its message already. It exits 1 for usage errors (unknown option,
+  // missing required option or argument); the documented code for bad input is 2. Help and
+  // --version exit 0.
+  if (err.code?.startsWith('commander.')) return err.exitCode === 0 ? 0 : 2;
   process.stderr.write(`error: ${err.message ?? String(e)}\n`);
   return 1;
 }

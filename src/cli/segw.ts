@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createLogger } from '../core/logger.js';
 import type { DeviceStatus } from '../registry/index.js';
-import { createSegwBridge, watchApi, type SessionEventInput } from '../segw/index.js';
+import { createSegwBridge, watchApi, type IngestResult, type SessionEventInput } from '../segw/index.js';
 import { usage } from './output.js';
 
 interface Options {
@@ -25,12 +25,19 @@ function apiClient(base: string, ingestToken: string, readToken: string) {
     throw new Error(`${what}: HTTP ${res.status} ${body}`);
   };
   return {
-    async ingest(events: SessionEventInput[]): Promise<void> {
+    /**
+     * One event per line. Throws (the bridge retries with backoff) only when the batch may
+     * succeed later; lines femtoguard refused are returned (the bridge logs and drops them).
+     */
+    async ingest(events: SessionEventInput[]): Promise<IngestResult> {
       const body = events.map((e) => JSON.stringify(e)).join('\n') + '\n';
       const res = await call('v1/events', ingestToken, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
-      if (!res.ok) await fail('POST /v1/events', res);
-      const r = (await res.json()) as { rejectedCount?: number; rejected?: unknown };
-      if (r.rejectedCount) throw new Error(`femtoguard refused ${r.rejectedCount} session events: ${JSON.stringify(r.rejected)}`);
+      if (!res.ok) {
+        if (!isPermanentRefusal(res.status)) await fail('POST /v1/events', res);
+        const why = `POST /v1/events: HTTP ${res.status} ${(await res.text().catch(() => '')).slice(0, 300)}`;
+        return { rejected: events.map((_, index) => ({ index, reason: why })) };
+      }
+      return { rejected: refusedLines(await res.json().catch(() => null), events.length) };
     },
     async deviceStatus(serial: string): Promise<DeviceStatus | null> {
       const res = await call(`v1/devices/${encodeURIComponent(serial)}`, readToken);
@@ -55,6 +62,26 @@ function apiClient(base: string, ingestToken: string, readToken: string) {
 }
 
 /**
+ * A 4xx that refuses the body itself: sending it again would be refused again. Not 401/403
+ * (the bridge's token, not the events, is wrong: kept for when it works), 408 or 429 (later).
+ */
+function isPermanentRefusal(status: number): boolean {
+  return status >= 400 && status < 500 && ![401, 403, 408, 429].includes(status);
+}
+
+/** `rejected` of a POST /v1/events answer (1-based line numbers, one event per line) as batch indexes. */
+function refusedLines(answer: unknown, count: number): IngestResult['rejected'] {
+  const rejected = (answer as { rejected?: unknown } | null)?.rejected;
+  if (!Array.isArray(rejected)) return [];
+  const out: IngestResult['rejected'] = [];
+  for (const r of rejected as { line?: unknown; error?: unknown }[]) {
+    const index = typeof r?.line === 'number' ? r.line - 1 : -1;
+    if (Number.isInteger(index) && index >= 0 && index < count) out.push({ index, reason: String(r.error) });
+  }
+  return out;
+}
+
+/**
  * `femtoguard segw-bridge`: the SeGW bridge for a strongSwan gateway on another host. Same
  * behaviour as the in-server bridge (config `segw`), over the REST API: session events are
  * posted to `/v1/events` (an ingest token), device statuses are polled from `/v1/devices` (a
@@ -67,14 +94,16 @@ export function registerSegw(program: Command): void {
     .description('bridge a strongSwan SeGW (VICI) to femtoguard over the REST API: report IKE sessions, tear down blocked devices')
     .requiredOption('--vici <path>', "charon's VICI socket, e.g. /var/run/charon.vici")
     .requiredOption('--api <url>', 'femtoguard API base URL, e.g. http://femtoguard:8080')
-    .option('--token <token>', 'API token allowed to ingest events (env FEMTOGUARD_TOKEN)')
-    .option('--devices-token <token>', 'API token allowed to read devices (default: --token; env FEMTOGUARD_DEVICES_TOKEN)')
+    .option('--token <token>', 'API token allowed to ingest events; prefer env FEMTOGUARD_TOKEN (the command line is visible to every user)')
+    .option('--devices-token <token>', 'API token allowed to read devices (default: the ingest token); prefer env FEMTOGUARD_DEVICES_TOKEN')
     .option('--poll-ms <ms>', 'how often device statuses are polled', '2000')
     .option('--sweep-ms <ms>', "how often every live SA's device is checked again", '60000')
     .action(async (o: Options, cmd: Command) => {
-      const token = o.token ?? process.env.FEMTOGUARD_TOKEN;
-      if (!token) throw usage('--token (or FEMTOGUARD_TOKEN) is required');
-      const readToken = o.devicesToken ?? process.env.FEMTOGUARD_DEVICES_TOKEN ?? token;
+      warnTokensOnCommandLine(cmd);
+      // An empty variable is an unset one.
+      const token = o.token ?? (process.env.FEMTOGUARD_TOKEN || undefined);
+      if (!token) throw usage('FEMTOGUARD_TOKEN (or --token) is required');
+      const readToken = o.devicesToken ?? (process.env.FEMTOGUARD_DEVICES_TOKEN || token);
       const pollMs = Number(o.pollMs);
       const sweepMs = Number(o.sweepMs);
       if (!Number.isInteger(pollMs) || pollMs < 100) throw usage('--poll-ms must be an integer of at least 100');
@@ -121,4 +150,14 @@ export function registerSegw(program: Command): void {
         process.once('SIGINT', shutdown);
       });
     });
+}
+
+/** Arguments are readable by every local user (`ps`, /proc/PID/cmdline): a token there leaks. */
+function warnTokensOnCommandLine(cmd: Command): void {
+  for (const [key, flag, env] of [
+    ['token', '--token', 'FEMTOGUARD_TOKEN'],
+    ['devicesToken', '--devices-token', 'FEMTOGUARD_DEVICES_TOKEN'],
+  ] as const) {
+    if (cmd.getOptionValueSource(key) === 'cli') process.stderr.write(`warning: ${flag} on the command line is visible to other users in the process list; set ${env} instead\n`);
+  }
 }

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditEventInput } from '../audit-log/index.js';
-import { silentLogger } from '../core/logger.js';
+import { createLogger, silentLogger, type Logger } from '../core/logger.js';
 import type { Device, DeviceStatus } from '../registry/index.js';
-import { createSegwBridge, type SegwBridge } from './bridge.js';
+import { createSegwBridge, type SegwBridge, type SegwBridgeDeps } from './bridge.js';
 import type { SessionEventInput } from './session.js';
 import { FakeVici, type FakeSa } from './test-kit.js';
 import { watchRegistry } from './watch.js';
@@ -23,16 +23,23 @@ const until = async (cond: () => boolean, what: string, ms = 3_000): Promise<voi
   }
 };
 
+/** A logger whose lines the test can read. */
+function capturingLogger(): { log: Logger; lines: { level: number; msg: string; [k: string]: unknown }[] } {
+  const lines: { level: number; msg: string }[] = [];
+  const log = createLogger({ level: 'debug' }, { write: (l: string) => void lines.push(JSON.parse(l) as { level: number; msg: string }) });
+  return { log, lines };
+}
+
 const femto = (uniqueid: string, serial: string, host = '198.18.0.2'): FakeSa => ({ name: 'femto', uniqueid, remoteId: `CN=${serial}, serialNumber=${serial}`, remoteHost: host });
 
-function startBridge(over: { sweepMs?: number } = {}): SegwBridge {
+function startBridge(over: Partial<SegwBridgeDeps> = {}): SegwBridge {
   bridge = createSegwBridge({
     viciPath: fake.path,
     log: silentLogger(),
     reconnectMinMs: 20,
     reconnectMaxMs: 100,
     requestTimeoutMs: 2_000,
-    ...over,
+    ingestRetryMinMs: 50,
     async ingest(events) {
       if (ingestFails > 0) {
         ingestFails--;
@@ -42,6 +49,7 @@ function startBridge(over: { sweepMs?: number } = {}): SegwBridge {
     },
     deviceStatus: async (serial) => statuses.get(serial) ?? null,
     audit: async (e) => void audits.push(e),
+    ...over,
   });
   bridge.start();
   return bridge;
@@ -136,6 +144,53 @@ describe('SeGW bridge: sessions in', () => {
     expect(ingested[0]?.serial).toBe('KTF4');
   });
 
+  it('fail/an event femtoguard refuses is logged and dropped once; every later session is still delivered', async () => {
+    const { log, lines } = capturingLogger();
+    const sent = new Map<string, number>();
+    const b = startBridge({
+      log,
+      async ingest(events) {
+        for (const e of events) sent.set(e.id, (sent.get(e.id) ?? 0) + 1);
+        // As POST /v1/events answers: the valid lines are committed, the refused ones named.
+        ingested.push(...events.filter((e) => e.serial !== 'SKEWED'));
+        return { rejected: events.flatMap((e, index) => (e.serial === 'SKEWED' ? [{ index, reason: 'ts is 3600 s ahead of the server clock (at most 300 s)' }] : [])) };
+      },
+    });
+    await b.ready();
+    fake.up(femto('1', 'SKEWED'));
+    for (let i = 10; i < 700; i++) fake.up(femto(String(i), `K${i}`, `198.18.1.${i % 250}`));
+    await until(() => ingested.length === 690, 'the 690 other sessions', 15_000);
+    await b.drain();
+    expect([...sent.values()].every((n) => n === 1)).toBe(true);
+    expect(sent.size).toBe(691);
+    const refused = lines.filter((l) => /refused session events/.test(l.msg));
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toMatchObject({ refused: 1, events: [expect.objectContaining({ serial: 'SKEWED', phase: 'up', reason: expect.stringContaining('ahead') })] });
+  }, 20_000);
+
+  it('fail/while femtoguard cannot take events, redelivery waits on a backoff timer, not one attempt per new event', async () => {
+    let down = true;
+    let posts = 0;
+    const b = startBridge({
+      ingestRetryMinMs: 200,
+      ingestRetryMaxMs: 400,
+      async ingest(events) {
+        posts++;
+        if (down) throw new Error('POST /v1/events: HTTP 503');
+        ingested.push(...events);
+      },
+    });
+    await b.ready();
+    for (let i = 0; i < 50; i++) fake.up(femto(String(i), `BO${i}`));
+    await new Promise((r) => setTimeout(r, 500));
+    // One attempt, then retries at +200 ms and +600 ms: not 50.
+    expect(posts).toBeGreaterThanOrEqual(1);
+    expect(posts).toBeLessThanOrEqual(3);
+    down = false;
+    await until(() => ingested.length === 50, 'redelivery after femtoguard is back', 3_000);
+    expect(ingested.map((e) => e.serial)).toEqual(Array.from({ length: 50 }, (_, i) => `BO${i}`));
+  });
+
   it('fail/an SA whose identity names no device is not reported, and nothing crashes', async () => {
     const b = startBridge();
     await b.ready();
@@ -213,6 +268,53 @@ describe('SeGW bridge: blocking out', () => {
     const r = await b.block('LOST3', 'lost');
     expect(r.error).toContain('busy');
     expect(audits[0]).toMatchObject({ outcome: 'failure', details: expect.objectContaining({ error: expect.stringContaining('busy') }) });
+  });
+
+  it('fail/a device whose status cannot be read is checked again within seconds and cut once it reads lost (no sweep)', async () => {
+    let lookups = 0;
+    const b = startBridge({
+      sweepMs: 0,
+      statusRetryMs: 50,
+      deviceStatus: async (serial) => {
+        if (serial !== 'LOST9') return 'active';
+        if (++lookups <= 2) throw new Error('fetch failed');
+        return 'lost';
+      },
+    });
+    await b.ready();
+    fake.up(femto('1', 'LOST9'));
+    await until(() => fake.sas.size === 0, 'termination once the status could be read', 2_000);
+    expect(lookups).toBe(3);
+    await until(() => audits.length === 1, 'the audit record');
+    expect(audits[0]).toMatchObject({ action: 'segw.terminated', subject: 'LOST9', outcome: 'success' });
+  });
+
+  it('fail/a status that stays unreadable: the SA is kept, one error is logged, re-checks go on until the SA ends', async () => {
+    const { log, lines } = capturingLogger();
+    let lookups = 0;
+    const b = startBridge({
+      log,
+      sweepMs: 0,
+      statusRetryMs: 20,
+      statusRetries: 2,
+      statusRecheckMs: 60,
+      deviceStatus: async () => {
+        lookups++;
+        throw new Error('fetch failed');
+      },
+    });
+    await b.ready();
+    fake.up(femto('1', 'DARK1'));
+    await until(() => lookups >= 6, 'the re-checks after the fast retries', 3_000);
+    expect(fake.sas.has('1')).toBe(true);
+    expect(audits).toEqual([]);
+    expect(lines.filter((l) => l.level === 50 && /still unavailable/.test(l.msg))).toHaveLength(1);
+    expect(lines.filter((l) => l.level === 40 && /checking again shortly/.test(l.msg))).toHaveLength(2);
+    fake.down('1');
+    await b.drain();
+    const after = lookups;
+    await new Promise((r) => setTimeout(r, 250));
+    expect(lookups).toBeLessThanOrEqual(after + 1);
   });
 
   it('ok/a device with no live SA: OCSP cache flushed, nothing terminated, no audit noise', async () => {

@@ -25,11 +25,25 @@ import { section, type ViciMessage } from './vici-codec.js';
 export const BLOCKING_STATUSES: readonly DeviceStatus[] = Object.keys(REVOKING_STATUSES) as DeviceStatus[];
 export const isBlocking = (s: DeviceStatus | null | undefined): boolean => s !== null && s !== undefined && BLOCKING_STATUSES.includes(s);
 
+/**
+ * What femtoguard said of a batch it answered. A refused event is refused for good (it fails
+ * the contract, is dated too far ahead, ...): sending it again would be refused again, so the
+ * bridge logs it and drops it. Duplicates are not refusals: event ids make redelivery idempotent.
+ */
+export interface IngestResult {
+  /** refused events, by their index in the batch (0-based), with femtoguard's reason */
+  rejected: { index: number; reason: string }[];
+}
+
 export interface SegwBridgeDeps {
   /** charon's VICI unix socket */
   viciPath: string;
-  /** hands session events to femtoguard (event store + bus in process, or POST /v1/events) */
-  ingest(events: SessionEventInput[]): Promise<void>;
+  /**
+   * Hands session events to femtoguard (event store + bus in process, or POST /v1/events).
+   * Throws only when the batch may succeed later (femtoguard unreachable, 5xx): it is then
+   * kept and sent again with backoff. Events femtoguard refuses are returned, not thrown.
+   */
+  ingest(events: SessionEventInput[]): Promise<IngestResult | void>;
   /** the device's registry status, null if unknown; throws if it cannot be read */
   deviceStatus(serial: string): Promise<DeviceStatus | null>;
   /** where `segw.terminated` goes */
@@ -43,6 +57,14 @@ export interface SegwBridgeDeps {
   requestTimeoutMs?: number;
   /** events kept for redelivery while femtoguard cannot take them */
   maxOutbox?: number;
+  /** redelivery backoff bounds after a failed ingest, ms (default 1 s to 30 s) */
+  ingestRetryMinMs?: number;
+  ingestRetryMaxMs?: number;
+  /** after a failed device-status lookup: how soon and how many times it is tried again (2 s, 3) */
+  statusRetryMs?: number;
+  statusRetries?: number;
+  /** then, while the status stays unreadable and the SA up, how often it is tried (15 s) */
+  statusRecheckMs?: number;
   /** how often every live SA's device status is checked again (the net under the change feed); 0 = never */
   sweepMs?: number;
 }
@@ -80,6 +102,14 @@ export function createSegwBridge(deps: SegwBridgeDeps): SegwBridge {
   const minMs = deps.reconnectMinMs ?? 500;
   const maxMs = deps.reconnectMaxMs ?? 10_000;
   const maxOutbox = deps.maxOutbox ?? 10_000;
+  const ingestRetryMinMs = deps.ingestRetryMinMs ?? 1_000;
+  const ingestRetryMaxMs = deps.ingestRetryMaxMs ?? 30_000;
+  const statusRetryMs = deps.statusRetryMs ?? 2_000;
+  const statusRetries = deps.statusRetries ?? 3;
+  const statusRecheckMs = deps.statusRecheckMs ?? 15_000;
+  let ingestBackoff = ingestRetryMinMs;
+  /** serials whose status could not be read, with the timer that tries again and how many tries failed */
+  const rechecks = new Map<string, { timer: NodeJS.Timeout; failures: number }>();
   let events: ViciClient | null = null;
   let control: ViciClient | null = null;
   let stopped = false;
@@ -114,35 +144,61 @@ export function createSegwBridge(deps: SegwBridgeDeps): SegwBridge {
       const dropped = outbox.splice(inFlight, outbox.length - maxOutbox);
       log.error({ dropped: dropped.length }, 'segw: femtoguard unreachable too long, oldest session events dropped');
     }
+    // While a redelivery is scheduled, new events wait for it: sending at every new event would
+    // hammer femtoguard in a tight loop exactly when it cannot take them.
+    if (flushTimer) return Promise.resolve();
     return flush();
   }
 
+  /** Sends the outbox in batches, in order, until it is empty or femtoguard cannot be reached. */
   function flush(): Promise<void> {
     if (flushing) return flushing;
+    if (flushTimer) {
+      // An explicit flush (drain, stop) is the retry.
+      clearTimeout(flushTimer);
+      flushTimer = null;
+    }
     flushing = (async () => {
       while (outbox.length > 0) {
         const batch = outbox.slice(0, 500);
         inFlight = batch.length;
+        let result: IngestResult | void;
         try {
-          await deps.ingest(batch);
-          outbox.splice(0, batch.length);
+          result = await deps.ingest(batch);
         } catch (e) {
-          log.warn({ err: String(e), pending: outbox.length }, 'segw: session events not delivered; retrying');
-          if (!stopped && !flushTimer) {
-            flushTimer = setTimeout(() => {
-              flushTimer = null;
-              void flush();
-            }, 2_000);
-            flushTimer.unref();
-          }
+          scheduleRedelivery(e);
           return;
         }
+        // Delivered: accepted, duplicates (already stored) or refused for good.
+        outbox.splice(0, batch.length);
+        ingestBackoff = ingestRetryMinMs;
+        if (result && result.rejected.length > 0) logRefused(batch, result.rejected);
       }
     })().finally(() => {
       flushing = null;
       inFlight = 0;
     });
     return flushing;
+  }
+
+  function scheduleRedelivery(e: unknown): void {
+    log.warn({ err: String(e), pending: outbox.length, retryInMs: ingestBackoff }, 'segw: session events not delivered; retrying');
+    if (stopped || flushTimer) return;
+    flushTimer = setTimeout(() => {
+      flushTimer = null;
+      void flush();
+    }, ingestBackoff);
+    flushTimer.unref();
+    ingestBackoff = Math.min(ingestRetryMaxMs, ingestBackoff * 2);
+  }
+
+  /** One log line per batch: which events femtoguard refused and why (bounded; no secrets in session events). */
+  function logRefused(batch: SessionEventInput[], rejected: IngestResult['rejected']): void {
+    const events = rejected.slice(0, 20).map((r) => {
+      const e = batch[r.index];
+      return { id: e?.id, serial: e?.serial, phase: e?.phase, ts: e?.ts, reason: r.reason.slice(0, 300) };
+    });
+    log.error({ refused: rejected.length, events }, 'segw: femtoguard refused session events; dropped (they would be refused again)');
   }
 
   async function fingerprintOf(remoteId: string): Promise<string | undefined> {
@@ -164,10 +220,49 @@ export function createSegwBridge(deps: SegwBridgeDeps): SegwBridge {
     try {
       status = await deps.deviceStatus(serial);
     } catch (e) {
-      log.warn({ serial, err: String(e) }, 'segw: device status unavailable');
+      scheduleRecheck(serial, e);
       return;
     }
+    const pending = rechecks.get(serial);
+    if (pending) {
+      clearTimeout(pending.timer);
+      rechecks.delete(serial);
+      log.info({ serial, status }, 'segw: device status readable again');
+    }
     if (isBlocking(status)) await block(serial, status as DeviceStatus, `IKE SA up while the device is ${status}`);
+  }
+
+  /**
+   * The status of a device with a live SA could not be read: it may be lost. Policy (docs/segw.md,
+   * "Blocking"): the SA is kept, since femtoguard being unreachable must not cut the whole fleet
+   * (and charon still asks OCSP at every new authentication), but the device is not left
+   * unchecked until the next sweep: tried again every `statusRetryMs` (bounded), then logged as
+   * an error and tried every `statusRecheckMs` while its SA is up.
+   */
+  function scheduleRecheck(serial: string, e: unknown): void {
+    if (stopped) return;
+    const prev = rechecks.get(serial);
+    if (prev) clearTimeout(prev.timer);
+    const failures = (prev?.failures ?? 0) + 1;
+    const fast = failures <= statusRetries;
+    if (fast) log.warn({ serial, err: String(e), failures }, 'segw: device status unavailable; checking again shortly');
+    else if (failures === statusRetries + 1) log.error({ serial, err: String(e), failures, recheckMs: statusRecheckMs }, 'segw: device status still unavailable; its IKE SA is kept up and checked again on a timer');
+    const timer = setTimeout(() => {
+      const sa = liveSaOf(serial);
+      if (!sa || stopped) {
+        rechecks.delete(serial);
+        return;
+      }
+      void checkStatus(sa).catch((err: unknown) => log.error({ serial, err: String(err) }, 'segw: status re-check failed'));
+    }, fast ? statusRetryMs : statusRecheckMs);
+    timer.unref();
+    rechecks.set(serial, { timer, failures });
+  }
+
+  /** A live SA of the device, if the bridge knows one (its down ends the re-checks). */
+  function liveSaOf(serial: string): IkeSa | undefined {
+    for (const { sa } of live.values()) if (serialFromIdentity(sa.remoteId) === serial) return sa;
+    return undefined;
   }
 
   async function onUp(sa: IkeSa): Promise<void> {
@@ -375,6 +470,8 @@ export function createSegwBridge(deps: SegwBridgeDeps): SegwBridge {
       if (retryTimer) clearTimeout(retryTimer);
       if (flushTimer) clearTimeout(flushTimer);
       if (sweepTimer) clearInterval(sweepTimer);
+      for (const r of rechecks.values()) clearTimeout(r.timer);
+      rechecks.clear();
       await work.catch(() => undefined);
       await flush().catch(() => undefined);
       dropConnections();

@@ -9,6 +9,6 @@ export type { ViciMessage, ViciValue, ViciInput, ViciScalar, Packet, PacketTypeC
 export { ikeSasOf, isUp, serialFromIdentity, endpointOf, sessionEvent, sessionKeyOf } from './session.js';
 export type { IkeSa, SessionEventInput } from './session.js';
 export { createSegwBridge, BLOCKING_STATUSES, isBlocking } from './bridge.js';
-export type { SegwBridge, SegwBridgeDeps, BlockResult } from './bridge.js';
+export type { SegwBridge, SegwBridgeDeps, BlockResult, IngestResult } from './bridge.js';
 export { watchRegistry, watchApi } from './watch.js';
 export type { Watcher, OnBlocked } from './watch.js';

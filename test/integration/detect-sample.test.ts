@@ -149,4 +149,52 @@ describe('femtoguard detect on kt-small', () => {
     expect(c.status).toBe(2);
     expect(c.stderr).toMatch(/homeCellMax/);
   });
+
+  it('fail/registry and events both from stdin is a usage error (exit 2), not a replay of no events', async () => {
+    const r = await cli(['detect', '--registry', '-', '--events', '-', '--alerts', join(work, 'z.ndjson')], process.env, readFileSync(join(SAMPLE, 'registry.csv'), 'utf8'));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/error \[cli\.usage\]: --registry and --events cannot both be -/);
+    expect(r.stderr).not.toMatch(/^events:/m);
+  });
+
+  it('fail/a directory as registry, events or alerts is a clear error naming it (exit 2)', async () => {
+    const events = join(SAMPLE, 'events.ndjson');
+    const reg = await cli(['detect', '--registry', `${work}/`, '--events', events, '--alerts', join(work, 'd1.ndjson')], process.env);
+    expect(reg.status).toBe(2);
+    expect(reg.stderr).toContain(`cannot read registry ${work}/: it is a directory, not a file`);
+    expect(reg.stderr).not.toMatch(/EISDIR/);
+    // Also on the in-process (stdin) path.
+    const ev = await cli(['detect', '--registry', '-', '--events', work, '--alerts', join(work, 'd2.ndjson')], process.env, 'serial\n');
+    expect(ev.status).toBe(2);
+    expect(ev.stderr).toContain(`cannot read events ${work}: it is a directory, not a file`);
+    const out = await cli(['detect', '--registry', join(SAMPLE, 'registry.csv'), '--events', events, '--alerts', work], process.env);
+    expect(out.status).toBe(2);
+    expect(out.stderr).toContain(`cannot write alerts ${work}: it is a directory, not a file`);
+  });
+
+  it('fail/an alerts file that cannot be created fails before the replay, naming the path (exit 2)', async () => {
+    const missing = join(work, 'no-such-dir', 'a.ndjson');
+    const r = await cli(['detect', '--registry', join(SAMPLE, 'registry.csv'), '--events', join(SAMPLE, 'events.ndjson'), '--alerts', missing], process.env);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`error [cli.file_unwritable]: cannot write alerts ${missing}: directory ${join(work, 'no-such-dir')} does not exist`);
+    // No summary: nothing was replayed.
+    expect(r.stderr).not.toMatch(/^registry: /m);
+    // A failed run leaves an earlier alerts file as it was.
+    const earlier = join(work, 'earlier.ndjson');
+    writeFileSync(earlier, '{"kept":true}\n');
+    const bad = await cli(['detect', '--registry', join(work, 'nope.csv'), '--events', join(SAMPLE, 'events.ndjson'), '--alerts', earlier], process.env);
+    expect(bad.status).toBe(2);
+    expect(readFileSync(earlier, 'utf8')).toBe('{"kept":true}\n');
+  });
+
+  it('fail/command-line usage errors (missing option, unknown option) exit 2 as documented', async () => {
+    const noAlerts = await cli(['detect', '--registry', join(SAMPLE, 'registry.csv'), '--events', join(SAMPLE, 'events.ndjson')], process.env);
+    expect(noAlerts.status).toBe(2);
+    expect(noAlerts.stderr).toMatch(/required option '--alerts <file>' not specified/);
+    const unknown = await cli(['detect', '--registry', 'r.csv', '--events', 'e.ndjson', '--alerts', '-', '--bogus'], process.env);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown option '--bogus'/);
+    const help = await cli(['detect', '--help'], process.env);
+    expect(help.status).toBe(0);
+  });
 });

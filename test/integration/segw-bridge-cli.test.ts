@@ -20,8 +20,8 @@ let bridge: { child: ChildProcess; out: string[]; err: string[] } | undefined;
 let ingestToken: string;
 let viewerToken: string;
 
-function startBridge(args: string[]): { child: ChildProcess; out: string[]; err: string[] } {
-  const child = spawn(process.execPath, ['--import', 'tsx', `${ROOT}test/helpers/cli-entry.ts`, 'segw-bridge', ...args], { cwd: ROOT, env: { ...process.env, FEMTOGUARD_TOKEN: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+function startBridge(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; out: string[]; err: string[] } {
+  const child = spawn(process.execPath, ['--import', 'tsx', `${ROOT}test/helpers/cli-entry.ts`, 'segw-bridge', ...args], { cwd: ROOT, env: { ...process.env, FEMTOGUARD_TOKEN: '', FEMTOGUARD_DEVICES_TOKEN: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const out: string[] = [];
   const err: string[] = [];
   child.stdout?.on('data', (b: Buffer) => out.push(b.toString()));
@@ -84,6 +84,10 @@ describe('femtoguard segw-bridge (standalone, over the REST API)', () => {
       return e.length > 0 && e;
     }, 'the session of CLI-A');
     expect(a).toMatchObject({ phase: 'up', sourceIp: '198.18.5.3', certFingerprint: createHash('sha256').update(der).digest('hex') });
+    // Tokens given as arguments are visible in the process list: the bridge says so.
+    expect(bridge.err.join('')).toMatch(/warning: --token on the command line is visible to other users.*set FEMTOGUARD_TOKEN instead/);
+    expect(bridge.err.join('')).toMatch(/warning: --devices-token on the command line .*set FEMTOGUARD_DEVICES_TOKEN instead/);
+    expect(bridge.err.join('')).not.toContain(ingestToken);
   });
 
   it('fail/a device set lost in femtoguard loses its live SA at the gateway; the record is printed', async () => {
@@ -120,6 +124,30 @@ describe('femtoguard segw-bridge (standalone, over the REST API)', () => {
     await addActive('CLI-C');
     fake.up({ name: 'femto', uniqueid: '3', remoteId: 'CN=CLI-C, serialNumber=CLI-C', remoteHost: '198.18.5.4' });
     await until(async () => (await sessions('CLI-C')).length > 0, 'the session of CLI-C');
+    expect(await stopBridge(bridge)).toBe(0);
+    bridge = undefined;
+  });
+
+  it('fail/a session event femtoguard refuses is logged once and dropped, not resent for ever; the others arrive (tokens from the environment)', async () => {
+    await addActive('CLI-D');
+    await addActive('CLI-E');
+    // A serial beyond the contract's 256 characters: POST /v1/events answers 200 and names the line.
+    const long = 'X'.repeat(300);
+    fake.sas.set('4', { name: 'femto', uniqueid: '4', remoteId: `CN=${long}`, remoteHost: '198.18.5.5' });
+    fake.sas.set('5', { name: 'femto', uniqueid: '5', remoteId: 'CN=CLI-D, serialNumber=CLI-D', remoteHost: '198.18.5.6' });
+    fake.sas.set('6', { name: 'femto', uniqueid: '6', remoteId: 'CN=CLI-E, serialNumber=CLI-E', remoteHost: '198.18.5.7' });
+    bridge = startBridge(['--vici', fake.path, '--api', t.http, '--poll-ms', '200'], { FEMTOGUARD_TOKEN: ingestToken, FEMTOGUARD_DEVICES_TOKEN: viewerToken });
+    await until(async () => (await sessions('CLI-E')).length > 0, 'the session of CLI-E');
+    expect(await sessions('CLI-D')).toHaveLength(1);
+    fake.up({ name: 'femto', uniqueid: '7', remoteId: 'CN=CLI-D, serialNumber=CLI-D', remoteHost: '198.18.5.8' });
+    await until(async () => (await sessions('CLI-D')).length === 2, 'a later session of CLI-D');
+    await new Promise((r) => setTimeout(r, 300));
+    const err = bridge.err.join('');
+    const refusals = err.split('\n').filter((l) => l.includes('femtoguard refused session events'));
+    expect(refusals).toHaveLength(1);
+    expect(JSON.parse(refusals[0] as string)).toMatchObject({ refused: 1, events: [expect.objectContaining({ serial: long, phase: 'up', reason: expect.stringContaining('serial') })] });
+    expect(err).not.toMatch(/not delivered/);
+    expect(err).not.toMatch(/on the command line/);
     expect(await stopBridge(bridge)).toBe(0);
     bridge = undefined;
   });
