@@ -78,7 +78,8 @@ export async function openCa(base: BaseContext, passphrase: string, publicUrl?: 
     { ca, store: stores.certs, audit: stores.audit, clock },
     { deviceValidityDays: config.ca.deviceValidityDays, ocspUrl: `${url}/ocsp`, crlUrl: `${url}/crl`, caIssuersUrl: `${url}/ca/issuing.crt` },
   );
-  const est = createEst({ ca, issuance, certs: stores.certs, registry, store: stores.enrollment, audit: stores.audit, clock, settings: config.est });
+  // EST revokes through the same core as the registry (superseded, withdrawn): OCSP and the CRL hear of it at once.
+  const est = createEst({ ca, issuance, certs: stores.certs, registry, revocation: base.revocation, store: stores.enrollment, audit: stores.audit, clock, settings: config.est });
   const ocsp = ocspResponderFor(base, ca);
   const crl = createCrlPublisher({ ca, store: stores.certs, clock }, { nextUpdateHours: config.crl.nextUpdateHours });
   return { ca, issuance, est, ocsp, crl };

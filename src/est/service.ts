@@ -4,19 +4,25 @@ import { AppError, isAppError } from '../core/errors.js';
 import { sha256Hex } from '../core/ids.js';
 import {
   certsOnlyPkcs7,
+  createRevocation,
+  CRL_REASONS,
   csrAttributes,
   nameToString,
   OID,
   parseCertificate,
   parseCsrAsync,
   verifySignedBy,
+  type CertRecord,
   type CertStore,
   type Issuance,
+  type IssuedCertificate,
   type ParsedCertificate,
   type ParsedCsr,
+  type Revocation,
   type UnlockedCa,
 } from '../pki/index.js';
-import { ENROLLABLE_STATUSES, type Registry } from '../registry/index.js';
+import { ENROLLABLE_STATUSES, type DeviceStatus, type Registry } from '../registry/index.js';
+import { createCredentialKeeper, errorLabel, UNDELIVERED_REASON, withdrawalReason } from './credentials.js';
 import { createFailureLimiter } from './rate-limit.js';
 import type { EnrollmentStore, VendorRoot } from './store.js';
 
@@ -46,11 +52,19 @@ export function csrDeviceSerial(csr: ParsedCsr): string {
 const denied = (code: string, message: string): AppError => new AppError('forbidden', code, message);
 const unauth = (code: string, message: string): AppError => new AppError('unauthenticated', code, message);
 
+/** Re-enrollment is for active devices only (a provisioned one has no certificate yet). */
+const REENROLLABLE_STATUSES: readonly DeviceStatus[] = ['active'];
+
 /**
  * EST (RFC 7030) enrollment logic, independent of HTTP. First enrollment is authorised by
  * a one-time token bound to the serial, or by a vendor (factory) certificate naming the
- * serial; re-enrollment by the device's current femtoguard certificate. Every decision is
- * an audit event; a failure leaves no certificate, key binding or status change behind.
+ * serial; re-enrollment by the device's current (newest valid) femtoguard certificate. A
+ * delivered certificate supersedes the device's earlier ones (revoked, reason superseded):
+ * one device, one live credential. Every decision is an audit event. A request refused before
+ * issuance leaves no certificate, key binding or status change behind and releases its
+ * credential; one that fails after a certificate was recorded revokes that certificate (it was
+ * never delivered) and keeps the credential spent, so a token is never good for two
+ * certificates.
  */
 export function createEst(deps: {
   ca: UnlockedCa;
@@ -61,8 +75,15 @@ export function createEst(deps: {
   audit: AuditSink;
   clock: Clock;
   settings: EstSettings;
+  /**
+   * Revokes the certificates EST supersedes or withdraws. Pass the process's revocation core
+   * so OCSP and the CRL refresh at once; without it a core over `certs` is used, whose
+   * changes a running server picks up from the change feed (`changePollMs`).
+   */
+  revocation?: Pick<Revocation, 'revokeCertificate'> | undefined;
 }) {
   const { ca, issuance, certs, registry, store, audit, clock, settings } = deps;
+  const keeper = createCredentialKeeper({ certs, revocation: deps.revocation ?? createRevocation({ store: certs, audit, clock }), audit, clock });
   const limiter = createFailureLimiter({ max: settings.maxFailedAttempts, windowMs: settings.attemptWindowSeconds * 1000, now: () => clock.now().getTime() });
   const cacertsDer = certsOnlyPkcs7([ca.issuing.der, ca.root.der]);
   // Read on each use: roots added by the CLI or another node take effect at once (a handful of rows).
@@ -82,6 +103,62 @@ export function createEst(deps: {
   async function deny(action: string, serial: string, caller: EstCaller, err: AppError, extra?: Record<string, unknown>): Promise<never> {
     await audit.record({ action, actor: `device:${serial}`, subject: serial, outcome: 'denied', details: { code: err.code, sourceIp: caller.sourceIp, ...extra } });
     throw err;
+  }
+
+  /**
+   * Refuses after authorisation: an AppError is denied (audited, then mapped at the edge); any
+   * other error is audited as a failure by its label only (no message: it may quote input)
+   * and goes on to become a bare 500.
+   */
+  async function refuse(action: string, serial: string, caller: EstCaller, e: unknown, extra?: Record<string, unknown>): Promise<never> {
+    if (isAppError(e)) return deny(action, serial, caller, e, extra);
+    await audit
+      .record({ action, actor: `device:${serial}`, subject: serial, outcome: 'failure', details: { code: errorLabel(e), sourceIp: caller.sourceIp, ...extra } })
+      .catch(() => undefined);
+    throw e;
+  }
+
+  /**
+   * Re-reads the device after its certificate was recorded: a status change committed between
+   * the first check and the record revoked the certificates that existed then, not this one.
+   * (One committed after the record revokes it through the registry as usual.) Null while the
+   * device may still have it; otherwise the refusal and the CRL reason to withdraw it with.
+   */
+  async function lapsedStatus(serial: string, allowed: readonly DeviceStatus[]): Promise<{ error: AppError; reason: number } | null> {
+    const device = await registry.get(serial);
+    if (device && allowed.includes(device.status)) return null;
+    const status = device?.status ?? null;
+    return {
+      reason: withdrawalReason(status),
+      error: denied('est.device_status_changed', `device ${serial} became ${status ?? 'unregistered'} while its certificate was being issued; that certificate is revoked and the request refused`),
+    };
+  }
+
+  /**
+   * The certificates a failed attempt left recorded: the one issued, or, when issuance itself
+   * failed after recording (its audit write), those that appeared since `before`. Empty when the
+   * attempt failed before issuing; null when that cannot be told (the store failed too), which
+   * callers treat as "a certificate may exist".
+   */
+  async function leftBehind(serial: string, issued: IssuedCertificate | null, before: ReadonlySet<string> | null): Promise<string[] | null> {
+    if (issued) return [issued.serialHex];
+    if (!before) return [];
+    return keeper.addedSince(serial, before).catch(() => null);
+  }
+
+  /**
+   * A certificate that is not the device's current one asked to re-enroll: revoked as
+   * superseded, or valid beside a newer one. The real unit renews with its newest certificate,
+   * so this is how a copied (cloned) credential shows itself.
+   */
+  async function supersededAttempt(serial: string, rec: CertRecord, leaf: ParsedCertificate, caller: EstCaller, newer: CertRecord | null): Promise<never> {
+    failed(serial, caller.sourceIp);
+    const device = rec.deviceSerial ?? serial;
+    const err = denied(
+      'est.client_cert_superseded',
+      `this certificate of device ${device} was superseded by a newer one; only the device's current certificate re-enrolls (a unit that lost its new certificate is re-provisioned with an enrollment token)`,
+    );
+    return deny('est.reenroll_superseded_cert', device, caller, err, { fingerprint: leaf.fingerprint, certificate: rec.serialHex, ...(newer ? { current: newer.serialHex } : {}) });
   }
 
   /** Parses a leaf chained to a vendor root; null when it does not chain to any. */
@@ -178,20 +255,34 @@ export function createEst(deps: {
       const serial = csrDeviceSerial(csr);
       checkRate(serial, caller.sourceIp);
       const auth = await authorizeFirstEnrollment(serial, caller);
+      const actor = `device:${serial}`;
+      let before: Set<string> | null = null;
+      let issued: IssuedCertificate | null = null;
+      let reason: number = UNDELIVERED_REASON;
       try {
         const device = await registry.get(serial);
         if (!device) throw denied('est.device_unknown', `device ${serial} is not in the registry`);
         if (!ENROLLABLE_STATUSES.includes(device.status)) throw denied('est.device_not_enrollable', `device ${serial} is ${device.status}; only provisioned or active devices enroll`);
-        const issued = await issuance.issue(csr, serial, { actor: `device:${serial}` });
-        await registry.markEnrolled(serial, `device:${serial}`);
+        before = await keeper.snapshot(serial);
+        issued = await issuance.issue(csr, serial, { actor });
+        const lapse = await lapsedStatus(serial, ENROLLABLE_STATUSES);
+        if (lapse) {
+          reason = lapse.reason;
+          throw lapse.error;
+        }
+        await registry.markEnrolled(serial, actor);
         limiter.reset(`serial:${serial}`);
-        await audit.record({ action: 'est.enroll', actor: `device:${serial}`, subject: serial, outcome: 'success', details: { method: auth.method, certificate: issued.serialHex, sourceIp: caller.sourceIp } });
-        return issued.der;
+        await audit.record({ action: 'est.enroll', actor, subject: serial, outcome: 'success', details: { method: auth.method, certificate: issued.serialHex, sourceIp: caller.sourceIp } });
       } catch (e) {
-        await auth.undo();
-        if (isAppError(e)) return deny('est.enroll', serial, caller, e, { method: auth.method });
-        throw e;
+        const left = await leftBehind(serial, issued, before);
+        // Nothing issued: release the credential so the device may retry. Once a certificate
+        // exists (or may), the credential stays spent and the certificate is revoked.
+        if (left?.length === 0) await auth.undo();
+        else if (left) await keeper.withdraw(serial, left, reason, errorLabel(e));
+        return refuse('est.enroll', serial, caller, e, { method: auth.method, ...(left?.length ? { withdrawn: left } : {}) });
       }
+      await keeper.supersede(serial, issued.serialHex);
+      return issued.der;
     },
 
     async simplereenroll(csrDer: Buffer, caller: EstCaller): Promise<Buffer> {
@@ -208,20 +299,41 @@ export function createEst(deps: {
       if (leaf.notAfter < now || leaf.notBefore > now) return fail(unauth('est.client_cert_expired', 'the client certificate has expired; enroll again with a new enrollment token'));
       const rec = await certs.byFingerprint(leaf.fingerprint);
       if (!rec || rec.kind !== 'device' || !rec.deviceSerial) return fail(unauth('est.client_cert_unknown', 'the client certificate is not a femtoguard device certificate'));
-      if (rec.status === 'revoked') return fail(unauth('est.client_cert_revoked', 'the client certificate is revoked'), { certificate: rec.serialHex });
+      if (rec.status === 'revoked') {
+        if (rec.reason === CRL_REASONS.superseded) return supersededAttempt(serial, rec, leaf, caller, null);
+        return fail(unauth('est.client_cert_revoked', 'the client certificate is revoked'), { certificate: rec.serialHex });
+      }
       if (rec.deviceSerial !== serial) {
         return fail(denied('est.serial_mismatch', 'the CSR names a different serial than the client certificate'), { certificateSerial: rec.deviceSerial });
       }
+      // RFC 7030 §4.2.2 renews "the current certificate": an older one still valid beside a
+      // newer one (its revocation failed, or a token re-provisioned the unit) does not renew.
+      const newer = await keeper.newerThan(rec);
+      if (newer) return supersededAttempt(serial, rec, leaf, caller, newer);
       const device = await registry.get(serial);
-      if (!device || device.status !== 'active') return fail(denied('est.device_not_active', `device ${serial} is ${device?.status ?? 'unknown'}; only active devices re-enroll`));
+      if (!device || !REENROLLABLE_STATUSES.includes(device.status)) return fail(denied('est.device_not_active', `device ${serial} is ${device?.status ?? 'unknown'}; only active devices re-enroll`));
+      const actor = `device:${serial}`;
+      let before: Set<string> | null = null;
+      let issued: IssuedCertificate | null = null;
+      let reason: number = UNDELIVERED_REASON;
       try {
-        const issued = await issuance.issue(csr, serial, { actor: `device:${serial}`, requireNewKey: true });
-        await audit.record({ action: 'est.reenroll', actor: `device:${serial}`, subject: serial, outcome: 'success', details: { previous: rec.serialHex, certificate: issued.serialHex, sourceIp: caller.sourceIp } });
-        return issued.der;
+        before = await keeper.snapshot(serial);
+        issued = await issuance.issue(csr, serial, { actor, requireNewKey: true });
+        const lapse = await lapsedStatus(serial, REENROLLABLE_STATUSES);
+        if (lapse) {
+          reason = lapse.reason;
+          throw lapse.error;
+        }
+        await audit.record({ action: 'est.reenroll', actor, subject: serial, outcome: 'success', details: { previous: rec.serialHex, certificate: issued.serialHex, sourceIp: caller.sourceIp } });
       } catch (e) {
-        if (isAppError(e)) return fail(e);
-        throw e;
+        const left = await leftBehind(serial, issued, before);
+        if (left?.length) await keeper.withdraw(serial, left, reason, errorLabel(e));
+        if (isAppError(e)) failed(serial, caller.sourceIp);
+        return refuse('est.reenroll', serial, caller, e, left?.length ? { withdrawn: left } : undefined);
       }
+      // The device has its successor: the presented certificate (and any older one) is superseded.
+      await keeper.supersede(serial, issued.serialHex);
+      return issued.der;
     },
 
     vendorRootDers: async (): Promise<Buffer[]> => (await roots()).map((r) => r.root.der),

@@ -125,6 +125,10 @@ describe('EST re-enrollment over mutual TLS', () => {
     expect((await openssl(['x509', '-in', pemPath, '-noout', '-ext', 'subjectAltName'])).stdout).toContain(`URI:urn:femtoguard:device:${dev.serial}`);
     const certs = await t.srv.base.stores.certs.list({ deviceSerial: dev.serial });
     expect(certs.map((c) => c.serialHex).sort()).toEqual([dev.serialHex, newHex].sort());
+    // The successor supersedes the certificate that asked for it (RFC 5280 reason superseded, 4):
+    // one device, one live credential.
+    expect(certs.find((c) => c.serialHex === dev.serialHex)).toMatchObject({ status: 'revoked', reason: 4 });
+    expect(certs.find((c) => c.serialHex === newHex)).toMatchObject({ status: 'valid' });
     expect(await t.srv.base.stores.certs.keyOwner(csr2.spkiSha256)).toBe(dev.serial);
     expect(await audit('est.reenroll', dev.serial)).toMatchObject([{ outcome: 'success', details: { previous: dev.serialHex, certificate: newHex } }]);
     // And the new certificate in turn re-enrolls (the device keeps renewing on its own).

@@ -119,7 +119,6 @@ describe('strongSwan pki as EST client', () => {
     expect(r1.stderr).toContain('Issued certificate is trusted');
     const serial1 = await expectDeviceCert(cert1, serial, k1.key);
     expect((await t.srv.base.registry.get(serial))?.status).toBe('active');
-    first = { cert: cert1, key: k1.key, serialHex: serial1 };
 
     // RFC 7030 §4.2.2: re-enroll authenticated by the current certificate over mutual TLS.
     const k2 = await keyAndCsr(serial, 'ok2');
@@ -131,6 +130,9 @@ describe('strongSwan pki as EST client', () => {
     expect(serial2).not.toBe(serial1);
     const certs = await t.srv.base.stores.certs.list({ deviceSerial: serial });
     expect(certs.map((c) => c.serialHex.toUpperCase().replace(/^0+/, '')).sort()).toEqual([serial1, serial2].map((s) => s.replace(/^0+/, '')).sort());
+    // The successor supersedes the first certificate: only the newest one stays valid and renews.
+    expect((await t.srv.base.stores.certs.list({ deviceSerial: serial, status: 'valid' })).map((c) => c.serialHex.toUpperCase().replace(/^0+/, ''))).toEqual([serial2.replace(/^0+/, '')]);
+    first = { cert: cert2, key: k2.key, serialHex: serial2 };
   });
 
   it('fail/a wrong token is refused with 401 and no certificate, and the right token still works', async () => {
