@@ -48,11 +48,61 @@ const impactQuery = z.strictObject({
   view: z.enum(['subscribers', 'payments', 'notification', 'summary']).default('subscribers'),
 });
 
-/** `YYYY-MM-DD` (midnight UTC), RFC 3339 with an offset, or epoch milliseconds. */
+/** RFC 3339 §5.6 `date-time` (a space for `T` allowed, §5.6 NOTE); any year 0000-9999. */
+const RFC3339_WINDOW = /^(\d{4})-(\d\d)-(\d\d)[Tt ]([01]\d|2[0-3]):([0-5]\d):([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
+const DATE_ONLY = /^(\d{4})-(\d\d)-(\d\d)$/;
+/** The largest time a JavaScript Date holds (ECMA-262 §21.4.1.1): larger bounds could not be written back in the summary. */
+const MAX_TIME_MS = 8.64e15;
+
+/** RFC 3339 Appendix C: Gregorian leap years. */
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
+const validDate = (y: string, m: string, d: string): boolean => Number(m) >= 1 && Number(m) <= 12 && Number(d) >= 1 && Number(d) <= daysInMonth(Number(y), Number(m));
+
+/**
+ * A bound of an impact window: `YYYY-MM-DD` (midnight UTC), RFC 3339 with an offset, or
+ * non-negative integer epoch milliseconds. Unlike an event's `ts` (FORMATS.md §1, years
+ * 2000-2099, anything else being a unit mistake), a window bound may be any time: `from=0`
+ * means "from the beginning". Throws `invalid` naming the parameter otherwise.
+ */
 export function parseWindowTime(text: string, what: string): number {
-  const t = /^\d{4}-\d\d-\d\d$/.test(text) ? parseEventTime(`${text}T00:00:00Z`) : parseEventTime(/^\d+$/.test(text) ? Number(text) : text);
-  if (Number.isNaN(t)) throw new AppError('invalid', 'impact.bad_time', `${what} must be YYYY-MM-DD, RFC 3339 with an offset, or epoch milliseconds`);
+  const t = windowTime(text);
+  if (Number.isNaN(t)) throw new AppError('invalid', 'impact.bad_time', `${what} must be YYYY-MM-DD, RFC 3339 with an offset, or non-negative integer epoch milliseconds`, { parameter: what });
   return t;
+}
+
+function windowTime(text: string): number {
+  if (/^\d{1,16}$/.test(text)) {
+    const ms = Number(text);
+    return ms <= MAX_TIME_MS ? ms : NaN;
+  }
+  const date = DATE_ONLY.exec(text);
+  if (date) {
+    const [, y = '', m = '', d = ''] = date;
+    return validDate(y, m, d) ? utc(Number(y), Number(m), Number(d), 0, 0, 0, 0) : NaN;
+  }
+  const dt = RFC3339_WINDOW.exec(text);
+  if (!dt) return NaN;
+  const [, y = '', m = '', d = '', hh = '', mm = '', ss = '', frac = '', zone = ''] = dt;
+  if (!validDate(y, m, d)) return NaN;
+  // More than 3 fraction digits: truncated to the millisecond, as for event times.
+  const ms = frac ? Number(frac.slice(1, 4).padEnd(3, '0')) : 0;
+  // RFC 3339 §4.2: local time = UTC + offset, so UTC = local - offset.
+  const offsetMin = zone === 'Z' || zone === 'z' ? 0 : (zone.startsWith('-') ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)));
+  // A leap second (:60, §5.7) rolls over to the next minute's :00.
+  const t = utc(Number(y), Number(m), Number(d), Number(hh), Number(mm), Number(ss), ms) - offsetMin * 60_000;
+  return Math.abs(t) <= MAX_TIME_MS ? t : NaN;
+}
+
+/** Epoch ms of a UTC date and time; years taken literally (Date.UTC reads 0-99 as 1900-1999). */
+function utc(year: number, month: number, day: number, h: number, min: number, sec: number, ms: number): number {
+  const t = new Date(0);
+  t.setUTCFullYear(year, month - 1, day);
+  t.setUTCHours(h, min, sec, ms);
+  return t.getTime();
 }
 
 /**

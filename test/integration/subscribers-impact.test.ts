@@ -208,10 +208,20 @@ describe('GET /v1/impact and femtoguard impact against the server index', () => 
     expect(r.type).toMatch(/problem\+json/);
   });
 
+  it('ok/window bounds in epoch ms from 0 and RFC 3339 outside the years events carry: the whole sample', async () => {
+    for (const q of [`from=0`, `from=0&to=${8.64e15}`, 'from=1969-12-31T00:00:00Z&to=2150-01-01T00:00:00%2B09:00']) {
+      const r = await get(`/v1/impact?${rogue}&view=summary&${q}`, tok.admin as string);
+      expect(r.status, q).toBe(200);
+      expect((JSON.parse(r.body) as { subscribers: number }).subscribers, q).toBe(171);
+    }
+  });
+
   it('fail/bad requests: no cells, a summary as CSV, a bad time, a reversed window', async () => {
-    for (const q of ['', 'cells=', `${rogue}&view=summary&format=csv`, `${rogue}&from=yesterday`, `${rogue}&from=2025-08-04&to=2025-08-03`, `${rogue}&format=xml`]) {
+    for (const q of ['', 'cells=', `${rogue}&view=summary&format=csv`, `${rogue}&from=yesterday`, `${rogue}&from=-1`, `${rogue}&to=1.5`, `${rogue}&from=2025-08-04&to=2025-08-03`, `${rogue}&format=xml`]) {
       const r = await get(`/v1/impact?${q}`, tok.admin as string);
       expect(r.status, q).toBe(400);
     }
+    const bad = await get(`/v1/impact?${rogue}&to=-1`, tok.admin as string);
+    expect(bad.body).toMatch(/to must be YYYY-MM-DD, RFC 3339 with an offset, or non-negative integer epoch milliseconds/);
   });
 });
