@@ -55,10 +55,26 @@ describe('certificate files', () => {
   it('fail/a broken block in a bundle is reported by its position and the others are kept', () => {
     const dump = emptyDump();
     const broken = toPem('CERTIFICATE', Buffer.from('3003020101', 'hex'));
-    addCertificateFile(dump, 'b.pem', Buffer.from(toPem('CERTIFICATE', root) + broken + toPem('CERTIFICATE', issuing) + '-----BEGIN CERTIFICATE-----\nAAAA\n'), false);
+    const complete = toPem('CERTIFICATE', root) + broken + toPem('CERTIFICATE', issuing);
+    addCertificateFile(dump, 'b.pem', Buffer.from(complete + '-----BEGIN CERTIFICATE-----\nAAAA\n'), false);
     expect(dump.certs.size).toBe(2);
-    expect(dump.problems.map((p) => p.message)).toEqual([expect.stringMatching(/^certificate 2: malformed certificate/), '1 CERTIFICATE block(s) without an END line']);
+    const cutLine = complete.split('\n').length;
+    expect(dump.problems.map((p) => p.message)).toEqual([expect.stringMatching(/^certificate 2: malformed certificate/), `CERTIFICATE block at line ${cutLine} has no END line`]);
     expect(dump.malformed).toBe(2);
+  });
+
+  it('fail/a BEGIN without its END is reported by its line and does not swallow the valid certificate after it', () => {
+    const dump = emptyDump();
+    const cut = '-----BEGIN CERTIFICATE-----\nMIIBzzCCAXWgAwIBAgIUtruncated\n';
+    const text = toPem('CERTIFICATE', devices[0] as Buffer) + cut + toPem('CERTIFICATE', devices[1] as Buffer);
+    addCertificateFile(dump, 'bundle.pem', Buffer.from(text), false);
+    expect([...dump.certs.values()].map((c) => [c.source, c.claimedSerial])).toEqual([
+      ['bundle.pem#1', 'U1'],
+      ['bundle.pem#2', 'U 2/ü'],
+    ]);
+    const line = text.slice(0, text.indexOf(cut)).split('\n').length;
+    expect(dump.problems.map((p) => p.message)).toEqual([`CERTIFICATE block at line ${line} has no END line`]);
+    expect(dump.malformed).toBe(1);
   });
 
   it('fail/a named file without a certificate is a problem; the same file found by walking is skipped', () => {

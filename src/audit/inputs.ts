@@ -139,22 +139,15 @@ export function listCertificateFiles(paths: readonly string[], problems: InputPr
   return out;
 }
 
-const PEM_BEGIN_CERT = '-----BEGIN CERTIFICATE-----';
-
-function countOf(text: string, needle: string): number {
-  let n = 0;
-  for (let k = text.indexOf(needle); k >= 0; k = text.indexOf(needle, k + needle.length)) n += 1;
-  return n;
-}
-
 function reason(e: unknown): string {
   return isAppError(e) || e instanceof Error ? e.message : String(e);
 }
 
 /**
  * Adds the certificates of one file to `dump`: raw DER, or any number of PEM CERTIFICATE
- * blocks (a bundle or a chain). A block that does not parse is reported as `file#n` and
- * the file's other blocks are still read.
+ * blocks (a bundle or a chain). A block that does not parse is reported as `file#n`, a BEGIN
+ * without its END by its line, and the file's other blocks are still read (a truncated block
+ * never swallows the complete one after it).
  */
 export function addCertificateFile(dump: CertificateDump, file: string, data: Buffer, walked: boolean): void {
   const problem = (message: string): void => {
@@ -181,19 +174,26 @@ export function addCertificateFile(dump: CertificateDump, file: string, data: Bu
   }
   const text = data.toString('latin1');
   if (!text.includes('-----BEGIN ')) return problem('neither a PEM file nor a DER certificate');
-  const blocks = fromPemAll(text);
+  // A CERTIFICATE block without its END is reported by its line; the blocks after it are read.
+  const truncated: number[] = [];
+  const blocks = fromPemAll(text, undefined, (t) => {
+    if (t.label === 'CERTIFICATE') truncated.push(t.line);
+  });
   const certs = blocks.filter((b) => b.label === 'CERTIFICATE');
-  const begun = countOf(text, PEM_BEGIN_CERT);
+  const reportTruncated = (): void => {
+    for (const line of truncated) problem(`CERTIFICATE block at line ${line} has no END line`);
+  };
   if (certs.length === 0) {
-    if (begun > 0) return problem('CERTIFICATE block without its END line');
+    if (truncated.length > 0) return reportTruncated();
     if (walked && blocks.length > 0) {
       dump.skippedFiles += 1; // a key or CSR beside the certificates: not a certificate file
       return;
     }
     return problem(blocks.length > 0 ? `no CERTIFICATE block (holds ${[...new Set(blocks.map((b) => b.label))].join(', ')})` : 'no complete PEM block');
   }
-  certs.forEach((b, k) => add(b.der, certs.length === 1 ? file : `${file}#${k + 1}`));
-  if (begun > certs.length) problem(`${begun - certs.length} CERTIFICATE block(s) without an END line`);
+  // Numbered among the complete blocks (`file#n`) as soon as the file holds more than one block.
+  certs.forEach((b, k) => add(b.der, certs.length === 1 && truncated.length === 0 ? file : `${file}#${k + 1}`));
+  reportTruncated();
 }
 
 /**

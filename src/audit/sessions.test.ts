@@ -66,6 +66,22 @@ describe('session history reader', () => {
     expect(h.summary.events).toBe(1);
   });
 
+  it('fail/a line over 1 MiB is reported by number and skipped, in linear time; the lines around it are read', async () => {
+    // 24 MiB without a newline: concatenating carry + chunk per chunk took seconds and hundreds of MB.
+    const huge = `{"type":"femto.report","ts":0,"serial":"${'x'.repeat(24 * 1024 * 1024)}"}`;
+    const text = [ev({ ts: 1, serial: 'A' }), huge, ev({ ts: 2, serial: 'B', sourceIp: '10.0.0.2' }), '', ''].join('\n');
+    const t0 = performance.now();
+    const h = await read(text);
+    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(h.problems.map((p) => [p.line, p.message])).toEqual([[2, 'line longer than 1048576 bytes']]);
+    expect(h.summary).toMatchObject({ lines: 4, events: 2, malformed: 1 });
+    expect([...h.usage.keys()]).toEqual(['A', 'B']);
+    // the same at the end of a file without a final newline
+    const last = await read(`${ev({ ts: 1, serial: 'A' })}\n${huge}`);
+    expect(last.problems.map((p) => [p.line, p.message])).toEqual([[2, 'line longer than 1048576 bytes']]);
+    expect(last.summary).toMatchObject({ lines: 2, events: 1 });
+  });
+
   it('ok/prefix and GPS judgements use the inventory; unregistered serials are still tracked', async () => {
     const d = device('A', { ipPrefixes: ['175.198.0.0/16', '2001:db8::/32'], siteLat: 37.5665, siteLon: 126.978, siteRadiusM: 300 });
     const h = await read([
@@ -122,5 +138,40 @@ describe('session overlap sweep', () => {
       ev({ ts: 0, serial: 'S' }),
     ].join('\n'));
     expect(h.usage.get('S')?.overlap).toBeUndefined();
+  });
+
+  describe('reports keep an open session alive (a lost down)', () => {
+    const rep = (h: number, ip: string): string => JSON.stringify({ type: 'femto.report', ts: h * HOUR, serial: 'S', sourceIp: ip });
+    const hourly = (from: number, to: number, ip: string): string[] => Array.from({ length: to - from + 1 }, (_, i) => rep(from + i, ip));
+
+    it('fail/the sample clone: up without down, hourly reports from its address, a second up elsewhere 72 h later', async () => {
+      const lines = [ev({ ts: 0, serial: 'S' }), ...hourly(1, 80, '10.0.0.1'), ev({ ts: 72 * HOUR, serial: 'S', sourceIp: '10.9.9.9' })];
+      const h = await read(lines.join('\n'));
+      expect(h.usage.get('S')?.overlap).toMatchObject({ at: 72 * HOUR, ips: new Set(['10.0.0.1', '10.9.9.9']) });
+      // the same shuffled: input order does not matter
+      const shuffled = await read([...lines.filter((_, i) => i % 2 === 1), ...lines.filter((_, i) => i % 2 === 0).reverse()].join('\n'));
+      expect(shuffled.usage.get('S')?.overlap).toEqual(h.usage.get('S')?.overlap);
+    });
+
+    it('ok/the session ends the open limit after its last report; a gap in the reports longer than that ends it too', async () => {
+      const stopped = await read([ev({ ts: 0, serial: 'S' }), ...hourly(1, 10, '10.0.0.1'), ev({ ts: 35 * HOUR, serial: 'S', sourceIp: '10.9.9.9' })].join('\n'));
+      expect(stopped.usage.get('S')?.overlap).toBeUndefined();
+      const gap = await read([ev({ ts: 0, serial: 'S' }), ...hourly(1, 10, '10.0.0.1'), ...hourly(40, 70, '10.0.0.1'), ev({ ts: 60 * HOUR, serial: 'S', sourceIp: '10.9.9.9' })].join('\n'));
+      expect(gap.usage.get('S')?.overlap).toBeUndefined();
+      const within = await read([ev({ ts: 0, serial: 'S' }), ...hourly(1, 10, '10.0.0.1'), ev({ ts: 33 * HOUR, serial: 'S', sourceIp: '10.9.9.9' })].join('\n'));
+      expect(within.usage.get('S')?.overlap?.ips).toEqual(new Set(['10.0.0.1', '10.9.9.9']));
+    });
+
+    it('ok/reports from another address do not keep it alive, nor do reports after its down reopen it', async () => {
+      const elsewhere = await read([ev({ ts: 0, serial: 'S' }), ...hourly(1, 40, '10.0.0.3'), ev({ ts: 30 * HOUR, serial: 'S', sourceIp: '10.9.9.9' })].join('\n'));
+      expect(elsewhere.usage.get('S')?.overlap).toBeUndefined();
+      const closed = await read([ev({ ts: 0, serial: 'S' }), ev({ ts: HOUR, serial: 'S', phase: 'down' }), ...hourly(2, 40, '10.0.0.1'), ev({ ts: 20 * HOUR, serial: 'S', sourceIp: '10.9.9.9' })].join('\n'));
+      expect(closed.usage.get('S')?.overlap).toBeUndefined();
+    });
+
+    it('ok/reports already running when the session comes up keep it alive from the start', async () => {
+      const h = await read([...hourly(0, 50, '10.0.0.1'), ev({ ts: 20 * HOUR, serial: 'S' }), ev({ ts: 48 * HOUR, serial: 'S', sourceIp: '10.9.9.9' })].join('\n'));
+      expect(h.usage.get('S')?.overlap?.ips).toEqual(new Set(['10.0.0.1', '10.9.9.9']));
+    });
   });
 });

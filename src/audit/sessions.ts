@@ -10,6 +10,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { AppError } from '../core/errors.js';
+import { NdjsonSplitter, type NdjsonLine } from '../events/index.js';
 import { isIp, PrefixSet, type DeviceInput } from '../registry/index.js';
 import { isoTime, parseEventTime } from './event-time.js';
 import type { InputProblem, SessionSummary } from './types.js';
@@ -38,6 +39,12 @@ export interface DeviceUsage {
   /** Certificates and addresses of sessions that were up at the same time. */
   overlap: { at: number; certs: Set<string>; ips: Set<string> } | undefined;
   edges: SessionEdge[];
+  /**
+   * `femto.report` times by source address, as intervals `[a0, b0, a1, b1, ...]` in which
+   * consecutive reports are at most the open limit apart (keep-alives of an open session;
+   * kept as intervals, not one entry per report, so hourly reports cost almost nothing).
+   */
+  reports: Map<string, number[]> | undefined;
 }
 
 export interface SessionHistory {
@@ -81,6 +88,7 @@ class Reducer {
   constructor(
     private readonly file: string,
     private readonly devices: ReadonlyMap<string, DeviceInput>,
+    private readonly openMs: number,
   ) {
     this.summary = { file, lines: 0, events: 0, ignored: 0, duplicates: 0, unknownTypes: {}, malformed: 0, firstTs: null, lastTs: null };
   }
@@ -132,9 +140,20 @@ class Reducer {
       u.edges.push({ t, up, ip: sourceIp as string, fp, sid: event.sessionId as string | undefined });
     } else {
       u.connects += 1;
+      if (sourceIp !== undefined) this.reported(u, sourceIp, t);
       const gps = event.gps as { lat: number; lon: number; accuracyM?: number } | undefined;
       if (gps !== undefined && device !== undefined) judgeGps(u, device, gps, t);
     }
+  }
+
+  /** A line the splitter refused (longer than its cap): reported, skipped. */
+  rejected(l: NdjsonLine): void {
+    if ('error' in l) this.bad(l.line, l.error);
+  }
+
+  /** The file's line count, blank lines included (the splitter does not hand those over). */
+  lines(n: number): void {
+    this.summary.lines = n;
   }
 
   private bad(line: number, message: string): void {
@@ -145,10 +164,27 @@ class Reducer {
   private usageOf(serial: string, t: number): DeviceUsage {
     let u = this.usage.get(serial);
     if (u === undefined) {
-      u = { firstSeen: t, lastSeen: t, connects: 0, certs: [], outsidePrefix: undefined, drift: undefined, overlap: undefined, edges: [] };
+      u = { firstSeen: t, lastSeen: t, connects: 0, certs: [], outsidePrefix: undefined, drift: undefined, overlap: undefined, edges: [], reports: undefined };
       this.usage.set(serial, u);
     }
     return u;
+  }
+
+  /** Folds a report's time into its address's intervals: the last one when it reaches it (input is nearly sorted), else a new one. */
+  private reported(u: DeviceUsage, ip: string, t: number): void {
+    u.reports ??= new Map();
+    const iv = u.reports.get(ip);
+    if (iv === undefined) {
+      u.reports.set(ip, [t, t]);
+      return;
+    }
+    const k = iv.length - 2;
+    const a = iv[k] as number;
+    const b = iv[k + 1] as number;
+    if (t >= a - this.openMs && t <= b + this.openMs) {
+      if (t < a) iv[k] = t;
+      if (t > b) iv[k + 1] = t;
+    } else iv.push(t, t);
   }
 
   private presented(u: DeviceUsage, serial: string, fp: string): void {
@@ -173,10 +209,11 @@ class Reducer {
     else if (u.outsidePrefix.size < MAX_ADDRESSES) u.outsidePrefix.set(ip, 1);
   }
 
-  finish(openMs: number): SessionHistory {
+  finish(): SessionHistory {
     for (const u of this.usage.values()) {
-      sweepOverlaps(u, openMs);
+      sweepOverlaps(u, this.openMs);
       u.edges = []; // judged; free the memory
+      u.reports = undefined;
     }
     this.summary.firstTs = this.firstTs === null ? null : isoTime(this.firstTs);
     this.summary.lastTs = this.lastTs === null ? null : isoTime(this.lastTs);
@@ -224,28 +261,68 @@ function judgeGps(u: DeviceUsage, device: DeviceInput, gps: { lat: number; lon: 
   }
 }
 
+/** Reports from one address, consecutive ones at most the open limit apart: `[a, b]`. */
+interface ReportSpan {
+  a: number;
+  b: number;
+  ip: string;
+}
+
+/** The report intervals of a serial, merged per address and sorted by start. */
+function reportSpans(reports: Map<string, number[]> | undefined, openMs: number): ReportSpan[] {
+  const out: ReportSpan[] = [];
+  for (const [ip, iv] of reports ?? []) {
+    const spans: ReportSpan[] = [];
+    for (let k = 0; k < iv.length; k += 2) spans.push({ a: iv[k] as number, b: iv[k + 1] as number, ip });
+    spans.sort((x, y) => x.a - y.a);
+    let cur: ReportSpan | undefined;
+    for (const s of spans) {
+      if (cur !== undefined && s.a <= cur.b + openMs) cur.b = Math.max(cur.b, s.b);
+      else out.push((cur = s));
+    }
+  }
+  return out.sort((x, y) => x.a - y.a);
+}
+
+/** A session up and not yet closed: open until its last sign of life plus the open limit. */
+interface OpenSession {
+  edge: SessionEdge;
+  until: number;
+}
+
 /**
  * Walks one serial's session edges in time order and records sessions that were up at the
  * same time with different certificates or from different addresses: one unit cannot hold
  * two tunnels from two lines, so a second one is a clone. An `up` without its `down`
- * counts as open for `openMs` (a gateway that lost the `down`), a re-`up` of the same
- * session (same id, or same address and certificate) replaces it.
+ * counts as open for `openMs` after its last sign of life: the `up` itself, or a
+ * `femto.report` from the session's address (a keep-alive: a unit that keeps reporting from
+ * the line it came up on is still there, whatever a lost `down` would say). A re-`up` of the
+ * same session (same id, or same address and certificate) replaces it.
  */
 function sweepOverlaps(u: DeviceUsage, openMs: number): void {
   if (u.edges.length < 2) return;
   // Array.prototype.sort is stable: equal times keep file order.
   const edges = u.edges.sort((a, b) => a.t - b.t);
-  let open: SessionEdge[] = [];
+  const spans = reportSpans(u.reports, openMs);
+  /** per address, the latest report span begun so far */
+  const latestSpan = new Map<string, ReportSpan>();
+  let open: OpenSession[] = [];
+  let next = 0;
+  const keepAlive = (s: ReportSpan): void => {
+    latestSpan.set(s.ip, s);
+    for (const o of open) if (o.edge.ip === s.ip && s.a <= o.until) o.until = Math.max(o.until, s.b + openMs);
+  };
   const same = (a: SessionEdge, b: SessionEdge): boolean => (a.sid !== undefined || b.sid !== undefined ? a.sid === b.sid : a.ip === b.ip && a.fp === b.fp);
   for (const e of edges) {
+    for (; next < spans.length && (spans[next] as ReportSpan).a <= e.t; next++) keepAlive(spans[next] as ReportSpan);
     if (!e.up) {
-      let k = open.findIndex((o) => same(o, e));
-      if (k < 0 && e.sid === undefined) k = open.findIndex((o) => o.ip === e.ip);
+      let k = open.findIndex((o) => same(o.edge, e));
+      if (k < 0 && e.sid === undefined) k = open.findIndex((o) => o.edge.ip === e.ip);
       if (k >= 0) open.splice(k, 1);
       continue;
     }
-    open = open.filter((o) => e.t - o.t <= openMs && !same(o, e));
-    for (const o of open) {
+    open = open.filter((o) => e.t <= o.until && !same(o.edge, e));
+    for (const { edge: o } of open) {
       const certs = o.fp !== undefined && e.fp !== undefined && o.fp !== e.fp;
       const ips = o.ip !== e.ip;
       if (!certs && !ips) continue;
@@ -253,7 +330,9 @@ function sweepOverlaps(u: DeviceUsage, openMs: number): void {
       if (certs) u.overlap.certs.add(o.fp as string).add(e.fp as string);
       if (ips) u.overlap.ips.add(o.ip).add(e.ip);
     }
-    open.push(e);
+    // Reports from this address already running at the up keep it alive from the start.
+    const s = latestSpan.get(e.ip);
+    open.push({ edge: e, until: (s !== undefined && s.b >= e.t ? s.b : e.t) + openMs });
   }
 }
 
@@ -266,27 +345,29 @@ export async function readSessionHistory(
   devices: ReadonlyMap<string, DeviceInput>,
   options: { openMs: number; onBytes?: (bytes: number) => void },
 ): Promise<SessionHistory> {
-  const reducer = new Reducer(file, devices);
-  let lineNo = 0;
+  const reducer = new Reducer(file, devices, options.openMs);
+  // The project's NDJSON splitter: lines are cut without re-copying what came before (a long
+  // line costs its length, not its length squared), and one over MAX_LINE_BYTES is reported
+  // with its number and skipped instead of being buffered without bound.
+  const splitter = new NdjsonSplitter();
+  const onRaw = (buf: Buffer, start: number, end: number, line: number): void => reducer.line(buf.toString('utf8', start, end), line);
+  const onError = (l: NdjsonLine): void => reducer.rejected(l);
   let bytes = 0;
-  let carry: Buffer | null = null;
+  let newlines = 0;
+  let lastByte = -1;
   try {
     for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
       bytes += chunk.length;
-      let buf: Buffer = carry === null ? chunk : Buffer.concat([carry, chunk]);
-      let start = 0;
-      for (let nl = buf.indexOf(10); nl >= 0; nl = buf.indexOf(10, start)) {
-        reducer.line(buf.toString('utf8', start, nl), ++lineNo);
-        start = nl + 1;
-      }
-      buf = buf.subarray(start);
-      carry = buf.length > 0 ? Buffer.from(buf) : null;
+      for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, nl + 1)) newlines += 1;
+      if (chunk.length > 0) lastByte = chunk[chunk.length - 1] as number;
+      splitter.pushRaw(chunk, onRaw, onError);
       options.onBytes?.(bytes);
     }
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
     throw new AppError('invalid', 'audit.input_unreadable', `cannot read session history ${file}: ${code}`, { file });
   }
-  if (carry !== null) reducer.line(carry.toString('utf8'), ++lineNo);
-  return reducer.finish(options.openMs);
+  splitter.endRaw(onRaw, onError);
+  reducer.lines(newlines + (lastByte >= 0 && lastByte !== 10 ? 1 : 0));
+  return reducer.finish();
 }

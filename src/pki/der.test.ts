@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { children, generalizedTime, int, oid, parseRoot, readNode, readOid, readTime, readUnsignedInt, seq, time, tlv, utf8 } from './der.js';
+import { children, fromPemAll, generalizedTime, int, oid, parseRoot, readNode, readOid, readTime, readUnsignedInt, seq, time, tlv, toPem, utf8, type TruncatedPem } from './der.js';
 
 /** openssl asn1parse as the independent reader of what we write. */
 function asn1parse(der: Buffer): string {
@@ -68,5 +68,51 @@ describe('der reader', () => {
     const der = readFileSync(join(dir, 'c.der'));
     const [tbs] = children(der, parseRoot(der));
     expect(children(der, tbs!).length).toBeGreaterThanOrEqual(7);
+  });
+});
+
+describe('PEM blocks (fromPemAll)', () => {
+  const a = seq(int(1));
+  const b = seq(int(2));
+  const c = seq(int(3));
+  const cut = '-----BEGIN CERTIFICATE-----\nMIIBzzCCAXWgAwIBAgIUtruncated\n';
+  const read = (text: string, label?: string): { ders: string[]; truncated: TruncatedPem[] } => {
+    const truncated: TruncatedPem[] = [];
+    const ders = fromPemAll(text, label, (t) => truncated.push(t)).map((x) => x.der.toString('hex'));
+    return { ders, truncated };
+  };
+
+  it('ok/every block of a bundle, text between blocks ignored, other labels filtered', () => {
+    const text = `subject=CN=a\n${toPem('CERTIFICATE', a)}\n${toPem('X509 CRL', b)}${toPem('CERTIFICATE', c)}`;
+    expect(read(text)).toEqual({ ders: [a, b, c].map((x) => x.toString('hex')), truncated: [] });
+    expect(read(text, 'CERTIFICATE').ders).toEqual([a, c].map((x) => x.toString('hex')));
+    expect(fromPemAll(text, 'X509 CRL').map((x) => x.label)).toEqual(['X509 CRL']);
+  });
+
+  it('fail/a BEGIN without its END does not swallow the next block: reported by line, reading restarts at the inner BEGIN', () => {
+    const text = toPem('CERTIFICATE', a) + cut + toPem('CERTIFICATE', b);
+    expect(read(text)).toEqual({ ders: [a, b].map((x) => x.toString('hex')), truncated: [{ label: 'CERTIFICATE', line: 4 }] });
+    // cut short at the very end, and two cut blocks in a row
+    expect(read(toPem('CERTIFICATE', a) + cut + cut)).toEqual({ ders: [a.toString('hex')], truncated: [{ label: 'CERTIFICATE', line: 4 }, { label: 'CERTIFICATE', line: 6 }] });
+  });
+
+  it('fail/an END of another label does not close a block; a later BEGIN still starts afresh', () => {
+    const text = `-----BEGIN CERTIFICATE-----\nAAAA\n-----END X509 CRL-----\n${toPem('CERTIFICATE', b)}`;
+    expect(read(text)).toEqual({ ders: [b.toString('hex')], truncated: [{ label: 'CERTIFICATE', line: 1 }] });
+  });
+
+  it('fail/without a handler a truncated block of the wanted label is refused with its line; other labels are not', () => {
+    expect(() => fromPemAll(toPem('CERTIFICATE', a) + cut + toPem('CERTIFICATE', b), 'CERTIFICATE')).toThrow(/^PEM CERTIFICATE block at line 4 has no END line$/);
+    expect(fromPemAll(`-----BEGIN PUBLIC KEY-----\nAAAA\n${toPem('CERTIFICATE', b)}`, 'CERTIFICATE').map((x) => x.der.toString('hex'))).toEqual([b.toString('hex')]);
+  });
+
+  it('ok/linear in the text: 20,000 BEGIN lines without END read in well under a second', () => {
+    const text = cut.repeat(20_000) + toPem('CERTIFICATE', a);
+    const t0 = performance.now();
+    const r = read(text);
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(r.ders).toEqual([a.toString('hex')]);
+    expect(r.truncated).toHaveLength(20_000);
+    expect(r.truncated[19_999]?.line).toBe(39_999);
   });
 });

@@ -280,14 +280,64 @@ export function toPem(label: string, der: Buffer): string {
   return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
 }
 
-/** All PEM blocks of the given label (or any label) in a text. */
-export function fromPemAll(text: string, label?: string): { label: string; der: Buffer }[] {
-  const re = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
-  const out: { label: string; der: Buffer }[] = [];
-  for (const m of text.matchAll(re)) {
+/** A PEM block (RFC 7468 §2): its label and the DER its base64 holds. */
+export interface PemBlock {
+  label: string;
+  der: Buffer;
+}
+
+/** A `-----BEGIN` line with no matching `-----END` line before the next BEGIN or the end. */
+export interface TruncatedPem {
+  label: string;
+  /** 1-based line of the BEGIN line */
+  line: number;
+}
+
+const PEM_BEGIN = /-----BEGIN ([A-Z0-9 ]+)-----/;
+const PEM_ANY_BEGIN = '-----BEGIN ';
+
+/**
+ * Every PEM block of the given label (or any label) in a text. A block ends at the first
+ * `-----END <label>-----` after its BEGIN, provided no other BEGIN comes first: a block whose
+ * body holds another BEGIN is truncated (a file cut short, then another appended), and reading
+ * restarts at that inner BEGIN, so the complete block after it is read rather than swallowed
+ * into the broken one. Linear in the text.
+ *
+ * A truncated block of that label goes to `onTruncated` when given (the fleet audit reports it
+ * and reads on); without it, it is refused (`invalid`, naming its line) rather than skipped:
+ * those callers load trust anchors and chains, where a silently shortened bundle would go
+ * unnoticed.
+ */
+export function fromPemAll(text: string, label?: string, onTruncated?: (t: TruncatedPem) => void): PemBlock[] {
+  const blocks: PemBlock[] = [];
+  const re = new RegExp(PEM_BEGIN.source, 'g');
+  let line = 1;
+  let counted = 0;
+  const lineAt = (at: number): number => {
+    for (let k = text.indexOf('\n', counted); k >= 0 && k < at; k = text.indexOf('\n', k + 1)) line += 1;
+    counted = at;
+    return line;
+  };
+  const truncated = (t: TruncatedPem): void => {
+    if (!onTruncated) throw new AppError('invalid', 'pem.truncated', `PEM ${t.label} block at line ${t.line} has no END line`, { line: t.line });
+    onTruncated(t);
+  };
+  for (let m = re.exec(text); m; m = re.exec(text)) {
     const l = m[1] as string;
-    if (label && l !== label) continue;
-    out.push({ label: l, der: Buffer.from((m[2] as string).replace(/[^A-Za-z0-9+/=]/g, ''), 'base64') });
+    const bodyStart = re.lastIndex;
+    const next = text.indexOf(PEM_ANY_BEGIN, bodyStart);
+    const endLine = `-----END ${l}-----`;
+    // Searched only up to the next BEGIN: each stretch of text is searched once.
+    const end = (next < 0 ? text.slice(bodyStart) : text.slice(bodyStart, next)).indexOf(endLine);
+    const wanted = !label || l === label;
+    if (end < 0) {
+      if (wanted) truncated({ label: l, line: lineAt(m.index) });
+      if (next < 0) break;
+      re.lastIndex = next;
+      continue;
+    }
+    if (wanted) blocks.push({ label: l, der: Buffer.from(text.slice(bodyStart, bodyStart + end).replace(/[^A-Za-z0-9+/=]/g, ''), 'base64') });
+    re.lastIndex = bodyStart + end + endLine.length;
   }
-  return out;
+  return blocks;
 }

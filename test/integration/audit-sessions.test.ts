@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditReport } from '../../src/audit/index.js';
 import { AuditFleet, findingOf, findingsOf, runAuditCli } from '../helpers/audit-fleet.js';
 import { requireTool } from '../helpers/run.js';
+import { expected, SAMPLE } from '../helpers/subscribers-sample.js';
 
 let f: AuditFleet;
 let inv: string;
@@ -164,5 +165,18 @@ describe('audit --sessions: use of the fleet', () => {
     const r = await runAuditCli(f.dir, ['--inventory', inv, '--sessions', join(f.dir, 'nope.ndjson')]);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/cannot read session history .*nope\.ndjson: ENOENT/);
+  });
+});
+
+describe('audit --sessions on the kt-small sample (default --session-open-hours 24)', () => {
+  it('fail/the clone: its real session never went down but kept reporting from its address, so the clone up elsewhere overlaps it', async () => {
+    const r = await runAuditCli(f.dir, ['--inventory', join(SAMPLE, 'registry.csv'), '--sessions', join(SAMPLE, 'events.ndjson'), '--now', '2025-08-05T00:00:00Z']);
+    expect(r.status, r.stderr).toBe(3); // the sample holds a few malformed lines on purpose
+    const clone = expected.rogues.find((x) => x.name === 'clone');
+    const dual = findingOf(r.report, 'serial-concurrent-sessions', 'high');
+    expect(dual.devices).toEqual(clone?.serials);
+    expect(dual.deviceNotes?.KTF000028).toBe(`up at once from 175.248.130.88, 58.131.50.16 at ${clone?.start}`);
+    // nothing benign is up twice at once
+    expect(findingsOf(r.report, 'serial-several-certificates')).toEqual([]);
   });
 });

@@ -220,7 +220,7 @@ describe('audit: malformed inputs are reported by file and line, and the audit g
     expect(r.status, r.stderr).toBe(3); // input problems, no --fail-on
     const byFile = (name: string): string[] => r.report.problems.filter((p) => p.file.endsWith(name)).map((p) => p.message);
     expect(byFile('junk.pem')).toEqual(['neither a PEM file nor a DER certificate']);
-    expect(byFile('truncated.pem')).toEqual(['CERTIFICATE block without its END line']);
+    expect(byFile('truncated.pem')).toEqual(['CERTIFICATE block at line 1 has no END line']);
     expect(byFile('bundle-bad.pem')).toEqual([expect.stringMatching(/^certificate 2: malformed certificate/)]);
     expect(byFile('bad.der')).toEqual([expect.stringMatching(/^malformed certificate/)]);
     expect(byFile('empty.crt')).toEqual(['empty file']);
