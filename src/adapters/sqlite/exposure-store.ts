@@ -89,6 +89,17 @@ export function sqliteExposureStore(db: SqliteDb): ExposureStore {
   const cellDay = db.prepare('SELECT * FROM exposure_buckets WHERE day = ? AND cell_id = ? ORDER BY imsi');
   // Without statistics the planner would take the primary key on `day` alone and read the day.
   const imsiDay = db.prepare('SELECT * FROM exposure_buckets INDEXED BY exposure_buckets_imsi WHERE day = ? AND imsi = ?');
+  // Both ends of the primary key's leading column: two index seeks.
+  const dayRange = db.prepare('SELECT min(day) AS lo, max(day) AS hi FROM exposure_buckets');
+  /**
+   * [fromDay, toDay] cut to the days the index holds: the lookups go one day at a time (each an
+   * index range), so a window of years (`from=0`) must not mean a query per empty day.
+   */
+  const heldDays = (fromDay: number, toDay: number): [number, number] => {
+    const r = dayRange.get() as { lo: number | null; hi: number | null };
+    if (r.lo === null || r.hi === null) return [1, 0];
+    return [Math.max(fromDay, r.lo), Math.min(toDay, r.hi)];
+  };
   const byMsisdn = db.prepare('SELECT * FROM exposure_subscribers WHERE msisdn = ? ORDER BY last_seen DESC LIMIT 1');
   const page = db.prepare('SELECT * FROM exposure_subscribers WHERE imsi > ? ORDER BY imsi LIMIT ?');
 
@@ -109,12 +120,14 @@ export function sqliteExposureStore(db: SqliteDb): ExposureStore {
     cellBuckets(cellIds, fromDay, toDay) {
       const out: ExposureBucket[] = [];
       const cells = [...new Set(cellIds)].sort();
-      for (const c of cells) for (let d = fromDay; d <= toDay; d++) for (const r of cellDay.all(d, c) as BucketRow[]) out.push(toBucket(r));
+      const [lo, hi] = heldDays(fromDay, toDay);
+      for (const c of cells) for (let d = lo; d <= hi; d++) for (const r of cellDay.all(d, c) as BucketRow[]) out.push(toBucket(r));
       return Promise.resolve(out);
     },
     subscriberBuckets(imsi, fromDay, toDay) {
       const out: ExposureBucket[] = [];
-      for (let d = fromDay; d <= toDay; d++) for (const r of imsiDay.all(d, imsi) as BucketRow[]) out.push(toBucket(r));
+      const [lo, hi] = heldDays(fromDay, toDay);
+      for (let d = lo; d <= hi; d++) for (const r of imsiDay.all(d, imsi) as BucketRow[]) out.push(toBucket(r));
       return Promise.resolve(out);
     },
     subscribers(imsis) {
