@@ -15,6 +15,7 @@ import {
   paymentRow,
   subscriberRow,
   toJson,
+  type ExposureStore,
   NOTIFICATION_HEADER,
   PAYMENTS_HEADER,
   SUBSCRIBERS_HEADER,
@@ -37,6 +38,24 @@ interface Options {
   notification?: string;
   summary?: string;
   mask?: boolean;
+  indexBehindOk?: boolean;
+  indexWait: string;
+}
+
+/**
+ * The exposure index is written by the running server a moment after events are stored (and
+ * not at all while it is down, or while its index writes fail). Waits up to `waitMs` for
+ * the index's cursor to reach the event log's last event; returns how many events it is still
+ * behind (0 when caught up). An answer from an index that is behind may miss exposed subscribers.
+ */
+async function indexLag(store: ExposureStore, events: { lastSeq(): Promise<number> }, waitMs: number): Promise<number> {
+  const target = await events.lastSeq();
+  const until = Date.now() + waitMs;
+  for (;;) {
+    const behind = target - (await store.cursor());
+    if (behind <= 0 || Date.now() >= until) return Math.max(0, behind);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 
@@ -88,6 +107,8 @@ export function registerImpact(program: Command): void {
     .option('--notification <file>', 'notification export for customer care (.json for JSON, CSV otherwise)')
     .option('--summary <file>', 'summary for the regulator (JSON): counts per cell and per day, amount at risk')
     .option('--mask', 'mask IMSI, MSISDN and IMEI in every export')
+    .option('--index-behind-ok', 'answer from the exposure index even when it has not indexed every stored event (a warning, not an error)')
+    .option('--index-wait <seconds>', 'how long to wait for the server to index the events already stored', '10')
     .action(async (o: Options, cmd: Command) => {
       const cells = new Set(list(o.cells) ?? []);
       if (o.alerts) {
@@ -125,7 +146,16 @@ export function registerImpact(program: Command): void {
           const from = o.from ? parseWindowTime(o.from, '--from') : now - retentionMs(base);
           const to = o.to ? parseWindowTime(o.to, '--to') : now + 1;
           if (to <= from) throw usage('--to must be after --from');
-          const r = await impactFromStore(openExposureStore(base), { cells: [...cells], from, to }, riskPolicy(base));
+          const store = openExposureStore(base);
+          const wait = Number(o.indexWait);
+          if (!Number.isFinite(wait) || wait < 0 || wait > 3600) throw usage('--index-wait must be a number of seconds from 0 to 3600');
+          const behind = await indexLag(store, base.stores.events, wait * 1000);
+          if (behind > 0) {
+            const why = `the exposure index is ${behind} events behind the event log (the server indexes them; is it running?): the list may miss exposed subscribers`;
+            if (!o.indexBehindOk) throw new AppError('unavailable', 'subscribers.index_behind', `${why}. Start the server and run again, use --events with the events file, or pass --index-behind-ok`);
+            process.stderr.write(`warning: ${why}\n`);
+          }
+          const r = await impactFromStore(store, { cells: [...cells], from, to }, riskPolicy(base));
           await base.stores.audit.record({ action: 'subscribers.impact_export', actor: actor(), outcome: 'success', details: { cells: cells.size, subscribers: r.subscribers.length, identifiers: o.mask ? 'masked' : 'full' } });
           return r;
         });

@@ -5,6 +5,8 @@
  * exposure index through `GET /v1/impact` (curl) and the CLI on the same data directory.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { sqliteStores } from '../../src/adapters/sqlite/index.js';
+import { validateEvent, type FgEvent } from '../../src/events/index.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,6 +33,29 @@ function perCell(rows: Row[]): Record<string, string[]> {
   return Object.fromEntries(Object.entries(out).map(([c, s]) => [c, [...s].sort()]));
 }
 const sorted = (o: Record<string, string[]>): Record<string, string[]> => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, [...v].sort()]));
+
+describe('femtoguard impact on a data directory whose exposure index is behind its event log', () => {
+  it('fail/refuses, naming how far behind, instead of answering an incomplete list; ok/with --index-behind-ok answers with a warning', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fg-impact-behind-'));
+    // Events stored (as the server acknowledges them) but never indexed: no server ran.
+    const s = sqliteStores(join(dir, 'femtoguard.db'));
+    const events = [1, 2, 3].map((n): FgEvent => {
+      const v = validateEvent({ type: 'ue.attach', cellId: ROGUE_CELLS[0], imsi: `45008000000000${n}`, ts: Date.now() - 60_000, id: `b${n}` });
+      if (!v.ok) throw new Error('bad test event');
+      return v.event;
+    });
+    await s.events.append(events);
+    s.close();
+    const env = { ...process.env, FEMTOGUARD_DATA_DIR: dir };
+    const out = join(dir, 'subs.csv');
+    const r = await cli(['impact', '--cells', ROGUE_CELLS.join(','), '--out', out, '--index-wait', '0'], env);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/the exposure index is 3 events behind the event log/);
+    const ok = await cli(['impact', '--cells', ROGUE_CELLS.join(','), '--out', out, '--index-wait', '0', '--index-behind-ok'], env);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stderr).toMatch(/warning: the exposure index is 3 events behind/);
+  });
+});
 
 describe('femtoguard impact --events (offline)', () => {
   let alertsFile: string;
