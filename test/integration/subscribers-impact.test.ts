@@ -138,6 +138,8 @@ describe('femtoguard impact --events (offline)', () => {
     const cases: [string[], RegExp][] = [
       [['impact', '--events', EVENTS, '--out', join(work, 'x.csv')], /--cells ID,ID or --alerts/],
       [['impact', '--events', join(work, 'missing.ndjson'), '--cells', 'C', '--out', join(work, 'x.csv')], /cannot read events/],
+      [['impact', '--events', work, '--cells', 'C', '--out', join(work, 'x.csv')], /cannot read events .*: it is a directory, not a file/],
+      [['impact', '--events', EVENTS, '--alerts', work, '--out', join(work, 'x.csv')], /cannot read alerts .*: it is a directory, not a file/],
       [['impact', '--events', EVENTS, '--cells', 'C', '--from', '2025-08-04', '--to', '2025-08-03', '--out', join(work, 'x.csv')], /--to must be after --from/],
       [['impact', '--events', EVENTS, '--cells', 'C', '--from', 'yesterday', '--out', join(work, 'x.csv')], /--from must be YYYY-MM-DD/],
     ];
