@@ -50,3 +50,14 @@ export function requireTool(cmd: string, debianPackage: string): void {
 export function cli(args: readonly string[], env: NodeJS.ProcessEnv, input?: string): Promise<RunResult> {
   return run(process.execPath, ['--import', 'tsx', `${ROOT}test/helpers/cli-entry.ts`, ...args], { cwd: ROOT, env, ...(input !== undefined ? { input } : {}) });
 }
+
+/** Polls `f` every 100 ms until it gives a truthy value (returned), or fails after `ms` naming `what`. */
+export async function until<T>(what: string, f: () => Promise<T | null | undefined> | T | null | undefined, ms = 8000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -21,7 +21,7 @@ import {
   reenroll,
   run,
 } from '../helpers/est-client.js';
-import { requireTool } from '../helpers/run.js';
+import { requireTool, until } from '../helpers/run.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 let t: TestServer;
@@ -34,15 +34,6 @@ afterAll(async () => t?.stop());
 
 const audit = (action: string, subject: string) => t.srv.base.stores.audit.list({ action, subject });
 
-async function until<T>(what: string, f: () => Promise<T | null | undefined>, ms = 8000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The CRL as `openssl crl -text` prints it, once it lists `serialHex`. */
 async function crlListing(serialHex: string): Promise<string> {

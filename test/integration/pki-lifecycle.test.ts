@@ -14,7 +14,7 @@ import { fixedClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { buildCsr, CRL_REASONS, OID, parseCsr, toPem } from '../../src/pki/index.js';
 import { deviceCreateSchema } from '../../src/registry/index.js';
-import { run } from '../helpers/run.js';
+import { run, until } from '../helpers/run.js';
 
 const DAY = 86_400_000;
 // The server starts 100 days in the past: by real time its 90-day responder and 30-day TLS
@@ -41,15 +41,6 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-async function until<T>(what: string, f: () => Promise<T | null | undefined> | T | null | undefined, ms = 8000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** `openssl ocsp` against the server: its verdict on the response, and the response bytes. */
 async function ocsp(): Promise<{ out: string; resp: Buffer }> {
