@@ -111,6 +111,8 @@ export async function reconcileOnce(base: BaseContext, log: Logger): Promise<Rec
     certs: base.stores.certs,
     devicesInStatus: async (status, after, limit) => (await base.stores.devices.list({ status, after, limit })).map((d) => d.serial),
     applyStatus: (serial, from, to, actor) => base.revocation.applyStatus(serial, from, to, actor),
+    statusOf: async (serial) => (await base.stores.devices.get(serial))?.status ?? null,
+    liftHolds: (serial, actor) => base.revocation.applyStatus(serial, 'suspended', 'active', actor),
     audit: base.stores.audit,
     clock: base.clock,
   });

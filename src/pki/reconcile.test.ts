@@ -47,14 +47,37 @@ async function setup(devices: [string, DeviceStatus, number][]) {
     certs,
     devicesInStatus: async (status, after, limit) => (await devs.list({ status, after, limit })).map((d) => d.serial),
     applyStatus: (serial, from, to, actor) => revocation.applyStatus(serial, from, to, actor),
+    statusOf: async (serial) => (await devs.get(serial))?.status ?? null,
+    liftHolds: (serial, actor) => revocation.applyStatus(serial, 'suspended', 'active', actor),
     audit,
     clock,
   };
   const statusOf = async (device: string): Promise<[string, number | null][]> => (await certs.list({ deviceSerial: device })).map((c) => [c.status, c.reason]);
-  return { deps, certs, audit, emitted, statusOf };
+  /** What an operator's reactivation does: the status written, then the holds lifted (registry service). */
+  const reactivate = async (serial: string): Promise<void> => {
+    const at = clock.now().toISOString();
+    const d = await devs.get(serial);
+    if (!d) throw new Error('no device');
+    await devs.write([{ kind: 'update', device: { ...d, status: 'active' }, change: { serial, from: d.status, to: 'active', actor: 'op', reason: 'found', at } }], at);
+    await revocation.applyStatus(serial, 'suspended', 'active', 'op');
+  };
+  return { deps, certs, audit, emitted, statusOf, reactivate };
 }
 
 describe('reconcileRevocations', () => {
+  it('fail/a device reactivated after the page was read, before or during its repair, is not left on hold', async () => {
+    // Before: reactivated between the page read and the repair (the status is read again).
+    const a = await setup([['R1', 'suspended', 1]]);
+    const before: ReconcileDeps = { ...a.deps, devicesInStatus: async (st, after, limit) => { const page = await a.deps.devicesInStatus(st, after, limit); if (page.includes('R1')) await a.reactivate('R1'); return page; } };
+    expect((await reconcileRevocations(before)).repaired).toEqual([]);
+    expect(await a.statusOf('R1')).toEqual([['valid', null]]);
+    // During: reactivated while the hold was being written (its release ran before the hold landed).
+    const b = await setup([['R2', 'suspended', 1]]);
+    const during: ReconcileDeps = { ...b.deps, applyStatus: async (serial, from, to, actor) => { await b.reactivate(serial); return b.deps.applyStatus(serial, from, to, actor); } };
+    expect((await reconcileRevocations(during)).repaired).toEqual([]);
+    expect(await b.statusOf('R2')).toEqual([['valid', null]]);
+  });
+
   it('ok/valid certificates of suspended, lost and decommissioned devices get the reason their status implies; live ones are untouched', async () => {
     const { deps, audit, emitted, statusOf } = await setup([
       ['A', 'active', 1],

@@ -15,6 +15,10 @@ export interface ReconcileDeps {
   devicesInStatus: DevicesInStatus;
   /** The revocation service's registry port: revokes (or holds) the device's valid certificates, audits, emits. */
   applyStatus(serial: string, from: null, to: RevokingStatus, actor: string): Promise<number>;
+  /** The device's status now (null: no such device): re-read around the repair, see reconcileDevice. */
+  statusOf(serial: string): Promise<string | null>;
+  /** Lifts the holds of a device reactivated while its repair ran (the registry's own suspended → active step). */
+  liftHolds(serial: string, actor: string): Promise<number>;
   audit: AuditSink;
   clock: Clock;
 }
@@ -66,7 +70,16 @@ async function reconcileDevice(deps: ReconcileDeps, serial: string, status: Revo
     // Cheap check first: most devices in these statuses have nothing left to do.
     const valid = await deps.certs.list({ deviceSerial: serial, status: 'valid', limit: 1 });
     if (valid.length === 0) return;
+    // The page of serials was read a moment ago: an operator may have reactivated the device
+    // since. Its status is read again before the repair, and once more after it: a hold placed
+    // on a device that became active meanwhile is lifted at once (its reactivation lifted the
+    // holds it saw, not this one), so no interleaving leaves an active device on hold.
+    if ((await deps.statusOf(serial)) !== status) return;
     const certificates = await deps.applyStatus(serial, null, status, RECONCILE_ACTOR);
+    if (status === 'suspended' && (await deps.statusOf(serial)) === 'active') {
+      await deps.liftHolds(serial, RECONCILE_ACTOR);
+      return;
+    }
     if (certificates > 0) result.repaired.push({ serial, status, certificates });
   } catch (e) {
     result.failed.push({ serial, status, code: safeCode(e) });
