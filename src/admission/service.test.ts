@@ -176,13 +176,18 @@ describe('admission service: events of refusals whose identity no certificate pr
 });
 
 describe('admission service: the gateway ts is the event time, never the decision clock', () => {
-  it('fail/a ts past admission.maxClockSkewMs, ahead or behind, is refused naming ts; nothing is decided', async () => {
+  it('ok/a ts past admission.maxClockSkewMs, ahead or behind, is decided now and recorded at the server clock; fail/a late down still ends the session (no single-session refusal after it)', async () => {
     const { m, admission, fp } = await setup();
     for (const at of [new Date(NOW.getTime() + 2 * 86_400_000), new Date('2000-01-01T00:00:00Z'), new Date(NOW.getTime() + 300_001)]) {
-      await expect(admission.admitGatewaySession({ phase: 'up', certFingerprint: fp, sourceIp: '175.198.195.7', at })).rejects.toMatchObject({ kind: 'invalid', message: expect.stringMatching(/^ts: .*admission\.maxClockSkewMs/) as unknown });
+      const d = await admission.admitGatewaySession({ phase: 'up', certFingerprint: fp, sourceIp: '175.198.195.7', sessionId: 'ike-1', at });
+      expect(d.at).toBe(NOW.toISOString());
+      expect(m.events.at(-1)).toMatchObject({ type: 'femto.session', phase: 'up', ts: NOW.toISOString() });
     }
-    expect(m.writes).toEqual([]);
-    expect(admission.sessions.size).toBe(0);
+    // The gateway's down arrives ten minutes late: it still ends the session.
+    await admission.admitGatewaySession({ phase: 'down', certFingerprint: fp, sourceIp: '175.198.195.7', sessionId: 'ike-1', at: new Date(NOW.getTime() - 600_000) });
+    expect(m.events.at(-1)).toMatchObject({ type: 'femto.session', phase: 'down', ts: NOW.toISOString() });
+    const next = await admission.admitGatewaySession({ phase: 'up', certFingerprint: fp, sourceIp: '175.198.195.8', sessionId: 'ike-2' });
+    expect(next).toMatchObject({ decision: 'admit' });
   });
 
   it('fail/a ts ahead within the skew neither evicts the live session nor decides later: single-session holds; the event carries the ts', async () => {

@@ -178,18 +178,26 @@ export function createAdmission(deps: AdmissionDeps) {
     return sessions.touch(d.serial, sourceIp, via, nowMs, extra);
   }
 
+  let skewLoggedAt = -Infinity;
+
   /**
-   * The event time a gateway reported (`ts`), checked against the server clock: one further
-   * than `admission.maxClockSkewMs` is refused (400), naming the field.
+   * The event time of what a gateway reported: its `ts` when within `admission.maxClockSkewMs`
+   * of the server clock, else the server's time (logged at most once a minute). Not refused: a
+   * `down` delivered late (the gateway could not reach femtoguard for a while) must still end
+   * the session, or the unit's next session is refused as a second one and detection takes it
+   * for a clone; and an event dated far off would be judged out of its time (a future one
+   * blinds live detection, an old one is dropped as too old). Decisions never use it.
    */
   function eventTime(reported: Date | undefined, now: Date): string {
     if (reported === undefined) return now.toISOString();
     const off = reported.getTime() - now.getTime();
     if (Number.isNaN(off)) throw new AppError('invalid', 'request.invalid', 'ts: not a valid time');
-    if (Math.abs(off) > config.maxClockSkewMs) {
-      throw new AppError('invalid', 'request.invalid', `ts: ${reported.toISOString()} is ${Math.round(Math.abs(off) / 1000)} s ${off > 0 ? 'ahead of' : 'behind'} the server clock; at most ${config.maxClockSkewMs / 1000} s allowed (admission.maxClockSkewMs)`);
+    if (Math.abs(off) <= config.maxClockSkewMs) return reported.toISOString();
+    if (now.getTime() - skewLoggedAt >= 60_000) {
+      skewLoggedAt = now.getTime();
+      deps.logger.warn({ ts: reported.toISOString(), offSeconds: Math.round(off / 1000), maxClockSkewMs: config.maxClockSkewMs }, "a gateway's ts is off the server clock by more than admission.maxClockSkewMs: the event is recorded at the server's time");
     }
-    return reported.toISOString();
+    return now.toISOString();
   }
 
   const actorOf = (d: Decision): string => (d.serial ? `device:${d.serial}` : 'anonymous');

@@ -5,7 +5,7 @@
  *   must not reach detection under that serial (it used to publish a femto.session that
  *   credential-shared answered by suspending the real device);
  * - the gateway's `ts` is the event time only: the decision runs at the server clock, and a
- *   `ts` further than admission.maxClockSkewMs from it is a 400 naming `ts`;
+ *   `ts` further than admission.maxClockSkewMs from it is recorded at the server's time;
  * - a location check enforced as deny cannot be passed with a huge claimed accuracy, no fix or
  *   scan at all, or a scan padded with repeats of one expected neighbour.
  */
@@ -83,26 +83,27 @@ describe('an identity no certificate proved never reaches detection as that iden
 });
 
 describe('the gateway ts is the event time, never the decision clock', () => {
-  it('fail/a ts two days ahead, or in 2000, is a 400 naming ts and decides nothing; the live session stays', async () => {
-    const dev = await activeDevice(t, 'REV-TS', { ipPrefixes: [] });
-    const fp = fingerprintOf(dev);
+  // One unit per probe: a second session of a proven identity from another address is what
+  // credential-shared raises on, and its quarantine would answer the next probe cert-revoked.
+  const probe = async (serial: string, ts: string | number) => {
+    const dev = await activeDevice(t, serial, { ipPrefixes: [] });
     expect((await checkinAs(t, current, dev, {}, '127.0.0.5')).status).toBe(200);
-    const before = (await decisions(t, 'REV-TS')).length;
-    for (const ts of [Date.now() + 2 * 86_400_000, '2000-01-01T00:00:00Z']) {
-      const r = await segw({ phase: 'up', serial: 'REV-TS', sourceIp: '127.0.0.6', certFingerprint: fp, sessionId: `g-${String(ts)}`, ts });
-      expect(r.status, r.body).toBe(400);
-      expect(JSON.parse(r.body)).toMatchObject({ detail: expect.stringMatching(/^ts: .* (ahead of|behind) the server clock; at most 300 s allowed \(admission\.maxClockSkewMs\)/) as unknown });
-    }
-    expect(await decisions(t, 'REV-TS')).toHaveLength(before);
-    // within the skew: decided now, so the live session of 127.0.0.5 still holds the identity
-    const ts = new Date(Date.now() + 240_000).toISOString();
-    const ok = await segw({ phase: 'up', serial: 'REV-TS', sourceIp: '127.0.0.6', certFingerprint: fp, sessionId: 'g-in-skew', ts });
-    expect(ok.status, ok.body).toBe(200);
-    const a = JSON.parse(ok.body) as { decision: string; reason: string; at: string };
+    const r = await segw({ phase: 'up', serial, sourceIp: '127.0.0.6', certFingerprint: fingerprintOf(dev), sessionId: `g-${serial}`, ts });
+    expect(r.status, r.body).toBe(200);
+    const a = JSON.parse(r.body) as { decision: string; reason: string; at: string };
+    // decided now: the live session of 127.0.0.5 still holds the identity
     expect(a).toMatchObject({ decision: 'deny', reason: 'single-session' });
     expect(Math.abs(Date.parse(a.at) - Date.now())).toBeLessThan(60_000);
-    expect((await eventsOf('REV-TS')).find((e) => e.type === 'femto.session' && e.sessionId === 'g-in-skew')).toMatchObject({ ts });
-    expect((await checkinAs(t, current, dev, {}, '127.0.0.5')).status).toBe(200);
+    return (await eventsOf(serial)).find((e) => e.type === 'femto.session' && e.sessionId === `g-${serial}`) as { ts: string } | undefined;
+  };
+
+  it('fail/a ts two days ahead, or in 2000, is decided now and recorded at the server clock; ok/one within the skew is the event time', async () => {
+    for (const [serial, ts] of [['REV-TS1', Date.now() + 2 * 86_400_000], ['REV-TS2', '2000-01-01T00:00:00Z']] as const) {
+      const e = await probe(serial, ts);
+      expect(Math.abs(Date.parse(e?.ts ?? '') - Date.now()), serial).toBeLessThan(60_000);
+    }
+    const ts = new Date(Date.now() + 240_000).toISOString();
+    expect(await probe('REV-TS3', ts)).toMatchObject({ ts });
   });
 });
 
