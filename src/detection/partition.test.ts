@@ -136,6 +136,18 @@ describe('CellFlags', () => {
     expect(f.get('episode')).toEqual({ t: 400, last: 400, rules: new Set(['ims-downgrade']) });
     expect(f.get('fresh')).toEqual({ t: 5, last: 6, rules: new Set(['location-mismatch']) });
   });
+
+  it('ok/a stored episode that began after the rebuilt one lapsed replaces it whole, as a server that kept running holds it', () => {
+    const restored = new CellFlags(100);
+    restored.flag('c', 0, 'unregistered-device'); // the warm-up rebuilt the old episode
+    restored.restore({ cellId: 'c', t: 600, last: 650, rules: ['subscriber-surge'] });
+    const kept = new CellFlags(100);
+    kept.flag('c', 0, 'unregistered-device');
+    kept.flag('c', 600, 'subscriber-surge');
+    kept.flag('c', 650, 'subscriber-surge');
+    expect(restored.get('c')).toEqual(kept.get('c'));
+    expect(restored.get('c')).toEqual({ t: 600, last: 650, rules: new Set(['subscriber-surge']) });
+  });
 });
 
 describe('AlertBook.merge', () => {

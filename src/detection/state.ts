@@ -501,15 +501,21 @@ export class CellFlags {
    * it counts were processed, so it holds at least what replaying the recent ones rebuilt: when
    * it is of the same episode as the rebuilt one and no older, it replaces it (its first time
    * and rules are the whole episode's; any rule only the rebuilt one has is kept, after).
-   * A rebuilt flag newer than the stored one (events the store had not seen) is left alone,
-   * and so is a stored flag of a lapsed earlier episode.
+   * A stored episode that began after the rebuilt one lapsed replaces it whole. A rebuilt
+   * flag newer than the stored one (events the store had not seen) is left alone.
    */
   restore(r: CellFlagRecord): void {
     const f = this.flags.get(r.cellId);
-    if (f && (r.last < f.last || f.t - r.last > this.retentionMs)) return;
+    if (f && r.last < f.last) return;
+    // A stored episode that began more than the retention after the rebuilt one's latest flag
+    // is a later episode: the rebuilt one had lapsed before it, so nothing of it carries over.
+    if (!f || r.t - f.last > this.retentionMs) {
+      this.flags.set(r.cellId, { t: r.t, last: r.last, rules: new Set(r.rules) });
+      return;
+    }
     const rules = new Set(r.rules);
-    if (f) for (const x of f.rules) rules.add(x);
-    this.flags.set(r.cellId, { t: f ? Math.min(f.t, r.t) : r.t, last: r.last, rules });
+    for (const x of f.rules) rules.add(x);
+    this.flags.set(r.cellId, { t: Math.min(f.t, r.t), last: r.last, rules });
   }
 
   /** Forgets the cells whose latest flag is older than `before` (the engine's expiry: see `flagRetentionMs`). */
