@@ -326,6 +326,21 @@ describe('live detection: alerts over months (bounded book, store that folds)', 
       await b.shutdown();
     });
 
+    it('ok/after a long stop, acknowledged events still pending are judged with the history before them (the warm-up reaches back from them, not from now)', async () => {
+      const path = await withHomeCell();
+      const a = await server(path, 0);
+      const [attach, payment] = victim(10, 5);
+      await a.ingest(rogue(0, 'r0'), attach as FgEvent);
+      // Acknowledged (stored) but not processed before the server went down.
+      await a.stores.events.append([payment as FgEvent]);
+      await a.shutdown();
+      // Ten hours later: the attach is outside "now - dedupWindowMs", not outside the payment's.
+      const b = await server(path, 10 * 60);
+      await b.live.flush();
+      expect((await exposures(b.stores)).map((x) => x.txId)).toEqual(['tx5']);
+      await b.shutdown();
+    });
+
     it('fail/a flag that lapsed while the server was down is not restored', async () => {
       const path = await withHomeCell();
       const a = await server(path, 0);

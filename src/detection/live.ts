@@ -337,7 +337,13 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
       // Warm-up: rebuild windows from recent history without re-raising anything.
       const cursor = await events.getCursor(CURSOR);
       cursorSeq = savedSeq = cursor;
-      const from = await events.firstSeqAtOrAfter(clock.now().getTime() - config.dedupWindowMs);
+      // The windows the events after the cursor are judged in reach back dedupWindowMs from
+      // those events, not from now: after a long stop with acknowledged events still pending,
+      // the warm-up starts from the first of them (else a payment among them would lose the
+      // attach that exposed it).
+      const pending = (await events.readSince(cursor, 1))[0];
+      const reference = Math.min(clock.now().getTime(), pending ? pending.event.t - deps.liveMaxOutOfOrderMs : Infinity);
+      const from = await events.firstSeqAtOrAfter(reference - config.dedupWindowMs);
       let seq = Math.min(from - 1, cursor);
       muted = true;
       while (seq < cursor) {
