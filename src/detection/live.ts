@@ -60,8 +60,9 @@ const CURSOR = 'detection';
 
 /**
  * The live side of detection: the same engine as `femtoguard detect`, fed from the event
- * bus. On start it rebuilds its windows by replaying the last `dedupWindowMs` of stored
- * events silently, then processes everything after its saved cursor (events acknowledged
+ * bus. On start it rebuilds its windows by replaying silently the `dedupWindowMs` of stored
+ * events before the first one it has not processed (or before now), takes its cell flags
+ * back from the store, then processes everything after its saved cursor (events acknowledged
  * before a crash included) for real. Its memory follows the live entities: the engine's alert
  * book is bounded by `config.alertRetention`, and nothing here is kept per alert.
  */
