@@ -60,6 +60,19 @@ describe('GET /v1/alerts/stream', () => {
     expect(hub.size).toBe(0);
   });
 
+  it('ok/a server shutting down ends its open streams: close() returns without waiting for the clients to leave', async () => {
+    const { url, token, hub } = await server(() => Promise.resolve());
+    const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    const o = opened.pop();
+    if (!o) throw new Error('no server');
+    // Without the preClose hook close() waits for the client, which never leaves: the race fails.
+    await Promise.race([o.app.close(), sleep(20 * PING_MS).then(() => Promise.reject(new Error('close() waited for the open stream')))]);
+    o.stores.close();
+    await res.text();
+    expect(hub.size).toBe(0);
+  });
+
   it('fail/a client that leaves while its token is being looked up leaves no subscription and no timer', async () => {
     let slow = true;
     const { url, token, hub } = await server(() => (slow ? sleep(300) : Promise.resolve()));

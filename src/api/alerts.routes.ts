@@ -42,6 +42,11 @@ export function registerAlertRoutes(app: FastifyInstance, deps: { alerts: AlertS
   const { alerts, holds, hub, tokens, audit } = deps;
   const read = { preHandler: requirePermission(tokens, 'alerts:read') };
   const write = { preHandler: requirePermission(tokens, 'alerts:write') };
+  /** the open alert streams' close functions: a closing server ends them (else it waits for their clients forever) */
+  const streams = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const close of [...streams]) close();
+  });
 
   app.get('/v1/alerts', read, async (req) => {
     const { limit, since, ...f } = parseWith(listQuery, req.query, 'query');
@@ -73,10 +78,12 @@ export function registerAlertRoutes(app: FastifyInstance, deps: { alerts: AlertS
     const close = (): void => {
       if (!open) return;
       open = false;
+      streams.delete(close);
       clearInterval(ping);
       off();
       if (!res.writableEnded) res.end();
     };
+    streams.add(close);
     const ping = setInterval(() => {
       // The last check has not answered within a whole interval: fail closed (the client
       // reconnects and is checked again) rather than stream on unchecked.
