@@ -139,10 +139,6 @@ export async function startServer(config: Config, opts: { logger: Logger; env?: 
     await reconcileOnce(base, log).catch((e: unknown) => log.error({ err: String(e) }, 'reconcile at start failed; retrying on the timer'));
     closers.push(startReconcile(base, log, config.pki.reconcileIntervalMs));
 
-    let adminToken: string | null = null;
-    if ((await stores.tokens.list()).length === 0) {
-      adminToken = (await base.tokens.create('admin', 'system', 'initial admin token')).token;
-    }
 
     const { app: tls, renewal: tlsTarget } = await buildTlsServer(config, ca, log, clock);
     closers.push(() => tls.close());
@@ -159,6 +155,12 @@ export async function startServer(config: Config, opts: { logger: Logger; env?: 
       if (stop) closers.push(stop);
     }
     closers.push(renewal.start(config.pki.renewalCheckIntervalMs));
+    // Last, once every listener is up: a start that fails before (a port taken) must not spend
+    // the initial admin token, which is shown only by the start that creates it.
+    let adminToken: string | null = null;
+    if ((await stores.tokens.list()).length === 0) {
+      adminToken = (await base.tokens.create('admin', 'system', 'initial admin token')).token;
+    }
     let stopped = false;
     return {
       base,

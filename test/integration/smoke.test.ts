@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, requireTool, run } from '../helpers/run.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer } from '../../src/app/index.js';
+import { loadConfig } from '../../src/config/index.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { startTestServer, TEST_PASSPHRASE, type TestServer } from '../helpers/server.js';
 
 let t: TestServer;
 beforeAll(async () => {
@@ -29,5 +36,25 @@ describe('server and CLI', async () => {
     const body = JSON.parse(r.stdout) as { items: { serial: string; cellIds: string[]; status: string }[]; total: number };
     expect(body.total).toBe(1);
     expect(body.items[0]).toMatchObject({ serial: 'SMOKE1', cellIds: ['45008-1', '45008-2'], status: 'provisioned' });
+  });
+});
+
+describe('first start', () => {
+  it('fail/a first start that cannot listen (a port taken) does not spend the initial admin token: the next start shows it', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as AddressInfo).port;
+    const dataDir = mkdtempSync(join(tmpdir(), 'fg-first-'));
+    const env = { ...process.env, FEMTOGUARD_CA_PASSPHRASE: TEST_PASSPHRASE, FEMTOGUARD_DATA_DIR: dataDir };
+    const config = (https: string) => loadConfig({ env: {}, flags: { dataDir, http: '127.0.0.1:0', https, logLevel: 'silent' } });
+    try {
+      await expect(startServer(config(`127.0.0.1:${port}`), { logger: silentLogger(), env })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+      const srv = await startServer(config('127.0.0.1:0'), { logger: silentLogger(), env });
+      expect(srv.adminToken).toMatch(/\S{20,}/);
+      await srv.stop();
+    } finally {
+      taken.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
