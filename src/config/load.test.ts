@@ -35,6 +35,11 @@ describe('config', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
     writeFileSync(join(dir, 'u.json'), JSON.stringify({ colour: 'red' }));
     expect(() => loadConfig({ file: join(dir, 'u.json'), env: {} })).toThrow(/colour/);
+    // A misspelt key inside a section too: it would leave the setting it meant at its default.
+    for (const [section, key] of [['alerts', 'includeIdentifier'], ['est', 'maxFailedAtempts'], ['api', 'maxBody'], ['live', 'quietFlush'], ['events', 'retention'], ['ca', 'nam'], ['ocsp', 'next'], ['crl', 'next']]) {
+      writeFileSync(join(dir, 'n.json'), JSON.stringify({ [section as string]: { [key as string]: 1 } }));
+      expect(() => loadConfig({ file: join(dir, 'n.json'), env: {} }), `${section}.${key}`).toThrow(new RegExp(`${section}.*${key}|${key}.*${section}`));
+    }
     writeFileSync(join(dir, 'm.json'), '{ not json');
     expect(() => loadConfig({ file: join(dir, 'm.json'), env: {} })).toThrow(/is not a JSON object/);
     expect(() => loadConfig({ file: join(dir, 'missing.json'), env: {} })).toThrow(/cannot read config file/);

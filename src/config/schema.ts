@@ -42,6 +42,7 @@ export const configSchema = z
         /** Device certificate lifetime. Short by design: a lost unit's credential dies with it. */
         deviceValidityDays: z.number().int().min(1).max(365, 'device certificates above one year are refused').default(30),
       })
+      .strict()
       .prefault({}),
     /** Background upkeep of the PKI while the server runs (docs/operations.md). */
     pki: z
@@ -64,11 +65,13 @@ export const configSchema = z
         /** nextUpdate of OCSP responses: security gateways cache a response until then. */
         nextUpdateSeconds: z.number().int().min(10).max(7 * 86400).default(300),
       })
+      .strict()
       .prefault({}),
     crl: z
       .object({
         nextUpdateHours: z.number().int().min(1).max(24 * 7).default(24),
       })
+      .strict()
       .prefault({}),
     est: z
       .object({
@@ -77,6 +80,7 @@ export const configSchema = z
         attemptWindowSeconds: z.number().int().min(1).max(86400).default(900),
         maxBodyBytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
       })
+      .strict()
       .prefault({}),
     api: z
       .object({
@@ -85,6 +89,7 @@ export const configSchema = z
         /** every other route (JSON requests) */
         maxJsonBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
       })
+      .strict()
       .prefault({}),
     /** Detection thresholds and responses (docs/detection.md). */
     detection: detectionConfigSchema,
@@ -104,6 +109,7 @@ export const configSchema = z
         /** the live alert stream sends a keep-alive this often and checks its token again then (a revoked token's stream is closed) */
         streamPingMs: z.number().int().min(100).max(300_000).default(15_000),
       })
+      .strict()
       .prefault({}),
     /** Live detection: a short reorder horizon so alerts do not wait. */
     live: z
@@ -114,9 +120,10 @@ export const configSchema = z
         /** events dated further ahead of the server clock are refused at ingestion and not given to live detection */
         maxFutureMs: z.number().int().min(1_000).max(86_400_000).default(300_000),
       })
+      .strict()
       .prefault({}),
     /** Retention of the stored event log (investigators needed 13 months). */
-    events: z.object({ retentionDays: z.number().int().min(1).max(3650).default(400) }).prefault({}),
+    events: z.object({ retentionDays: z.number().int().min(1).max(3650).default(400) }).strict().prefault({}),
     /** Admission: mutual-TLS check-in policy and gateway address rotation (docs/admission.md). */
     admission: admissionConfigSchema,
     /** strongSwan SeGW bridge over VICI (docs/segw.md): session events in, live teardown out. */
@@ -128,6 +135,7 @@ export const configSchema = z
       })
       .strict()
       .refine((s) => !s.enabled || s.vici !== undefined, { message: 'segw.enabled needs segw.vici (the path of charon\'s VICI socket)', path: ['vici'] })
+      .strict()
       .prefault({}),
     /** How often the server looks for revocations made by other processes (CLI, other nodes). */
     changePollMs: z.number().int().min(50).max(60_000).default(250),
