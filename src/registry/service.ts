@@ -198,11 +198,18 @@ export function createRegistry(deps: RegistryDeps) {
           writes.push({ kind: 'update', device, change });
           result.updated++;
         }
-        await store.write(writes, at);
+        const { conflicts } = await store.write(writes, at);
+        // A row whose device changed status since it was read (another process) is not written:
+        // the file was judged against a status that no longer holds.
+        const conflicted = new Set(conflicts);
+        for (const serial of conflicts) {
+          result.updated--;
+          addError(seen.get(serial) ?? 0, `device ${serial} changed status while the file was imported; row skipped (import it again)`);
+        }
         // One failed revocation must not skip the rows after it: each is tried, and a failure
         // is reported on its line (the status stands; reconcile retries the certificates).
         for (const w of writes) {
-          if (w.kind !== 'update' || !w.change) continue;
+          if (w.kind !== 'update' || !w.change || conflicted.has(w.device.serial)) continue;
           result.statusChanges++;
           try {
             result.certificatesRevoked += await afterStatusChange(w.change);

@@ -37,8 +37,13 @@ export interface DeviceStore {
   getMany(serials: readonly string[]): Promise<Map<string, Device>>;
   list(filter: DeviceFilter): Promise<Device[]>;
   count(filter: Omit<DeviceFilter, 'after' | 'limit'>): Promise<number>;
-  /** Applies inserts and updates atomically (one transaction), with their history rows. */
-  write(writes: readonly DeviceWrite[], at: string): Promise<void>;
+  /**
+   * Applies inserts and updates atomically (one transaction), with their history rows. An
+   * update without a status change leaves the stored status as it is; one with a change is a
+   * compare-and-set from `change.from`: when the status is no longer that (another process
+   * changed it since it was read), the row is not written and its serial is in `conflicts`.
+   */
+  write(writes: readonly DeviceWrite[], at: string): Promise<{ conflicts: string[] }>;
   /**
    * Compare-and-set of the status: fails (returns null) if the current status is not
    * `from`, so two concurrent changes cannot both win. Records the history row.

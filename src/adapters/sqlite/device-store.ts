@@ -48,10 +48,12 @@ export function sqliteDeviceStore(db: SqliteDb): DeviceStore {
     `INSERT INTO devices (serial, status, cell_ids, site_lat, site_lon, site_radius_m, ip_prefixes, expected_neighbors, cert_fingerprints, owner, created_at, updated_at)
      VALUES (@serial, @status, @cellIds, @siteLat, @siteLon, @siteRadiusM, @ipPrefixes, @expectedNeighbors, @certFingerprints, @owner, @at, @at)`,
   );
-  const update = db.prepare(
-    `UPDATE devices SET status=@status, cell_ids=@cellIds, site_lat=@siteLat, site_lon=@siteLon, site_radius_m=@siteRadiusM, ip_prefixes=@ipPrefixes,
-       expected_neighbors=@expectedNeighbors, cert_fingerprints=@certFingerprints, owner=@owner, updated_at=@at WHERE serial=@serial`,
-  );
+  // A data-only update never writes the status (a status change committed meanwhile by another
+  // process stands); one with a status change is a compare-and-set on the status it was read with.
+  const DATA = `cell_ids=@cellIds, site_lat=@siteLat, site_lon=@siteLon, site_radius_m=@siteRadiusM, ip_prefixes=@ipPrefixes,
+       expected_neighbors=@expectedNeighbors, cert_fingerprints=@certFingerprints, owner=@owner, updated_at=@at`;
+  const updateData = db.prepare(`UPDATE devices SET ${DATA} WHERE serial=@serial`);
+  const updateStatus = db.prepare(`UPDATE devices SET status=@status, ${DATA} WHERE serial=@serial AND status=@from`);
   // The change feed, polled by live detection and the SeGW watcher (index devices_updated_serial).
   const changedPage = db.prepare('SELECT * FROM devices WHERE (updated_at, serial) > (?, ?) ORDER BY updated_at, serial LIMIT ?');
   const cas = db.prepare('UPDATE devices SET status = ?, updated_at = ? WHERE serial = ? AND status = ?');
@@ -75,12 +77,18 @@ export function sqliteDeviceStore(db: SqliteDb): DeviceStore {
     hist.run(c.serial, c.from, c.to, c.actor, c.reason, c.at);
   };
 
-  const writeAll = db.transaction((writes: readonly DeviceWrite[], at: string) => {
+  const writeAll = db.transaction((writes: readonly DeviceWrite[], at: string): string[] => {
+    const conflicts: string[] = [];
     for (const w of writes) {
       if (w.kind === 'insert') insert.run(params(w.device, at));
-      else update.run(params(w.device, at));
+      else if (!w.change) updateData.run(params(w.device, at));
+      else if (updateStatus.run({ ...params(w.device, at), from: w.change.from }).changes !== 1) {
+        conflicts.push(w.device.serial);
+        continue;
+      }
       if (w.change) addHistory(w.change);
     }
+    return conflicts;
   });
   const setStatusTx = db.transaction((c: StatusChange & { from: DeviceStatus }) => {
     const r = cas.run(c.to, c.at, c.serial, c.from);
@@ -114,8 +122,7 @@ export function sqliteDeviceStore(db: SqliteDb): DeviceStore {
       return Promise.resolve(r.n);
     },
     write(writes, at) {
-      writeAll.immediate(writes, at);
-      return Promise.resolve();
+      return Promise.resolve({ conflicts: writeAll.immediate(writes, at) });
     },
     setStatus(c) {
       if (!setStatusTx.immediate(c)) return Promise.resolve(null);
