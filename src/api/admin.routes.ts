@@ -13,6 +13,7 @@ const auditQuery = z.strictObject({
   subject: z.string().max(200).optional(),
   outcome: z.enum(['success', 'denied', 'failure']).optional(),
   afterId: z.coerce.number().int().min(0).optional(),
+  beforeId: z.coerce.number().int().min(1).optional(),
   limit: z.coerce.number().int().min(1).max(10_000).default(100),
 });
 const tokenBody = z.strictObject({ role: z.enum(ROLES), label: z.string().max(200).optional() });

@@ -28,8 +28,10 @@ export interface AuditFilter {
   action?: string | undefined;
   subject?: string | undefined;
   outcome?: AuditOutcome | undefined;
-  /** only events with id greater than this (cursor) */
+  /** only events with id greater than this, oldest first (a follower reading forward from its cursor) */
   afterId?: number | undefined;
+  /** only events with id less than this, newest first (paging back from the newest) */
+  beforeId?: number | undefined;
   limit?: number | undefined;
 }
 

@@ -28,7 +28,11 @@ export function sqliteAuditStore(db: SqliteDb): AuditStore {
       if (f.subject) (where.push('subject = ?'), args.push(f.subject));
       if (f.outcome) (where.push('outcome = ?'), args.push(f.outcome));
       if (f.afterId !== undefined) (where.push('id > ?'), args.push(f.afterId));
-      const sql = `SELECT * FROM audit_events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`;
+      if (f.beforeId !== undefined) (where.push('id < ?'), args.push(f.beforeId));
+      // Newest first, except after a cursor: then the events that follow it, oldest first, so a
+      // follower paging forward with the last id it read misses none.
+      const order = f.afterId !== undefined ? 'ASC' : 'DESC';
+      const sql = `SELECT * FROM audit_events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id ${order} LIMIT ?`;
       args.push(Math.min(f.limit ?? 100, 10_000));
       const rows = db.prepare(sql).all(...args) as Row[];
       return Promise.resolve(rows.map((r) => ({ ...r, details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : null })));
