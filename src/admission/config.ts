@@ -96,7 +96,14 @@ export const admissionConfigSchema = z
     rotation: z
       .object({
         /** gateway addresses (`host:port`), each served by its own TLS listener; empty = no rotation */
-        pool: z.array(z.string().regex(HOST_PORT, 'expected HOST:PORT, e.g. 127.0.0.2:9443')).max(64).default([]),
+        // With two addresses the one just retired is announced as next at once (and admits
+        // again): a seized unit holding it would never go stale. Three is the least that works.
+        pool: z
+          .array(z.string().regex(HOST_PORT, 'expected HOST:PORT, e.g. 127.0.0.2:9443'))
+          .max(64)
+          .refine((p) => p.length === 0 || p.length >= 3, 'a rotation pool needs at least 3 addresses (with 2, the retired one is announced as next at once and never goes stale)')
+          .refine((p) => new Set(p).size === p.length, 'each address may appear once in the pool')
+          .default([]),
         intervalSeconds: z.number().int().min(1).max(365 * 86_400).default(86_400),
         /** a retired address keeps answering this long, then every connection to it is stale */
         graceSeconds: z.number().int().min(0).max(30 * 86_400).default(3_600),

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AuditEventInput } from '../audit-log/index.js';
 import { fixedClock } from '../core/clock.js';
 import { createGatewayRotation, endpointOf, nextEpoch, normalizeEndpoint } from './rotation.js';
+import { admissionConfigSchema } from './config.js';
 import type { GatewayRotationStore, RotationEpoch } from './store.js';
 
 const POOL = ['127.0.0.2:9443', '127.0.0.3:9443', '127.0.0.4:9443'];
@@ -111,5 +112,21 @@ describe('gateway rotation', () => {
     expect(endpointOf('::ffff:127.0.0.2', 9443)).toBe('127.0.0.2:9443');
     expect(endpointOf('2001:DB8::1', 443)).toBe('[2001:db8::1]:443');
     expect(normalizeEndpoint('[2001:DB8::1]:443')).toBe('[2001:db8::1]:443');
+  });
+});
+
+describe('rotation config', () => {
+  const parse = (pool: string[]) => admissionConfigSchema.safeParse({ rotation: { pool } });
+  it('ok/no pool (no rotation), or three addresses and more', () => {
+    expect(parse([]).success).toBe(true);
+    expect(parse(POOL).success).toBe(true);
+  });
+  it('fail/a pool of one or two addresses, or one address twice, is refused with why', () => {
+    for (const pool of [POOL.slice(0, 1), POOL.slice(0, 2)]) {
+      const r = parse(pool);
+      expect(r.success).toBe(false);
+      expect(r.error?.issues[0]?.message).toMatch(/at least 3 addresses/);
+    }
+    expect(parse([...POOL, POOL[0] as string]).error?.issues[0]?.message).toMatch(/each address may appear once/);
   });
 });
