@@ -25,6 +25,13 @@ describe('config', () => {
     expect(publicBaseUrl(c)).toBe('http://127.0.0.2:2000');
   });
 
+  it('ok/an environment value made of digits stays text where the setting is text', () => {
+    const c = loadConfig({ env: { FEMTOGUARD_CA_NAME: '12345', FEMTOGUARD_DATA_DIR: '2026', FEMTOGUARD_DEVICE_VALIDITY_DAYS: '30' } });
+    expect(c.ca.name).toBe('12345');
+    expect(c.dataDir).toMatch(/2026$/);
+    expect(c.ca.deviceValidityDays).toBe(30);
+  });
+
   it('fail/device certificates above one year are refused', () => {
     expect(() => loadConfig({ env: { FEMTOGUARD_DEVICE_VALIDITY_DAYS: '3650' } })).toThrow(/ca.deviceValidityDays: device certificates above one year are refused/);
   });

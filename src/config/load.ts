@@ -21,6 +21,9 @@ const ENV_MAP: Readonly<Record<string, string>> = {
   FEMTOGUARD_PKI_RENEWAL_CHECK_INTERVAL_MS: 'pki.renewalCheckIntervalMs',
 };
 
+/** Settings that are text even when made of digits (a data directory `2026`, a CA named `12345`). */
+const TEXT_PATHS = new Set(['dataDir', 'http', 'https', 'revocation', 'publicUrl', 'logLevel', 'ca.keyAlgorithm', 'ca.name']);
+
 type Obj = Record<string, unknown>;
 
 function setPath(target: Obj, dotted: string, value: unknown): void {
@@ -52,7 +55,7 @@ function envLayer(env: NodeJS.ProcessEnv): Obj {
   for (const [name, path] of Object.entries(ENV_MAP)) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
-    setPath(out, path, /^\d+$/.test(raw) && !['http', 'https', 'revocation'].includes(path) ? Number(raw) : raw);
+    setPath(out, path, /^\d+$/.test(raw) && !TEXT_PATHS.has(path) ? Number(raw) : raw);
   }
   return out;
 }
