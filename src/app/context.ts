@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { sqliteStores, type SqliteStores } from '../adapters/sqlite/index.js';
 import { createTokenService, type TokenService } from '../api/index.js';
@@ -59,6 +59,14 @@ export function caSettings(config: Config): CaSettings {
 /** Composition root for the stores and the domains that need no CA key. */
 export function openBase(config: Config, clock: Clock = systemClock): BaseContext {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // The folder holds the sealed CA keys, token hashes and subscriber data: owner only, also
+  // when it existed already (mkdir's mode applies only to a folder it creates). A folder this
+  // process may not change (not its own) is left as it is.
+  try {
+    if ((statSync(config.dataDir).mode & 0o077) !== 0) chmodSync(config.dataDir, 0o700);
+  } catch {
+    // left as it is
+  }
   const stores = sqliteStores(databasePath(config));
   const revocation = createRevocation({ store: stores.certs, audit: stores.audit, clock });
   const registry = createRegistry({ store: stores.devices, revoker: revocation, audit: stores.audit, clock });

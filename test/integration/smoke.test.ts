@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, requireTool, run } from '../helpers/run.js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,7 +40,7 @@ describe('server and CLI', async () => {
 });
 
 describe('first start', () => {
-  it('fail/a first start that cannot listen (a port taken) does not spend the initial admin token: the next start shows it', async () => {
+  it('fail/a first start that cannot listen (a port taken) does not spend the initial admin token: the next start shows it; the data directory is made owner-only', async () => {
     const taken = createServer();
     await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
     const port = (taken.address() as AddressInfo).port;
@@ -49,8 +49,11 @@ describe('first start', () => {
     const config = (https: string) => loadConfig({ env: {}, flags: { dataDir, http: '127.0.0.1:0', https, logLevel: 'silent' } });
     try {
       await expect(startServer(config(`127.0.0.1:${port}`), { logger: silentLogger(), env })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+      // A data directory others could read (made by hand, or by an older version) is made owner-only.
+      chmodSync(dataDir, 0o755);
       const srv = await startServer(config('127.0.0.1:0'), { logger: silentLogger(), env });
       expect(srv.adminToken).toMatch(/\S{20,}/);
+      expect(statSync(dataDir).mode & 0o777).toBe(0o700);
       await srv.stop();
     } finally {
       taken.close();
