@@ -115,6 +115,21 @@ describe('gateway rotation', () => {
   });
 });
 
+describe('gateway rotation: a scheduled and a forced rotation at once', () => {
+  it('fail/when the operator rotated in between, the scheduled rotation is dropped: one rotation, not two (no address skipped)', async () => {
+    const { r: server, store, audit, clock } = setup();
+    await server.ensure();
+    clock.advance(24 * H + 1); // the scheduled rotation is due
+    const cli = createGatewayRotation({ store, clock, audit: { record: (e) => (audit.push(e), Promise.resolve()) } }, { pool: POOL, intervalSeconds: 24 * 3600, graceSeconds: 3600, pollMs: 1000, acceptOnMainListener: true });
+    await Promise.all([server.tick(), cli.rotate('cli:op', 'forced')]);
+    expect(store.epochs.map((e) => [e.seq, e.current, e.actor])).toEqual([
+      [1, '127.0.0.2:9443', 'system'],
+      [2, '127.0.0.3:9443', 'cli:op'],
+    ]);
+    expect(server.announcement()).toMatchObject({ current: '127.0.0.3:9443', next: '127.0.0.4:9443' });
+  });
+});
+
 describe('rotation config', () => {
   const parse = (pool: string[]) => admissionConfigSchema.safeParse({ rotation: { pool } });
   it('ok/no pool (no rotation), or three addresses and more', () => {

@@ -140,9 +140,19 @@ export function createGatewayRotation(deps: GatewayRotationDeps, s: RotationSett
     return view;
   }
 
-  async function rotate(actor: string, reason: string): Promise<RotationEpoch> {
+  /**
+   * A new epoch after the latest one. With `onlyAfterSeq` (a scheduled rotation) it is made only
+   * while the latest epoch is still that one: when another process (an operator's forced
+   * rotation) got in first, that rotation stands and this one is dropped (null), so one due
+   * rotation never becomes two.
+   */
+  async function rotateFrom(actor: string, reason: string, onlyAfterSeq?: number): Promise<RotationEpoch | null> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const prev = await store.latest();
+      if (onlyAfterSeq !== undefined && (prev?.seq ?? 0) !== onlyAfterSeq) {
+        await refresh();
+        return null;
+      }
       const usePool = pool.length ? pool : (prev?.pool ?? []);
       const e = await store.append(nextEpoch(usePool, prev, clock.now().getTime(), intervalMs, actor, reason), prev?.seq ?? 0);
       if (e) {
@@ -152,6 +162,10 @@ export function createGatewayRotation(deps: GatewayRotationDeps, s: RotationSett
       }
     }
     throw new AppError('conflict', 'gateway.rotation_contended', 'the rotation state kept changing underneath; try again');
+  }
+
+  async function rotate(actor: string, reason: string): Promise<RotationEpoch> {
+    return (await rotateFrom(actor, reason)) as RotationEpoch;
   }
 
   /** Starts the first epoch, or a new one when the configured pool no longer holds the current address. */
@@ -166,7 +180,7 @@ export function createGatewayRotation(deps: GatewayRotationDeps, s: RotationSett
   async function tick(): Promise<void> {
     await refresh();
     const l = view.latest;
-    if (pool.length && l && clock.now().getTime() >= Date.parse(l.rotatesAt)) await rotate('system', 'schedule');
+    if (pool.length && l && clock.now().getTime() >= Date.parse(l.rotatesAt)) await rotateFrom('system', 'schedule', l.seq);
   }
 
   return {
