@@ -70,8 +70,8 @@ describe('registry service', () => {
     expect(await registry.get('D2')).toBeNull();
   });
 
-  it('ok/re-import updates, applies lifecycle, and refuses a forbidden transition row', async () => {
-    const { registry, calls } = setup();
+  it('ok/re-import updates, applies lifecycle, and refuses a forbidden transition row (named in the audit event)', async () => {
+    const { registry, calls, audit } = setup();
     await registry.importCsv(csv('serial,status,owner\nE1,active,a\nE2,decommissioned,b\nE3,active,c\n'), 'cli');
     calls.length = 0;
     const r = await registry.importCsv(csv('serial,status,owner\nE1,lost,a\nE2,active,b\nE3,active,c2\n'), 'cli');
@@ -79,6 +79,7 @@ describe('registry service', () => {
     expect(r.errors).toEqual([{ line: 3, message: 'device E2 cannot go from decommissioned to active; row skipped' }]);
     expect(calls).toEqual([['E1', 'active', 'lost']]);
     expect((await registry.mustGet('E3')).owner).toBe('c2');
+    expect((await audit.list({ action: 'device.imported', limit: 1 }))[0]?.details).toMatchObject({ statusChangesRefused: 1, refused: ['E2:decommissioned>active'] });
   });
 
   it('fail/a failed revocation leaves the status, says so, is audited; repeating the status re-runs it', async () => {

@@ -44,6 +44,8 @@ export interface RegistryDeps {
 const BATCH = 2000;
 /** At most this many row errors are kept in a result; the count is still exact. */
 const MAX_REPORTED_ERRORS = 10_000;
+/** refused status changes named in the import's audit event (the count is exact) */
+const MAX_AUDITED_REFUSALS = 100;
 
 export type Registry = ReturnType<typeof createRegistry>;
 
@@ -151,6 +153,9 @@ export function createRegistry(deps: RegistryDeps) {
     async importCsv(input: AsyncIterable<Buffer | string>, actor: string, onProgress?: ImportProgress): Promise<ImportResult> {
       const result: ImportResult = { rows: 0, inserted: 0, updated: 0, unchanged: 0, statusChanges: 0, certificatesRevoked: 0, errors: [] };
       let errorCount = 0;
+      /** status changes the lifecycle refused (serial:from>to), for the audit event; the count is exact */
+      const refusedChanges: string[] = [];
+      let refusedCount = 0;
       const addError = (line: number, message: string): void => {
         errorCount++;
         if (result.errors.length < MAX_REPORTED_ERRORS) result.errors.push({ line, message });
@@ -188,6 +193,9 @@ export function createRegistry(deps: RegistryDeps) {
           }
           if (cur.status !== device.status && !canTransition(cur.status, device.status)) {
             addError(line, `device ${device.serial} cannot go from ${cur.status} to ${device.status}; row skipped`);
+            // A refused status change is a security decision: named in the import's audit event.
+            if (refusedChanges.length < MAX_AUDITED_REFUSALS) refusedChanges.push(`${device.serial}:${cur.status}>${device.status}`);
+            refusedCount++;
             continue;
           }
           if (sameDevice(cur, device)) {
@@ -243,7 +251,7 @@ export function createRegistry(deps: RegistryDeps) {
         action: 'device.imported',
         actor,
         outcome: errorCount ? 'failure' : 'success',
-        details: { rows: result.rows, inserted: result.inserted, updated: result.updated, errors: errorCount },
+        details: { rows: result.rows, inserted: result.inserted, updated: result.updated, errors: errorCount, statusChangesRefused: refusedCount, refused: refusedChanges },
       });
       return result;
     },
