@@ -4,16 +4,11 @@
  * builds again. A failed age refresh with nothing changed keeps serving the last CRL while
  * it is before its nextUpdate. Stored removeFromCRL rows are listed as plain revocations.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixedClock } from '../core/clock.js';
-import { startTestServer, type TestServer } from '../../test/helpers/server.js';
-import { deviceCreateSchema } from '../registry/index.js';
+import { issueDeviceCert, startTestServer, type TestServer } from '../../test/helpers/server.js';
 import { createCrlPublisher } from './crl-publisher.js';
 import { CRL_REASONS, parseCrl } from './crl.js';
-import { buildCsr } from './csr-build.js';
-import { parseCsr } from './csr.js';
-import { OID } from './oids.js';
 import type { CertStore } from './store.js';
 
 let t: TestServer;
@@ -22,11 +17,7 @@ beforeAll(async () => {
 });
 afterAll(async () => t?.stop());
 
-async function enrolled(serial: string): Promise<string> {
-  await t.srv.base.registry.add(deviceCreateSchema.parse({ serial, status: 'active' }), 'test');
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  return (await t.srv.ca.issuance.issue(parseCsr(buildCsr({ privateKey, subject: [{ type: OID.commonName, value: serial }] })), serial, { actor: 'test' })).serialHex;
-}
+const enrolled = (serial: string): Promise<string> => issueDeviceCert(t, serial);
 
 /** The real store, with the next `failures` reads of revoked certificates failing as SQLite does when busy. */
 function flakyStore(): { store: CertStore; fail(n: number): void; reads: () => number } {

@@ -3,15 +3,10 @@
  * (RFC 5280 §5.3.1: delta CRLs only; in a full CRL it un-revokes for OpenSSL) and codes the
  * RFC does not assign. A refusal changes nothing: no row, no audit event, no change event.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAppError } from '../core/errors.js';
-import { startTestServer, type TestServer } from '../../test/helpers/server.js';
-import { deviceCreateSchema } from '../registry/index.js';
+import { issueDeviceCert, startTestServer, type TestServer } from '../../test/helpers/server.js';
 import { CRL_REASONS } from './crl.js';
-import { buildCsr } from './csr-build.js';
-import { parseCsr } from './csr.js';
-import { OID } from './oids.js';
 import { checkRevocationReason } from './revocation.js';
 
 let t: TestServer;
@@ -20,12 +15,7 @@ beforeAll(async () => {
 });
 afterAll(async () => t?.stop());
 
-async function enrolled(serial: string): Promise<string> {
-  await t.srv.base.registry.add(deviceCreateSchema.parse({ serial, status: 'active' }), 'test');
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const c = await t.srv.ca.issuance.issue(parseCsr(buildCsr({ privateKey, subject: [{ type: OID.commonName, value: serial }] })), serial, { actor: 'test' });
-  return c.serialHex;
-}
+const enrolled = (serial: string): Promise<string> => issueDeviceCert(t, serial);
 
 async function codeOf(p: Promise<unknown>): Promise<unknown> {
   return p.then(

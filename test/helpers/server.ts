@@ -3,12 +3,15 @@
  * temporary data directory and CA, for integration tests. The server is the production
  * composition (`startServer`), not a test double.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type RunningServer } from '../../src/app/index.js';
 import { loadConfig, type ConfigInput } from '../../src/config/index.js';
 import { silentLogger } from '../../src/core/logger.js';
+import { buildCsr, OID, parseCsr } from '../../src/pki/index.js';
+import { deviceCreateSchema } from '../../src/registry/index.js';
 
 export interface TestServer {
   srv: RunningServer;
@@ -59,4 +62,12 @@ export async function startTestServer(overrides: Partial<ConfigInput> = {}): Pro
       rmSync(work, { recursive: true, force: true });
     },
   };
+}
+
+/** Registers an active device and issues it a certificate through the server's CA (a fresh P-256 key); returns the certificate's serial (hex). */
+export async function issueDeviceCert(t: TestServer, serial: string): Promise<string> {
+  await t.srv.base.registry.add(deviceCreateSchema.parse({ serial, status: 'active' }), 'test');
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const c = await t.srv.ca.issuance.issue(parseCsr(buildCsr({ privateKey, subject: [{ type: OID.commonName, value: serial }] })), serial, { actor: 'test' });
+  return c.serialHex;
 }
