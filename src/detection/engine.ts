@@ -8,7 +8,8 @@ import { runsOn, type EnginePartition, type FlagEvent } from './partition.js';
 import type { Rule, RuleContext } from './rule.js';
 import { createRules } from './rules/index.js';
 import { TypeCounts } from './type-counts.js';
-import { announceCells, CellFlags, CellRecords, type CellFlagRecord, pruneDevice, relocates, SubscriberIndex, type DeviceRuntime, type DeviceView, type RegistryView } from './state.js';
+import { CellFlags, type CellFlagRecord } from './cell-flags.js';
+import { announceCells, CellRecords, markHeldCellNos, pruneDevice, relocates, SubscriberIndex, type DeviceRuntime, type DeviceView, type RegistryView } from './state.js';
 
 export interface EngineOptions {
   registry: RegistryView;
@@ -120,28 +121,6 @@ export function createEngine(opts: EngineOptions) {
   // CellNumbers). The only places a number outlives the report that interned it are on the
   // device records, all marked by `markHeldCellNos`.
   const cellNos = new CellNumbers(opts.cellSweepMin);
-  /** Marks the cell numbers the device records hold: device-moving's last scans, location-mismatch's expected cells. */
-  function markHeldCellNos(mark: Uint8Array): number {
-    let held = 0;
-    // An evicted record is in neither map: the numbers it held are freed by the next sweep.
-    for (const map of [runtimes, strangers]) {
-      for (const rt of map.values()) {
-        const scans = rt.moving?.scans;
-        if (scans) {
-          for (const s of scans) {
-            for (const x of s) mark[x] = 1;
-            held += s.length;
-          }
-        }
-        const exp = rt.expectedNos;
-        if (exp) {
-          for (let i = 0; i < exp.length; i++) mark[exp[i] as number] = 1;
-          held += exp.length;
-        }
-      }
-    }
-    return held;
-  }
   let neighborIds = new Int32Array(64);
   const stats: EngineStats = { events: 0, byType: {}, duplicates: 0, late: 0, tooOld: 0, findings: 0 };
   const typeCounts = new TypeCounts(['femto.report', 'ue.attach', 'ims.register', 'femto.session', 'payment.auth', 'registry.update']);
@@ -347,7 +326,7 @@ export function createEngine(opts: EngineOptions) {
         const nb = e.neighbors;
         if (nb) {
           // Between reports: no number is in flight outside the device records.
-          if (cellNos.sweepDue) cellNos.sweep(markHeldCellNos, runtimes.size + strangers.size);
+          if (cellNos.sweepDue) cellNos.sweep((mark) => markHeldCellNos(mark, [runtimes.values(), strangers.values()]), runtimes.size + strangers.size);
           if (nb.length > neighborIds.length) neighborIds = new Int32Array(nb.length);
           const cellNo = cellNos.no;
           for (let i = 0; i < nb.length; i++) neighborIds[i] = cellNo(nb[i] as string);

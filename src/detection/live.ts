@@ -7,7 +7,7 @@ import type { DetectionConfig } from './config.js';
 import { createEngine, type Engine } from './engine.js';
 import { RegistryView } from './state.js';
 import type { ResponseOutcome } from './responses.js';
-import type { CellFlagRecord } from './state.js';
+import type { CellFlagRecord } from './cell-flags.js';
 import type { AlertStore, CellFlagStore, StoredAlert, UpsertedAlert } from './store.js';
 
 /** Waits before each new try of a failed alert write (then the finding is delivered unstored). */

@@ -8,7 +8,8 @@ import { AlertBook, type Alert, type Finding } from './alerts.js';
 import { detectionConfigSchema } from './config.js';
 import { createEngine } from './engine.js';
 import type { FlagEvent } from './partition.js';
-import { CellFlags, RegistryView } from './state.js';
+import { CellFlags } from './cell-flags.js';
+import { RegistryView } from './state.js';
 
 const SAMPLE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'samples', 'kt-small');
 const config = detectionConfigSchema.parse({});

@@ -1,7 +1,8 @@
 import type { FemtoReportEvent, FemtoSessionEvent, ImsRegisterEvent, PaymentAuthEvent, RegistryUpdateEvent, UeAttachEvent } from '../events/index.js';
 import type { Finding } from './alerts.js';
 import type { RuleId, RulesConfig } from './config.js';
-import type { CellFlags, CellState, DeviceRuntime, DeviceView, RegistryView, SubscriberIndex } from './state.js';
+import type { CellFlags } from './cell-flags.js';
+import type { CellState, DeviceRuntime, DeviceView, RegistryView, SubscriberIndex } from './state.js';
 
 /** What a rule may read and do. Rules keep their own windows; shared state is the engine's. */
 export interface RuleContext {

@@ -1,6 +1,6 @@
 import type { Alert } from './alerts.js';
 import type { RuleId, Severity } from './config.js';
-import type { CellFlagRecord } from './state.js';
+import type { CellFlagRecord } from './cell-flags.js';
 
 export type AlertStatus = 'open' | 'acknowledged' | 'resolved';
 
