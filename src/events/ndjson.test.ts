@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { describe, expect, it } from 'vitest';
 import { firstInvalidUtf8, NdjsonSplitter, readNdjson, type NdjsonLine } from './ndjson.js';
 
@@ -72,7 +73,11 @@ describe('NdjsonSplitter (FORMATS.md §1: one JSON object per \\n-separated line
 
   it('fail/firstInvalidUtf8: overlong forms, surrogates, code points past U+10FFFF, stray continuation bytes and cut sequences; ok/well-formed text', () => {
     const at = (bytes: number[]): number => firstInvalidUtf8(Uint8Array.from(bytes), 0, bytes.length);
-    for (const b of [[0xc0, 0xaf], [0xe0, 0x80, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0x80], [0xe2, 0x82], [0xf5, 0x80, 0x80, 0x80]]) expect(at([0x41, ...b]), b.map((x) => x.toString(16)).join(' ')).toBe(1);
+    for (const b of [[0xc0, 0xaf], [0xe0, 0x80, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0x80], [0xe2, 0x82], [0xf5, 0x80, 0x80, 0x80]]) {
+      expect(at([0x41, ...b]), b.map((x) => x.toString(16)).join(' ')).toBe(1);
+      // parseLine asks node's isUtf8 first and this walk only for the position: they must agree.
+      expect(isUtf8(Uint8Array.from([0x41, ...b]))).toBe(false);
+    }
     expect(at([...Buffer.from('aé€😀\u{10FFFF}\u{D7FF}\u{E000}')])).toBe(-1);
   });
 
