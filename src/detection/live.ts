@@ -213,8 +213,7 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
    * record of devices (its changes reach the engine through the poll, in event order at
    * their time); an event on the bus must not rewrite it for detection.
    */
-  function admissible(e: FgEvent): boolean {
-    const now = clock.now().getTime();
+  function admissible(e: FgEvent, now: number): boolean {
     let why: 'future' | 'registryUpdate' | undefined;
     if (e.type === 'registry.update') why = 'registryUpdate';
     else if (e.t > now + (deps.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS)) why = 'future';
@@ -228,10 +227,10 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
     return false;
   }
 
-  function feed(s: StoredEvent): void {
+  function feed(s: StoredEvent, now: number): void {
     seqOf.set(s.event, s.seq);
     pushed.push(s.seq);
-    if (!admissible(s.event)) {
+    if (!admissible(s.event, now)) {
       onProcessed(s.event);
       return;
     }
@@ -294,12 +293,17 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
       // After the one before, whether or not it failed (its failure is its own caller's).
       const mine = (feeding ?? Promise.resolve()).catch(() => undefined).then(async () => {
         if (sync) await syncRegistry().catch((e: unknown) => logger.error({ err: errorText(e) }, 'registry sync failed'));
-        for (const s of batch) feed(s);
+        const now = clock.now().getTime();
+        for (const s of batch) feed(s, now);
       });
       feeding = mine;
       await mine;
       if (feeding === mine) feeding = null;
-    } else for (const s of batch) feed(s);
+    } else {
+      // One reading of the clock per batch, not per event.
+      const now = clock.now().getTime();
+      for (const s of batch) feed(s, now);
+    }
     processed += batch.length;
     await settle();
     await saveCursor();
@@ -350,7 +354,8 @@ export function createLiveDetection(deps: LiveDetectionDeps) {
       while (seq < cursor) {
         const batch = await events.readSince(seq, 5000);
         const inRange = batch.filter((x) => x.seq <= cursor);
-        for (const x of inRange) if (admissible(x.event)) engine.push(x.event);
+        const now = clock.now().getTime();
+        for (const x of inRange) if (admissible(x.event, now)) engine.push(x.event);
         if (inRange.length === 0) break;
         seq = (inRange[inRange.length - 1] as StoredEvent).seq;
       }
