@@ -7,13 +7,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { z } from 'zod';
-import type { TokenService } from '../api/index.js';
+import { requirePermission, type TokenService } from '../api/index.js';
 import { AppError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { parseEventTime } from '../events/index.js';
 import { pemOrDerToDerList } from '../pki/index.js';
 import { formatZodError, isIp } from '../registry/index.js';
-import { guard } from './guard.js';
 import { endpointOf } from './rotation.js';
 import type { Admission, CheckinAdmitted, CheckinConnection } from './service.js';
 import type { CheckinReport } from './types.js';
@@ -184,7 +183,7 @@ function certificateChain(text: string): Buffer[] {
  * enforces a deny by closing the SA).
  */
 export function registerGatewaySessionRoutes(app: FastifyInstance, opts: { admission: Admission; tokens: TokenService }): void {
-  app.post('/v1/segw/sessions', { bodyLimit: 128 * 1024, preHandler: guard(opts.tokens, 'events:ingest') }, async (req) => {
+  app.post('/v1/segw/sessions', { bodyLimit: 128 * 1024, preHandler: requirePermission(opts.tokens, 'events:ingest') }, async (req) => {
     const r = gatewaySessionSchema.safeParse(req.body);
     if (!r.success) throw new AppError('invalid', 'request.invalid', `session: ${formatZodError(r.error)}`);
     const v = r.data;

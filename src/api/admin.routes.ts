@@ -6,7 +6,7 @@ import type { EnrollmentAdmin } from '../est/index.js';
 import { fromPemAll } from '../pki/index.js';
 import { actorOf, authenticate, requirePermission } from './auth.js';
 import { parseWith } from './parse.js';
-import { permissionsOf, ROLES, type TokenService } from './tokens.js';
+import { MAX_TOKEN_TTL_SECONDS, permissionsOf, ROLES, type TokenService } from './tokens.js';
 
 const auditQuery = z.strictObject({
   action: z.string().max(100).optional(),
@@ -16,7 +16,7 @@ const auditQuery = z.strictObject({
   beforeId: z.coerce.number().int().min(1).optional(),
   limit: z.coerce.number().int().min(1).max(10_000).default(100),
 });
-const tokenBody = z.strictObject({ role: z.enum(ROLES), label: z.string().max(200).optional() });
+const tokenBody = z.strictObject({ role: z.enum(ROLES), label: z.string().max(200).optional(), ttlSeconds: z.number().int().min(60).max(MAX_TOKEN_TTL_SECONDS).optional() });
 const enrollTokenBody = z.strictObject({ ttlSeconds: z.number().int().min(60).max(90 * 86_400).default(7 * 86_400) });
 
 /** Duration text like `7d`, `12h`, `30m`, `90s` (or plain seconds) to seconds. */
@@ -44,7 +44,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: { audit: AuditSt
   app.get('/v1/tokens', admin, async () => ({ items: await tokens.list() }));
   app.post('/v1/tokens', admin, async (req, reply) => {
     const b = parseWith(tokenBody, req.body, 'body');
-    const { token, record } = await tokens.create(b.role, actorOf(req), b.label);
+    const { token, record } = await tokens.create(b.role, actorOf(req), b.label, b.ttlSeconds === undefined ? {} : { ttlSeconds: b.ttlSeconds });
     return reply.code(201).send({ ...record, token });
   });
   app.delete('/v1/tokens/:id', admin, async (req, reply) => {

@@ -32,7 +32,7 @@ afterEach(async () => {
 async function server(gate: () => Promise<void>) {
   const stores = sqliteStores(join(mkdtempSync(join(tmpdir(), 'fg-stream-')), 'db.sqlite'));
   const real = createTokenService({ store: stores.tokens, audit: stores.audit, clock: systemClock });
-  const tokens: TokenService = { ...real, verify: async (t) => (await gate(), real.verify(t)) };
+  const tokens: TokenService = { ...real, check: async (t) => (await gate(), real.check(t)), verify: async (t) => (await gate(), real.verify(t)) };
   const hub = new AlertHub();
   const app = Fastify();
   app.setErrorHandler(problemErrorHandler(silentLogger()));

@@ -19,10 +19,10 @@ export async function authenticate(req: FastifyRequest, tokens: TokenService): P
   const h = req.headers.authorization;
   const m = h ? /^Bearer\s+(\S+)\s*$/i.exec(h) : null;
   if (!m) throw new AppError('unauthenticated', 'auth.missing_token', 'this endpoint needs an API token: Authorization: Bearer <token>');
-  const p = await tokens.verify(m[1] as string);
-  if (!p) throw new AppError('unauthenticated', 'auth.invalid_token', 'the API token is not valid');
-  req.principal = p;
-  return p;
+  const c = await tokens.check(m[1] as string);
+  if (!c.ok) throw new AppError('unauthenticated', c.reason, c.reason === 'auth.expired_token' ? 'the API token has expired: ask an administrator for a new one' : 'the API token is not valid');
+  req.principal = c.principal;
+  return c.principal;
 }
 
 /** Authenticated and allowed, or throws 401/403: for routes that answer in their own error format. */

@@ -47,7 +47,16 @@ export interface ApiTokenRecord {
   label: string | null;
   createdAt: string;
   revokedAt: string | null;
+  /** when the token stops being valid (ISO 8601); null: valid until revoked */
+  expiresAt: string | null;
 }
+
+/** Why a presented token was not accepted: the `auth.denied` audit event's reason. */
+export type TokenRefusal = 'auth.invalid_token' | 'auth.expired_token';
+export type TokenCheck = { ok: true; principal: Principal } | { ok: false; reason: TokenRefusal };
+
+/** The longest lifetime a token may be given: ten years (beyond that, leave it without expiry and say so). */
+export const MAX_TOKEN_TTL_SECONDS = 10 * 365 * 86_400;
 
 /** Port: API tokens, stored only as SHA-256 hashes of the secret. */
 export interface TokenStore {
@@ -71,22 +80,37 @@ const TOKEN_RE = /^fgt_([A-Za-z0-9_-]{8,64})_([A-Za-z0-9_-]{32,128})$/;
  */
 export function createTokenService(deps: { store: TokenStore; audit: AuditSink; clock: Clock }) {
   const { store, audit, clock } = deps;
+  /** Resolves a presented token, or says why it is refused (unknown, malformed, revoked: invalid; past its expiry: expired). */
+  async function check(presented: string): Promise<TokenCheck> {
+    if (!TOKEN_RE.test(presented)) return { ok: false, reason: 'auth.invalid_token' };
+    const rec = await store.byHash(sha256Hex(presented));
+    if (!rec || rec.revokedAt) return { ok: false, reason: 'auth.invalid_token' };
+    // Fail closed on an expiry that does not read as a time.
+    if (rec.expiresAt !== null && !(Date.parse(rec.expiresAt) > clock.now().getTime())) return { ok: false, reason: 'auth.expired_token' };
+    return { ok: true, principal: { tokenId: rec.id, role: rec.role } };
+  }
   return {
-    async create(role: Role, actor: string, label?: string): Promise<{ token: string; record: ApiTokenRecord }> {
+    /** A new token; with `ttlSeconds` it expires that long after now (else it is valid until revoked). */
+    async create(role: Role, actor: string, label?: string, opts: { ttlSeconds?: number } = {}): Promise<{ token: string; record: ApiTokenRecord }> {
       if (!ROLES.includes(role)) throw new AppError('invalid', 'token.bad_role', `role must be one of ${ROLES.join(', ')}`);
+      const ttl = opts.ttlSeconds;
+      if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 60 && ttl <= MAX_TOKEN_TTL_SECONDS)) {
+        throw new AppError('invalid', 'token.bad_ttl', `a token's lifetime must be a whole number of seconds from 60 to ${MAX_TOKEN_TTL_SECONDS} (ten years), got ${String(ttl)}`);
+      }
       const id = randomBytes(6).toString('hex');
       const token = `fgt_${id}_${randomBytes(32).toString('base64url')}`;
-      const record: ApiTokenRecord = { id, role, label: label ?? null, createdAt: clock.now().toISOString(), revokedAt: null };
+      const now = clock.now();
+      const expiresAt = ttl === undefined ? null : new Date(now.getTime() + ttl * 1000).toISOString();
+      const record: ApiTokenRecord = { id, role, label: label ?? null, createdAt: now.toISOString(), revokedAt: null, expiresAt };
       await store.insert(record, sha256Hex(token));
-      await audit.record({ action: 'token.created', actor, subject: id, outcome: 'success', details: { role, label: label ?? null } });
+      await audit.record({ action: 'token.created', actor, subject: id, outcome: 'success', details: { role, label: label ?? null, expiresAt } });
       return { token, record };
     },
-    /** Resolves a presented token, or null (unknown, malformed, revoked). */
+    check,
+    /** Resolves a presented token, or null (unknown, malformed, revoked, expired). */
     async verify(presented: string): Promise<Principal | null> {
-      if (!TOKEN_RE.test(presented)) return null;
-      const rec = await store.byHash(sha256Hex(presented));
-      if (!rec || rec.revokedAt) return null;
-      return { tokenId: rec.id, role: rec.role };
+      const c = await check(presented);
+      return c.ok ? c.principal : null;
     },
     list: (): Promise<ApiTokenRecord[]> => store.list(),
     async revoke(id: string, actor: string): Promise<void> {

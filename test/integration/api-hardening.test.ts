@@ -3,14 +3,15 @@
  * may not) is answered from its headers, before its body is read; JSON routes take JSON of at
  * most a megabyte, bulk routes more; a body of the wrong type is a 415 before it is read, and
  * validation errors stay small. Also: payment-hold releases are masked like the list, the
- * `since` and `before` filters of /v1/alerts, and `auth.denied` audit events (aggregated).
+ * `since` and `before` filters of /v1/alerts, `auth.denied` audit events (aggregated), and
+ * tokens with an expiry (made by the CLI and over REST).
  * curl (and a raw socket, for a body that never comes) against a real server.
  */
 import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireTool, run } from '../helpers/run.js';
+import { cli, requireTool, run } from '../helpers/run.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { eventually } from '../helpers/subscribers-sample.js';
 
@@ -225,5 +226,55 @@ describe('REST API: refused access is audited, aggregated', () => {
     const text = JSON.stringify(items);
     expect(text).not.toContain('S'.repeat(43));
     expect(text).not.toContain(tok.viewer);
+  });
+});
+
+describe('API tokens with an expiry', () => {
+  /** Moves a token's expiry into the past: what the passing of its lifetime does. */
+  const expire = (id: string): void => void t.srv.base.stores.db.prepare('UPDATE api_tokens SET expires_at = ? WHERE id = ?').run(new Date(Date.now() - 1000).toISOString(), id);
+
+  it('ok/made by the CLI with --expires-in: valid now, listed with its expiry; past it, 401 auth.expired_token, audited', async () => {
+    const before = Date.now();
+    const made = JSON.parse((await cli(['token', 'create', '--role', 'viewer', '--label', 'contractor', '--expires-in', '12h', '--json'], t.env)).stdout) as { id: string; token: string; expiresAt: string };
+    expect(Date.parse(made.expiresAt) - before).toBeGreaterThanOrEqual(12 * 3600_000 - 1000);
+    expect(Date.parse(made.expiresAt) - before).toBeLessThan(12 * 3600_000 + 60_000);
+    expect((await api('GET', '/v1/me', { token: made.token })).status).toBe(200);
+    const listed = (await cli(['token', 'list'], t.env)).stdout;
+    expect(listed.split('\n').find((l) => l.includes(made.id))).toContain(made.expiresAt);
+    expire(made.id);
+    const r = await api('GET', '/v1/devices?limit=1', { token: made.token });
+    expect(r.status).toBe(401);
+    expect(r.body).toMatchObject({ code: 'auth.expired_token' });
+    expect(String(r.body.detail)).toMatch(/expired/);
+    await eventually(async () => {
+      const items = (await api('GET', '/v1/audit?action=auth.denied&limit=1000', { token: t.adminToken })).body.items as { details: { reason: string } }[];
+      return items.some((e) => e.details.reason === 'auth.expired_token');
+    }, 5000, 'the auth.denied event for the expired token');
+  });
+
+  it('ok/over REST: ttlSeconds gives the expiry; an expired ingest token can no longer post events', async () => {
+    const c = await api('POST', '/v1/tokens', { token: t.adminToken, json: { role: 'ingest', ttlSeconds: 3600 } });
+    expect(c.status).toBe(201);
+    const id = c.body.id as string;
+    expect(Date.parse(c.body.expiresAt as string) - Date.parse(c.body.createdAt as string)).toBe(3600_000);
+    const ev = `{"type":"ue.attach","cellId":"45008-1","imsi":"450080000000001","ts":${Date.now()},"id":"tok-exp-1"}\n`;
+    expect((await api('POST', '/v1/events', { token: c.body.token as string, text: ev, type: 'application/x-ndjson' })).status).toBe(200);
+    expire(id);
+    const refused = await api('POST', '/v1/events', { token: c.body.token as string, text: ev.replace('tok-exp-1', 'tok-exp-2'), type: 'application/x-ndjson' });
+    expect(refused.status).toBe(401);
+    expect(refused.body).toMatchObject({ code: 'auth.expired_token' });
+  });
+
+  it('fail/a lifetime under a minute or not a duration is refused, and no token is made', async () => {
+    const count = async (): Promise<number> => ((await api('GET', '/v1/tokens', { token: t.adminToken })).body.items as unknown[]).length;
+    const n = await count();
+    const r = await api('POST', '/v1/tokens', { token: t.adminToken, json: { role: 'viewer', ttlSeconds: 30 } });
+    expect(r.status).toBe(400);
+    expect(JSON.stringify(r.body)).toContain('ttlSeconds');
+    expect((await api('POST', '/v1/tokens', { token: t.adminToken, json: { role: 'viewer', ttlSeconds: '1h' } })).status).toBe(400);
+    const bad = await cli(['token', 'create', '--role', 'viewer', '--expires-in', 'soon'], t.env);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--expires-in');
+    expect(await count()).toBe(n);
   });
 });

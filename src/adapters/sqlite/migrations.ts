@@ -326,4 +326,13 @@ CREATE TABLE detection_cell_flags (
 CREATE INDEX detection_cell_flags_last ON detection_cell_flags(last_t);
 `,
   },
+  {
+    version: 9,
+    name: 'API token expiry',
+    sql: `
+-- When an API token stops being valid (ISO 8601, UTC); NULL: valid until revoked (every
+-- token made before this migration).
+ALTER TABLE api_tokens ADD COLUMN expires_at TEXT;
+`,
+  },
 ];
