@@ -16,6 +16,10 @@ const auditQuery = z.strictObject({
   beforeId: z.coerce.number().int().min(1).optional(),
   limit: z.coerce.number().int().min(1).max(10_000).default(100),
 });
+const verifyQuery = z.strictObject({
+  anchorId: z.coerce.number().int().min(1).optional(),
+  anchorHash: z.string().regex(/^[0-9a-f]{64}$/, 'SHA-256 as 64 lowercase hex digits').optional(),
+});
 const tokenBody = z.strictObject({ role: z.enum(ROLES), label: z.string().max(200).optional(), ttlSeconds: z.number().int().min(60).max(MAX_TOKEN_TTL_SECONDS).optional() });
 const enrollTokenBody = z.strictObject({ ttlSeconds: z.number().int().min(60).max(90 * 86_400).default(7 * 86_400) });
 
@@ -38,6 +42,13 @@ export function registerAdminRoutes(app: FastifyInstance, deps: { audit: AuditSt
   app.get('/v1/audit', { preHandler: requirePermission(tokens, 'audit:read') }, async (req) => {
     const q = parseWith(auditQuery, req.query, 'query');
     return { items: await audit.list(q) };
+  });
+  // The hash chain of the whole log, and, with ?anchorId=&anchorHash=, that a head recorded
+  // earlier is still in it. Reads every event: a long log takes a while (the CLI shows progress).
+  app.get('/v1/audit/verify', { preHandler: requirePermission(tokens, 'audit:read') }, async (req) => {
+    const q = parseWith(verifyQuery, req.query, 'query');
+    if ((q.anchorId === undefined) !== (q.anchorHash === undefined)) throw new AppError('invalid', 'audit.bad_anchor', 'anchorId and anchorHash go together (a head as an earlier verification printed it)');
+    return audit.verify(q.anchorId !== undefined && q.anchorHash !== undefined ? { anchor: { id: q.anchorId, hash: q.anchorHash } } : {});
   });
 
   const admin = { preHandler: requirePermission(tokens, 'tokens:admin') };

@@ -1,7 +1,10 @@
 /**
  * The audit log: every security decision (enrollment allowed or refused, a status change,
- * a revocation, a token created, a key reuse refused) is one event. Append-only.
+ * a revocation, a token created, a key reuse refused) is one event. Append-only, and
+ * hash-chained (chain.ts), so a change to a stored event shows.
  */
+import type { ChainReport, VerifyOptions } from './chain.js';
+
 export type AuditOutcome = 'success' | 'denied' | 'failure';
 
 export interface AuditEventInput {
@@ -22,6 +25,8 @@ export interface AuditEvent extends Required<Omit<AuditEventInput, 'at' | 'detai
   at: string;
   subject: string | null;
   details: Record<string, unknown> | null;
+  /** its link in the log's hash chain (chain.ts): SHA-256 hex of the event and the one before it */
+  hash: string | null;
 }
 
 export interface AuditFilter {
@@ -42,4 +47,11 @@ export interface AuditSink {
 
 export interface AuditStore extends AuditSink {
   list(filter: AuditFilter): Promise<AuditEvent[]>;
+  /** Walks the whole log and checks its hash chain (chain.ts), and that it still holds the anchor when given. */
+  verify(opts?: VerifyOptions): Promise<ChainReport>;
+  /** how many events the log holds (for a progress bar) */
+  count(): Promise<number>;
 }
+
+export { CHAIN_GENESIS, chainHash, verifyChain } from './chain.js';
+export type { ChainAnchor, ChainBreak, ChainedRow, ChainReport, VerifyOptions } from './chain.js';

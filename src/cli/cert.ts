@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
 import { AppError } from '../core/errors.js';
 import { CRL_REASONS, normalizeSerialHex, parseCrlReason, toPem } from '../pki/index.js';
+import type { ChainAnchor, ChainReport } from '../audit-log/index.js';
 import { actor, withBase } from './context.js';
 import { printResult, table, usage } from './output.js';
+import { progressBar } from './progress.js';
 
 export function registerCert(program: Command): void {
   const c = program.command('cert').description('issued certificates and revocation');
@@ -59,15 +61,40 @@ export function registerCert(program: Command): void {
 
   program
     .command('audit-log')
-    .description('the audit log, newest first')
+    .description('the audit log, newest first; --verify checks its hash chain instead')
     .option('--action <action>', 'e.g. est.enroll, credential-shared, device.* ')
     .option('--subject <subject>')
     .option('--limit <n>', 'at most this many', '100')
+    .option('--verify', 'check the hash chain of the whole log: exit 0 when intact, 1 when broken (names the first breaks)')
+    .option('--anchor <id:hash>', 'with --verify: a head recorded earlier (printed by every --verify); the log must still hold it')
     .option('--json', 'print JSON')
-    .action(async (o: { action?: string; subject?: string; limit: string; json?: boolean }, cmd: Command) => {
+    .action(async (o: { action?: string; subject?: string; limit: string; verify?: boolean; anchor?: string; json?: boolean }, cmd: Command) => {
+      if (o.anchor !== undefined && !o.verify) throw usage('--anchor goes with --verify');
+      const anchor = o.anchor === undefined ? undefined : parseAnchor(o.anchor);
       await withBase(cmd, async (ctx) => {
+        if (o.verify) {
+          const bar = progressBar(await ctx.stores.audit.count(), 'events');
+          const r = await ctx.stores.audit.verify({ anchor, onProgress: (n) => bar.update(n) });
+          bar.stop();
+          printResult(!!o.json, r, () => chainText(r));
+          if (!r.ok) process.exitCode = 1;
+          return;
+        }
         const items = await ctx.stores.audit.list({ action: o.action, subject: o.subject, limit: Number(o.limit) || 100 });
         printResult(!!o.json, items, () => table(['id', 'at', 'action', 'outcome', 'actor', 'subject'], items.map((e) => [e.id, e.at, e.action, e.outcome, e.actor, e.subject])));
       });
     });
+}
+
+function parseAnchor(text: string): ChainAnchor {
+  const m = /^(\d+):([0-9a-f]{64})$/.exec(text.trim());
+  if (!m) throw usage(`--anchor: "${text}" is not ID:HASH (an event id, a colon, 64 lowercase hex digits) as --verify prints it`);
+  return { id: Number(m[1]), hash: m[2] as string };
+}
+
+function chainText(r: ChainReport): string {
+  const head = r.head ? `head ${r.head.id}:${r.head.hash}` : 'no events';
+  if (r.ok) return `audit log: ${r.events} events, hash chain intact; ${head}\n(keep the head outside this machine; later: femtoguard audit-log --verify --anchor ${r.head ? `${r.head.id}:${r.head.hash}` : 'ID:HASH'})`;
+  const more = r.breakCount > r.breaks.length ? `\n... and ${r.breakCount - r.breaks.length} more` : '';
+  return `audit log: ${r.events} events, hash chain BROKEN at ${r.breakCount} point(s); ${head}\n${r.breaks.map((b) => `  event ${b.id}: ${b.problem}: ${b.detail}`).join('\n')}${more}`;
 }

@@ -148,6 +148,12 @@ describe('check-in denied: one code to the device, every reason in the record', 
     expect(await t.srv.base.stores.alerts.list({ rule: 'credential-shared', serial: 'ADM-TWICE' })).toMatchObject([{ evidence: { kind: 'concurrent-sessions', sourceIp: '127.0.0.6', otherSourceIp: '127.0.0.5' } }]);
     expectDenied(await checkinAs(t, current, dev, {}, '127.0.0.5'), 403, 'cert-revoked');
   });
+
+  it('ok/the decisions written in batches with their audit events keep the audit log one intact hash chain', async () => {
+    const decisions = await t.srv.base.stores.audit.list({ action: 'admission.*', limit: 1000 });
+    expect(decisions.length).toBeGreaterThan(5);
+    expect(await t.srv.base.stores.audit.verify()).toMatchObject({ ok: true, breakCount: 0 });
+  });
 });
 
 /** A femtoguard certificate whose validity ended ten days ago (signed by the real issuing key). */

@@ -1,11 +1,18 @@
 /**
- * Reading the audit log in pages: newest first by default, and a follower that pages forward
+ * The audit log's hash chain as stored: every write is linked, tampering with the file is
+ * found, two processes writing one file keep one chain, and a log from before the chain
+ * is chained by its migration. Also: reading the audit log in pages: newest first by default, and a follower that pages forward
  * with `afterId` (the last id it read) gets every later event exactly once, oldest first.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditStore } from '../../audit-log/index.js';
 import { sqliteAuditStore } from './audit-store.js';
-import { openSqlite, type SqliteDb } from './database.js';
+import { migrate, openSqlite, type SqliteDb } from './database.js';
+import { MIGRATIONS } from './migrations.js';
 
 let db: SqliteDb;
 let audit: AuditStore;
@@ -34,5 +41,76 @@ describe('sqliteAuditStore.list', () => {
       cursor = page[page.length - 1]?.id ?? cursor;
     }
     expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => `s${i + 1}`));
+  });
+});
+
+describe('sqliteAuditStore: the hash chain', () => {
+  it('ok/every event written is chained; the list shows each event\'s hash', async () => {
+    const r = await audit.verify();
+    expect(r).toMatchObject({ ok: true, events: 25, breakCount: 0 });
+    const [newest] = await audit.list({ limit: 1 });
+    expect(r.head).toEqual({ id: newest?.id, hash: newest?.hash });
+    expect(newest?.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(await audit.count()).toBe(25);
+  });
+
+  it('fail/an event changed, or deleted, in the database file is named', async () => {
+    db.prepare("UPDATE audit_events SET outcome = 'denied' WHERE subject = 's7'").run();
+    db.prepare("DELETE FROM audit_events WHERE subject = 's12'").run();
+    const r = await audit.verify();
+    expect(r.ok).toBe(false);
+    const ids = (await audit.list({ limit: 100 })).reduce<Record<string, number>>((m, e) => ({ ...m, [e.subject ?? '']: e.id }), {});
+    expect(r.breaks.map((b) => [b.id, b.problem])).toEqual([
+      [ids.s7, 'content-changed'],
+      [ids.s13, 'link-broken'],
+    ]);
+  });
+
+  it('fail/a row inserted around the store (no hash) is named, and the log still takes events after it', async () => {
+    db.prepare("INSERT INTO audit_events (at, actor, action, subject, outcome) VALUES ('2026-01-01T00:00:00Z', 'x', 'forged', 'f', 'success')").run();
+    await audit.record({ action: 'test.after', actor: 't', outcome: 'success' });
+    const r = await audit.verify();
+    expect(r.breaks.map((b) => b.problem)).toEqual(['unchained', 'link-broken']);
+  });
+
+  it('ok/two connections to one file (the server and the CLI) writing in turn keep one chain', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'fg-chain-')), 'db.sqlite');
+    const a = openSqlite(file);
+    const b = openSqlite(file);
+    try {
+      const sa = sqliteAuditStore(a);
+      const sb = sqliteAuditStore(b);
+      for (let i = 0; i < 40; i++) await (i % 3 === 0 ? sb : sa).record({ action: 'test.turn', actor: i % 3 === 0 ? 'cli' : 'server', outcome: 'success' });
+      expect(await sa.verify()).toMatchObject({ ok: true, events: 40 });
+      expect(await sb.verify()).toMatchObject({ ok: true, events: 40 });
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  it('ok/a log written before the chain existed is chained by migration 10, oldest first', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'fg-chain-')), 'db.sqlite');
+    const old = new Database(file);
+    old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    for (const m of MIGRATIONS.filter((m) => m.version < 10)) {
+      old.exec(m.sql);
+      old.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, '2026-01-01T00:00:00Z');
+    }
+    const ins = old.prepare('INSERT INTO audit_events (at, actor, action, subject, outcome, details) VALUES (?, ?, ?, ?, ?, ?)');
+    // More than two of the migration's pages of 10,000.
+    old.transaction(() => {
+      for (let i = 1; i <= 25_005; i++) ins.run('2026-01-01T00:00:00.000Z', 'cli', 'old.event', `o${i}`, 'success', i % 2 ? null : '{"k":1}');
+    })();
+    expect(migrate(old)).toEqual([10]);
+    old.close();
+    const reopened = openSqlite(file);
+    try {
+      const store = sqliteAuditStore(reopened);
+      await store.record({ action: 'new.event', actor: 't', outcome: 'success' });
+      expect(await store.verify()).toMatchObject({ ok: true, events: 25_006 });
+    } finally {
+      reopened.close();
+    }
   });
 });

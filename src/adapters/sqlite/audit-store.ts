@@ -1,4 +1,5 @@
-import type { AuditEvent, AuditEventInput, AuditFilter, AuditStore } from '../../audit-log/index.js';
+import { verifyChain, type AuditEvent, type AuditEventInput, type AuditFilter, type AuditStore, type VerifyOptions } from '../../audit-log/index.js';
+import { auditAppender, auditRows } from './audit-chain.js';
 import type { SqliteDb } from './database.js';
 
 interface Row {
@@ -9,15 +10,23 @@ interface Row {
   subject: string | null;
   outcome: AuditEvent['outcome'];
   details: string | null;
+  hash: string | null;
 }
 
 export function sqliteAuditStore(db: SqliteDb): AuditStore {
-  const insert = db.prepare('INSERT INTO audit_events (at, actor, action, subject, outcome, details) VALUES (?, ?, ?, ?, ?, ?)');
+  const append = auditAppender(db);
+  const write = db.transaction((e: AuditEventInput) => {
+    append({ at: (e.at ?? new Date()).toISOString(), actor: e.actor, action: e.action, subject: e.subject ?? null, outcome: e.outcome, details: e.details ? JSON.stringify(e.details) : null });
+  });
   return {
     record(e: AuditEventInput): Promise<void> {
-      insert.run((e.at ?? new Date()).toISOString(), e.actor, e.action, e.subject ?? null, e.outcome, e.details ? JSON.stringify(e.details) : null);
+      write.immediate(e);
       return Promise.resolve();
     },
+    verify(opts?: VerifyOptions) {
+      return Promise.resolve(verifyChain(auditRows(db), opts));
+    },
+    count: () => Promise.resolve((db.prepare('SELECT COUNT(*) AS n FROM audit_events').get() as { n: number }).n),
     list(f: AuditFilter): Promise<AuditEvent[]> {
       const where: string[] = [];
       const args: unknown[] = [];
@@ -32,7 +41,7 @@ export function sqliteAuditStore(db: SqliteDb): AuditStore {
       // Newest first, except after a cursor: then the events that follow it, oldest first, so a
       // follower paging forward with the last id it read misses none.
       const order = f.afterId !== undefined ? 'ASC' : 'DESC';
-      const sql = `SELECT * FROM audit_events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id ${order} LIMIT ?`;
+      const sql = `SELECT id, at, actor, action, subject, outcome, details, hash FROM audit_events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id ${order} LIMIT ?`;
       args.push(Math.min(f.limit ?? 100, 10_000));
       const rows = db.prepare(sql).all(...args) as Row[];
       return Promise.resolve(rows.map((r) => ({ ...r, details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : null })));

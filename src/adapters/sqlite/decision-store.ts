@@ -1,5 +1,6 @@
 import type { DecisionFilter, DecisionStore, DecisionWrite } from '../../admission/index.js';
 import type { RecordedDecision } from '../../admission/index.js';
+import { auditAppender } from './audit-chain.js';
 import type { SqliteDb } from './database.js';
 
 interface Row {
@@ -44,7 +45,7 @@ export function sqliteDecisionStore(db: SqliteDb): DecisionStore {
     `INSERT INTO admission_decisions (id, at, kind, serial, decision, reason, source_ip, endpoint, cert_fingerprint, stale_since, reasons, duration_us, cpu_us)
      VALUES (@id, @at, @kind, @serial, @decision, @reason, @sourceIp, @endpoint, @certFingerprint, @staleSince, @reasons, @durationUs, @cpuUs)`,
   );
-  const audit = db.prepare('INSERT INTO audit_events (at, actor, action, subject, outcome, details) VALUES (?, ?, ?, ?, ?, ?)');
+  const audit = auditAppender(db);
   const getOne = db.prepare('SELECT * FROM admission_decisions WHERE id = ?');
   const writeAll = db.transaction((writes: readonly DecisionWrite[]) => {
     for (const { decision: d, actor } of writes) {
@@ -65,7 +66,7 @@ export function sqliteDecisionStore(db: SqliteDb): DecisionStore {
       });
       const failed = d.reasons.filter((r) => !r.ok).map((r) => ({ code: r.code, enforce: r.enforce, detail: r.detail }));
       const details = { decisionId: d.id, kind: d.kind, reason: d.reason, failed, sourceIp: d.sourceIp, endpoint: d.endpoint, certFingerprint: d.certFingerprint };
-      audit.run(d.at, actor, d.decision === 'admit' ? 'admission.admit' : 'admission.deny', d.serial, d.decision === 'admit' ? 'success' : 'denied', JSON.stringify(details));
+      audit({ at: d.at, actor, action: d.decision === 'admit' ? 'admission.admit' : 'admission.deny', subject: d.serial, outcome: d.decision === 'admit' ? 'success' : 'denied', details: JSON.stringify(details) });
     }
   });
   return {

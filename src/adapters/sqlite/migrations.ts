@@ -2,10 +2,15 @@
  * Versioned schema. Never edit a released migration: add a new one. Timestamps are
  * ISO-8601 UTC text; lists are JSON text; DER is BLOB.
  */
+import { chainExistingAuditEvents } from './audit-chain.js';
+import type { SqliteDb } from './database.js';
+
 export interface Migration {
   version: number;
   name: string;
   sql: string;
+  /** runs after `sql`, in the same transaction (data that SQL alone cannot compute) */
+  after?: (db: SqliteDb) => void;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -334,5 +339,17 @@ CREATE INDEX detection_cell_flags_last ON detection_cell_flags(last_t);
 -- token made before this migration).
 ALTER TABLE api_tokens ADD COLUMN expires_at TEXT;
 `,
+  },
+  {
+    version: 10,
+    name: 'audit log hash chain',
+    sql: `
+-- Each audit event's link in the log's hash chain (audit-log/chain.ts): prev_hash is the hash
+-- of the event before it (64 zeros for the first), hash the SHA-256 of prev_hash and the
+-- event's own fields. Events stored before this migration are chained by it, oldest first.
+ALTER TABLE audit_events ADD COLUMN prev_hash TEXT;
+ALTER TABLE audit_events ADD COLUMN hash TEXT;
+`,
+    after: chainExistingAuditEvents,
   },
 ];

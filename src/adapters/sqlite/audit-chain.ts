@@ -1,0 +1,55 @@
+/**
+ * Appending to the audit log's hash chain (audit-log/chain.ts) in SQLite. Every writer of
+ * `audit_events` goes through `auditAppender`, inside an IMMEDIATE transaction: the write
+ * lock is taken before the last event is read, so two processes on one data directory (the
+ * server and the CLI) never link two events to the same predecessor.
+ */
+import { CHAIN_GENESIS, chainHash, type ChainedRow } from '../../audit-log/index.js';
+import type { SqliteDb } from './database.js';
+
+export interface AuditRowInput {
+  at: string;
+  actor: string;
+  action: string;
+  subject: string | null;
+  outcome: string;
+  /** JSON text, hashed as stored */
+  details: string | null;
+}
+
+/** Appends one event after the newest; call it inside an immediate transaction. */
+export function auditAppender(db: SqliteDb): (e: AuditRowInput) => void {
+  const last = db.prepare('SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1');
+  const insert = db.prepare('INSERT INTO audit_events (id, at, actor, action, subject, outcome, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+  return (e) => {
+    const before = last.get() as { id: number; hash: string | null } | undefined;
+    const id = (before?.id ?? 0) + 1;
+    // An event before it without a hash was written around the chain: verification names it;
+    // this one links to the genesis rather than fail the write (the log must take events).
+    const prev = before?.hash ?? CHAIN_GENESIS;
+    insert.run(id, e.at, e.actor, e.action, e.subject, e.outcome, e.details, prev, chainHash(prev, { id, ...e }));
+  };
+}
+
+/** Events in id order, as the chain reads them. */
+export function auditRows(db: SqliteDb): IterableIterator<ChainedRow> {
+  return db.prepare('SELECT id, at, actor, action, subject, outcome, details, prev_hash AS prevHash, hash FROM audit_events ORDER BY id').iterate() as IterableIterator<ChainedRow>;
+}
+
+/** Chains the events stored before the chain existed (migration 10), oldest first. */
+export function chainExistingAuditEvents(db: SqliteDb): void {
+  const set = db.prepare('UPDATE audit_events SET prev_hash = ?, hash = ? WHERE id = ?');
+  // In pages: a statement being iterated cannot share the connection with the updates.
+  const page = db.prepare('SELECT id, at, actor, action, subject, outcome, details FROM audit_events WHERE id > ? ORDER BY id LIMIT 10000');
+  let prev = CHAIN_GENESIS;
+  for (let after = 0; ; ) {
+    const rows = page.all(after) as Omit<ChainedRow, 'prevHash' | 'hash'>[];
+    if (rows.length === 0) return;
+    for (const r of rows) {
+      const hash = chainHash(prev, r);
+      set.run(prev, hash, r.id);
+      prev = hash;
+    }
+    after = (rows[rows.length - 1] as { id: number }).id;
+  }
+}
