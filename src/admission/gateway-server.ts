@@ -15,6 +15,7 @@
  */
 import { createServer, type Server, type ServerOptions } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import { clientErrorHandler, problemBody } from '../api/index.js';
 import type { Logger } from '../core/logger.js';
 import { answerCheckin, answerRefusal, connectionOfSocket, type CheckinAnswer } from './checkin.routes.js';
@@ -27,7 +28,7 @@ const HEALTH = Buffer.from(JSON.stringify({ status: 'ok' }));
 const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 
 export interface GatewayServerOptions {
-  /** TLS settings: the server certificate and the client-certificate request */
+  /** TLS settings: the server certificate, the client-certificate request, the cipher list (src/app/tls-app.ts) */
   tls: ServerOptions;
   admission: Admission;
   maxReportBytes: number;
@@ -121,6 +122,10 @@ export function createGatewayServer(opts: GatewayServerOptions): Server & { clos
   server.keepAliveTimeout = 72_000;
   server.requestTimeout = opts.tls.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_MS;
   server.on('clientError', clientErrorHandler);
+  // No client-initiated renegotiation (the TLS options also set SSL_OP_NO_RENEGOTIATION; see
+  // src/app/tls-app.ts): a check-in needs one handshake, and each renegotiation would cost a
+  // full one. Node closes a connection that tries.
+  server.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());
   // listenTlsFront listens and hands connections over, so this server never emits
   // 'listening' itself; that event is what starts Node's connection tracking, without which
   // headersTimeout (a client that completes TLS, then dribbles its headers) is never enforced

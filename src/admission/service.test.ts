@@ -157,7 +157,8 @@ describe('admission service: events of refusals whose identity no certificate pr
     const gw = await admission.admitGatewaySession({ phase: 'up', serial: 'KTF1', sourceIp: '198.51.100.67', certFingerprint: 'ab'.repeat(32) });
     expect(gw).toMatchObject({ decision: 'deny', reason: 'cert-chain' });
     expect(m.events.slice(before)).toEqual([]);
-    expect(m.writes.map((w) => [w.actor, w.decision.decision])).toContainEqual(['device:KTF1', 'deny']);
+    // audited as nobody in particular: the serial was only claimed (recorded under it, it is all there is)
+    expect(m.writes.slice(-2).map((w) => [w.actor, w.decision.serial, w.decision.decision])).toEqual([['anonymous', 'KTF1', 'deny'], ['gateway', 'KTF1', 'deny']]);
     expect((await admission.checkin({ serial: 'KTF1' }, conn('175.198.195.7'))).admitted).not.toBeNull();
   });
 
@@ -167,7 +168,10 @@ describe('admission service: events of refusals whose identity no certificate pr
     const other = await ca.issue('KTF2');
     w.certs.set(other.record.fingerprint, other.record);
     const r = await admission.checkin({ serial: 'KTF1', cellIds: ['45008-7'] }, { clientChain: [other.der], sourceIp: '175.198.195.9', endpoint: '127.0.0.1:8443', mainListener: true });
-    expect(r.decision).toMatchObject({ decision: 'deny', reason: 'cert-serial-binding', serial: 'KTF1', provenSerial: 'KTF2' });
+    // recorded and audited as what it is, KTF2's certificate trying KTF1: actor and subject KTF2
+    expect(r.decision).toMatchObject({ decision: 'deny', reason: 'cert-serial-binding', serial: 'KTF2', provenSerial: 'KTF2' });
+    expect(m.writes.map((w) => [w.actor, w.decision.serial])).toEqual([['device:KTF2', 'KTF2']]);
+    expect(r.decision.reasons.find((x) => x.code === 'cert-serial-binding')?.detail).toBe('the certificate belongs to KTF2, not KTF1');
     expect(m.events.map((e) => [e.type, 'serial' in e ? e.serial : '', 'certFingerprint' in e ? e.certFingerprint : undefined])).toEqual([
       ['femto.session', 'KTF2', other.record.fingerprint],
       ['femto.report', 'KTF2', undefined],

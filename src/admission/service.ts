@@ -200,7 +200,26 @@ export function createAdmission(deps: AdmissionDeps) {
     return now.toISOString();
   }
 
-  const actorOf = (d: Decision): string => (d.serial ? `device:${d.serial}` : 'anonymous');
+  /**
+   * Who a check-in is audited as: the device its certificate proved, `anonymous` when none did.
+   * Never the serial in the body: anyone can claim one, and the audit log must not say a
+   * device did what a client merely claimed in its name.
+   */
+  const actorOf = (d: Decision): string => (d.provenSerial ? `device:${d.provenSerial}` : 'anonymous');
+
+  /**
+   * Makes the recorded decision about the identity a certificate proved (as `Decision.serial`
+   * is documented): a client presenting device A's certificate while claiming serial B is
+   * denied (cert-serial-binding always denies), and that attempt is recorded and audited under
+   * A, so that the log of the real device shows it; B stays in the cert-serial-binding reason.
+   * Called after the session bookkeeping, which keeps running on the serial decided on.
+   */
+  function attributeToProven(d: RecordedDecision): void {
+    if (d.provenSerial && d.serial !== d.provenSerial) {
+      d.claimedSerial = d.serial;
+      d.serial = d.provenSerial;
+    }
+  }
 
   return {
     decisionDeps,
@@ -238,6 +257,7 @@ export function createAdmission(deps: AdmissionDeps) {
         // A session a gateway reported keeps the gateway's id, so that its `down` closes it in detection too.
         events = startsOrMoves ? [sessionEvent(d, proven, d.at, 'up', s?.gatewaySessionId ?? s?.id ?? d.id, report.cellIds), reported] : [reported];
       }
+      attributeToProven(d);
       try {
         await recorder.write({ decision: d, actor: actorOf(d) }, events);
       } catch (e) {
@@ -312,6 +332,7 @@ export function createAdmission(deps: AdmissionDeps) {
       const proven = d.provenSerial ?? null;
       const events: FgEvent[] = proven !== null ? [sessionEvent(d, proven, at, input.phase, sessionId, input.cellIds)] : [];
       if (proven === null) withhold(d, now.getTime());
+      attributeToProven(d);
       await recorder.write({ decision: d, actor: input.actor ?? 'gateway' }, events);
       return d;
     },

@@ -59,6 +59,12 @@ export interface Decision {
    * never is). Set by `decide`; not part of the stored record.
    */
   provenSerial?: string | null;
+  /**
+   * The serial the client claimed, when a certificate proved another one (the decision is
+   * then recorded under the proven serial: `serial`). Stored, filterable (`serial=` matches
+   * either), and in the audit event's details.
+   */
+  claimedSerial?: string | null;
 }
 
 /** How a session or check-in reached femtoguard. */

@@ -18,6 +18,29 @@ export interface TlsRenewalTarget {
 
 /** Failed checks are tried again this soon (or at the regular interval if that is shorter). */
 const RETRY_MS = 15 * 60_000;
+const DAY_MS = 86_400_000;
+/** The issuing CA is reported as ending once it has less than this many device lifetimes left. */
+const EXPIRY_WARNING_LIFETIMES = 2;
+
+/** How near the issuing CA is to its end, in the terms an operator acts on. */
+export interface IssuingCaExpiry {
+  notAfter: Date;
+  /** days until the CA's end (fractional; negative once it has ended) */
+  daysLeft: number;
+  /** below {@link EXPIRY_WARNING_LIFETIMES} device validities: new certificates may be cut short */
+  expiring: boolean;
+  ended: boolean;
+}
+
+/**
+ * The issuing CA's remaining life against the device certificate validity. With less than two
+ * device lifetimes left, certificates issued now are (or soon will be) shortened to the CA's
+ * end, and devices come back for new ones sooner and sooner until nothing can be issued.
+ */
+export function issuingCaExpiry(issuingNotAfter: Date, now: Date, deviceValidityDays: number): IssuingCaExpiry {
+  const daysLeft = (issuingNotAfter.getTime() - now.getTime()) / DAY_MS;
+  return { notAfter: issuingNotAfter, daysLeft, expiring: daysLeft < EXPIRY_WARNING_LIFETIMES * deviceValidityDays, ended: daysLeft <= 0 };
+}
 
 /**
  * Keeps the delegated OCSP responder certificate and the TLS server certificates current
@@ -34,6 +57,31 @@ export function createPkiRenewal(deps: { base: BaseContext; ca: CaContext; passp
   const { base, ca, passphrase, log } = deps;
   const targets: TlsRenewalTarget[] = [];
   const audit = base.stores.audit;
+  /** When `ca.expiring` was last written by this process: at most once a day. */
+  let lastExpiryWarningMs: number | null = null;
+
+  /**
+   * Warns (log and `ca.expiring` audit event, at most once a day) while the issuing CA has
+   * less than two device lifetimes left; an error once it has ended. Returns the state so
+   * {@link check} can skip renewals that cannot succeed past the end.
+   */
+  async function checkCaExpiry(): Promise<IssuingCaExpiry> {
+    const now = base.clock.now();
+    const e = issuingCaExpiry(ca.ca.issuing.notAfter, now, base.config.ca.deviceValidityDays);
+    if (!e.expiring) return e;
+    if (lastExpiryWarningMs !== null && now.getTime() - lastExpiryWarningMs < DAY_MS) return e;
+    lastExpiryWarningMs = now.getTime();
+    const facts = {
+      issuingNotAfter: e.notAfter.toISOString(),
+      daysLeft: Math.max(0, Math.floor(e.daysLeft * 10) / 10),
+      deviceValidityDays: base.config.ca.deviceValidityDays,
+      ended: e.ended,
+    };
+    if (e.ended) log.error(facts, 'the issuing CA has ended: no certificate can be issued until it is rolled over (docs/pki.md)');
+    else log.warn(facts, 'the issuing CA ends soon: new certificates are cut short at its end; roll it over (docs/pki.md)');
+    await audit.record({ action: 'ca.expiring', actor: 'system', subject: ca.ca.issuing.serialHex, outcome: e.ended ? 'failure' : 'success', details: facts });
+    return e;
+  }
 
   async function renewResponder(): Promise<boolean> {
     try {
@@ -60,12 +108,14 @@ export function createPkiRenewal(deps: { base: BaseContext; ca: CaContext; passp
       for (const server of t.servers()) server.setSecureContext(options);
       const previous = t.current.serialHex;
       t.current = cert;
+      // issueTlsServerCertificate caps the certificate at the issuing CA's end: say so.
+      const shortened = cert.notAfter.getTime() >= ca.ca.issuing.notAfter.getTime() ? { shortenedToCaEnd: true } : {};
       await audit.record({
         action: 'tls.server_certificate_renewed',
         actor: 'system',
         subject: cert.serialHex,
         outcome: 'success',
-        details: { listener: t.name, previous, notAfter: cert.notAfter.toISOString() },
+        details: { listener: t.name, previous, notAfter: cert.notAfter.toISOString(), ...shortened },
       });
       log.info({ listener: t.name, previous, serial: cert.serialHex, notAfter: cert.notAfter.toISOString() }, 'TLS server certificate renewed');
       return true;
@@ -81,8 +131,13 @@ export function createPkiRenewal(deps: { base: BaseContext; ca: CaContext; passp
     await audit.record({ action: 'pki.renewal_failed', actor: 'system', subject: what, outcome: 'failure', details: { code: String(code) } }).catch(() => undefined);
   }
 
-  /** One check of everything; true when nothing failed. */
+  /**
+   * One check of everything; true when nothing failed. Past the issuing CA's end nothing can
+   * be renewed: that is reported (daily) by the expiry check, not retried every 15 minutes.
+   */
   async function check(): Promise<boolean> {
+    const expiry = await checkCaExpiry();
+    if (expiry.ended) return true;
     let ok = await renewResponder();
     for (const t of targets) ok = (await renewTls(t)) && ok;
     return ok;
@@ -93,8 +148,13 @@ export function createPkiRenewal(deps: { base: BaseContext; ca: CaContext; passp
       targets.push(t);
     },
     check,
-    /** Checks every `intervalMs` (sooner after a failure); returns the stop. The timer never holds the process open. */
+    /**
+     * Checks the issuing CA's expiry now (the warning at start), then everything every
+     * `intervalMs` (sooner after a failure); returns the stop. The timer never holds the
+     * process open.
+     */
     start(intervalMs: number): () => void {
+      checkCaExpiry().catch((e: unknown) => log.error({ err: String(e) }, 'issuing CA expiry check failed'));
       return repeat(intervalMs, Math.min(intervalMs, RETRY_MS), check, (e) => log.error({ err: String(e) }, 'certificate renewal check failed'));
     },
   };

@@ -107,6 +107,8 @@ export async function startServer(config: Config, opts: { logger: Logger; env?: 
     }
     const ca = await openCa(base, pass.passphrase, publicBaseUrl({ ...config, http: published }));
     endpoints = { ocsp: ca.ocsp, crl: ca.crl, ca: ca.ca };
+    // EST's aggregated rate-limit audit events still pending are written before the database closes.
+    closers.push(() => ca.est.close());
     // A renewed OCSP responder answers every request from then on (the listeners read `endpoints` per request).
     const renewal = createPkiRenewal({ base, ca, passphrase: pass.passphrase, log, onResponderRenewed: (c) => (endpoints = { ocsp: c.ocsp, crl: c.crl, ca: c.ca }) });
 
@@ -138,7 +140,6 @@ export async function startServer(config: Config, opts: { logger: Logger; env?: 
     // now and then every `pki.reconcileIntervalMs`. A failure here must not stop the server.
     await reconcileOnce(base, log).catch((e: unknown) => log.error({ err: String(e) }, 'reconcile at start failed; retrying on the timer'));
     closers.push(startReconcile(base, log, config.pki.reconcileIntervalMs));
-
 
     const { app: tls, renewal: tlsTarget } = await buildTlsServer(config, ca, log, clock);
     closers.push(() => tls.close());

@@ -67,6 +67,10 @@ export function registerEstRoutes(app: FastifyInstance, est: Est, log: Logger, m
       scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: maxBodyBytes }, (_req, body, next) => next(null, body));
       scope.setErrorHandler((err: unknown, _req, reply) => {
         if (isAppError(err)) {
+          // An ended issuing CA is the operator's to fix, not the device's: the device reads
+          // `503 ca.expired: ... ended at <date>` (a server-side error; no Retry-After, since
+          // waiting does not help), the operator reads this line.
+          if (err.code === 'ca.expired') log.error({ code: err.code, caNotAfter: err.details?.caNotAfter }, 'EST request refused: the issuing CA has ended');
           if (err.kind === 'unauthenticated') reply.header('www-authenticate', 'Basic realm="femtoguard EST", charset="UTF-8"');
           const retry = err.details?.retryAfterSeconds;
           if (typeof retry === 'number') reply.header('retry-after', String(retry));

@@ -48,7 +48,7 @@ function busy(): Error {
   return Object.assign(new Error('SQLITE_BUSY: database is locked (secret-looking text that must not be audited)'), { code: 'SQLITE_BUSY' });
 }
 
-function setup() {
+function setup(settings = { maxFailedAttempts: 1000, attemptWindowSeconds: 900 }) {
   const db = openSqlite(':memory:');
   const clock = fixedClock(new Date('2026-03-01T00:00:00Z'));
   const faults: Faults = {};
@@ -83,7 +83,7 @@ function setup() {
     store: enrollment,
     audit,
     clock,
-    settings: { maxFailedAttempts: 1000, attemptWindowSeconds: 900 },
+    settings,
     revocation: {
       revokeCertificate: (serialHex, reason, actor) => (faults.revokeReason === reason ? Promise.reject(busy()) : revocation.revokeCertificate(serialHex, reason, actor)),
     },
@@ -109,7 +109,9 @@ function setup() {
       return (await admin.createToken(serial, 3600, 'test')).token;
     },
     enroll: (serial: string, token: string) => est.simpleenroll(csr(serial), { ...caller, basic: { user: serial, password: token } }),
-    reenroll: (serial: string, cert: Buffer) => est.simplereenroll(csr(serial), { ...caller, clientChain: [cert] }),
+    reenroll: (serial: string, cert: Buffer, sourceIp = caller.sourceIp) => est.simplereenroll(csr(serial), { sourceIp, clientChain: [cert] }),
+    /** a re-enrollment with no client certificate, naming `serial` */
+    forge: (serial: string, sourceIp: string) => est.simplereenroll(csr(serial), { sourceIp }),
   };
 }
 
@@ -310,5 +312,50 @@ describe('simplereenroll: only the current certificate renews', () => {
     ]);
     h.clock.advance(MINUTE);
     await h.reenroll('REPROV', c);
+  });
+});
+
+describe('failure limiting cannot be turned against a device', () => {
+  const limits = { maxFailedAttempts: 3, attemptWindowSeconds: 900 };
+
+  it('fail/a cloned (superseded) certificate is limited to 429 under the device it proves; the current certificate still renews from the same address', async () => {
+    const h = setup(limits);
+    const a = await h.enroll('LIM-CLONE', await h.device('LIM-CLONE'));
+    h.clock.advance(MINUTE);
+    let current = await h.reenroll('LIM-CLONE', a);
+    const clone = '198.51.100.7';
+    for (let i = 0; i < 3; i++) expect((await refusal(h.reenroll('LIM-CLONE', a, clone))).code).toBe('est.client_cert_superseded');
+    expect((await refusal(h.reenroll('LIM-CLONE', a, clone))).code).toBe('est.rate_limited');
+    expect((await refusal(h.reenroll('LIM-CLONE', a, '203.0.113.9'))).code).toBe('est.rate_limited');
+    // The clone's refusals were audited as the device's certificate: it proved that much.
+    expect((await h.auditOf('est.reenroll_superseded_cert', 'LIM-CLONE')).map((e) => e.actor)).toEqual(['device:LIM-CLONE', 'device:LIM-CLONE', 'device:LIM-CLONE']);
+    h.clock.advance(MINUTE);
+    current = await h.reenroll('LIM-CLONE', current, clone);
+    expect((await h.certsOf('LIM-CLONE')).at(-1)).toMatchObject({ status: 'valid' });
+    expect(current.length).toBeGreaterThan(0);
+  });
+
+  it('fail/refusals with no certificate count against the address only: the serial they name, from elsewhere, is still answered on its merits', async () => {
+    const h = setup(limits);
+    const a = await h.enroll('LIM-NOCERT', await h.device('LIM-NOCERT'));
+    for (let i = 0; i < 3; i++) expect((await refusal(h.forge('LIM-NOCERT', '198.51.100.8'))).code).toBe('est.client_cert_required');
+    expect((await refusal(h.forge('LIM-NOCERT', '198.51.100.8'))).code).toBe('est.rate_limited');
+    // Another address naming the same serial without a certificate: its own 401, not 429.
+    expect((await refusal(h.forge('LIM-NOCERT', '198.51.100.9'))).code).toBe('est.client_cert_required');
+    h.clock.advance(MINUTE);
+    await h.reenroll('LIM-NOCERT', a, '198.51.100.8');
+  });
+
+  it('fail/429s are audited once per key and window with the count; the next window writes what was pending', async () => {
+    const h = setup(limits);
+    for (let i = 0; i < 3; i++) await refusal(h.forge('LIM-AUD', '198.51.100.10'));
+    for (let i = 0; i < 5; i++) expect((await refusal(h.forge('LIM-AUD', '198.51.100.10'))).code).toBe('est.rate_limited');
+    expect(await h.auditOf('est.rate_limited', 'LIM-AUD')).toMatchObject([{ actor: 'anonymous', details: { limit: 'ip:198.51.100.10', count: 1, refusal: 'est.client_cert_required' } }]);
+    h.clock.advance(MINUTE);
+    expect((await refusal(h.forge('LIM-AUD', '198.51.100.10'))).code).toBe('est.rate_limited');
+    const counts = (await h.auditOf('est.rate_limited', 'LIM-AUD')).map((e) => e.details?.['count']).sort();
+    // the four pending from the first window and this one, in one event
+    expect(counts).toEqual([1, 5]);
+    await h.est.close();
   });
 });

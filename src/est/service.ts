@@ -23,7 +23,7 @@ import {
 } from '../pki/index.js';
 import { ENROLLABLE_STATUSES, type DeviceStatus, type Registry } from '../registry/index.js';
 import { createCredentialKeeper, errorLabel, UNDELIVERED_REASON, withdrawalReason } from './credentials.js';
-import { createFailureLimiter } from './rate-limit.js';
+import { createFailureLimiter, createRateLimitAudit } from './rate-limit.js';
 import type { EnrollmentStore, VendorRoot } from './store.js';
 
 export interface EstSettings {
@@ -65,6 +65,15 @@ const REENROLLABLE_STATUSES: readonly DeviceStatus[] = ['active'];
  * credential; one that fails after a certificate was recorded revokes that certificate (it was
  * never delivered) and keeps the credential spent, so a token is never good for two
  * certificates.
+ *
+ * Failed attempts are limited, but only ever after authentication: a request whose token or
+ * certificate checked out is never refused by the limiter, so failures that carry no valid
+ * credential (a CSR naming any serial, from any address, a NAT shared with the device) cannot
+ * lock a device out. A request being refused anyway is counted against its source address
+ * and the serial it targets (the serial a certificate proved, or the one a token or vendor
+ * certificate was checked against); once either is over `maxFailedAttempts` in the window it
+ * is answered `429` instead, audited as `est.rate_limited` (aggregated per key and minute).
+ * Refusals name as actor only what a certificate proved (`device:<serial>`), else `anonymous`.
  */
 export function createEst(deps: {
   ca: UnlockedCa;
@@ -85,23 +94,62 @@ export function createEst(deps: {
   const { ca, issuance, certs, registry, store, audit, clock, settings } = deps;
   const keeper = createCredentialKeeper({ certs, revocation: deps.revocation ?? createRevocation({ store: certs, audit, clock }), audit, clock });
   const limiter = createFailureLimiter({ max: settings.maxFailedAttempts, windowMs: settings.attemptWindowSeconds * 1000, now: () => clock.now().getTime() });
+  const limitedAudit = createRateLimitAudit({ audit, now: () => clock.now().getTime() });
+  // Pending 429 counts reach the log within a window even when the flood stops; unref'd so it
+  // never keeps the process up (close() writes what is left).
+  const flushTimer = setInterval(() => void limitedAudit.flush().catch(() => undefined), 15_000);
+  flushTimer.unref();
   const cacertsDer = certsOnlyPkcs7([ca.issuing.der, ca.root.der]);
   // Read on each use: roots added by the CLI or another node take effect at once (a handful of rows).
   async function roots(): Promise<{ root: VendorRoot; cert: ParsedCertificate }[]> {
     return (await store.vendorRoots()).map((root) => ({ root, cert: parseCertificate(root.der) }));
   }
 
-  function checkRate(serial: string, ip: string): void {
-    const wait = Math.max(limiter.blockedFor(`serial:${serial}`), limiter.blockedFor(`ip:${ip}`));
-    if (wait > 0) throw new AppError('rate_limited', 'est.rate_limited', `too many failed enrollment attempts; retry in ${wait} s`, { retryAfterSeconds: wait });
-  }
-  function failed(serial: string, ip: string): void {
-    limiter.fail(`serial:${serial}`);
-    limiter.fail(`ip:${ip}`);
+  const ipKey = (caller: EstCaller): string => `ip:${caller.sourceIp}`;
+  const serialKey = (serial: string): string => `serial:${serial}`;
+  const deviceActor = (serial: string): string => `device:${serial}`;
+
+  /** The limiter key among `keys` blocked longest, with its wait in seconds; null when none is blocked. */
+  function blocked(keys: readonly string[]): { key: string; wait: number } | null {
+    let worst: { key: string; wait: number } | null = null;
+    for (const key of keys) {
+      const wait = limiter.blockedFor(key);
+      if (wait > 0 && (!worst || wait > worst.wait)) worst = { key, wait };
+    }
+    return worst;
   }
 
-  async function deny(action: string, serial: string, caller: EstCaller, err: AppError, extra?: Record<string, unknown>): Promise<never> {
-    await audit.record({ action, actor: `device:${serial}`, subject: serial, outcome: 'denied', details: { code: err.code, sourceIp: caller.sourceIp, ...extra } });
+  /** What a refusal is counted against, and who it is audited as. */
+  interface Counted {
+    /** limiter keys: the source address for refusals no valid credential stands behind, and the serial targeted */
+    keys: readonly string[];
+    /** `device:<serial>` when a certificate proved the serial, else `anonymous` */
+    actor: string;
+    /** audit details of the refusal itself */
+    extra?: Record<string, unknown> | undefined;
+    /** further audit of the refusal (credential-shared, a superseded certificate), skipped when it is answered 429 */
+    alsoAudit?: (() => Promise<void>) | undefined;
+  }
+
+  /**
+   * Refuses a request that failed: counted against `keys` and audited, unless one of them is
+   * already over its limit, in which case the answer is 429 (and the audit aggregated). Only
+   * requests that are refused anyway come here, so the limiter never refuses one that would
+   * have succeeded.
+   */
+  async function refuseCounted(action: string, serial: string, caller: EstCaller, err: AppError, c: Counted): Promise<never> {
+    const over = blocked(c.keys);
+    if (over) {
+      await limitedAudit.record({ request: action, key: over.key, actor: c.actor, subject: serial, refusal: err.code, sourceIp: caller.sourceIp, retryAfterSeconds: over.wait });
+      throw new AppError('rate_limited', 'est.rate_limited', `too many failed enrollment attempts; retry in ${over.wait} s`, { retryAfterSeconds: over.wait });
+    }
+    for (const key of c.keys) limiter.fail(key);
+    await c.alsoAudit?.();
+    return deny(action, serial, caller, err, c.extra, c.actor);
+  }
+
+  async function deny(action: string, serial: string, caller: EstCaller, err: AppError, extra?: Record<string, unknown>, actor = deviceActor(serial)): Promise<never> {
+    await audit.record({ action, actor, subject: serial, outcome: 'denied', details: { code: err.code, sourceIp: caller.sourceIp, ...extra } });
     throw err;
   }
 
@@ -151,14 +199,18 @@ export function createEst(deps: {
    * superseded, or valid beside a newer one. The real unit renews with its newest certificate,
    * so this is how a copied (cloned) credential shows itself.
    */
-  async function supersededAttempt(serial: string, rec: CertRecord, leaf: ParsedCertificate, caller: EstCaller, newer: CertRecord | null): Promise<never> {
-    failed(serial, caller.sourceIp);
-    const device = rec.deviceSerial ?? serial;
+  async function supersededAttempt(device: string, rec: CertRecord, leaf: ParsedCertificate, caller: EstCaller, newer: CertRecord | null): Promise<never> {
     const err = denied(
       'est.client_cert_superseded',
       `this certificate of device ${device} was superseded by a newer one; only the device's current certificate re-enrolls (a unit that lost its new certificate is re-provisioned with an enrollment token)`,
     );
-    return deny('est.reenroll_superseded_cert', device, caller, err, { fingerprint: leaf.fingerprint, certificate: rec.serialHex, ...(newer ? { current: newer.serialHex } : {}) });
+    // Not a valid credential: counted against the address too. The device it proves is
+    // counted, never blocked: its current certificate still renews.
+    return refuseCounted('est.reenroll_superseded_cert', device, caller, err, {
+      keys: [ipKey(caller), serialKey(device)],
+      actor: deviceActor(device),
+      extra: { fingerprint: leaf.fingerprint, certificate: rec.serialHex, ...(newer ? { current: newer.serialHex } : {}) },
+    });
   }
 
   /** Parses a leaf chained to a vendor root; null when it does not chain to any. */
@@ -194,43 +246,38 @@ export function createEst(deps: {
     return leaf;
   }
 
+  /**
+   * Authenticates a first enrollment: the token or vendor certificate is checked before the
+   * limiter is consulted, and one that checks out is never refused by it. A credential that
+   * fails is counted against the address and the serial it was checked against.
+   */
   async function authorizeFirstEnrollment(serial: string, caller: EstCaller): Promise<{ method: string; undo: () => Promise<void> }> {
+    const guess = (err: AppError, extra?: Record<string, unknown>, alsoAudit?: () => Promise<void>): Promise<never> =>
+      refuseCounted('est.enroll', serial, caller, err, { keys: [ipKey(caller), serialKey(serial)], actor: 'anonymous', extra, alsoAudit });
     if (caller.basic) {
-      if (caller.basic.user !== serial) {
-        failed(serial, caller.sourceIp);
-        return deny('est.enroll', serial, caller, denied('est.serial_mismatch', 'the HTTP Basic user must be the serial named in the CSR'), { user: caller.basic.user });
-      }
+      if (caller.basic.user !== serial) return guess(denied('est.serial_mismatch', 'the HTTP Basic user must be the serial named in the CSR'), { user: caller.basic.user });
       const hash = sha256Hex(caller.basic.password);
       const res = await store.consumeToken(hash, serial, clock.now().toISOString());
       if (res !== 'ok') {
-        failed(serial, caller.sourceIp);
-        if (res === 'wrong_serial') {
-          // A token presented for a second serial: the way a shared credential shows itself.
-          await audit.record({ action: 'credential-shared', actor: `device:${serial}`, subject: serial, outcome: 'denied', details: { kind: 'enroll-token', sourceIp: caller.sourceIp } });
-        }
         const msg = { unknown: 'enrollment token not valid', used: 'enrollment token already used', expired: 'enrollment token expired', wrong_serial: 'enrollment token not valid for this serial' }[res];
-        return deny('est.enroll', serial, caller, unauth(`est.token_${res}`, msg));
+        // A token presented for a second serial: the way a shared credential shows itself.
+        const shared =
+          res === 'wrong_serial'
+            ? async (): Promise<void> => {
+                await audit.record({ action: 'credential-shared', actor: `device:${serial}`, subject: serial, outcome: 'denied', details: { kind: 'enroll-token', sourceIp: caller.sourceIp } });
+              }
+            : undefined;
+        return guess(unauth(`est.token_${res}`, msg), undefined, shared);
       }
       return { method: 'token', undo: () => store.unconsumeToken(hash) };
     }
     if (caller.clientChain?.length) {
       const leaf = await vendorLeaf(caller.clientChain);
-      if (!leaf) {
-        failed(serial, caller.sourceIp);
-        return deny('est.enroll', serial, caller, unauth('est.vendor_cert_untrusted', 'the client certificate does not chain to an imported vendor root'));
-      }
+      if (!leaf) return guess(unauth('est.vendor_cert_untrusted', 'the client certificate does not chain to an imported vendor root'));
       const now = clock.now();
-      if (leaf.notBefore > now || leaf.notAfter < now) {
-        failed(serial, caller.sourceIp);
-        return deny('est.enroll', serial, caller, unauth('est.vendor_cert_expired', 'the vendor certificate is not within its validity period'));
-      }
+      if (leaf.notBefore > now || leaf.notAfter < now) return guess(unauth('est.vendor_cert_expired', 'the vendor certificate is not within its validity period'));
       const named = leaf.subject.filter((a) => a.type === OID.serialNumber || a.type === OID.commonName).map((a) => a.value);
-      if (!named.includes(serial)) {
-        failed(serial, caller.sourceIp);
-        return deny('est.enroll', serial, caller, denied('est.vendor_cert_serial_mismatch', 'the vendor certificate does not name the serial in the CSR'), {
-          vendorSubject: nameToString(leaf.subject),
-        });
-      }
+      if (!named.includes(serial)) return guess(denied('est.vendor_cert_serial_mismatch', 'the vendor certificate does not name the serial in the CSR'), { vendorSubject: nameToString(leaf.subject) });
       const credentials = [`cert:${leaf.fingerprint}`, `key:${sha256Hex(leaf.spki)}`];
       const bound = await store.bindVendorCredentials(credentials, serial, now.toISOString());
       if (!bound.ok) {
@@ -239,8 +286,11 @@ export function createEst(deps: {
       }
       return { method: 'vendor-certificate', undo: () => store.unbindVendorCredentials(bound.created, serial) };
     }
-    failed(serial, caller.sourceIp);
-    return deny('est.enroll', serial, caller, unauth('est.auth_required', 'enrollment needs an enrollment token (HTTP Basic, user = serial) or a vendor certificate'));
+    // No credential at all: nothing was checked against the serial, so only the address counts.
+    return refuseCounted('est.enroll', serial, caller, unauth('est.auth_required', 'enrollment needs an enrollment token (HTTP Basic, user = serial) or a vendor certificate'), {
+      keys: [ipKey(caller)],
+      actor: 'anonymous',
+    });
   }
 
   return {
@@ -253,7 +303,6 @@ export function createEst(deps: {
     async simpleenroll(csrDer: Buffer, caller: EstCaller): Promise<Buffer> {
       const csr = await parseCsrAsync(csrDer);
       const serial = csrDeviceSerial(csr);
-      checkRate(serial, caller.sourceIp);
       const auth = await authorizeFirstEnrollment(serial, caller);
       const actor = `device:${serial}`;
       let before: Set<string> | null = null;
@@ -288,30 +337,37 @@ export function createEst(deps: {
     async simplereenroll(csrDer: Buffer, caller: EstCaller): Promise<Buffer> {
       const csr = await parseCsrAsync(csrDer);
       const serial = csrDeviceSerial(csr);
-      checkRate(serial, caller.sourceIp);
-      const fail = async (err: AppError, extra?: Record<string, unknown>): Promise<never> => {
-        failed(serial, caller.sourceIp);
-        return deny('est.reenroll', serial, caller, err, extra);
-      };
+      // Until a certificate of ours is found in the store, nothing proves who is asking: the
+      // refusal counts against the address only, never the serial the CSR names.
+      const unproven = (err: AppError, extra?: Record<string, unknown>): Promise<never> =>
+        refuseCounted('est.reenroll', serial, caller, err, { keys: [ipKey(caller)], actor: 'anonymous', extra });
       const leaf = ourLeaf(caller.clientChain);
-      if (!leaf) return fail(unauth('est.client_cert_required', 're-enrollment needs the current femtoguard device certificate over mutual TLS'));
+      if (!leaf) return unproven(unauth('est.client_cert_required', 're-enrollment needs the current femtoguard device certificate over mutual TLS'));
       const now = clock.now();
-      if (leaf.notAfter < now || leaf.notBefore > now) return fail(unauth('est.client_cert_expired', 'the client certificate has expired; enroll again with a new enrollment token'));
+      if (leaf.notAfter < now || leaf.notBefore > now) return unproven(unauth('est.client_cert_expired', 'the client certificate has expired; enroll again with a new enrollment token'));
       const rec = await certs.byFingerprint(leaf.fingerprint);
-      if (!rec || rec.kind !== 'device' || !rec.deviceSerial) return fail(unauth('est.client_cert_unknown', 'the client certificate is not a femtoguard device certificate'));
+      if (!rec || rec.kind !== 'device' || !rec.deviceSerial) return unproven(unauth('est.client_cert_unknown', 'the client certificate is not a femtoguard device certificate'));
+      // From here the certificate proves its device: refusals count against, and are audited
+      // under, that device (a CSR naming another serial is kept as `claimedSerial`).
+      const proven = rec.deviceSerial;
+      const claimed = proven === serial ? {} : { claimedSerial: serial };
+      const refused = (err: AppError, keys: readonly string[], extra?: Record<string, unknown>): Promise<never> =>
+        refuseCounted('est.reenroll', proven, caller, err, { keys, actor: deviceActor(proven), extra: { ...claimed, ...extra } });
       if (rec.status === 'revoked') {
-        if (rec.reason === CRL_REASONS.superseded) return supersededAttempt(serial, rec, leaf, caller, null);
-        return fail(unauth('est.client_cert_revoked', 'the client certificate is revoked'), { certificate: rec.serialHex });
+        if (rec.reason === CRL_REASONS.superseded) return supersededAttempt(proven, rec, leaf, caller, null);
+        return refused(unauth('est.client_cert_revoked', 'the client certificate is revoked'), [ipKey(caller), serialKey(proven)], { certificate: rec.serialHex });
       }
-      if (rec.deviceSerial !== serial) {
-        return fail(denied('est.serial_mismatch', 'the CSR names a different serial than the client certificate'), { certificateSerial: rec.deviceSerial });
+      if (proven !== serial) {
+        return refused(denied('est.serial_mismatch', 'the CSR names a different serial than the client certificate'), [serialKey(proven)]);
       }
       // RFC 7030 §4.2.2 renews "the current certificate": an older one still valid beside a
       // newer one (its revocation failed, or a token re-provisioned the unit) does not renew.
       const newer = await keeper.newerThan(rec);
-      if (newer) return supersededAttempt(serial, rec, leaf, caller, newer);
+      if (newer) return supersededAttempt(proven, rec, leaf, caller, newer);
       const device = await registry.get(serial);
-      if (!device || !REENROLLABLE_STATUSES.includes(device.status)) return fail(denied('est.device_not_active', `device ${serial} is ${device?.status ?? 'unknown'}; only active devices re-enroll`));
+      if (!device || !REENROLLABLE_STATUSES.includes(device.status)) {
+        return refused(denied('est.device_not_active', `device ${serial} is ${device?.status ?? 'unknown'}; only active devices re-enroll`), [serialKey(proven)]);
+      }
       const actor = `device:${serial}`;
       let before: Set<string> | null = null;
       let issued: IssuedCertificate | null = null;
@@ -328,7 +384,9 @@ export function createEst(deps: {
       } catch (e) {
         const left = await leftBehind(serial, issued, before);
         if (left?.length) await keeper.withdraw(serial, left, reason, errorLabel(e));
-        if (isAppError(e)) failed(serial, caller.sourceIp);
+        // Refused after authentication (a reused key, …): counted against the device, which
+        // its own certificate proved; the limiter is not consulted, the device is answered as is.
+        if (isAppError(e)) limiter.fail(serialKey(serial));
         return refuse('est.reenroll', serial, caller, e, left?.length ? { withdrawn: left } : undefined);
       }
       // The device has its successor: the presented certificate (and any older one) is superseded.
@@ -337,6 +395,12 @@ export function createEst(deps: {
     },
 
     vendorRootDers: async (): Promise<Buffer[]> => (await roots()).map((r) => r.root.der),
+
+    /** Stops the audit timer and writes the 429 counts still pending (call on shutdown). */
+    async close(): Promise<void> {
+      clearInterval(flushTimer);
+      await limitedAudit.flush(true);
+    },
   };
 }
 

@@ -74,7 +74,8 @@ export async function initCa(deps: { store: CertStore; audit: AuditSink; clock: 
     notAfter: new Date(now.getTime() + Math.min(s.issuingValidityDays, s.rootValidityDays - 1) * DAY),
   });
   const issuingSigner = keyObjectSigner(issuingKeys.privateKey);
-  const responder = await newResponder(issuingSigner, issuingDer, s, now);
+  const issuing = parseCertificate(issuingDer);
+  const responder = await newResponder(issuingSigner, issuing, s, now);
   const at = now.toISOString();
   const items: CaMaterial[] = [
     { name: 'root', keyAlgorithm: s.keyAlgorithm, certDer: rootDer, encryptedKey: encryptPrivateKey(exportPkcs8(rootKeys.privateKey), passphrase), createdAt: at },
@@ -83,7 +84,6 @@ export async function initCa(deps: { store: CertStore; audit: AuditSink; clock: 
   ];
   if (!(await deps.store.saveCaMaterial(items, false))) throw new AppError('conflict', 'ca.exists', 'a CA was created concurrently; refusing to replace it');
   const root = parseCertificate(rootDer);
-  const issuing = parseCertificate(issuingDer);
   await deps.audit.record({
     action: 'ca.initialized',
     actor,
@@ -94,20 +94,42 @@ export async function initCa(deps: { store: CertStore; audit: AuditSink; clock: 
   return assemble(root, issuing, parseCertificate(responder.der), issuingSigner, keyObjectSigner(responder.key));
 }
 
-async function newResponder(issuingSigner: Signer, issuingDer: Buffer, s: CaSettings, now: Date): Promise<{ der: Buffer; key: KeyObject }> {
+/**
+ * The error for anything asked of an issuing CA past its end: a server-side condition (503 at
+ * the edge), not a fault in the request, and one only an operator can clear by rolling the
+ * CA over (docs/pki.md "When the issuing CA ends").
+ */
+export function caExpiredError(issuing: ParsedCertificate): AppError {
+  const end = issuing.notAfter.toISOString();
+  return new AppError('unavailable', 'ca.expired', `the issuing CA ended at ${end}: nothing can be issued under it until the CA is rolled over (docs/pki.md)`, { caNotAfter: end });
+}
+
+/**
+ * Refuses with `ca.expired` once the issuing CA has ended. A certificate issued then could
+ * not validate (RFC 5280 §6.1.3 (a)(2): every certificate of the path must be within its
+ * validity), and capping it at the CA's end would leave it no validity at all.
+ */
+export function assertIssuingCaCurrent(issuing: ParsedCertificate, now: Date): void {
+  if (now.getTime() >= issuing.notAfter.getTime()) throw caExpiredError(issuing);
+}
+
+async function newResponder(issuingSigner: Signer, issuing: ParsedCertificate, s: CaSettings, now: Date): Promise<{ der: Buffer; key: KeyObject }> {
+  assertIssuingCaCurrent(issuing, now);
   // The responder key is always P-256: it signs every OCSP response (hot path) and
   // clients accept it under any issuing CA key type.
   const keys = generateKeyPair('P-256');
   const der = await buildOcspResponderCert({
     signer: issuingSigner,
-    issuerCertDer: issuingDer,
+    issuerCertDer: issuing.der,
     spki: createPublicKey(keys.privateKey).export({ format: 'der', type: 'spki' }),
     subject: [
       { type: OID.organizationName, value: s.name },
       { type: OID.commonName, value: `${s.name} OCSP Responder` },
     ],
     notBefore: new Date(now.getTime() - 5 * 60_000),
-    notAfter: new Date(now.getTime() + s.responderValidityDays * DAY),
+    // Never past the issuing CA, like device and TLS certificates: a responder outliving
+    // its issuer would sign answers no client can validate.
+    notAfter: new Date(Math.min(now.getTime() + s.responderValidityDays * DAY, issuing.notAfter.getTime())),
   });
   return { der, key: keys.privateKey };
 }
@@ -120,6 +142,8 @@ function assemble(root: ParsedCertificate, issuing: ParsedCertificate, responder
  * Loads the CA for signing: decrypts the issuing and responder keys (the root key stays
  * encrypted in the store). Renews the delegated OCSP responder certificate when it is in
  * the last third of its life; a running server re-checks that with {@link renewOcspResponder}.
+ * Refuses with `ca.expired` once the issuing CA has ended: a server could issue nothing
+ * under it (not even its own TLS certificate), so it says why at once.
  */
 export async function unlockCa(deps: { store: CertStore; audit: AuditSink; clock: Clock }, s: CaSettings, passphrase: string): Promise<UnlockedCa> {
   const material = new Map((await deps.store.loadCaMaterial()).map((m) => [m.name, m]));
@@ -131,6 +155,7 @@ export async function unlockCa(deps: { store: CertStore; audit: AuditSink; clock
   const issuingSigner = keyObjectSigner(issuingKey);
   const issuingCert = parseCertificate(issuing.certDer);
   if (!issuingCert.spki.equals(issuingSigner.publicKeySpki)) throw new AppError('internal', 'ca.key_mismatch', 'the issuing CA key does not match its certificate');
+  assertIssuingCaCurrent(issuingCert, deps.clock.now());
   const responderCert = parseCertificate(ocsp.certDer);
   const responderKey = privateKeyFromPkcs8(decryptPrivateKey(ocsp.encryptedKey, passphrase));
   const loaded = assemble(parseCertificate(root.certDer), issuingCert, responderCert, issuingSigner, keyObjectSigner(responderKey));
@@ -177,7 +202,7 @@ export async function renewOcspResponder(
 }
 
 async function replaceResponder(deps: { store: CertStore; audit: AuditSink }, s: CaSettings, ca: UnlockedCa, passphrase: string, now: Date): Promise<UnlockedCa> {
-  const fresh = await newResponder(ca.issuingSigner, ca.issuing.der, s, now);
+  const fresh = await newResponder(ca.issuingSigner, ca.issuing, s, now);
   await deps.store.saveCaMaterial(
     [{ name: 'ocsp', keyAlgorithm: 'P-256', certDer: fresh.der, encryptedKey: encryptPrivateKey(exportPkcs8(fresh.key), passphrase), createdAt: now.toISOString() }],
     true,

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { AuditSink } from '../audit-log/index.js';
 import type { Clock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
-import type { UnlockedCa } from './ca.js';
+import { assertIssuingCaCurrent, type UnlockedCa } from './ca.js';
 import { canonicalSpki, type ParsedCsr } from './csr.js';
 import { createDeviceIssuer, randomCertSerial } from './profiles.js';
 import type { CertRecord, CertStore } from './store.js';
@@ -48,6 +48,9 @@ export function createIssuance(deps: { ca: UnlockedCa; store: CertStore; audit: 
      * refuses a key this device already had certified.
      */
     async issue(csr: ParsedCsr, deviceSerial: string, opts: { actor: string; requireNewKey?: boolean; validityDays?: number }): Promise<IssuedCertificate> {
+      const now = clock.now();
+      // First: past the CA's end nothing can be issued, whatever the request (`ca.expired`, 503).
+      assertIssuingCaCurrent(ca.issuing, now);
       const spki = canonicalSpki(csr.publicKey);
       const spkiSha256 = createHash('sha256').update(spki).digest('hex');
       const owner = await store.keyOwner(spkiSha256);
@@ -61,10 +64,10 @@ export function createIssuance(deps: { ca: UnlockedCa; store: CertStore; audit: 
       }
       const days = opts.validityDays ?? s.deviceValidityDays;
       if (days > MAX_DEVICE_VALIDITY_DAYS || days < 1) throw new AppError('invalid', 'pki.validity_too_long', `validity of ${days} days is refused: 1..${MAX_DEVICE_VALIDITY_DAYS}`);
-      const now = clock.now();
       const notBefore = new Date(Math.floor((now.getTime() - BACKDATE_MS) / 1000) * 1000);
       // Never outlive the issuing CA (RFC 5280 §6.1: the chain would not validate anyway).
-      const notAfter = new Date(Math.min(Math.floor((now.getTime() + days * DAY) / 1000) * 1000, ca.issuing.notAfter.getTime()));
+      const requestedNotAfter = new Date(Math.floor((now.getTime() + days * DAY) / 1000) * 1000);
+      const notAfter = new Date(Math.min(requestedNotAfter.getTime(), ca.issuing.notAfter.getTime()));
       const serialNumber = randomCertSerial();
       const der = await issuer.issue({ deviceSerial, spki, serialNumber, notBefore, notAfter });
       const fingerprint = createHash('sha256').update(der).digest('hex');
@@ -87,7 +90,10 @@ export function createIssuance(deps: { ca: UnlockedCa; store: CertStore; audit: 
         await audit.record({ action: 'credential-shared', actor: opts.actor, subject: deviceSerial, outcome: 'denied', details: { reason: 'public key already certified for another device', boundTo: conflictOwner, spkiSha256 } });
         throw new AppError('conflict', 'pki.key_bound_elsewhere', 'this public key is already certified for another device; generate a new key');
       }
-      await audit.record({ action: 'pki.certificate_issued', actor: opts.actor, subject: deviceSerial, outcome: 'success', details: { serialHex, fingerprint, notAfter: rec.notAfter } });
+      // A certificate cut short by the CA's end says so in its audit event: the device will
+      // be back sooner than its validity setting promises (docs/pki.md).
+      const shortened = notAfter.getTime() < requestedNotAfter.getTime() ? { shortenedToCaEnd: true, requestedNotAfter: requestedNotAfter.toISOString() } : {};
+      await audit.record({ action: 'pki.certificate_issued', actor: opts.actor, subject: deviceSerial, outcome: 'success', details: { serialHex, fingerprint, notAfter: rec.notAfter, ...shortened } });
       return { der, serialHex, fingerprint, notBefore, notAfter };
     },
   };

@@ -57,7 +57,11 @@ describe('an identity no certificate proved never reaches detection as that iden
       ['deny', 'cert-chain', '127.0.0.6'],
       ['admit', null, '127.0.0.5'],
     ]);
-    expect((await t.srv.base.stores.audit.list({ action: 'admission.deny', subject: 'REV-SPOOFED' })).length).toBe(2);
+    const denies = await t.srv.base.stores.audit.list({ action: 'admission.deny', subject: 'REV-SPOOFED' });
+    expect(denies.length).toBe(2);
+    // ...but never as the device: nothing proved it was REV-SPOOFED
+    expect(denies.map((e) => e.actor)).not.toContain('device:REV-SPOOFED');
+    expect(denies.map((e) => e.actor)).toContain('anonymous');
     // detection saw only the real device
     expect((await eventsOf('REV-SPOOFED')).map((e) => [e.type, 'sourceIp' in e ? e.sourceIp : null])).toEqual([
       ['femto.session', '127.0.0.5'],
@@ -75,6 +79,17 @@ describe('an identity no certificate proved never reaches detection as that iden
     await activeDevice(t, 'REV-TARGET');
     expectDenied(await checkin(t, current, { cert: owner.certPath, key: owner.keyPath, body: { serial: 'REV-TARGET' }, from: '127.0.0.6' }), 403, 'cert-serial-binding');
     expect(await eventsOf('REV-TARGET')).toEqual([]);
+    // audited and recorded as what it was: REV-OWNER's certificate trying REV-TARGET's name
+    const audited = async (subject: string) => (await t.srv.base.stores.audit.list({ action: 'admission.deny', subject })).map((e) => [e.actor, e.subject, e.details?.['reason']]);
+    expect(await audited('REV-OWNER')).toEqual([['device:REV-OWNER', 'REV-OWNER', 'cert-serial-binding']]);
+    expect(await audited('REV-TARGET')).toEqual([]);
+    const [denial] = await t.srv.base.stores.audit.list({ action: 'admission.deny', subject: 'REV-OWNER' });
+    expect(denial?.details).toMatchObject({ claimedSerial: 'REV-TARGET' });
+    expect((await decisions(t, 'REV-OWNER')).map((d) => [d.decision, d.reason, d.reasons.find((r) => r.code === 'cert-serial-binding')?.detail])).toEqual([
+      ['deny', 'cert-serial-binding', 'the certificate belongs to REV-OWNER, not REV-TARGET'],
+    ]);
+    // looked up by the serial it claimed, the same decision, under the serial its certificate proved
+    expect((await decisions(t, 'REV-TARGET')).map((d) => [d.serial, d.claimedSerial, d.reason])).toEqual([['REV-OWNER', 'REV-TARGET', 'cert-serial-binding']]);
     expect(await eventsOf('REV-OWNER')).toMatchObject([
       { type: 'femto.session', phase: 'up', sourceIp: '127.0.0.6', certFingerprint: fingerprintOf(owner) },
       { type: 'femto.report', sourceIp: '127.0.0.6' },

@@ -8,6 +8,7 @@ interface Row {
   at: string;
   kind: RecordedDecision['kind'];
   serial: string | null;
+  claimed_serial: string | null;
   decision: RecordedDecision['decision'];
   reason: string | null;
   source_ip: string;
@@ -24,6 +25,7 @@ const toDecision = (r: Row): RecordedDecision => ({
   at: r.at,
   kind: r.kind,
   serial: r.serial,
+  ...(r.claimed_serial !== null ? { claimedSerial: r.claimed_serial } : {}),
   decision: r.decision,
   reason: r.reason,
   sourceIp: r.source_ip,
@@ -42,8 +44,8 @@ const toDecision = (r: Row): RecordedDecision => ({
  */
 export function sqliteDecisionStore(db: SqliteDb): DecisionStore {
   const insert = db.prepare(
-    `INSERT INTO admission_decisions (id, at, kind, serial, decision, reason, source_ip, endpoint, cert_fingerprint, stale_since, reasons, duration_us, cpu_us)
-     VALUES (@id, @at, @kind, @serial, @decision, @reason, @sourceIp, @endpoint, @certFingerprint, @staleSince, @reasons, @durationUs, @cpuUs)`,
+    `INSERT INTO admission_decisions (id, at, kind, serial, claimed_serial, decision, reason, source_ip, endpoint, cert_fingerprint, stale_since, reasons, duration_us, cpu_us)
+     VALUES (@id, @at, @kind, @serial, @claimedSerial, @decision, @reason, @sourceIp, @endpoint, @certFingerprint, @staleSince, @reasons, @durationUs, @cpuUs)`,
   );
   const audit = auditAppender(db);
   const getOne = db.prepare('SELECT * FROM admission_decisions WHERE id = ?');
@@ -54,6 +56,7 @@ export function sqliteDecisionStore(db: SqliteDb): DecisionStore {
         at: d.at,
         kind: d.kind,
         serial: d.serial,
+        claimedSerial: d.claimedSerial ?? null,
         decision: d.decision,
         reason: d.reason,
         sourceIp: d.sourceIp,
@@ -65,7 +68,7 @@ export function sqliteDecisionStore(db: SqliteDb): DecisionStore {
         cpuUs: d.cpuUs,
       });
       const failed = d.reasons.filter((r) => !r.ok).map((r) => ({ code: r.code, enforce: r.enforce, detail: r.detail }));
-      const details = { decisionId: d.id, kind: d.kind, reason: d.reason, failed, sourceIp: d.sourceIp, endpoint: d.endpoint, certFingerprint: d.certFingerprint };
+      const details = { decisionId: d.id, kind: d.kind, reason: d.reason, failed, sourceIp: d.sourceIp, endpoint: d.endpoint, certFingerprint: d.certFingerprint, ...(d.claimedSerial ? { claimedSerial: d.claimedSerial } : {}) };
       audit({ at: d.at, actor, action: d.decision === 'admit' ? 'admission.admit' : 'admission.deny', subject: d.serial, outcome: d.decision === 'admit' ? 'success' : 'denied', details: JSON.stringify(details) });
     }
   });
@@ -81,7 +84,8 @@ export function sqliteDecisionStore(db: SqliteDb): DecisionStore {
     list(f: DecisionFilter) {
       const where: string[] = [];
       const args: unknown[] = [];
-      if (f.serial) (where.push('serial = ?'), args.push(f.serial));
+      // The claimed serial too: a client that presented another device's certificate is recorded under that device.
+      if (f.serial) (where.push('(serial = ? OR claimed_serial = ?)'), args.push(f.serial, f.serial));
       if (f.decision) (where.push('decision = ?'), args.push(f.decision));
       if (f.since) (where.push('at >= ?'), args.push(f.since));
       args.push(Math.min(Math.max(f.limit ?? 100, 1), 10_000));

@@ -352,4 +352,14 @@ ALTER TABLE audit_events ADD COLUMN hash TEXT;
 `,
     after: chainExistingAuditEvents,
   },
+  {
+    version: 11,
+    name: 'admission decisions: claimed serial',
+    sql: `
+-- The serial a client claimed when its certificate proved another (the decision's serial is
+-- the proven one): an operator looking up either serial finds the attempt.
+ALTER TABLE admission_decisions ADD COLUMN claimed_serial TEXT;
+CREATE INDEX admission_decisions_claimed ON admission_decisions(claimed_serial, at) WHERE claimed_serial IS NOT NULL;
+`,
+  },
 ];
