@@ -3,12 +3,12 @@
  * registry poll (`registryChange`) are judged alike; and the newest record of a device wins.
  */
 import { describe, expect, it } from 'vitest';
-import type { FgEvent } from '../events/index.js';
+import { validateEvent, type FgEvent, type RegistryUpdateEvent } from '../events/index.js';
 import type { Alert } from './alerts.js';
 import { detectionConfigSchema } from './config.js';
 import { createEngine } from './engine.js';
 import { RegistryView } from './state.js';
-import { MIN, at, detect, device, ev, iso, north } from './test-kit.js';
+import { MIN, at, detect, device, ev, fp, imsi, iso, north } from './test-kit.js';
 
 const SITE = { lat: 37.5665, lon: 126.978 };
 const cells = (from: number): string[] => [0, 1, 2].map((k) => `45008-1${String(from + k).padStart(8, '0')}`);
@@ -94,5 +94,37 @@ describe('engine: a registry change with no usable time', () => {
     for (const m of [11, 12, 13]) engine.push(r(m, '175.198.195.9'));
     engine.finish();
     expect(engine.alerts()).toEqual([]);
+  });
+});
+
+describe('engine: registry.update values are the registry CSV values (FORMATS.md §1: same fields as a CSV row)', () => {
+  const FP = fp('shared-credential');
+  const written = FP.toUpperCase().match(/../g)!.join(':');
+
+  it('fail/a fingerprint written in upper case with colons is stored as the CSV stores it, so a second device presenting it is caught', () => {
+    const fleet = [device('D1', { ipPrefixes: ['10.0.0.0/8'] }), device('D2', { ipPrefixes: ['10.0.0.0/8'] })];
+    const r = detect(fleet, [ev.update(1, { serial: 'D2', certFingerprints: [written] }), ev.session(2, { serial: 'D1', sourceIp: '10.9.9.9', certFingerprint: FP })]);
+    expect(r.one('credential-shared')).toMatchObject({ serial: 'D1', evidence: { certFingerprint: FP, otherSerial: 'D2' } });
+  });
+
+  it('fail/cell ids are trimmed as in the CSV: the updated cell is registered', () => {
+    const r = detect([device('D1')], [ev.update(1, { serial: 'D1', cellIds: [' 45008-77 '] }), ev.attach(2, { cellId: '45008-77', imsi: imsi(1) })]);
+    expect(r.of('unregistered-cell')).toEqual([]);
+  });
+
+  it('fail/applyUpdate never drops a prefix it cannot read: it throws, naming the device, and changes nothing', () => {
+    const view = RegistryView.from([device('D1', { ipPrefixes: ['10.0.0.0/8'] })]);
+    const version = view.version;
+    // Built by hand: validateEvent refuses this line, so only a bug upstream could bring it here.
+    const bad = { type: 'registry.update', serial: 'D1', ts: iso(1), t: at(1), ipPrefixes: ['10.1.2.0/16'] } as unknown as RegistryUpdateEvent;
+    expect(() => view.applyUpdate(bad)).toThrow(/registry\.update for D1: ipPrefixes .*10\.1\.2\.0\/16/);
+    expect(view.get('D1')?.ipPrefixes).toEqual(['10.0.0.0/8']);
+    expect(view.version).toBe(version);
+  });
+
+  it('ok/an update the validator refuses is no event: the device keeps its line and source-ip-mismatch still fires', () => {
+    expect(validateEvent({ type: 'registry.update', serial: 'D1', ts: iso(1), ipPrefixes: ['10.1.2.0/16'] }).ok).toBe(false);
+    const r = detect([device('D1', { ipPrefixes: ['10.0.0.0/8'] })], [ev.session(2, { serial: 'D1', sourceIp: '203.0.113.9' })]);
+    expect(r.one('source-ip-mismatch').evidence).toMatchObject({ ipPrefixes: ['10.0.0.0/8'] });
   });
 });

@@ -106,17 +106,15 @@ export class RegistryView {
           owner: null,
         }
       : { serial: e.serial, status: 'provisioned', cellIds: [], siteLat: null, siteLon: null, siteRadiusM: 300, ipPrefixes: [], expectedNeighbors: [], certFingerprints: [], owner: null };
-    let prefixes = base.ipPrefixes;
     if (e.ipPrefixes !== undefined) {
-      // A bad prefix in an update must not take the engine down: keep the valid ones.
-      prefixes = e.ipPrefixes.filter((p) => {
-        try {
-          new PrefixSet([p]);
-          return true;
-        } catch {
-          return false;
-        }
-      });
+      // validateEvent holds registry.update to the registry CSV's field rules, so every prefix
+      // here parses. One that does not is a bug upstream: dropping it would silently switch
+      // off source-ip-mismatch for the device, so fail loudly instead, before anything changes.
+      try {
+        new PrefixSet(e.ipPrefixes);
+      } catch (err) {
+        throw new Error(`registry.update for ${e.serial}: ipPrefixes did not pass the registry's field rules (${err instanceof Error ? err.message : String(err)})`, { cause: err });
+      }
     }
     const after = this.put({
       ...base,
@@ -125,7 +123,7 @@ export class RegistryView {
       siteLat: e.siteLat !== undefined ? e.siteLat : base.siteLat,
       siteLon: e.siteLon !== undefined ? e.siteLon : base.siteLon,
       siteRadiusM: e.siteRadiusM ?? base.siteRadiusM,
-      ipPrefixes: prefixes,
+      ipPrefixes: e.ipPrefixes ?? base.ipPrefixes,
       expectedNeighbors: e.expectedNeighbors ?? base.expectedNeighbors,
       certFingerprints: e.certFingerprints ?? base.certFingerprints,
     });

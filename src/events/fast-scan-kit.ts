@@ -49,3 +49,74 @@ export function decodeLine(d: EventDecoder, line: string): FgEvent {
   if (!rec) throw new Error(`not scanned: ${line}`);
   return d.decode(Buffer.from(line), rec, 0);
 }
+
+/** The five sample lines above, each of which carries every optional field of its type. */
+export const SAMPLES: readonly string[] = [REPORT, SESSION, ATTACH, IMS, PAY];
+
+/** Optional string fields of the fast-path types (FORMATS.md §1): `null` or `""` there means absent. */
+const OPTIONAL_STRINGS = new Set(['id', 'sourceIp', 'swVersion', 'configHash', 'certFingerprint', 'endpoint', 'sessionId', 'imei', 'msisdn', 'cellId', 'method', 'merchant']);
+/** Optional fields of other kinds: `null` there means absent (`""` is a wrong type). */
+const OPTIONAL_OTHERS = new Set(['cellIds', 'neighbors', 'gps']);
+/** Required fields per type: `null` and `""` stay refused there. */
+const REQUIRED: Record<string, readonly string[]> = {
+  'femto.report': ['serial'],
+  'femto.session': ['serial', 'phase', 'sourceIp'],
+  'ue.attach': ['cellId', 'imsi'],
+  'ims.register': ['imsi', 'ipsec'],
+  'payment.auth': ['txId', 'msisdn', 'amountMinor', 'currency'],
+};
+
+export interface AbsentVariant {
+  name: string;
+  /** a sample line with one optional field written as `null` or `""` */
+  line: string;
+  /** the same line without that field: what the variant must read as */
+  without: string;
+}
+
+/**
+ * Every way of writing an absent optional field of the samples as `null` (or `""` for a
+ * string field), including `gps.accuracyM`, each beside the line that leaves it out. Built from
+ * the samples' own text, so a new optional field in them is covered without a change here.
+ */
+export function absentVariants(): AbsentVariant[] {
+  const out: AbsentVariant[] = [];
+  for (const sample of SAMPLES) {
+    const base = JSON.parse(sample) as Record<string, unknown>;
+    for (const key of Object.keys(base)) {
+      const string = OPTIONAL_STRINGS.has(key) && !(REQUIRED[base.type as string] ?? []).includes(key);
+      if (!string && !OPTIONAL_OTHERS.has(key)) continue;
+      const without = { ...base };
+      delete without[key];
+      for (const written of string ? [null, ''] : [null]) {
+        out.push({ name: `${String(base.type)} ${key}: ${JSON.stringify(written)}`, line: JSON.stringify({ ...base, [key]: written }), without: JSON.stringify(without) });
+      }
+    }
+    if (typeof base.gps === 'object' && base.gps !== null && 'accuracyM' in base.gps) {
+      const { accuracyM: _, ...gps } = base.gps as Record<string, unknown>;
+      out.push({ name: `${String(base.type)} gps.accuracyM: null`, line: JSON.stringify({ ...base, gps: { ...gps, accuracyM: null } }), without: JSON.stringify({ ...base, gps }) });
+    }
+  }
+  return out;
+}
+
+/** The samples with one required field written as `null` or `""`: refused by both paths. */
+export function requiredWrittenEmpty(): { name: string; line: string }[] {
+  const out: { name: string; line: string }[] = [];
+  for (const sample of SAMPLES) {
+    const base = JSON.parse(sample) as Record<string, unknown>;
+    for (const key of REQUIRED[base.type as string] ?? []) {
+      for (const written of [null, '']) out.push({ name: `${String(base.type)} ${key}: ${JSON.stringify(written)}`, line: JSON.stringify({ ...base, [key]: written }) });
+    }
+  }
+  return out;
+}
+
+/** Times with more than nine fraction digits (RFC 3339 §5.6 allows any number), kept to the millisecond. */
+export const LONG_FRACTION_TS: readonly string[] = [
+  '"2025-08-05T02:14:09.1234567891Z"',
+  '"2025-08-05T11:14:09.123456789012345+09:00"',
+  '"2025-08-05 02:14:09.000000000000000000000000000001Z"',
+  `"2025-08-05T02:14:09.${'9'.repeat(200)}Z"`,
+  '"2016-12-31T23:59:60.1234567891Z"',
+];

@@ -7,7 +7,7 @@ import { generate } from '../../bench/gen-events.js';
 import { copyRecord, createRecords, recordTime, scanEvent, type EventRecords } from './fast-scan.js';
 import { EventDecoder } from './fast-decode.js';
 import type { FgEvent } from './types.js';
-import { ATTACH, defined, IMS, PAY, REPORT, SESSION, slowPath, TS } from './fast-scan-kit.js';
+import { absentVariants, ATTACH, defined, IMS, LONG_FRACTION_TS, PAY, REPORT, requiredWrittenEmpty, SESSION, slowPath, TS } from './fast-scan-kit.js';
 
 const SAMPLE = '/work/shared/samples/kt-small/events.ndjson';
 
@@ -159,7 +159,7 @@ function collectValues(lines: string[]): string[] {
 
 const KEYS = ['type', 'ts', 'id', 'serial', 'sourceIp', 'cellIds', 'gps', 'neighbors', 'swVersion', 'configHash', 'phase', 'certFingerprint', 'endpoint', 'sessionId', 'cellId', 'imsi', 'imei', 'msisdn', 'ipsec', 'txId', 'amountMinor', 'currency', 'method', 'merchant', 'lat', 'lon', 'accuracyM', 'siteLat', 't', 'Type', 'serial ', '__proto__'];
 const NUMBER_FORMS = ['1e3', '01', '-0', '1.50', '1.', '.5', '+1', '0x10', '1E+2', '1e-2', '-', '1e400', '-1e400', '9007199254740993', '9007199254740992', '1754276400011.0', '1754276400011e0', '17542764000110e-1', '1.754276400011e12', '0.0', '-0.0', '37.6005910', '37.60059100000000001', '90', '90.0000000000001', '-180', '180.5', '1e1', '00', '-01', '2e', '3.e1', '1.5', '100000', '-100000'];
-const TS_FORMS = ['"2025-08-05T02:14:09Z"', '"2025-08-05T02:14:09.123456789Z"', '"2025-08-05 02:14:09Z"', '"2025-08-05t02:14:09z"', '"2025-02-29T02:14:09.000Z"', '"2024-02-29T02:14:09.000Z"', '"2025-08-05T02:14:60.000Z"', '"2025-08-05T02:14:09.123+24:00"', '"2025-08-05T02:14:09.123-00:00"', '"2025-08-05T02:14:09"', '"1754276400011"', '"2100-01-01T00:00:00.000Z"', '"1999-12-31T23:59:59.999Z"', '"2099-12-31T23:59:59.999-09:30"', '"2025-13-05T02:14:09.000Z"', '1754276400011', '1754276400', '946684800000', '4102444800000', '946684799999'];
+const TS_FORMS = [...LONG_FRACTION_TS, '"2025-08-05T02:14:09Z"', '"2025-08-05T02:14:09.123456789Z"', '"2025-08-05 02:14:09Z"', '"2025-08-05t02:14:09z"', '"2025-02-29T02:14:09.000Z"', '"2024-02-29T02:14:09.000Z"', '"2025-08-05T02:14:60.000Z"', '"2025-08-05T02:14:09.123+24:00"', '"2025-08-05T02:14:09.123-00:00"', '"2025-08-05T02:14:09"', '"1754276400011"', '"2100-01-01T00:00:00.000Z"', '"1999-12-31T23:59:59.999Z"', '"2099-12-31T23:59:59.999-09:30"', '"2025-13-05T02:14:09.000Z"', '1754276400011', '1754276400', '946684800000', '4102444800000', '946684799999'];
 const JUNK = ['\\"', '\\u0041', '\\n', '\\\\', 'é', '\u00e9', '\u0000', '\u007f', '\u00ff', '\ufeff', '"', ',', ':', '{', '}', '[', ']', 'null', ' ', '\t', '\r'];
 
 /** One random mutation of a line: byte-level damage or a structural rewrite. */
@@ -283,7 +283,17 @@ const EDGES: [string, string, Outcome][] = [
   ['ok/IMSI of 5 and 15 digits', `{"type":"ue.attach","cellId":"c","imsi":"12345","ts":${TS}}`, 'fast'],
   ['ok/printable ASCII punctuation in strings', `{"type":"femto.report","serial":"a~ !#$%&'()*+,-./:;<=>?@[]^_\`{|}","ts":${TS}}`, 'fast'],
 
-  ['slow-only/registry.update', `{"type":"registry.update","serial":"s","siteLat":null,"ts":${TS}}`, 'slow-only'],
+  ['slow-only/registry.update', `{"type":"registry.update","serial":"s","siteLat":null,"siteLon":null,"ts":${TS}}`, 'slow-only'],
+  ['slow-only/null optional field (absent)', `{"type":"femto.report","serial":"s","sourceIp":null,"ts":${TS}}`, 'slow-only'],
+  ['slow-only/null id (absent)', `{"type":"femto.report","serial":"s","id":null,"ts":${TS}}`, 'slow-only'],
+  ['slow-only/empty id (absent)', `{"type":"femto.report","serial":"s","id":"","ts":${TS}}`, 'slow-only'],
+  ['slow-only/null gps (absent)', `{"type":"femto.report","serial":"s","gps":null,"ts":${TS}}`, 'slow-only'],
+  ['slow-only/null accuracyM (absent)', `{"type":"femto.report","serial":"s","gps":{"lat":1,"lon":2,"accuracyM":null},"ts":${TS}}`, 'slow-only'],
+  ['slow-only/null list (absent)', `{"type":"femto.session","serial":"s","phase":"up","sourceIp":"x","cellIds":null,"ts":${TS}}`, 'slow-only'],
+  ['slow-only/empty optional string (absent)', `{"type":"ue.attach","cellId":"c","imsi":"12345","imei":"","msisdn":"","ts":${TS}}`, 'slow-only'],
+  ['slow-only/empty endpoint and certFingerprint (absent)', `{"type":"femto.session","serial":"s","phase":"up","sourceIp":"x","endpoint":"","certFingerprint":"","ts":${TS}}`, 'slow-only'],
+  ['ok/ts with ten fraction digits', `{"type":"femto.report","serial":"s","ts":"2025-08-05T02:14:09.1234567891Z"}`, 'fast'],
+  ['ok/ts with 200 fraction digits and an offset', `{"type":"femto.report","serial":"s","ts":"2025-08-05T02:14:09.${'7'.repeat(200)}+09:00"}`, 'fast'],
   ['slow-only/unknown key', `{"type":"femto.report","serial":"s","vendor":"x","ts":${TS}}`, 'slow-only'],
   ['slow-only/unknown key inside gps', `{"type":"femto.report","serial":"s","gps":{"lat":1,"lon":2,"alt":3},"ts":${TS}}`, 'slow-only'],
   ['slow-only/duplicate key', `{"type":"femto.report","serial":"a","serial":"b","ts":${TS}}`, 'slow-only'],
@@ -296,9 +306,11 @@ const EDGES: [string, string, Outcome][] = [
   ['ok/newline between tokens (JSON whitespace)', `{"type":"femto.report",\n"serial":"s","ts":${TS}}`, 'fast'],
 
   ['fail/null required field', `{"type":"femto.report","serial":null,"ts":${TS}}`, 'reject'],
-  ['fail/null optional field', `{"type":"femto.report","serial":"s","sourceIp":null,"ts":${TS}}`, 'reject'],
-  ['fail/null id', `{"type":"femto.report","serial":"s","id":null,"ts":${TS}}`, 'reject'],
-  ['fail/null gps', `{"type":"femto.report","serial":"s","gps":null,"ts":${TS}}`, 'reject'],
+  ['fail/null required field in a type with nulls elsewhere', `{"type":"femto.session","serial":"s","phase":null,"sourceIp":"x","endpoint":null,"ts":${TS}}`, 'reject'],
+  ['fail/empty required string', `{"type":"payment.auth","txId":"t","msisdn":"","amountMinor":1,"currency":"KRW","method":null,"ts":${TS}}`, 'reject'],
+  ['fail/empty string for a list', `{"type":"femto.report","serial":"s","cellIds":"","ts":${TS}}`, 'reject'],
+  ['fail/null lat inside gps', `{"type":"femto.report","serial":"s","gps":{"lat":null,"lon":2},"ts":${TS}}`, 'reject'],
+  ['fail/null ts', `{"type":"femto.report","serial":"s","ts":null}`, 'reject'],
   ['fail/null in list', `{"type":"femto.report","serial":"s","cellIds":[null],"ts":${TS}}`, 'reject'],
   ['fail/empty string', `{"type":"femto.report","serial":"","ts":${TS}}`, 'reject'],
   ['fail/empty string in list', `{"type":"femto.report","serial":"s","cellIds":[""],"ts":${TS}}`, 'reject'],
@@ -362,6 +374,51 @@ const EDGES: [string, string, Outcome][] = [
   ['fail/whitespace only inside braces', '{ }', 'reject'],
   ['fail/not JSON', 'not json at all', 'reject'],
 ];
+
+describe('FORMATS.md §1: an optional field written as null (or "" for a string) is absent', () => {
+  const variants = absentVariants();
+
+  it('ok/the kit covers every optional field of every fast-path type, gps.accuracyM included', () => {
+    expect(variants.length).toBeGreaterThanOrEqual(39);
+    expect(variants.map((v) => v.name)).toEqual(expect.arrayContaining(['ue.attach imei: null', 'ue.attach msisdn: ""', 'femto.report gps: null', 'femto.report gps.accuracyM: null', 'femto.session certFingerprint: null', 'femto.session endpoint: ""', 'payment.auth id: ""']));
+  });
+
+  it('ok/the slow path reads each like the line without the field; the scanner declines it (no extra pass on its common path) and never disagrees', () => {
+    const lines = variants.map((v) => Buffer.from(v.line));
+    const t = check(lines, createRecords(7), [new EventDecoder(), new EventDecoder({ cacheBits: 1 })]);
+    expect(t.failures).toEqual([]);
+    expect(t.slowOnly).toBe(variants.length);
+    for (const v of variants) {
+      const slow = slowPath(Buffer.from(v.line));
+      expect(slow, v.name).not.toBeNull();
+      expect(slow, v.name).toStrictEqual(slowPath(Buffer.from(v.without)));
+      // And the scanner's event for the line without the field is that same event.
+      const rec = createRecords(1);
+      const bare = Buffer.from(v.without);
+      expect(scanEvent(bare, 0, bare.length, rec, 0), v.name).toBe(true);
+      expect(defined(new EventDecoder().decode(bare, rec, 0)), v.name).toStrictEqual(slow);
+    }
+  });
+
+  it('fail/a required field written as null or "" is refused by both paths', () => {
+    const cases = requiredWrittenEmpty();
+    expect(cases.length).toBeGreaterThanOrEqual(20);
+    const t = check(cases.map((c) => Buffer.from(c.line)), createRecords(7), [new EventDecoder()]);
+    expect(t.failures).toEqual([]);
+    expect(t.rejected).toBe(cases.length);
+  });
+});
+
+describe('RFC 3339 §5.6: any number of fraction digits', () => {
+  it('ok/both paths take times with more than nine fraction digits, to the same millisecond', () => {
+    const lines = LONG_FRACTION_TS.map((ts) => Buffer.from(`{"type":"femto.report","serial":"s","ts":${ts}}`));
+    const t = check(lines, createRecords(7), [new EventDecoder()]);
+    expect(t.failures).toEqual([]);
+    expect(t.fast).toBe(lines.length);
+    expect(slowPath(lines[0]!)!.t).toBe(Date.UTC(2025, 7, 5, 2, 14, 9, 123));
+    expect(slowPath(lines[3]!)!.t).toBe(Date.UTC(2025, 7, 5, 2, 14, 9, 999));
+  });
+});
 
 describe('scanEvent edge cases', () => {
   for (const [name, line, want] of EDGES) {

@@ -10,7 +10,8 @@
  * direct-mapped caches. The records can cross threads as plain buffers (femtoguard detect).
  *
  * The scanner accepts a strict subset of what the slow path accepts: anything unusual (escapes,
- * non-ASCII, `null`, unknown or duplicate keys, `registry.update`, ...) returns false and the
+ * non-ASCII, `null` or `""` (an absent optional field, or a refused required one), unknown or
+ * duplicate keys, `registry.update`, ...) returns false and the
  * caller takes the slow path, which also writes the error messages. fast-scan.test.ts checks
  * this differentially against the slow path on real, generated and fuzzed lines.
  */
@@ -281,7 +282,7 @@ function scanValue(buf: Uint8Array, i: number, end: number, f: number, i32: Int3
       if (n !== 3) return -1;
       for (let x = s; x < s + 3; x++) if (buf[x]! < 65 || buf[x]! > 90) return -1;
       break;
-    default: // validate.ts isStr
+    default: // validate.ts isStr. "" is declined, not refused: validate.ts reads it as absent in an optional field.
       if (n < 1 || n > MAX_ID) return -1;
       if (f === F_ID) return j; // ids are not interned
   }

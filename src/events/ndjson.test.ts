@@ -118,6 +118,55 @@ describe('NdjsonSplitter (FORMATS.md §1: one JSON object per \\n-separated line
   });
 });
 
+describe('NdjsonSplitter: a UTF-8 BOM at the start of the stream', () => {
+  const BOM = '\ufeff';
+  const expected = [
+    { line: 1, value: { a: 1 } },
+    { line: 2, value: { b: 2 } },
+  ];
+
+  it('ok/is dropped, however the chunks cut it (BOM split across chunks included)', () => {
+    expectAllSplits(`${BOM}{"a":1}\n{"b":2}\n`, expected);
+    expectAllSplits(`${BOM}{"a":1}\r\n{"b":2}`, expected);
+  });
+
+  it('ok/the raw path (femtoguard detect\'s scanner) gets line 1 without it, and its byte count keeps it', () => {
+    const s = new NdjsonSplitter();
+    const got: [string, number, number][] = [];
+    const onRaw = (b: Buffer, start: number, end: number, line: number, bytes: number): void => void got.push([b.toString('latin1', start, end), line, bytes]);
+    s.pushRaw(Buffer.from([0xef]), onRaw, () => undefined);
+    s.pushRaw(Buffer.from([0xbb, 0xbf, 0x7b, 0x7d, 0x0a, 0x7b]), onRaw, () => undefined);
+    s.pushRaw(Buffer.from('}\n'), onRaw, () => undefined);
+    s.endRaw(onRaw, () => undefined);
+    expect(got).toEqual([
+      ['{}', 1, 6],
+      ['{}', 2, 3],
+    ]);
+  });
+
+  it('ok/a BOM-only first line is a blank line; a stream that is only a BOM has no lines', () => {
+    expect(split([`${BOM}\n{"a":1}\n`])).toEqual([{ line: 2, value: { a: 1 } }]);
+    expect(split([BOM])).toEqual([]);
+  });
+
+  it('fail/only at offset 0: a BOM starting a later line, or a second one, is part of the line', () => {
+    const out = split([`{"a":1}\n${BOM}{"b":2}\n`]);
+    expect(out[0]).toEqual({ line: 1, value: { a: 1 } });
+    expect(out[1]).toMatchObject({ line: 2, error: expect.stringMatching(/^not valid JSON/) as unknown });
+    expect(split([`${BOM}${BOM}{"a":1}\n`])[0]).toMatchObject({ line: 1, error: expect.stringMatching(/^not valid JSON/) as unknown });
+  });
+
+  it('fail/bytes that only begin like a BOM are kept, wherever the stream is cut', () => {
+    const text = Buffer.concat([Buffer.from([0xef, 0xbb]), Buffer.from('{"a":1}\n')]);
+    for (let k = 0; k <= text.length; k++) {
+      const out = split([text.subarray(0, k), text.subarray(k)]);
+      expect(out, `cut at ${k}`).toEqual([{ line: 1, error: 'not valid UTF-8 (byte 1 of the line)' }]);
+    }
+    // A stream of only part of a BOM: those bytes are its one line.
+    expect(split([Buffer.from([0xef, 0xbb])])).toEqual([{ line: 1, error: 'not valid UTF-8 (byte 1 of the line)' }]);
+  });
+});
+
 describe('readNdjson', () => {
   it('ok/the async-iterator form gives the same lines from string and Buffer chunks', async () => {
     async function* chunks(): AsyncGenerator<string | Buffer> {

@@ -10,14 +10,25 @@ export type NdjsonLine = { line: number; value: unknown; bytes: number } | { lin
 /** Lines longer than this are reported and skipped (no unbounded buffering). */
 export const MAX_LINE_BYTES = 1024 * 1024;
 
+/** The UTF-8 byte order mark, U+FEFF. */
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
 /**
  * Push-style splitter: the hot path of `femtoguard detect` and ingestion calls `push` per
  * chunk with a callback, avoiding a promise per line.
+ *
+ * A UTF-8 byte order mark at the very start of the stream is dropped (editors and Windows
+ * tools write one; RFC 8259 §8.1 lets a parser ignore it), however the chunks cut it. Only
+ * there: U+FEFF anywhere else is part of a line, and JSON.parse refuses it before a value.
  */
 export class NdjsonSplitter {
   private carry: Buffer | null = null;
   private line = 0;
   private skipping = false;
+  /** bytes of a leading BOM matched so far; -1 once the stream is past its first bytes */
+  private bom = 0;
+  /** bytes of the dropped BOM, added to the first line's byte count (the bytes it took in the input) */
+  private lead = 0;
 
   constructor(private readonly maxLine = MAX_LINE_BYTES) {}
 
@@ -36,20 +47,23 @@ export class NdjsonSplitter {
    * `buf` is valid only during the call.
    */
   pushRaw(buf: Buffer, onRaw: RawLine, onError: (l: NdjsonLine) => void): void {
+    if (this.bom >= 0) buf = this.dropBom(buf);
     let start = 0;
     let nl = buf.indexOf(10, start);
     while (nl !== -1) {
       this.line++;
       const length = (this.carry?.length ?? 0) + (nl - start);
+      const lead = this.lead;
+      this.lead = 0;
       // The limit holds for a line inside one chunk as for one that spans chunks: the result
       // must not depend on how the input was cut.
       if (this.skipping || length > this.maxLine) {
         this.skipping = false;
-        onError({ line: this.line, error: `line longer than ${this.maxLine} bytes`, bytes: length + 1 });
+        onError({ line: this.line, error: `line longer than ${this.maxLine} bytes`, bytes: length + 1 + lead });
       } else if (this.carry) {
         const piece = Buffer.concat([this.carry, buf.subarray(start, nl)]);
-        emitRaw(piece, 0, piece.length, this.line, onRaw);
-      } else emitRaw(buf, start, nl, this.line, onRaw);
+        emitRaw(piece, 0, piece.length, this.line, onRaw, lead);
+      } else emitRaw(buf, start, nl, this.line, onRaw, lead);
       this.carry = null;
       start = nl + 1;
       nl = buf.indexOf(10, start);
@@ -66,19 +80,46 @@ export class NdjsonSplitter {
   }
 
   endRaw(onRaw: RawLine, onError: (l: NdjsonLine) => void): void {
+    // A stream that ended inside what began like a BOM: those bytes were its whole content.
+    if (this.bom > 0) this.carry = Buffer.from(BOM.subarray(0, this.bom));
+    this.bom = -1;
     if (this.skipping) onError({ line: this.line + 1, error: `line longer than ${this.maxLine} bytes`, bytes: 0 });
-    else if (this.carry && this.carry.length > 0) emitRaw(this.carry, 0, this.carry.length, this.line + 1, onRaw);
+    else if (this.carry && this.carry.length > 0) emitRaw(this.carry, 0, this.carry.length, this.line + 1, onRaw, this.lead);
     this.carry = null;
     this.skipping = false;
+    this.lead = 0;
+  }
+
+  /**
+   * The chunk without the part of a leading BOM it holds. Bytes that began like a BOM but
+   * turn out not to be one are given back in front of the chunk: the stream is unchanged.
+   */
+  private dropBom(buf: Buffer): Buffer {
+    let k = 0;
+    while (this.bom < BOM.length && k < buf.length) {
+      if (buf[k] !== BOM[this.bom]) {
+        // Not a BOM: what matched so far (from earlier chunks and this one) is content.
+        const held = this.bom - k;
+        this.bom = -1;
+        return held > 0 ? Buffer.concat([BOM.subarray(0, held), buf]) : buf;
+      }
+      this.bom++;
+      k++;
+    }
+    if (this.bom === BOM.length) {
+      this.bom = -1;
+      this.lead = BOM.length;
+    }
+    return buf.subarray(k);
   }
 }
 
 /** A non-blank line as bytes: `buf[start, end)`, its 1-based number, and the bytes it took in the input (with its `\n`). */
 export type RawLine = (buf: Buffer, start: number, end: number, line: number, bytes: number) => void;
 
-/** Drops one trailing `\r` and skips blank (or whitespace-only) lines. */
-function emitRaw(buf: Buffer, start: number, nl: number, line: number, onRaw: RawLine): void {
-  const bytes = nl - start + 1;
+/** Drops one trailing `\r` and skips blank (or whitespace-only) lines; `lead` bytes went before the line (a dropped BOM). */
+function emitRaw(buf: Buffer, start: number, nl: number, line: number, onRaw: RawLine, lead: number): void {
+  const bytes = nl - start + 1 + lead;
   let end = nl;
   if (end > start && buf[end - 1] === 13) end--;
   let i = start;

@@ -1,8 +1,10 @@
 /**
  * FORMATS.md §1 `ts`: RFC 3339 with an offset (`2025-08-05T02:14:09Z`,
  * `2025-08-05T11:14:09.123+09:00`) or integer epoch milliseconds. Returns epoch ms or NaN.
+ * RFC 3339 §5.6 `time-secfrac = "." 1*DIGIT`: any number of fraction digits; the time is kept
+ * to the millisecond (the rest is truncated). Linear to match, so no length cap is needed.
  */
-const RFC3339 = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d{1,9})?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
+const RFC3339 = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
 
 /** Smallest and largest accepted times: 2000-01-01 and 2100-01-01 (anything else is a unit mistake). */
 const MIN_MS = 946_684_800_000;
@@ -12,7 +14,7 @@ export function parseEventTime(ts: unknown): number {
   if (typeof ts === 'number') {
     return Number.isInteger(ts) && ts >= MIN_MS && ts < MAX_MS ? ts : NaN;
   }
-  if (typeof ts !== 'string' || ts.length < 20 || ts.length > 40) return NaN;
+  if (typeof ts !== 'string' || ts.length < 20) return NaN;
   const fast = canonical(ts);
   if (fast >= 0) return fast;
   if (!RFC3339.test(ts)) return NaN;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createCsvRowMapper, type DeviceInput } from '../registry/index.js';
 import { validateEvent } from './validate.js';
 
 const TS = '2025-08-05T02:14:09Z';
@@ -94,9 +95,7 @@ const BAD: [string, string, unknown][] = [
   ['femto.session', 'cellIds', ['ok', 5]],
   ['femto.session', 'cellIds', ['']],
   ['femto.session', 'endpoint', 500],
-  ['femto.session', 'sessionId', ''],
   ['femto.report', 'serial', undefined],
-  ['femto.report', 'sourceIp', null],
   ['femto.report', 'gps', 'here'],
   ['femto.report', 'gps', { lat: 91, lon: 0 }],
   ['femto.report', 'gps', { lat: 0, lon: -180.5 }],
@@ -105,7 +104,6 @@ const BAD: [string, string, unknown][] = [
   ['femto.report', 'gps', { lat: '37.5', lon: 126.9 }],
   ['femto.report', 'neighbors', 'a;b'],
   ['femto.report', 'swVersion', 421],
-  ['femto.report', 'configHash', ''],
   ['ue.attach', 'cellId', undefined],
   ['ue.attach', 'cellId', 118720513],
   ['ue.attach', 'imsi', undefined],
@@ -113,7 +111,6 @@ const BAD: [string, string, unknown][] = [
   ['ue.attach', 'imsi', '45008123456789012'],
   ['ue.attach', 'imsi', 'IMSI450081234'],
   ['ue.attach', 'imei', 3530000000000001],
-  ['ue.attach', 'msisdn', ''],
   ['ims.register', 'imsi', undefined],
   ['ims.register', 'ipsec', undefined],
   ['ims.register', 'ipsec', 'true'],
@@ -128,20 +125,47 @@ const BAD: [string, string, unknown][] = [
   ['payment.auth', 'currency', 'krw'],
   ['payment.auth', 'currency', 'KRWX'],
   ['payment.auth', 'method', 3],
-  ['payment.auth', 'merchant', ''],
   ['registry.update', 'serial', undefined],
   ['registry.update', 'status', 'stolen'],
   ['registry.update', 'cellIds', 'x'],
   ['registry.update', 'siteLat', 91],
   ['registry.update', 'siteLon', '126.9'],
   ['registry.update', 'siteRadiusM', 0],
-  ['registry.update', 'siteRadiusM', null],
   ['registry.update', 'ipPrefixes', [10]],
   ['registry.update', 'expectedNeighbors', ['']],
   ['registry.update', 'certFingerprints', FP],
   ['registry.update', 'owner', 5],
-  ['ue.attach', 'id', ''],
   ['ue.attach', 'id', 17],
+  // Required fields keep refusing null and "" (only optional ones read them as absent).
+  ['femto.session', 'serial', null],
+  ['femto.session', 'sourceIp', ''],
+  ['femto.session', 'phase', null],
+  ['femto.report', 'serial', null],
+  ['ue.attach', 'cellId', ''],
+  ['ue.attach', 'imsi', null],
+  ['ims.register', 'ipsec', null],
+  ['payment.auth', 'msisdn', ''],
+  ['payment.auth', 'currency', null],
+  ['registry.update', 'serial', ''],
+  ['registry.update', 'serial', null],
+  // An optional list written as "" is a wrong type, not an absent string.
+  ['femto.report', 'cellIds', ''],
+  // registry.update: the registry CSV's field rules (FORMATS.md §1 "same fields as a registry CSV row").
+  ['registry.update', 'serial', 'KT/001'],
+  ['registry.update', 'ipPrefixes', ['10.1.2.0/16']],
+  ['registry.update', 'ipPrefixes', ['10.0.0.0/8', 'not-a-prefix']],
+  ['registry.update', 'ipPrefixes', ['10.0.0.0/33']],
+  ['registry.update', 'certFingerprints', ['ab'.repeat(31)]],
+  ['registry.update', 'certFingerprints', ['zz'.repeat(32)]],
+  ['registry.update', 'cellIds', ['45008-1;45008-2']],
+  ['registry.update', 'cellIds', ['x'.repeat(65)]],
+  ['registry.update', 'expectedNeighbors', ['  ']],
+  ['registry.update', 'siteRadiusM', 100_001],
+  ['registry.update', 'siteRadiusM', -5],
+  ['registry.update', 'siteLon', null],
+  ['registry.update', 'owner', 'x'.repeat(201)],
+  ['registry.update', 'owner', 'a\u0007b'],
+  ['registry.update', 'status', 5],
 ];
 
 describe('validateEvent: refuses each bad field, naming it', () => {
@@ -173,4 +197,119 @@ describe('validateEvent: refuses each bad field, naming it', () => {
       expect('error' in v && v.error, String(ts)).toMatch(/^femto\.report: bad timestamp .*RFC 3339/);
     }
   });
+});
+
+/** Optional fields per type (FORMATS.md §1 tables), and which of them are strings. */
+const OPTIONAL: Record<string, { strings: string[]; others: string[] }> = {
+  'femto.session': { strings: ['certFingerprint', 'endpoint', 'sessionId'], others: ['cellIds'] },
+  'femto.report': { strings: ['sourceIp', 'swVersion', 'configHash'], others: ['cellIds', 'gps', 'neighbors'] },
+  'ue.attach': { strings: ['imei', 'msisdn'], others: [] },
+  'ims.register': { strings: ['cellId', 'msisdn'], others: [] },
+  'payment.auth': { strings: ['method', 'merchant'], others: [] },
+  'registry.update': { strings: ['status'], others: ['cellIds', 'siteRadiusM', 'ipPrefixes', 'expectedNeighbors', 'certFingerprints'] },
+};
+
+describe('validateEvent: an optional field written as null, or "" for a string, is absent', () => {
+  const ok = (e: Record<string, unknown>): Record<string, unknown> => {
+    const v = validateEvent(e);
+    if (!v.ok) throw new Error(JSON.stringify(v));
+    return v.event as unknown as Record<string, unknown>;
+  };
+  for (const [type, { strings, others }] of Object.entries(OPTIONAL)) {
+    const full = (GOOD[type] as Record<string, unknown>[])[0]!;
+    for (const field of ['id', ...strings, ...others]) {
+      const written = strings.includes(field) || field === 'id' ? [null, ''] : [null];
+      for (const w of written) {
+        it(`ok/${type} ${field} = ${JSON.stringify(w)}: accepted without the field`, () => {
+          const without = structuredClone(full);
+          delete without[field];
+          const event = ok({ ...structuredClone(full), [field]: w });
+          expect(field in event).toBe(false);
+          expect(event).toStrictEqual(ok(without));
+        });
+      }
+    }
+  }
+
+  it('ok/gps.accuracyM null: the fix without it', () => {
+    const e = ok({ type: 'femto.report', ts: TS, serial: 'F10', gps: { lat: 37.5, lon: 127, accuracyM: null } });
+    expect(e.gps).toStrictEqual({ lat: 37.5, lon: 127 });
+  });
+
+  it('ok/the reviewer\'s lines: imei null, msisdn "", certFingerprint null, endpoint "", gps null', () => {
+    expect(ok({ type: 'ue.attach', cellId: 'C13', imsi: '450081234567890', imei: null, ts: TS })).not.toHaveProperty('imei');
+    expect(ok({ type: 'ue.attach', cellId: 'C15', imsi: '450081234567890', msisdn: '', ts: TS })).not.toHaveProperty('msisdn');
+    expect(ok({ type: 'femto.session', serial: 'F3', phase: 'up', sourceIp: '1.2.3.4', certFingerprint: null, ts: TS })).not.toHaveProperty('certFingerprint');
+    expect(ok({ type: 'femto.session', serial: 'F5', phase: 'up', sourceIp: '1.2.3.4', endpoint: '', ts: TS })).not.toHaveProperty('endpoint');
+    expect(ok({ type: 'femto.report', serial: 'KT/001', gps: null, cellIds: ['45008-99'], ts: TS })).not.toHaveProperty('gps');
+  });
+
+  it('ok/registry.update: null still clears siteLat+siteLon and owner (as PATCH does); owner "" is absent', () => {
+    expect(ok({ type: 'registry.update', ts: TS, serial: 'R1', siteLat: null, siteLon: null, owner: null })).toMatchObject({ siteLat: null, siteLon: null, owner: null });
+    expect(ok({ type: 'registry.update', ts: TS, serial: 'R1', owner: '' })).not.toHaveProperty('owner');
+  });
+});
+
+describe('validateEvent: registry.update is held to the registry CSV field rules and carries their normalised values', () => {
+  const upd = (fields: Record<string, unknown>): ReturnType<typeof validateEvent> => validateEvent({ type: 'registry.update', ts: TS, serial: 'R1', ...fields });
+  const event = (fields: Record<string, unknown>): Record<string, unknown> => {
+    const v = upd(fields);
+    if (!v.ok) throw new Error(JSON.stringify(v));
+    return v.event as unknown as Record<string, unknown>;
+  };
+  const FP_UPPER = FP.toUpperCase().match(/../g)!.join(':');
+
+  it('fail/a prefix with host bits set is refused (never filtered to no prefixes), with the prefix it meant', () => {
+    const v = upd({ ipPrefixes: ['10.1.2.0/16'] });
+    expect(v).toEqual({ ok: false, error: expect.stringMatching(/^registry\.update: ipPrefixes: .*10\.1\.2\.0\/16.*10\.1\.0\.0\/16/) as unknown });
+  });
+
+  it('ok/values come out as the CSV import stores them', () => {
+    const e = event({
+      serial: ' R1 ',
+      status: ' Active ',
+      cellIds: [' 45008-21 ', '45008-21', '45008-22'],
+      ipPrefixes: ['2001:DB8:0::/32', '10.0.0.0/8'],
+      expectedNeighbors: [' 45008-9 '],
+      certFingerprints: [FP_UPPER, ` ${FP.toUpperCase()} `],
+      owner: '  Cafe  ',
+      siteRadiusM: 100_000,
+    });
+    expect(e).toMatchObject({ serial: 'R1', status: 'active', cellIds: ['45008-21', '45008-22'], ipPrefixes: ['2001:db8::/32', '10.0.0.0/8'], expectedNeighbors: ['45008-9'], certFingerprints: [FP], owner: 'Cafe', siteRadiusM: 100_000 });
+  });
+
+  it('fail/a site is both coordinates or neither: one null beside a number, or a null alone, is refused', () => {
+    expect(upd({ siteLat: 37.5, siteLon: null })).toMatchObject({ ok: false, error: expect.stringMatching(/siteLat and siteLon/) as unknown });
+    expect(upd({ siteLat: null })).toMatchObject({ ok: false, error: expect.stringMatching(/siteLat and siteLon both null/) as unknown });
+    expect(upd({ siteLon: null })).toMatchObject({ ok: false, error: expect.stringMatching(/siteLat and siteLon both null/) as unknown });
+    // A number alone moves one coordinate of the site the device has (fields left out keep their value).
+    expect(event({ siteLat: 37.5 })).toMatchObject({ siteLat: 37.5 });
+  });
+
+  /** One CSV row per value: the event must accept exactly what the CSV accepts, and carry what it stores. */
+  const CSV_COLUMNS = { status: 'status', cellIds: 'cell_ids', siteRadiusM: 'site_radius_m', ipPrefixes: 'ip_prefixes', expectedNeighbors: 'expected_neighbors', certFingerprints: 'cert_fingerprints', owner: 'owner' } as const;
+  const SAMPLES: [keyof typeof CSV_COLUMNS, unknown][] = [
+    ['status', 'LOST'], ['status', 'stolen'], ['status', ' suspended '],
+    ['cellIds', ['45008-1', ' 45008-2 ']], ['cellIds', ['a'.repeat(64)]], ['cellIds', ['a'.repeat(65)]],
+    ['ipPrefixes', ['10.1.2.0/16']], ['ipPrefixes', ['10.1.0.0/16']], ['ipPrefixes', ['192.168.1.7/32']], ['ipPrefixes', ['192.168.1.7']], ['ipPrefixes', ['FE80::/10']], ['ipPrefixes', ['::ffff:10.0.0.0/104']], ['ipPrefixes', ['10.0.0.0/8x']],
+    ['expectedNeighbors', ['45008-100000581']], ['expectedNeighbors', ['bad\u0001cell']],
+    ['certFingerprints', [FP_UPPER]], ['certFingerprints', [FP]], ['certFingerprints', ['ab'.repeat(33)]], ['certFingerprints', ['g'.repeat(64)]],
+    ['siteRadiusM', 1], ['siteRadiusM', 100_000], ['siteRadiusM', 100_000.5], ['siteRadiusM', 0],
+    ['owner', 'Cafe Mokdong'], ['owner', 'x'.repeat(201)],
+  ];
+  const csv = (column: string, value: unknown): { ok: boolean; device?: DeviceInput } => {
+    const mapper = createCsvRowMapper(['serial', 'status', column].filter((c, k, all) => all.indexOf(c) === k));
+    const cell = Array.isArray(value) ? value.join(';') : String(value);
+    const fields = column === 'status' ? ['R1', cell] : ['R1', 'active', cell];
+    const r = mapper.map(fields, 2);
+    return r.ok ? { ok: true, device: r.device } : { ok: false };
+  };
+  for (const [field, value] of SAMPLES) {
+    it(`ok/same verdict and value as a CSV row: ${field} = ${JSON.stringify(value).slice(0, 40)}`, () => {
+      const row = csv(CSV_COLUMNS[field], value);
+      const v = upd({ [field]: structuredClone(value) });
+      expect(v.ok).toBe(row.ok);
+      if (v.ok && row.device) expect((v.event as unknown as Record<string, unknown>)[field]).toStrictEqual(row.device[field]);
+    });
+  }
 });
