@@ -117,7 +117,29 @@ describe('POST /v1/events', () => {
     const rejected = r.body.rejected as { line: number; error: string }[];
     expect(rejected.map((x) => x.line)).toEqual([2, 3]);
     expect(rejected[0]?.error).toMatch(/^ts is \d+ s ahead of the server clock \(at most 300 s\)$/);
-    expect(rejected[1]?.error).toMatch(/registry\.update is not accepted here: change the registry through \/v1\/devices/);
+    expect(rejected[1]?.error).toMatch(/registry\.update needs a token that may change the registry \(devices:write/);
+  });
+
+  it('ok/a registry.update from a token that may change the registry (admin) is applied to the registry, audited, in line order; a transition the lifecycle refuses is that line\'s error', async () => {
+    const now = Date.now();
+    const r = await post(
+      [
+        JSON.stringify({ type: 'registry.update', serial: 'RU-NEW', cellIds: ['45008-77'], ipPrefixes: ['198.18.77.0/24'], certFingerprints: ['AB:'.repeat(31) + 'AB'], ts: iso(now), id: 'ru-1' }),
+        JSON.stringify({ type: 'femto.report', serial: 'RU-NEW', sourceIp: '198.18.77.9', ts: iso(now), id: 'ru-report' }),
+        JSON.stringify({ type: 'registry.update', serial: 'RU-NEW', status: 'active', siteRadiusM: 500, ts: iso(now), id: 'ru-2' }),
+        JSON.stringify({ type: 'registry.update', serial: 'RU-NEW', status: 'provisioned', ts: iso(now), id: 'ru-3' }),
+      ].join('\n'),
+      t.adminToken,
+    );
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ accepted: 1, registryUpdates: 2, rejectedCount: 1 });
+    expect((r.body.rejected as { line: number; error: string }[])[0]).toMatchObject({ line: 4, error: expect.stringMatching(/^registry\.update: .*active.*provisioned/) as unknown });
+    const dev = await get('/v1/devices/RU-NEW', t.adminToken);
+    expect(dev).toMatchObject({ status: 'active', cellIds: ['45008-77'], ipPrefixes: ['198.18.77.0/24'], siteRadiusM: 500, certFingerprints: ['ab'.repeat(32)] });
+    const adminId = ((await get('/v1/me', t.adminToken)) as { tokenId: string }).tokenId;
+    const audit = (await get('/v1/audit?subject=RU-NEW&limit=20', t.adminToken)).items as { action: string; actor: string }[];
+    expect(audit.map((e) => e.action).sort()).toEqual(['device.added', 'device.status_change_refused', 'device.status_changed', 'device.updated']);
+    expect(new Set(audit.map((e) => e.actor))).toEqual(new Set([`token:${adminId}`]));
   });
 
   it('ok/idempotent on id: a repeated id, from an earlier body or the same one, is not stored again, and its line is named', async () => {
