@@ -4,6 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openSqlite, type SqliteDb } from '../../adapters/sqlite/database.js';
 import { sqliteWebhookOutbox } from '../../adapters/sqlite/webhook-outbox.js';
@@ -64,6 +66,8 @@ async function freePort(): Promise<number> {
 const SECRET_A = 'secret-of-receiver-a-0123456789';
 const SECRET_B = 'secret-of-receiver-b-0123456789';
 const URL_TOKEN = 'url-token-must-not-leak';
+/** the secret part of a Slack/Teams/Discord-style incoming webhook URL: it sits in the path */
+const PATH_SECRET = 'PathSecretMustNotLeak0123';
 const alert = (n: number, severity: Alert['severity'] = 'critical'): Alert => ({
   id: `al_${n}`,
   ts: '2025-08-02T15:00:00.000Z',
@@ -85,6 +89,15 @@ function signedBy(secret: string, g: { body: string; sig: string }): boolean {
 
 /** What `x-femtoguard-delivery` must be for a body: the alert id and 32 hex of SHA-256 over the body. */
 const deliveryOf = (body: string, alertId: string): string => `${alertId}:${createHash('sha256').update(body).digest('hex').slice(0, 32)}`;
+
+/**
+ * The garbage collector, whatever flags vitest started the worker with: the timeout bug this
+ * guards against (nodejs/node#57736) only shows once a collection has run.
+ */
+function forcedGc(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
 
 async function until(cond: () => boolean, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
@@ -235,7 +248,8 @@ describe('webhook sink over the SQLite outbox', () => {
     const [first, second] = [deliveryOf(rx.got[0]?.body ?? '', 'al_1'), deliveryOf(rx.got[3]?.body ?? '', 'al_2')];
     expect(rx.got.map((g) => g.delivery)).toEqual([first, first, first, second]);
     expect(sink.stats).toEqual({ delivered: 1, failed: 1, retried: 2, dropped: 0 });
-    expect(logged('webhook delivery failed; giving up')).toEqual([expect.objectContaining({ alert: 'al_1', attempts: 3, why: 'HTTP 503', webhook: `http://127.0.0.1:${rx.port}/hook` })]);
+    const url = `http://127.0.0.1:${rx.port}/hook`;
+    expect(logged('webhook delivery failed; giving up')).toEqual([expect.objectContaining({ alert: 'al_1', attempts: 3, why: 'HTTP 503', webhook: `http://127.0.0.1:${rx.port} (target ${webhookTargetKey(url).slice(0, 8)})` })]);
     expect(rows(db)).toEqual([]);
     expect(lines.join('\n')).not.toContain(SECRET_A);
     await sink.close();
@@ -268,12 +282,103 @@ describe('webhook sink over the SQLite outbox', () => {
     expect(sink.stats).toEqual({ delivered: 0, failed: 0, retried: 0, dropped: 0 });
   });
 
-  it('fail/the same URL listed twice is refused, naming the entry but not the URL credentials', () => {
+  it('fail/the same URL listed twice is refused, naming both entries but neither the path nor the query', () => {
     const db = open();
-    const url = `https://hooks.example/alerts?token=${URL_TOKEN}`;
+    const url = `https://hooks.example/services/T0ABC/B0DEF/${PATH_SECRET}?token=${URL_TOKEN}`;
     const make = (): unknown =>
       webhookSink({ targets: [{ url, secret: SECRET_A, minSeverity: 'low' }, { url, secret: SECRET_B, minSeverity: 'high' }], options: options(), outbox: sqliteWebhookOutbox(db), logger });
-    expect(make).toThrow(/alerts\.webhooks\[1\].*https:\/\/hooks\.example\/alerts\)/);
-    expect(make).not.toThrow(new RegExp(URL_TOKEN));
+    const label = `https://hooks.example (target ${webhookTargetKey(url).slice(0, 8)})`;
+    expect(make).toThrow(`alerts.webhooks[1] repeats the URL of alerts.webhooks[0] (${label}); list each receiver once`);
+    for (const leak of [PATH_SECRET, URL_TOKEN, '/services']) expect(make).not.toThrow(leak);
+  });
+
+  it('fail/a secret in the URL path or query reaches no log line: retry, give-up, queue-full and resume name scheme, host and key only', async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}/services/T0ABC/B0DEF/${PATH_SECRET}?sig=${URL_TOKEN}`;
+    const targets: WebhookTarget[] = [{ url, secret: SECRET_A, minSeverity: 'low' }];
+    const db = open();
+    const first = webhookSink({ targets, options: options({ maxQueue: 1, maxAttempts: 2, backoffMs: 60_000 }), outbox: sqliteWebhookOutbox(db), logger });
+    first.deliver(alert(1), true, false);
+    first.deliver(alert(2), true, false); // al_1 dropped: the queue holds one
+    await until(() => first.stats.retried === 2); // al_1 (dropped while in flight) and al_2 failed once
+    await first.close();
+    // Due now, for the restarted sink to spend its last attempt on.
+    db.prepare('UPDATE webhook_outbox SET next_at = 0').run();
+    const second = webhookSink({ targets, options: options({ maxAttempts: 2 }), outbox: sqliteWebhookOutbox(db), logger });
+    await second.idle();
+    await second.close();
+
+    const label = `http://127.0.0.1:${port} (target ${webhookTargetKey(url).slice(0, 8)})`;
+    for (const msg of ['webhook queue full; dropped the oldest delivery', 'webhook delivery failed; will retry', 'webhook deliveries resumed from the outbox', 'webhook delivery failed; giving up'])
+      expect(new Set(logged(msg).map((l) => l.webhook))).toEqual(new Set([label]));
+    const text = lines.join('\n');
+    for (const leak of [PATH_SECRET, URL_TOKEN, '/services', 'T0ABC', SECRET_A]) expect(text).not.toContain(leak);
+  });
+
+  it('fail/a receiver that never answers is given up on after timeoutMs per attempt, also while the garbage collector runs', async () => {
+    const rx = await startReceiver(0, () => 'hang');
+    receivers.push(rx);
+    const gc = forcedGc();
+    const db = open();
+    const sink = webhookSink({ targets: [{ url: `http://127.0.0.1:${rx.port}/hook`, secret: SECRET_A, minSeverity: 'low' }], options: options({ timeoutMs: 300, maxAttempts: 2, backoffMs: 10 }), outbox: sqliteWebhookOutbox(db), logger });
+    const started = Date.now();
+    sink.deliver(alert(1), true, false);
+    // Garbage to collect, and collections, all through both attempts.
+    let garbage: unknown[] = [];
+    const churn = setInterval(() => {
+      garbage = Array.from({ length: 20_000 }, (_, i) => ({ i, s: `x${i}` }));
+      gc();
+    }, 20);
+    try {
+      await until(() => sink.stats.failed === 1, 5000);
+    } finally {
+      clearInterval(churn);
+    }
+    expect(garbage.length).toBeGreaterThan(0);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(600); // two attempts, each waited out
+    expect(rx.got).toHaveLength(2);
+    expect(sink.stats).toEqual({ delivered: 0, failed: 1, retried: 1, dropped: 0 });
+    expect(logged('webhook delivery failed; will retry')).toEqual([expect.objectContaining({ alert: 'al_1', why: 'timeout after 300 ms' })]);
+    expect(logged('webhook delivery failed; giving up')).toEqual([expect.objectContaining({ alert: 'al_1', why: 'timeout after 300 ms' })]);
+    expect(rows(db)).toEqual([]);
+    await sink.close();
+  });
+
+  it('ok/a 2xx reply body is never read: an endless stream after the headers costs a few MiB and the delivery counts at once', async () => {
+    const MiB = 1 << 20;
+    const cap = 256 * MiB; // bounds what the unfixed sink would buffer
+    let sent = 0;
+    let dropped = false;
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.on('close', () => void (dropped = true));
+        const chunk = Buffer.alloc(MiB, 0x41);
+        // As fast as the client takes it, then nothing more and never the end: only a client
+        // that stops reading gets its answer without waiting out the timeout.
+        const pump = (): void => {
+          while (sent < cap && !dropped) {
+            sent += chunk.length;
+            if (!res.write(chunk)) return void res.once('drain', pump);
+          }
+        };
+        pump();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    receivers.push({ server, got: [], answer: () => 204 });
+    const a = server.address();
+    const port = typeof a === 'object' && a ? a.port : 0;
+    const db = open();
+    const sink = webhookSink({ targets: [{ url: `http://127.0.0.1:${port}/hook`, secret: SECRET_A, minSeverity: 'low' }], options: options({ timeoutMs: 10_000 }), outbox: sqliteWebhookOutbox(db), logger });
+    sink.deliver(alert(1), true, false);
+    // Well inside timeoutMs: the answer is the status line, not the body.
+    await until(() => sink.stats.delivered + sink.stats.retried > 0, 5000);
+    expect(sink.stats).toEqual({ delivered: 1, failed: 0, retried: 0, dropped: 0 });
+    await until(() => dropped); // the connection is let go, not drained
+    expect(sent).toBeLessThan(32 * MiB);
+    expect(rows(db)).toEqual([]);
+    await sink.close();
   });
 });

@@ -79,7 +79,7 @@ export function webhookTargetKey(url: string): string {
 interface Lane {
   target: WebhookTarget;
   key: string;
-  /** what logs name it by (`safeUrl`) */
+  /** what logs and errors name it by (`webhookLabel`): never the URL's path or query */
   label: string;
   sending: Promise<void> | null;
   timer: NodeJS.Timeout | null;
@@ -168,9 +168,27 @@ export function webhookSink(deps: WebhookDeps): WebhookSink {
     }
   }
 
+  /**
+   * One POST, bounded as a whole by `timeoutMs` (connecting, sending, waiting for the status
+   * line and headers). The reply body is never read, only cancelled: the status says all, and
+   * a receiver answering 2xx with an endless or huge body must cost nothing. The deadline is a
+   * plain referenced timer on this attempt's own controller, not
+   * `AbortSignal.any([AbortSignal.timeout(ms), ...])`: on Node 20 that composite can be
+   * garbage-collected and then never fires (nodejs/node#57736), leaving the attempt to
+   * undici's 300 s limit.
+   */
   async function post(target: WebhookTarget, job: OutboxJob): Promise<Outcome> {
+    if (closing.signal.aborted) return null;
     // Signed now, with the current time: a job that waited is not rejected as a replay.
     const ts = Math.floor(Date.now() / 1000);
+    const controller = new AbortController();
+    let timedOut = false;
+    const deadline = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, opts.timeoutMs);
+    const onClose = (): void => controller.abort();
+    closing.signal.addEventListener('abort', onClose, { once: true });
     try {
       const res = await fetch(target.url, {
         method: 'POST',
@@ -178,13 +196,16 @@ export function webhookSink(deps: WebhookDeps): WebhookSink {
         body: job.body,
         // A redirect would re-post the signed body to a host nobody configured.
         redirect: 'manual',
-        signal: AbortSignal.any([AbortSignal.timeout(opts.timeoutMs), closing.signal]),
+        signal: controller.signal,
       });
-      await res.arrayBuffer().catch(() => undefined);
+      await res.body?.cancel().catch(() => undefined);
       return { ok: res.status >= 200 && res.status < 300, why: res.status >= 300 && res.status < 400 ? `HTTP ${res.status} (redirect not followed)` : `HTTP ${res.status}` };
-    } catch (e) {
+    } catch {
       if (closing.signal.aborted) return null;
-      return { ok: false, why: (e as Error).name === 'TimeoutError' ? 'timeout' : 'network error' };
+      return { ok: false, why: timedOut ? `timeout after ${opts.timeoutMs} ms` : 'network error' };
+    } finally {
+      clearTimeout(deadline);
+      closing.signal.removeEventListener('abort', onClose);
     }
   }
 
@@ -249,12 +270,14 @@ export function webhookSink(deps: WebhookDeps): WebhookSink {
 
 /** One lane per target; two entries with one URL would share a queue under one key, so they are refused. */
 function lanesOf(targets: readonly WebhookTarget[]): Lane[] {
-  const seen = new Set<string>();
+  const first = new Map<string, number>();
   return targets.map((target, i) => {
     const key = webhookTargetKey(target.url);
-    if (seen.has(key)) throw new Error(`alerts.webhooks[${i}]: the same URL (${safeUrl(target.url)}) is listed twice; list each receiver once`);
-    seen.add(key);
-    return { target, key, label: safeUrl(target.url), sending: null, timer: null };
+    const label = webhookLabel(target.url, key);
+    const j = first.get(key);
+    if (j !== undefined) throw new Error(`alerts.webhooks[${i}] repeats the URL of alerts.webhooks[${j}] (${label}); list each receiver once`);
+    first.set(key, i);
+    return { target, key, label, sending: null, timer: null };
   });
 }
 
@@ -270,14 +293,21 @@ function resume(outbox: WebhookOutbox, lanes: readonly Lane[], log: Logger): voi
   if (orphans > 0) log.warn({ deliveries: orphans, targets: pending.size }, 'webhook outbox holds deliveries for receivers no longer configured; kept, not sent');
 }
 
-/** Webhook URLs may carry credentials; log only scheme, host and path. */
-function safeUrl(u: string): string {
+/**
+ * What logs and errors name a receiver by: scheme, host and port, and the first 8 hex of its
+ * outbox key (SHA-256 of the URL, so two receivers on one host stay apart). Never the path or
+ * query, nor user info: Slack, Teams and Discord incoming webhooks carry their secret in the
+ * path (`/services/T…/B…/<secret>`), others in `?token=`.
+ */
+function webhookLabel(url: string, key: string): string {
+  let origin: string;
   try {
-    const x = new URL(u);
-    return `${x.protocol}//${x.host}${x.pathname}`;
+    const x = new URL(url);
+    origin = `${x.protocol}//${x.host}`;
   } catch {
-    return '(invalid url)';
+    origin = '(invalid url)';
   }
+  return `${origin} (target ${key.slice(0, 8)})`;
 }
 
 /** An error's message only: never the object. */
