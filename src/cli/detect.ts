@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
-import { accessSync, constants, createWriteStream, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { once } from 'node:events';
 import { dirname, resolve } from 'node:path';
 import { AppError } from '../core/errors.js';
 import { detectionConfigSchema, replay, replayFilesOnThread, type DetectionConfig } from '../detection/index.js';
 import { formatZodError } from '../registry/index.js';
 import { progressBar } from './progress.js';
-import { openInput } from './files.js';
+import { openInput, openPrivateOutput } from './files.js';
 import { usage } from './output.js';
 
 function readConfig(path: string | undefined): DetectionConfig {
@@ -54,6 +54,10 @@ function writable(path: string, what: string): void {
   const fail = (why: string): AppError => new AppError('invalid', 'cli.file_unwritable', `cannot write ${what} ${path}: ${why}`);
   const st = statSync(path, { throwIfNoEntry: false });
   if (st?.isDirectory()) throw fail('it is a directory, not a file');
+  // The alerts file is made 0600 before it is written (it carries full identifiers); only its
+  // owner (or root) can do that, so another user's file is refused now, not after the replay.
+  const uid = process.getuid?.();
+  if (st?.isFile() && uid !== undefined && uid !== 0 && st.uid !== uid) throw fail('it belongs to another user, so it cannot be made readable by its owner only (0600)');
   const target = st ? path : dirname(resolve(path));
   if (!st) {
     const dir = statSync(target, { throwIfNoEntry: false });
@@ -98,7 +102,8 @@ export function registerDetect(program: Command): void {
           ? await replay({ registry: openInput(o.registry, 'registry') as AsyncIterable<Buffer>, events: openInput(o.events, 'events') as AsyncIterable<Buffer>, config, onProgress })
           : await replayFilesOnThread({ registryPath: o.registry, eventsPath: o.events, config, onProgress });
       bar.stop();
-      const out = o.alerts === '-' ? process.stdout : createWriteStream(o.alerts);
+      // Full IMSI/MSISDN (FORMATS.md §3): the file is its owner's only, even one that existed.
+      const out = o.alerts === '-' ? process.stdout : openPrivateOutput(o.alerts, 'alerts');
       for (const a of alerts) {
         if (!out.write(JSON.stringify(a) + '\n')) await once(out, 'drain');
       }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { once } from 'node:events';
-import { createWriteStream, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { openExposureStore, retentionMs, riskPolicy } from '../app/subscribers.js';
 import { AppError } from '../core/errors.js';
 import {
@@ -25,7 +25,7 @@ import {
 import { actor, configFrom, withBase } from './context.js';
 import { list, usage } from './output.js';
 import { progressBar } from './progress.js';
-import { openInput } from './files.js';
+import { openInput, openPrivateOutput } from './files.js';
 
 interface Options {
   events?: string;
@@ -59,9 +59,12 @@ async function indexLag(store: ExposureStore, events: { lastSeq(): Promise<numbe
 }
 
 
-/** Writes lines to a file (or stdout for `-`), respecting back-pressure. */
-async function writeLines(path: string, lines: Iterable<string>): Promise<void> {
-  const out = path === '-' ? process.stdout : createWriteStream(path, { mode: 0o600 });
+/**
+ * Writes lines to a file (or stdout for `-`), respecting back-pressure. Exports name
+ * subscribers: the file is its owner's only (0600), an existing one included.
+ */
+async function writeLines(path: string, what: string, lines: Iterable<string>): Promise<void> {
+  const out = path === '-' ? process.stdout : openPrivateOutput(path, what);
   for (const l of lines) if (!out.write(l)) await once(out, 'drain');
   if (out !== process.stdout) {
     out.end();
@@ -70,12 +73,12 @@ async function writeLines(path: string, lines: Iterable<string>): Promise<void> 
 }
 
 async function writeExports(o: Options, r: ImpactResult): Promise<void> {
-  await writeLines(o.out, [csvLine(SUBSCRIBERS_HEADER), ...r.subscribers.map(subscriberRow)]);
-  if (o.payments) await writeLines(o.payments, [csvLine(PAYMENTS_HEADER), ...r.payments.map(paymentRow)]);
+  await writeLines(o.out, 'subscribers export (--out)', [csvLine(SUBSCRIBERS_HEADER), ...r.subscribers.map(subscriberRow)]);
+  if (o.payments) await writeLines(o.payments, 'payments export (--payments)', [csvLine(PAYMENTS_HEADER), ...r.payments.map(paymentRow)]);
   if (o.notification) {
-    await writeLines(o.notification, o.notification.endsWith('.json') ? [JSON.stringify(toJson(r, 'notification'), null, 2) + '\n'] : [csvLine(NOTIFICATION_HEADER), ...notifications(r).map(notificationRow)]);
+    await writeLines(o.notification, 'notification export (--notification)', o.notification.endsWith('.json') ? [JSON.stringify(toJson(r, 'notification'), null, 2) + '\n'] : [csvLine(NOTIFICATION_HEADER), ...notifications(r).map(notificationRow)]);
   }
-  if (o.summary) await writeLines(o.summary, [JSON.stringify(r.summary, null, 2) + '\n']);
+  if (o.summary) await writeLines(o.summary, 'summary (--summary)', [JSON.stringify(r.summary, null, 2) + '\n']);
 }
 
 function describe(r: ImpactResult): string {

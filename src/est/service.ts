@@ -21,8 +21,8 @@ import {
   type Revocation,
   type UnlockedCa,
 } from '../pki/index.js';
-import { ENROLLABLE_STATUSES, type DeviceStatus, type Registry } from '../registry/index.js';
-import { createCredentialKeeper, errorLabel, UNDELIVERED_REASON, withdrawalReason } from './credentials.js';
+import { deviceFieldSchemas, ENROLLABLE_STATUSES, type DeviceStatus, type Registry } from '../registry/index.js';
+import { createCredentialKeeper, EST_ACTOR, errorLabel, UNDELIVERED_REASON, withdrawalReason } from './credentials.js';
 import { createFailureLimiter, createRateLimitAudit } from './rate-limit.js';
 import type { EnrollmentStore, VendorRoot } from './store.js';
 
@@ -42,11 +42,48 @@ export interface EstCaller {
 
 const CSR_ATTRS = csrAttributes();
 
-/** The serial a CSR asks for: subject serialNumber, else CN (RFC 7030 leaves naming to the CA). */
+/**
+ * The serial a CSR asks for: subject serialNumber, else CN (RFC 7030 leaves naming to the CA).
+ * It must be a serial the registry could hold (the registry's own rule, untrimmed): anything
+ * else names no device, and refusing it here keeps request-supplied text of any length or
+ * content out of audit subjects, limiter keys and error messages. The refusal does not echo it.
+ */
 export function csrDeviceSerial(csr: ParsedCsr): string {
   const s = csr.subjectSerialNumber ?? csr.commonName;
   if (!s) throw new AppError('invalid', 'est.csr_no_serial', 'the CSR subject must carry the device serial in serialNumber or CN');
+  const r = deviceFieldSchemas.serial.safeParse(s);
+  if (!r.success || r.data !== s) {
+    throw new AppError('invalid', 'est.csr_bad_serial', `the device serial in the CSR subject (serialNumber or CN, ${s.length} characters) must be 1..64 characters of A-Z a-z 0-9 . _ : -`);
+  }
   return s;
+}
+
+/** Enrollment tokens are 24 random bytes in base64url (see admin.ts `createToken`). */
+const TOKEN_SHAPE = /^[A-Za-z0-9_-]{32}$/;
+/** Longest request-supplied text kept in an audit event (a vendor certificate's subject). */
+const MAX_AUDIT_TEXT = 200;
+
+/**
+ * Request-supplied text for audit details: control characters replaced (a viewer's terminal
+ * or the dashboard shows it) and cut to `MAX_AUDIT_TEXT` characters.
+ */
+export function auditText(s: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what this replaces
+  const clean = s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '\ufffd');
+  return clean.length > MAX_AUDIT_TEXT ? `${clean.slice(0, MAX_AUDIT_TEXT)}…` : clean;
+}
+
+/**
+ * What the audit log keeps of an HTTP Basic user that is not the CSR's serial: never the value
+ * (it is often the enrollment token, sent in the wrong field, and the audit log is open to
+ * viewers), only its length, what it looks like, and the first 8 hex digits of its SHA-256 so
+ * an operator can tell repeats apart or confirm a value they already know (32 bits say
+ * nothing usable about a 192-bit token).
+ */
+export function describeBasicUser(user: string): { length: number; looksLike: 'enrollment-token' | 'serial' | 'other'; sha256Prefix: string } {
+  const serialShaped = deviceFieldSchemas.serial.safeParse(user);
+  const looksLike = TOKEN_SHAPE.test(user) ? 'enrollment-token' : serialShaped.success && serialShaped.data === user ? 'serial' : 'other';
+  return { length: user.length, looksLike, sha256Prefix: sha256Hex(user).slice(0, 8) };
 }
 
 const denied = (code: string, message: string): AppError => new AppError('forbidden', code, message);
@@ -247,6 +284,26 @@ export function createEst(deps: {
   }
 
   /**
+   * Refuses an HTTP Basic user that is not the CSR's serial. Installers swap the fields
+   * (`curl -u "$TOKEN:$SERIAL"`): when the user is this serial's live token, it is spent at
+   * once, since a user name is what proxies and access logs record (nginx's `$remote_user`)
+   * and the token must be taken as seen by them. Spending needs the token itself (192 random
+   * bits), so no one can spend another's token this way; one bound to another serial is left
+   * alone (the store finds tokens by serial). The spend is audited on its own, even when the
+   * refusal is answered 429; the refusal records only `describeBasicUser`, never the value.
+   */
+  async function userMismatch(serial: string, user: string, caller: EstCaller, guess: (err: AppError, extra?: Record<string, unknown>) => Promise<never>): Promise<never> {
+    const spent = (await store.consumeToken(sha256Hex(user), serial, clock.now().toISOString())) === 'ok';
+    if (spent) {
+      await audit.record({ action: 'est.token_exposed', actor: EST_ACTOR, subject: serial, outcome: 'success', details: { field: 'basic-user', tokenSpent: true, sourceIp: caller.sourceIp } });
+    }
+    const message = spent
+      ? "the HTTP Basic user must be the serial named in the CSR and the password the enrollment token; this serial's token was sent as the user, a field that logs record, so it is now spent: ask for a new token"
+      : 'the HTTP Basic user must be the serial named in the CSR (and the password the enrollment token)';
+    return guess(denied('est.serial_mismatch', message), { basicUser: describeBasicUser(user), ...(spent ? { tokenSpent: true } : {}) });
+  }
+
+  /**
    * Authenticates a first enrollment: the token or vendor certificate is checked before the
    * limiter is consulted, and one that checks out is never refused by it. A credential that
    * fails is counted against the address and the serial it was checked against.
@@ -255,7 +312,7 @@ export function createEst(deps: {
     const guess = (err: AppError, extra?: Record<string, unknown>, alsoAudit?: () => Promise<void>): Promise<never> =>
       refuseCounted('est.enroll', serial, caller, err, { keys: [ipKey(caller), serialKey(serial)], actor: 'anonymous', extra, alsoAudit });
     if (caller.basic) {
-      if (caller.basic.user !== serial) return guess(denied('est.serial_mismatch', 'the HTTP Basic user must be the serial named in the CSR'), { user: caller.basic.user });
+      if (caller.basic.user !== serial) return userMismatch(serial, caller.basic.user, caller, guess);
       const hash = sha256Hex(caller.basic.password);
       const res = await store.consumeToken(hash, serial, clock.now().toISOString());
       if (res !== 'ok') {
@@ -277,7 +334,7 @@ export function createEst(deps: {
       const now = clock.now();
       if (leaf.notBefore > now || leaf.notAfter < now) return guess(unauth('est.vendor_cert_expired', 'the vendor certificate is not within its validity period'));
       const named = leaf.subject.filter((a) => a.type === OID.serialNumber || a.type === OID.commonName).map((a) => a.value);
-      if (!named.includes(serial)) return guess(denied('est.vendor_cert_serial_mismatch', 'the vendor certificate does not name the serial in the CSR'), { vendorSubject: nameToString(leaf.subject) });
+      if (!named.includes(serial)) return guess(denied('est.vendor_cert_serial_mismatch', 'the vendor certificate does not name the serial in the CSR'), { vendorSubject: auditText(nameToString(leaf.subject)) });
       const credentials = [`cert:${leaf.fingerprint}`, `key:${sha256Hex(leaf.spki)}`];
       const bound = await store.bindVendorCredentials(credentials, serial, now.toISOString());
       if (!bound.ok) {
