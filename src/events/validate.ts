@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { deviceFieldSchemas, formatZodError } from '../registry/index.js';
+import { deviceFieldSchemas, devicePatchSchema, formatZodError } from '../registry/index.js';
 import { parseEventTime } from './timestamp.js';
 import type { FgEvent } from './types.js';
 
@@ -130,19 +130,8 @@ function checkType(o: Obj, type: string): string | null {
  * for a string field (`status`, `owner`), is absent: the field keeps its value. Except that
  * `null` clears `siteLat`, `siteLon` and `owner`, as it does in `PATCH /v1/devices/{serial}`.
  */
-const f = deviceFieldSchemas;
-const registryUpdateSchema = z.object({
-  serial: f.serial,
-  status: f.status.optional(),
-  cellIds: f.cellIds.optional(),
-  siteLat: f.siteLat.optional(),
-  siteLon: f.siteLon.optional(),
-  siteRadiusM: f.siteRadiusM.optional(),
-  ipPrefixes: f.ipPrefixes.optional(),
-  expectedNeighbors: f.expectedNeighbors.optional(),
-  certFingerprints: f.certFingerprints.optional(),
-  owner: f.owner.optional(),
-});
+// The PATCH fields (every one optional) and the serial; extra fields are kept (FORMATS.md).
+const registryUpdateSchema = z.object({ serial: deviceFieldSchemas.serial, ...devicePatchSchema.shape });
 type UpdateField = Exclude<keyof z.output<typeof registryUpdateSchema>, 'serial'>;
 const UPDATE_FIELDS = Object.keys(registryUpdateSchema.shape).filter((k) => k !== 'serial') as UpdateField[];
 const CLEARED_BY_NULL: ReadonlySet<string> = new Set<UpdateField>(['siteLat', 'siteLon', 'owner']);

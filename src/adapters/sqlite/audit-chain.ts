@@ -7,15 +7,8 @@
 import { CHAIN_GENESIS, chainHash, type ChainedRow } from '../../audit-log/index.js';
 import type { SqliteDb } from './database.js';
 
-export interface AuditRowInput {
-  at: string;
-  actor: string;
-  action: string;
-  subject: string | null;
-  outcome: string;
-  /** JSON text, hashed as stored */
-  details: string | null;
-}
+/** An event to append: its fields as stored (`details` is JSON text, hashed as stored). */
+export type AuditRowInput = Omit<ChainedRow, 'id' | 'prevHash' | 'hash'>;
 
 /** Appends one event after the newest; call it inside an immediate transaction. */
 export function auditAppender(db: SqliteDb): (e: AuditRowInput) => void {
