@@ -10,6 +10,18 @@
   // Alerts the page keeps (the most recent by lastSeen): the stream adds one per new alert, so
   // without a bound a busy day would grow the page without end. A list reload reads 200.
   const MAX_ALERTS = 500;
+  // A value longer than this (a rogue unit picks its serial, a payment its txId) is shown
+  // shortened in the middle, the whole of it in the title: one 256-character serial must not
+  // widen the table and push every row's buttons off the screen.
+  const MAX_SHOWN = 64;
+  // Characters that change how the text around them is shown, or show as nothing: C0 and C1
+  // controls and DEL, format characters (the bidi embeddings, overrides and isolates
+  // U+202A-202E and U+2066-2069, the marks U+200E, U+200F and U+061C, zero-width characters,
+  // tags), line and paragraph separators, lone surrogates, and whatever else Unicode says shows as
+  // nothing (Hangul fillers, variation selectors). The same set as the CLI's (src/cli/output.ts).
+  const HIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Default_Ignorable_Code_Point}]/gu;
+  // For a value, the backslash as well, so that data spelling out an escape cannot pass for one.
+  const HIDDEN_OR_BACKSLASH = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Default_Ignorable_Code_Point}\\]/gu;
 
   const $ = (id) => document.getElementById(id);
   // rows: alert id -> its <tr> in the table, so a stream event touches one row, not all.
@@ -24,9 +36,65 @@
     return e;
   }
 
+  /**
+   * A character of HIDDEN as a visible escape (`\x1b`, `\u202e`, `\u{e0041}`, `\\`): a serial
+   * with a right-to-left override must show what it is, not a file name it spells backwards.
+   */
+  function escapeOf(c) {
+    if (c === '\\') return '\\\\';
+    const n = c.codePointAt(0);
+    const hex = n.toString(16);
+    return n < 0x100 ? `\\x${hex.padStart(2, '0')}` : n <= 0xffff ? `\\u${hex.padStart(4, '0')}` : `\\u{${hex}}`;
+  }
+  const visible = (v) => String(v).replace(HIDDEN_OR_BACKSLASH, escapeOf);
+
+  /**
+   * One value from the API as the page shows it: escaped, in its own <bdi> (so right-to-left
+   * text in it cannot reorder what is around it, nor what is around it the value), and a long
+   * one shortened in the middle with all of it in the title. `prose` (an alert's summary, a
+   * message) is shown whole, its backslashes as they are: the server's summaries carry escapes
+   * of their own, which doubling would garble.
+   */
+  function value(v, prose) {
+    const e = el('bdi');
+    if (v === undefined || v === null) return e;
+    const text = prose ? String(v).replace(HIDDEN, escapeOf) : visible(v);
+    const chars = Array.from(text);
+    if (prose || chars.length <= MAX_SHOWN) {
+      e.textContent = text;
+    } else {
+      e.textContent = `${chars.slice(0, MAX_SHOWN - 16).join('')}…${chars.slice(-15).join('')}`;
+      e.title = text;
+    }
+    return e;
+  }
+
+  /** A table cell holding values from the API (strings between them are the page's own). */
+  function cell(cls, ...parts) {
+    const td = el('td', null, cls);
+    td.append(...parts);
+    return td;
+  }
+
+  /**
+   * A value as one segment of a URL path. encodeURIComponent leaves dots alone, and a browser
+   * resolves a segment that is `.` or `..` before the request leaves, written `%2E`/`%2E%2E` as
+   * well (WHATWG URL: single-dot and double-dot path segments): the request would go to another
+   * path. Such a value cannot be addressed from a browser at all, so it is refused here.
+   */
+  function segment(v) {
+    const s = encodeURIComponent(v);
+    if (s === '.' || s === '..') {
+      const err = new Error(`"${s}" cannot be sent as a URL path segment from a browser (it would resolve to another path)`);
+      err.dotSegment = true;
+      throw err;
+    }
+    return s;
+  }
+
   function showError(message) {
     const b = $('banner');
-    b.textContent = message;
+    b.replaceChildren(value(message, true));
     b.hidden = false;
   }
   function clearError() {
@@ -74,7 +142,7 @@
     state.me = me;
     sessionStorage.setItem(TOKEN_KEY, token);
     clearError();
-    $('who').textContent = `${state.me.role} · ${state.me.tokenId}`;
+    $('who').replaceChildren(value(state.me.role), ' · ', value(state.me.tokenId));
     $('signin').hidden = true;
     $('console').hidden = false;
     $('signout').hidden = false;
@@ -132,7 +200,7 @@
         ...STATUSES.map((s, i) => {
           const d = el('div');
           d.dataset.status = s;
-          d.append(el('dt', s), el('dd', totals[i]));
+          d.append(el('dt', s), el('dd', visible(totals[i])));
           return d;
         }),
       );
@@ -231,8 +299,17 @@
     const tr = el('tr', null, fresh ? 'fresh' : '');
     tr.dataset.id = a.id;
     tr.dataset.rule = a.rule;
-    const subject = [subjectOf(a), a.txId && a.cellId ? `on ${a.cellId}` : ''].filter(Boolean).join(' ');
-    tr.append(el('td', a.severity, `sev ${a.severity}`), el('td', a.rule), el('td', subject), el('td', a.summary, 'summary'), el('td', a.count, 'count'), el('td', a.lastSeen), el('td', a.status, 'status'));
+    const subject = cell('subject', value(subjectOf(a)));
+    if (a.txId && a.cellId) subject.append(' on ', value(a.cellId));
+    tr.append(
+      cell(`sev ${a.severity}`, value(a.severity)),
+      cell('rule', value(a.rule)),
+      subject,
+      cell('summary', value(a.summary, true)),
+      cell('count', value(a.count)),
+      cell('seen', value(a.lastSeen)),
+      cell('status', value(a.status)),
+    );
     const actions = el('td', null, 'actions');
     if (may('alerts:write')) {
       if (a.status !== 'acknowledged' && a.status !== 'resolved') actions.append(button('Acknowledge', () => setStatus(a.id, 'acknowledge')));
@@ -252,7 +329,7 @@
 
   async function setStatus(id, verb) {
     try {
-      const a = await api(`/v1/alerts/${encodeURIComponent(id)}/${verb}`, { method: 'POST', body: {} });
+      const a = await api(`/v1/alerts/${segment(id)}/${verb}`, { method: 'POST', body: {} });
       state.alerts.set(a.id, a);
       clearError();
       placeRow(a, false);
@@ -356,21 +433,23 @@
     const reason = el('input');
     reason.placeholder = 'reason (required)';
     reason.maxLength = 500;
-    const cell = el('td', null, 'release');
-    cell.append(
+    const release = el('td', null, 'release');
+    release.append(
       reason,
       button('Release', async () => {
         if (!reason.value.trim()) return showError('Releasing a payment needs a reason.');
         try {
-          await api(`/v1/payment-holds/${encodeURIComponent(h.txId)}/release`, { method: 'POST', body: { reason: reason.value.trim() } });
+          await api(`/v1/payment-holds/${segment(h.txId)}/release`, { method: 'POST', body: { reason: reason.value.trim() } });
           clearError();
           await loadHolds();
         } catch (e) {
-          failed(e, 'Could not release the payment');
+          // A txId of "." or "..": say how to release it where the path is sent as it is.
+          if (e.dotSegment) showError(`Could not release the payment: its transaction id ${e.message}. Release it with curl --path-as-is -X POST ${location.origin}/v1/payment-holds/${h.txId === '.' ? '%2E' : '%2E%2E'}/release (a bearer token with payments:hold, JSON body {"reason": "..."}).`);
+          else failed(e, 'Could not release the payment');
         }
       }),
     );
-    tr.append(el('td', h.txId), el('td', h.msisdn), el('td', h.alertId), el('td', h.heldAt), cell);
+    tr.append(cell('tx', value(h.txId)), cell('msisdn', value(h.msisdn)), cell('alert', value(h.alertId)), cell('held', value(h.heldAt)), release);
     return tr;
   }
 
