@@ -135,12 +135,22 @@ export function registerAlertRoutes(app: FastifyInstance, deps: { alerts: AlertS
     return { items: items.map((h) => view(req, h)) };
   });
 
-  app.post('/v1/payment-holds/:txId/release', { preHandler: requirePermission(tokens, 'payments:hold') }, async (req) => {
-    const { txId } = parseWith(z.strictObject({ txId: z.string().min(1).max(256) }), req.params, 'path');
-    const { reason } = parseWith(z.strictObject({ reason: z.string().trim().min(1, 'a reason is required').max(500) }), req.body ?? {}, 'body');
+  const releaseBody = z.strictObject({ reason: z.string().trim().min(1, 'a reason is required').max(500) });
+  const TX_ID = z.string().min(1).max(256);
+  async function release(req: FastifyRequest, txId: string, reason: string) {
     const h = await holds.release(txId, actorOf(req), reason, new Date().toISOString());
     if (!h) throw new AppError('not_found', 'payment.not_held', `payment ${txId} is not held`);
     await audit.record({ action: 'payment.released', actor: actorOf(req), subject: txId, outcome: 'success', details: { reason } });
     return view(req, h);
+  }
+  app.post('/v1/payment-holds/:txId/release', { preHandler: requirePermission(tokens, 'payments:hold') }, async (req) => {
+    const { txId } = parseWith(z.strictObject({ txId: TX_ID }), req.params, 'path');
+    return release(req, txId, parseWith(releaseBody, req.body ?? {}, 'body').reason);
+  });
+  // The same with the txId in the body: any txId, including ones a URL path cannot carry as
+  // they are ("." and ".." are collapsed by browsers and URL parsers). The console uses this one.
+  app.post('/v1/payment-holds/release', { preHandler: requirePermission(tokens, 'payments:hold') }, async (req) => {
+    const b = parseWith(releaseBody.extend({ txId: TX_ID }), req.body ?? {}, 'body');
+    return release(req, b.txId, b.reason);
   });
 }

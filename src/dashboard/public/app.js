@@ -238,7 +238,8 @@
     }
   }
 
-  const subjectOf = (a) => a.serial ?? a.cellId ?? a.txId ?? a.msisdn ?? a.imsi ?? '';
+  // A payment's alert is about the payment (its cell follows: "tx on cell").
+  const subjectOf = (a) => a.txId ?? a.serial ?? a.cellId ?? a.msisdn ?? a.imsi ?? '';
 
   /** Table order: most severe first, then most recently seen. Negative when x comes before y. */
   function order(x, y) {
@@ -439,13 +440,12 @@
       button('Release', async () => {
         if (!reason.value.trim()) return showError('Releasing a payment needs a reason.');
         try {
-          await api(`/v1/payment-holds/${segment(h.txId)}/release`, { method: 'POST', body: { reason: reason.value.trim() } });
+          // The txId goes in the body: any txId, "." and ".." too, which no browser sends in a path.
+          await api('/v1/payment-holds/release', { method: 'POST', body: { txId: h.txId, reason: reason.value.trim() } });
           clearError();
           await loadHolds();
         } catch (e) {
-          // A txId of "." or "..": say how to release it where the path is sent as it is.
-          if (e.dotSegment) showError(`Could not release the payment: its transaction id ${e.message}. Release it with curl --path-as-is -X POST ${location.origin}/v1/payment-holds/${h.txId === '.' ? '%2E' : '%2E%2E'}/release (a bearer token with payments:hold, JSON body {"reason": "..."}).`);
-          else failed(e, 'Could not release the payment');
+          failed(e, 'Could not release the payment');
         }
       }),
     );
