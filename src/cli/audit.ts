@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { DEFAULT_POLICY, isSeverity, parseEventTime, reaches, renderJson, renderSummary, reportFormatOf, runAudit, writeReport, type AuditPolicy } from '../audit/index.js';
-import { usage } from './output.js';
+import { jsonTextSafe, terminalSafe, usage } from './output.js';
 import { progressBar } from './progress.js';
 
 /** Exit codes of `femtoguard audit` beyond 0 (clean), 1 (failure) and 2 (usage). */
@@ -75,7 +75,8 @@ export function registerAudit(program: Command): void {
         progress: (_phase, total, unit) => progressBar(total, unit),
       });
       if (o.out !== undefined) writeReport(report, o.out);
-      process.stdout.write(o.json ? renderJson(report) : renderSummary(report, o.out !== undefined ? { out: o.out } : {}));
+      // The report quotes inventory rows and certificate subjects: nothing in them may drive the terminal.
+      process.stdout.write(o.json ? jsonTextSafe(renderJson(report)) : terminalSafe(renderSummary(report, o.out !== undefined ? { out: o.out } : {})));
       if (o.failOn !== undefined && isSeverity(o.failOn) && reaches(report, o.failOn)) {
         process.stderr.write(`audit: findings reach --fail-on ${o.failOn}\n`);
         process.exitCode = AUDIT_EXIT.failOn;

@@ -38,7 +38,7 @@ export function visible(value: string): string {
  * escaped. Backslashes are left alone so the escapes `table()` and `visible()` made are not
  * escaped twice; this pass catches data that a command put into free text.
  */
-function terminalSafe(text: string): string {
+export function terminalSafe(text: string): string {
   return text.replace(HIDDEN_IN_TEXT, escapeOf);
 }
 
@@ -48,7 +48,12 @@ function terminalSafe(text: string): string {
  * can only occur inside strings (JSON's own syntax is ASCII), where `\u` escapes are valid.
  */
 function jsonSafe(value: unknown): string {
-  return JSON.stringify(value, null, 2).replace(HIDDEN_IN_JSON, (c) =>
+  return jsonTextSafe(JSON.stringify(value, null, 2));
+}
+
+/** JSON text (from JSON.stringify) with what `jsonSafe` escapes escaped: for JSON a command renders itself. */
+export function jsonTextSafe(json: string): string {
+  return json.replace(HIDDEN_IN_JSON, (c) =>
     Array.from({ length: c.length }, (_, i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join(''),
   );
 }
