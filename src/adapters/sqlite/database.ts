@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { AppError } from '../../core/errors.js';
 import { MIGRATIONS } from './migrations.js';
 
 export type SqliteDb = Database.Database;
@@ -25,6 +26,14 @@ export function openSqlite(path: string): SqliteDb {
 export function migrate(db: SqliteDb): number[] {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
   const done = new Set((db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
+  // A database a newer femtoguard has migrated: this one would write around what it added (an
+  // audit event without its hash link breaks the chain for good; a token's expiry would be
+  // ignored). Refused before anything is written; going back means restoring a backup.
+  const known = Math.max(...MIGRATIONS.map((m) => m.version));
+  const newest = Math.max(0, ...done);
+  if (newest > known) {
+    throw new AppError('unavailable', 'db.schema_newer', `the database is at schema version ${newest}, written by a newer femtoguard; this one knows up to ${known}: run the newer version, or restore a backup taken before the upgrade`, { schemaVersion: newest, known });
+  }
   const applied: number[] = [];
   for (const m of MIGRATIONS) {
     if (done.has(m.version)) continue;
