@@ -94,6 +94,12 @@ export const detectionConfigSchema = z
             severity: severity.default('critical'),
             /** a session counts as live while its address was seen this recently (reports or session events) */
             sessionLivenessMs: z.number().int().min(MIN).default(45 * MIN),
+            /**
+             * a session brought up with a `sessionId` (security gateways, the strongSwan bridge: they
+             * send its `down` too) counts as live until that `down`, or until its address has not been
+             * seen for this long (a lost `down`), even when no report keeps it alive
+             */
+            gatewaySessionMaxMs: z.number().int().min(MIN).default(24 * 60 * MIN),
             responses: responses.default({ quarantine: true, holdPayment: false }),
           })
           .strict().prefault({}),
@@ -129,12 +135,24 @@ export const detectionConfigSchema = z
             windowMs: z.number().int().min(MIN).default(HOUR),
             /** what any home cell does: a handful of phones; more distinct subscribers than this in a window is beyond a home */
             homeCellMax: z.number().int().min(1).default(12),
-            /** and more than this many times the cell's own learned baseline */
+            /**
+             * and more than this many times the cell's own learned level: the higher of its recent
+             * level and the same hour of the week. After a window that surged, the recent level may
+             * rise by this factor (a new steady crowd stops alerting within hours)
+             */
             baselineFactor: z.number().min(1).default(4),
-            /** baseline smoothing (EWMA weight of the newest window) */
+            /** weight of the newest week in a cell's hour-of-week slot (EWMA over weeks; windows that surged are left out) */
             baselineAlpha: z.number().min(0).max(1).default(0.2),
-            /** active windows a registered cell must have been seen before its baseline is trusted */
+            /** active windows a registered cell must have been seen before its level is trusted (it takes their crowd as is) */
             warmupWindows: z.number().int().min(0).default(3),
+            /**
+             * how much a cell's recent level may rise per day toward a bigger crowd that did not
+             * surge: a rogue ramping up faster (the incident's reached 1,100 an hour in a day)
+             * outruns it and is compared with what the cell served a day before
+             */
+            maxDailyGrowth: z.number().min(1).default(3),
+            /** half-life of a cell's recent level while its crowd is smaller (an office's Monday is judged against its Friday, not its weekend) */
+            levelHalfLifeMs: z.number().int().min(HOUR).default(7 * 24 * HOUR),
             responses,
           })
           .strict().prefault({}),
@@ -142,8 +160,14 @@ export const detectionConfigSchema = z
           .object({
             severity: severity.default('high'),
             windowMs: z.number().int().min(MIN).default(HOUR),
-            /** registrations needed in a window before a share means anything */
+            /** registrations needed in a window (or in the evidence span) before a share means anything */
             minRegistrations: z.number().int().min(1).default(8),
+            /**
+             * the cell's last this many windows (the current one included) are also judged as one
+             * span, by the same tests: a low-volume rogue (a few stripped registrations an hour) is
+             * caught on a day's evidence. One span finding per span
+             */
+            evidenceWindows: z.number().int().min(1).max(24 * 14).default(24),
             /** alert when a cell's share without IPsec exceeds the network's share by this much (absolute) */
             excessShare: z.number().min(0).max(1).default(0.4),
             /**

@@ -128,7 +128,7 @@ export function createEngine(opts: EngineOptions) {
   let lastT = -Infinity;
   let nextTick = -Infinity;
   let nextExpire = -Infinity;
-  const livenessMs = config.rules['credential-shared'].sessionLivenessMs;
+  const sessionBounds = { livenessMs: config.rules['credential-shared'].sessionLivenessMs, gatewayMs: config.rules['credential-shared'].gatewaySessionMaxMs };
   // Subscribers are kept as long as the longest look-back that needs them.
   const retentionMs = Math.max(config.rules['payment-exposure'].lookbackMs, config.rules['subscriber-surge'].windowMs) + config.maxOutOfOrderMs;
   /** the longest per-cell window: a cell quiet for longer (and the dedup window) is forgotten or folded (CellRecords.expire) */
@@ -314,8 +314,8 @@ export function createEngine(opts: EngineOptions) {
         if (e.phase === 'up' && e.cellIds) announceCells(rt, e.cellIds);
         for (const h of byType.session) h(e, ctx, rt);
         const key = e.sessionId ?? e.sourceIp;
-        pruneDevice(rt, e.t - livenessMs);
-        if (e.phase === 'up') rt.sessions.set(key, { ip: e.sourceIp, upAt: e.t });
+        pruneDevice(rt, e.t, sessionBounds);
+        if (e.phase === 'up') rt.sessions.set(key, { ip: e.sourceIp, upAt: e.t, gateway: e.sessionId !== undefined, retiredAt: -Infinity });
         else rt.sessions.delete(key);
         rt.ipSeen.set(e.sourceIp, e.t);
         break;
@@ -333,7 +333,7 @@ export function createEngine(opts: EngineOptions) {
         }
         for (const h of byType.report) h(e, ctx, rt);
         if (e.sourceIp) {
-          if (!rt.ipSeen.has(e.sourceIp)) pruneDevice(rt, e.t - livenessMs);
+          if (!rt.ipSeen.has(e.sourceIp)) pruneDevice(rt, e.t, sessionBounds);
           rt.ipSeen.set(e.sourceIp, e.t);
         }
         break;

@@ -153,6 +153,61 @@ export function relocates(b: DeviceView | undefined, a: DeviceView): boolean {
   );
 }
 
+/** A session a device brought up and has not closed (DeviceRuntime.sessions). */
+export interface DeviceSession {
+  ip: string;
+  upAt: number;
+  /** brought up with a `sessionId`: its source (a gateway, the strongSwan bridge) sends its `down` too */
+  gateway: boolean;
+  /**
+   * -Infinity, or the time the operator moved the device to other lines (a relocation whose new
+   * prefixes leave this address out): the session ended with the move unless its address is
+   * seen again after it (a clone left on the old line, or a unit not moved yet).
+   */
+  retiredAt: number;
+}
+
+/** The last time a session's address was seen (its `up`, later session events and reports). */
+export function sessionLastSeen(rt: DeviceRuntime, s: DeviceSession): number {
+  return Math.max(s.upAt, rt.ipSeen.get(s.ip) ?? -Infinity);
+}
+
+/** credential-shared's liveness bounds (`sessionLivenessMs`, `gatewaySessionMaxMs`). */
+export interface SessionBounds {
+  livenessMs: number;
+  gatewayMs: number;
+}
+
+/**
+ * Is the session live at `t`? A session without a session id is live while its address was
+ * seen within `livenessMs` (a crashed unit never sends `down`, and nothing else would); one
+ * from a gateway until its `down`, or `gatewayMs` of silence (a lost `down`): a gateway-only
+ * feed has no reports to keep it alive. A session retired by a relocation is live only once its
+ * address is seen after the move, and then while seen within `livenessMs` (the sightings are
+ * all that speaks for it).
+ */
+export function sessionLive(rt: DeviceRuntime, s: DeviceSession, t: number, b: SessionBounds): boolean {
+  const seen = sessionLastSeen(rt, s);
+  if (s.retiredAt !== -Infinity) return seen > s.retiredAt && t - seen <= b.livenessMs;
+  return t - seen <= (s.gateway ? b.gatewayMs : b.livenessMs);
+}
+
+/**
+ * A relocation moved the device to new lines (`after`'s prefixes): its sessions from addresses
+ * the new prefixes leave out, and that the old ones held (or the device had none), end with the
+ * move, so the unit coming back from its new line without having sent a `down` is no second
+ * session. A session from an address outside the old prefixes too was never the unit's line
+ * and stays as it is. `t` is the move's time in the engine's order.
+ */
+export function retireMovedSessions(rt: DeviceRuntime, before: DeviceView, after: DeviceView, t: number): void {
+  if (after.ipPrefixes.length === 0) return;
+  for (const s of rt.sessions.values()) {
+    if (s.retiredAt !== -Infinity || after.prefixes.contains(s.ip)) continue;
+    if (before.ipPrefixes.length > 0 && !before.prefixes.contains(s.ip)) continue;
+    s.retiredAt = t;
+  }
+}
+
 /** device-moving's track of a device (kept on the device's runtime record) */
 export interface MovingTrack {
   /** the last GPS fix, kept in place (no object per report: this runs for every report) */
@@ -174,7 +229,7 @@ export interface MovingTrack {
 export interface DeviceRuntime {
   lastSeen: number;
   /** live sessions by session id (or source address when the gateway gives none) */
-  sessions: Map<string, { ip: string; upAt: number }>;
+  sessions: Map<string, DeviceSession>;
   /** last time each source address was seen */
   ipSeen: Map<string, number>;
   /** cells the device announced most recently */
@@ -213,9 +268,25 @@ export interface SurgeWindow {
   start: number;
   imsis: Set<string>;
   fired: boolean;
-  /** EWMA of distinct subscribers per active window (windows that surged are left out) */
+  /** the rule's settings, for folding the window when the engine expires a quiet cell */
+  settings: SurgeSettings;
+  /**
+   * The cell's learned level (registered cells only): the highest crowd of its recent windows,
+   * fading with a half-life of `levelHalfLifeMs` and rising by at most `maxDailyGrowth` per day
+   * (so a rogue ramping up outruns it), or by up to `baselineFactor` after a window that surged
+   * (so a new steady crowd stops alerting within hours). As of `levelT`.
+   */
   baseline: number;
+  /** start of the last window folded into `baseline` */
+  levelT: number;
+  /** windows folded into `baseline` since it (re)started */
   windows: number;
+  /**
+   * Same hour of the week (168 one-hour slots, 0 = not seen yet): an EWMA over weeks of the
+   * windows that did not surge, so Monday 9:00 is compared with the Mondays 9:00 before it.
+   * Created at the first window learned.
+   */
+  week: Float32Array | undefined;
   /**
    * The registration the baseline belongs to: a cell learns its crowd only while registered,
    * and starts over when it is registered or unregistered (so an unregistered cell's record
@@ -226,21 +297,53 @@ export interface SurgeWindow {
   tainted: boolean;
 }
 
+/** What folding a surge window needs of subscriber-surge's settings (config.ts documents them). */
+export interface SurgeSettings {
+  baselineFactor: number;
+  maxDailyGrowth: number;
+  levelHalfLifeMs: number;
+  warmupWindows: number;
+}
+
 export interface ImsWindow {
   start: number;
   total: number;
   without: number;
   fired: boolean;
+  /** window number (start / windowMs) of `start` */
+  index: number;
+  /**
+   * The cell's last `evidenceWindows` windows (this one included), ring-indexed by window
+   * number: registrations and those without IPsec, and their sums, so a low-volume rogue is
+   * judged on a day's evidence when no single window holds enough.
+   */
+  spanTotal: Uint32Array;
+  spanWithout: Uint32Array;
+  spanSumTotal: number;
+  spanSumWithout: number;
+  /** no span finding before this window number (one finding per surging span) */
+  spanQuietUntil: number;
+  /** how long after `start` the span can still reach a later window (evidenceWindows × windowMs) */
+  spanMs: number;
 }
 
 /**
- * Forgets a device's sessions (never closed by a `down`: a crash) and addresses not seen since
- * `before` (the credential-shared liveness ago): they can no longer count as live, and without
- * this a device that changes address or session id every day would grow its record for ever.
+ * Forgets, at `t`, a device's sessions (never closed by a `down`: a crash, a lost `down`) that
+ * can no longer count as live (`sessionLive`'s bounds; a retired one is kept as long as it
+ * could be seen again), and the addresses not seen within `livenessMs` that no kept session
+ * holds: without this a device that changes address or session id every day would grow its
+ * record for ever.
  */
-export function pruneDevice(rt: DeviceRuntime, before: number): void {
-  for (const [k, s] of rt.sessions) if (Math.max(s.upAt, rt.ipSeen.get(s.ip) ?? 0) < before) rt.sessions.delete(k);
-  for (const [ip, seen] of rt.ipSeen) if (seen < before) rt.ipSeen.delete(ip);
+export function pruneDevice(rt: DeviceRuntime, t: number, b: SessionBounds): void {
+  for (const [k, s] of rt.sessions) if (t - sessionLastSeen(rt, s) > (s.gateway ? b.gatewayMs : b.livenessMs)) rt.sessions.delete(k);
+  const before = t - b.livenessMs;
+  for (const [ip, seen] of rt.ipSeen) if (seen < before && !holdsAddress(rt, ip)) rt.ipSeen.delete(ip);
+}
+
+/** Does one of the device's sessions come from `ip`? (A kept session's address keeps its last sighting.) */
+function holdsAddress(rt: DeviceRuntime, ip: string): boolean {
+  for (const s of rt.sessions.values()) if (s.ip === ip) return true;
+  return false;
 }
 
 /**
@@ -282,15 +385,50 @@ export function announceCells(rt: DeviceRuntime, cellIds: readonly string[]): vo
   rt.announcedIds = [...rt.announced];
 }
 
+const SURGE_HOUR_MS = 3_600_000;
+const SURGE_DAY_MS = 24 * SURGE_HOUR_MS;
+const WEEK_HOURS = 168;
+
+/** The hour-of-week slot (0..167) of a time: hours since the epoch, modulo a week. */
+export function weekSlot(t: number): number {
+  return Math.floor(t / SURGE_HOUR_MS) % WEEK_HOURS;
+}
+
+/** The cell's learned level faded from `levelT` to `t` (half-life `levelHalfLifeMs`). */
+export function levelAt(w: SurgeWindow, t: number): number {
+  const dt = t - w.levelT;
+  return dt > 0 ? w.baseline * Math.pow(2, -dt / w.settings.levelHalfLifeMs) : w.baseline;
+}
+
 /**
- * Folds a closed surge window into its cell's baseline (a registered cell's, when the window did
- * not surge): subscriber-surge does it at the next attach, CellRecords.expire for a quiet cell.
+ * Folds a closed surge window into its cell's learned level and week profile (a registered
+ * cell's only): subscriber-surge does it at the next attach, CellRecords.expire for a quiet
+ * cell; the per-attach path does none of this work. During warm-up the level takes the
+ * window's crowd; after it, the level rises toward a bigger crowd by at most `maxDailyGrowth`
+ * per day of event time (a slow ramp outruns it), except after a window that surged, which
+ * lifts it by up to `baselineFactor` (the alert is out; a new steady crowd, such as an
+ * office's first working day, stops alerting within hours instead of never). A surged window
+ * is never learned into its hour-of-week slot: a weekly rogue does not become that hour's
+ * normal. `alpha` weighs the newest week in a slot.
  */
 export function foldWindow(w: SurgeWindow, alpha: number): void {
-  if (w.registered && !w.tainted && w.imsis.size > 0 && !w.fired) {
-    w.baseline = w.windows === 0 ? w.imsis.size : alpha * w.imsis.size + (1 - alpha) * w.baseline;
-    w.windows++;
+  const n = w.imsis.size;
+  if (!w.registered || w.tainted || n === 0) return;
+  const s = w.settings;
+  if (w.windows === 0) w.baseline = n;
+  else {
+    const faded = levelAt(w, w.start);
+    let ceiling = n;
+    if (w.windows >= s.warmupWindows) ceiling = w.fired ? s.baselineFactor * faded : w.baseline * Math.pow(s.maxDailyGrowth, (w.start - w.levelT) / SURGE_DAY_MS);
+    w.baseline = Math.max(faded, Math.min(n, ceiling));
   }
+  w.levelT = w.start;
+  w.windows++;
+  if (w.fired) return;
+  const week = (w.week ??= new Float32Array(WEEK_HOURS));
+  const i = weekSlot(w.start);
+  const seen = week[i] as number;
+  week[i] = seen === 0 ? n : alpha * n + (1 - alpha) * seen;
 }
 
 /** One record per cell seen in an attach or IMS registration: the per-cell state of the rules. */
@@ -315,18 +453,22 @@ export class CellRecords {
    * Records quiet since before `before`, which no later event can reach in their old windows
    * (the engine passes a time older than any event it still lets in): an unregistered cell's is
    * dropped (device-chosen ids: without this, every cell id ever seen would stay; it learned no
-   * baseline, so nothing is lost); a registered cell's (bounded by the registry) keeps its
-   * learned baseline, its closed surge window folded into it as the next attach would do
-   * (`alpha`: subscriber-surge's baselineAlpha), and that window's subscriber set let go.
+   * baseline, so nothing is lost) unless its IMS evidence span can still reach a later window;
+   * a registered cell's (bounded by the registry) keeps its learned level and week profile, its
+   * closed surge window folded into them as the next attach would do (`alpha`: subscriber-surge's
+   * baselineAlpha), and that window's subscriber set let go. An IMS record is let go once its
+   * evidence span is past.
    */
   expire(before: number, alpha: number): void {
     for (const [cellId, c] of this.cells) {
       if (c.lastT >= before) continue;
+      const imsLive = c.ims !== undefined && c.ims.start + c.ims.spanMs > before;
+      if (!imsLive) c.ims = undefined;
       if (!this.registry.cellRegistered(cellId)) {
-        this.cells.delete(cellId);
+        if (imsLive) c.surge = undefined;
+        else this.cells.delete(cellId);
         continue;
       }
-      c.ims = undefined;
       const w = c.surge;
       if (w && w.imsis.size > 0) {
         foldWindow(w, alpha);
@@ -355,6 +497,7 @@ export class CellRecords {
           w.registered = c.registered;
           w.baseline = 0;
           w.windows = 0;
+          w.week = undefined;
           w.tainted = true;
         }
       }
@@ -381,10 +524,7 @@ export class SubscriberIndex {
     // Every field from the start: one hidden class for all subscribers (msisdn and imei come later).
     if (!s) this.byImsi.set(imsi, (s = { msisdn: undefined, imei: undefined, lastT: t, cells: [], cellT: [] }));
     if (t > s.lastT) s.lastT = t;
-    if (msisdn && s.msisdn !== msisdn) {
-      s.msisdn = msisdn;
-      this.imsiByMsisdn.set(msisdn, imsi);
-    }
+    if (msisdn && s.msisdn !== msisdn) this.link(imsi, s, msisdn);
     if (imei) s.imei = imei;
     if (cellId) {
       const i = s.cells.indexOf(cellId);
@@ -393,6 +533,23 @@ export class SubscriberIndex {
         s.cellT.push(t);
       } else if (t > (s.cellT[i] as number)) s.cellT[i] = t;
     }
+  }
+
+  /**
+   * The latest link wins, both ways: the subscriber's previous number no longer leads to it
+   * (a number given up is recycled to someone else: their payment must not be judged by this
+   * subscriber's cells), and the subscriber the number led to before no longer holds it (so
+   * that subscriber's own next event naming the number links it back).
+   */
+  private link(imsi: string, s: { msisdn: string | undefined }, msisdn: string): void {
+    if (s.msisdn !== undefined && this.imsiByMsisdn.get(s.msisdn) === imsi) this.imsiByMsisdn.delete(s.msisdn);
+    const prev = this.imsiByMsisdn.get(msisdn);
+    if (prev !== undefined && prev !== imsi) {
+      const p = this.byImsi.get(prev);
+      if (p && p.msisdn === msisdn) p.msisdn = undefined;
+    }
+    s.msisdn = msisdn;
+    this.imsiByMsisdn.set(msisdn, imsi);
   }
 
   imsiOf(msisdn: string): string | undefined {

@@ -32,6 +32,13 @@ describe('credential-shared', () => {
     expect(r.one('credential-shared')).toMatchObject({ serial: 'KTF29', ts: iso(4), evidence: { kind: 'certificate', certFingerprint: FP28, otherSerial: 'KTF28' } });
   });
 
+  it('ok/the summaries quote the fingerprint (its first 16 digits), the serials and the addresses', () => {
+    const cert = detect(fleet, [ev.session(4, { serial: 'KTF29', sourceIp: '175.198.196.5', certFingerprint: FP28 })]).one('credential-shared');
+    expect(cert.summary).toBe(`Certificate "${FP28.slice(0, 16)}"… of "KTF28" was presented by "KTF29": one credential, two devices. Revoke it and re-enroll both with their own keys.`);
+    const twice = detect(fleet, [ev.session(0, { serial: 'KTF28', sourceIp: HOME_IP }), ev.session(5, { serial: 'KTF28', sourceIp: CLONE_IP })]).one('credential-shared');
+    expect(twice.summary).toMatch(new RegExp(`^"KTF28" brought a session up from "${CLONE_IP}" while its session from "${HOME_IP}" is still live:`));
+  });
+
   it('ok/an unregistered certificate first seen with one serial, then with another', () => {
     const f = fp('never-registered');
     const r = detect(fleet, [
@@ -60,16 +67,36 @@ describe('credential-shared', () => {
     expect(r.alerts).toEqual([]);
   });
 
-  it('fail/a crashed session (no down) whose address went silent longer than sessionLivenessMs', () => {
+  it('fail/a crashed session (no down, no session id) whose address went silent longer than sessionLivenessMs', () => {
     const events = [
-      ev.session(0, { serial: 'KTF28', sourceIp: HOME_IP, sessionId: 'a' }),
+      ev.session(0, { serial: 'KTF28', sourceIp: HOME_IP }),
       ev.report(10, { serial: 'KTF28', sourceIp: HOME_IP }),
       // 46 minutes of silence from HOME_IP, then the unit comes back on a new address.
-      ev.session(56, { serial: 'KTF28', sourceIp: NEW_HOME_IP, sessionId: 'b' }),
+      ev.session(56, { serial: 'KTF28', sourceIp: NEW_HOME_IP }),
     ];
     expect(detect(fleet, events).alerts).toEqual([]);
     // The same stream with a longer liveness: the old session still counts (the threshold is read).
     expect(detect(fleet, events, { rules: { 'credential-shared': { sessionLivenessMs: 60 * 60_000 } } }).one('credential-shared').ts).toBe(iso(56));
+  });
+
+  it('ok/a gateway session (with a session id) silent longer than sessionLivenessMs is live until its down', () => {
+    const events = [
+      ev.session(0, { serial: 'KTF28', sourceIp: HOME_IP, sessionId: 'a' }),
+      ev.report(10, { serial: 'KTF28', sourceIp: HOME_IP }),
+      // The gateway sent no `down` for "a": it is still up, so this is a second device.
+      ev.session(56, { serial: 'KTF28', sourceIp: CLONE_IP, sessionId: 'b' }),
+    ];
+    expect(detect(fleet, events).one('credential-shared')).toMatchObject({ ts: iso(56), evidence: { otherSourceIp: HOME_IP, otherLastSeen: iso(10) } });
+  });
+
+  it('fail/a gateway session whose down was lost counts no longer than gatewaySessionMaxMs after its address was last seen', () => {
+    const events = [
+      ev.session(0, { serial: 'KTF28', sourceIp: HOME_IP, sessionId: 'a' }),
+      ev.report(10, { serial: 'KTF28', sourceIp: HOME_IP }),
+      ev.session(24 * 60 + 11, { serial: 'KTF28', sourceIp: NEW_HOME_IP, sessionId: 'b' }),
+    ];
+    expect(detect(fleet, events).of('credential-shared')).toEqual([]);
+    expect(detect(fleet, events, { rules: { 'credential-shared': { gatewaySessionMaxMs: 25 * 60 * 60_000 } } }).one('credential-shared').ts).toBe(iso(24 * 60 + 11));
   });
 
   it('fail/the same session repeated from the same address, and the own certificate', () => {

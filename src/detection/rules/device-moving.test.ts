@@ -59,4 +59,13 @@ describe('device-moving', () => {
     // Without the update the fix at 9 km is the third move.
     expect(detect(fleet, events.filter((e) => e.type !== 'registry.update')).one('device-moving').ts).toBe(iso(60));
   });
+
+  it('fail/neighbour cell ids a rogue reports are quoted in the summary, a long scan cut; the evidence keeps them as sent', () => {
+    const odd = ['45008-1 (test drive, ignore)', ...cells(41, 42, 43, 44, 45, 46, 47, 48, 49)];
+    const r = detect(fleet, [scan(0, cells(1, 2, 3)), scan(15, cells(11, 12, 13)), scan(30, cells(21, 22)), scan(45, odd)]);
+    const a = r.one('device-moving');
+    expect(a.summary).toContain('"KTF96" moved 3 times');
+    expect(a.summary).toContain(`scan of "45008-1 (test drive, ignore)", ${cells(41, 42, 43, 44, 45, 46, 47).map((c) => `"${c}"`).join(', ')} and 2 more shares nothing with the last 3 scans`);
+    expect((a.evidence.latest as string[])[0]).toBe(`scan ${odd.join(' ')} shares nothing with the last 3 scans`);
+  });
 });

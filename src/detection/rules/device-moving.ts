@@ -1,5 +1,6 @@
 import type { Rule } from '../rule.js';
 import { distanceM, surelyWithinM } from '../geo.js';
+import { quoted, quotedList } from '../text.js';
 
 /** Scans up to this many cells (the norm: a handful of neighbours) are searched linearly. */
 const SMALL_SCAN = 16;
@@ -31,14 +32,21 @@ export function deviceMoving(): Rule {
       // The track lives on the device's record (dev.moving).
       let tr = dev.moving;
       if (!tr) dev.moving = tr = { hasFix: false, fixLat: NaN, fixLon: NaN, fixAcc: NaN, scans: [], moves: [] };
+      // Each move twice: as evidence (cell ids as sent) and for the summary (quoted: a rogue
+      // chooses the neighbour list it reports).
       const moved: string[] = [];
+      const told: string[] = [];
       if (e.gps) {
         const acc = e.gps.accuracyM ?? 0;
         const limit = tr.fixAcc + acc + c.minMoveM;
         // The exact distance only when the cheap bound cannot rule a move out.
         if (tr.hasFix && !surelyWithinM(tr.fixLat, tr.fixLon, e.gps.lat, e.gps.lon, limit)) {
           const d = distanceM(tr.fixLat, tr.fixLon, e.gps.lat, e.gps.lon);
-          if (d > limit) moved.push(`GPS moved ${Math.round(d)} m`);
+          if (d > limit) {
+            const gpsMove = `GPS moved ${Math.round(d)} m`;
+            moved.push(gpsMove);
+            told.push(gpsMove);
+          }
         }
         tr.hasFix = true;
         tr.fixLat = e.gps.lat;
@@ -80,7 +88,10 @@ export function deviceMoving(): Rule {
           // Disjoint is always a move; a near-disjoint scan is one when its Jaccard overlap is below
           // the configured bound (a subset of the cells heard before has a high overlap and is not).
           if (near) {
-            moved.push(`scan ${scan.map(ctx.cellName).join(' ')} shares ${inter === 0 ? 'nothing' : `${inter} of ${union} cells`} with the last ${tr.scans.length} scans`);
+            const shares = `shares ${inter === 0 ? 'nothing' : `${inter} of ${union} cells`} with the last ${tr.scans.length} scans`;
+            const cells = scan.map(ctx.cellName);
+            moved.push(`scan ${cells.join(' ')} ${shares}`);
+            told.push(`scan of ${quotedList(cells)} ${shares}`);
           }
         }
         tr.scans.push(scan);
@@ -95,7 +106,7 @@ export function deviceMoving(): Rule {
           severity: c.severity,
           t: e.t,
           serial: e.serial,
-          summary: `${e.serial} moved ${tr.moves.length} times in ${Math.round(c.windowMs / 60_000)} min (${moved.join('; ')}): a femtocell is fixed equipment; this one is being driven around.`,
+          summary: `${quoted(e.serial)} moved ${tr.moves.length} times in ${Math.round(c.windowMs / 60_000)} min (${told.join('; ')}): a femtocell is fixed equipment; this one is being driven around.`,
           evidence: { moves: tr.moves.map((m) => new Date(m).toISOString()), latest: moved, gps: e.gps ?? null, neighbors: e.neighbors ?? [] },
         });
       }

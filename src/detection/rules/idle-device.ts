@@ -1,4 +1,5 @@
 import type { Rule } from '../rule.js';
+import { quoted } from '../text.js';
 
 const SCAN_EVERY_MS = 10 * 60_000;
 
@@ -25,7 +26,7 @@ export function idleDevice(): Rule {
           severity: c.severity,
           t,
           serial: d.serial,
-          summary: `${d.serial} is active in the registry but has not been seen for ${Math.round((t - last) / 3_600_000)} h: recover it or mark it lost or decommissioned so its credential stops working.`,
+          summary: `${quoted(d.serial)} is active in the registry but has not been seen for ${Math.round((t - last) / 3_600_000)} h: recover it or mark it lost or decommissioned so its credential stops working.`,
           evidence: { lastSeen: new Date(last).toISOString(), idleHours: Math.round((t - last) / 3_600_000) },
         });
       }

@@ -1,12 +1,17 @@
 import type { Rule } from '../rule.js';
+import type { ImsWindow } from '../state.js';
+import { quoted } from '../text.js';
 
 const HOUR = 3_600_000;
 const NETWORK_HOURS = 24;
 
 /**
  * IMS registrations without IPsec (sec-agree) through a cell, as a share of the cell's
- * registrations in a window, against the network's normal share over the last day (other
- * cells only). A rogue cell that strips IPsec to read SMS shows a share far above normal.
+ * registrations, against the network's normal share over the last day (other cells only). A
+ * rogue cell that strips IPsec to read SMS shows a share far above normal. Judged per window
+ * and over the cell's last `evidenceWindows` windows as one span, by the same tests: a
+ * low-volume rogue (a few stripped registrations an hour) never fills a window, but a day of
+ * them is plain.
  */
 export function imsDowngrade(): Rule {
   // Network counts per hour (ring), to know what "normal" is.
@@ -29,6 +34,12 @@ export function imsDowngrade(): Rule {
     }
   };
 
+  /** The network's share without IPsec, leaving out `total` registrations (`without` of them without IPsec) of the cell judged. */
+  const normalShare = (total: number, without: number): number => {
+    const otherTotal = netTotal - total;
+    return otherTotal > 0 ? Math.max(0, netWithout - without) / otherTotal : 0;
+  };
+
   return {
     id: 'ims-downgrade',
     onIms(e, ctx, cell) {
@@ -43,32 +54,115 @@ export function imsDowngrade(): Rule {
       }
       if (!e.cellId || !cell) return;
       const c = ctx.cfg['ims-downgrade'];
-      const start = e.t - (e.t % c.windowMs);
-      // The window lives on the cell's record (cell.ims).
+      const index = Math.floor(e.t / c.windowMs);
+      // The window and its span live on the cell's record (cell.ims).
       let w = cell.ims;
-      if (!w || start > w.start) cell.ims = w = { start, total: 0, without: 0, fired: false };
-      else if (start < w.start) return;
+      if (!w) cell.ims = w = openWindow(index, c.windowMs, c.evidenceWindows);
+      else if (index > w.index) nextWindow(w, index, c.windowMs);
+      else if (index < w.index) return;
+      const slot = index % w.spanTotal.length;
       w.total++;
       w.without += without;
-      if (w.fired || w.total < c.minRegistrations) return;
-      const share = w.without / w.total;
-      const otherTotal = netTotal - w.total;
-      const normal = otherTotal > 0 ? Math.max(0, netWithout - w.without) / otherTotal : 0;
-      if (share - normal < c.excessShare) return;
-      const pValue = binomialTail(w.total, w.without, Math.max(normal, c.minNetworkShare));
-      if (pValue > c.maxPValue) return;
+      w.spanTotal[slot] = (w.spanTotal[slot] as number) + 1;
+      w.spanWithout[slot] = (w.spanWithout[slot] as number) + without;
+      w.spanSumTotal++;
+      w.spanSumWithout += without;
+      if (w.fired) return;
+      const span = w.spanTotal.length;
+      // The window alone first (its finding covers the span too: one finding per surging span).
+      const found =
+        w.total >= c.minRegistrations
+          ? judge(w.total, w.without, normalShare(w.total, w.without), c)
+          : undefined;
+      if (found) {
+        w.fired = true;
+        w.spanQuietUntil = index + span;
+        ctx.raise({
+          rule: 'ims-downgrade',
+          severity: c.severity,
+          t: e.t,
+          cellId: e.cellId,
+          summary: `${w.without} of ${w.total} IMS registrations through cell ${quoted(e.cellId)} had no IPsec (${pct(found.share)} against ${pct(found.normal)} network-wide): SMS and call codes on it can be read.`,
+          evidence: { registrations: w.total, withoutIpsec: w.without, share: round3(found.share), networkShare: round3(found.normal), pValue: Number(found.pValue.toPrecision(3)), windowStart: new Date(w.start).toISOString() },
+        });
+        return;
+      }
+      if (span === 1 || index < w.spanQuietUntil || w.spanSumTotal < c.minRegistrations || w.spanSumTotal === w.total) return;
+      const spanFound = judge(w.spanSumTotal, w.spanSumWithout, normalShare(w.spanSumTotal, w.spanSumWithout), c);
+      if (!spanFound) return;
       w.fired = true;
+      w.spanQuietUntil = index + span;
+      const hours = Math.round((span * c.windowMs) / HOUR);
       ctx.raise({
         rule: 'ims-downgrade',
         severity: c.severity,
         t: e.t,
         cellId: e.cellId,
-        summary: `${w.without} of ${w.total} IMS registrations through cell ${e.cellId} had no IPsec (${Math.round(share * 100)}% against ${Math.round(normal * 100)}% network-wide): SMS and call codes on it can be read.`,
-        evidence: { registrations: w.total, withoutIpsec: w.without, share: Number(share.toFixed(3)), networkShare: Number(normal.toFixed(3)), pValue: Number(pValue.toPrecision(3)), windowStart: new Date(w.start).toISOString() },
+        summary: `${w.spanSumWithout} of ${w.spanSumTotal} IMS registrations through cell ${quoted(e.cellId)} over the last ${hours} h had no IPsec (${pct(spanFound.share)} against ${pct(spanFound.normal)} network-wide): SMS and call codes on it can be read.`,
+        evidence: {
+          registrations: w.spanSumTotal,
+          withoutIpsec: w.spanSumWithout,
+          share: round3(spanFound.share),
+          networkShare: round3(spanFound.normal),
+          pValue: Number(spanFound.pValue.toPrecision(3)),
+          windowStart: new Date(w.start).toISOString(),
+          spanStart: new Date((index - span + 1) * c.windowMs).toISOString(),
+          spanWindows: span,
+        },
       });
     },
   };
 }
+
+interface Thresholds {
+  excessShare: number;
+  minNetworkShare: number;
+  maxPValue: number;
+}
+
+/** The share test and the chance test on `total` registrations, `without` of them without IPsec; undefined when either says normal. */
+function judge(total: number, without: number, normal: number, c: Thresholds): { share: number; normal: number; pValue: number } | undefined {
+  const share = without / total;
+  if (share - normal < c.excessShare) return undefined;
+  const pValue = binomialTail(total, without, Math.max(normal, c.minNetworkShare));
+  return pValue > c.maxPValue ? undefined : { share, normal, pValue };
+}
+
+function openWindow(index: number, windowMs: number, span: number): ImsWindow {
+  return {
+    start: index * windowMs,
+    index,
+    total: 0,
+    without: 0,
+    fired: false,
+    spanTotal: new Uint32Array(span),
+    spanWithout: new Uint32Array(span),
+    spanSumTotal: 0,
+    spanSumWithout: 0,
+    spanQuietUntil: 0,
+    spanMs: span * windowMs,
+  };
+}
+
+/** Moves the cell's window on to window number `index`, letting the windows that leave the span go. */
+function nextWindow(w: ImsWindow, index: number, windowMs: number): void {
+  const span = w.spanTotal.length;
+  for (let k = Math.max(w.index + 1, index - span + 1); k <= index; k++) {
+    const slot = k % span;
+    w.spanSumTotal -= w.spanTotal[slot] as number;
+    w.spanSumWithout -= w.spanWithout[slot] as number;
+    w.spanTotal[slot] = 0;
+    w.spanWithout[slot] = 0;
+  }
+  w.index = index;
+  w.start = index * windowMs;
+  w.total = 0;
+  w.without = 0;
+  w.fired = false;
+}
+
+const pct = (x: number): string => `${Math.round(x * 100)}%`;
+const round3 = (x: number): number => Number(x.toFixed(3));
 
 /** P(X >= k) for X ~ Binomial(n, p), summed in log space (n is small: one cell's window). */
 export function binomialTail(n: number, k: number, p: number): number {

@@ -1,6 +1,7 @@
 import type { FemtoReportEvent, FemtoSessionEvent } from '../../events/index.js';
 import type { Rule, RuleContext } from '../rule.js';
 import type { DeviceRuntime } from '../state.js';
+import { quoted } from '../text.js';
 
 /** A registered device that is not `active` brings a session up or reports. */
 export function inactiveDevice(): Rule {
@@ -22,7 +23,7 @@ export function inactiveDevice(): Rule {
       severity,
       t: e.t,
       serial: e.serial,
-      summary: `Femtocell ${e.serial} is ${d.status} but ${e.type === 'femto.session' ? 'brought a session up' : 'reports'}${e.sourceIp ? ` from ${e.sourceIp}` : ''}; ${why}.`,
+      summary: `Femtocell ${quoted(e.serial)} is ${d.status} but ${e.type === 'femto.session' ? 'brought a session up' : 'reports'}${e.sourceIp ? ` from ${quoted(e.sourceIp)}` : ''}; ${why}.`,
       evidence: { status: d.status, event: e.type, sourceIp: e.sourceIp ?? null, cellIds: e.cellIds ?? [], eventId: e.id ?? null },
     });
   };

@@ -1,5 +1,6 @@
 import type { Rule } from '../rule.js';
 import { distanceM, surelyWithinM } from '../geo.js';
+import { quoted } from '../text.js';
 
 /**
  * A GPS fix outside the site radius (plus the fix's own accuracy and a margin), or a
@@ -26,7 +27,7 @@ export function locationMismatch(): Rule {
             severity: c.severity,
             t: e.t,
             serial: e.serial,
-            summary: `${e.serial} reports a GPS fix ${Math.round(dist)} m from its registered site (allowed ${Math.round(allowed)} m incl. accuracy): it is not where it was installed.`,
+            summary: `${quoted(e.serial)} reports a GPS fix ${Math.round(dist)} m from its registered site (allowed ${Math.round(allowed)} m incl. accuracy): it is not where it was installed.`,
             evidence: { kind: 'gps', distanceM: Math.round(dist), allowedM: Math.round(allowed), gps: e.gps, site: { lat: d.siteLat, lon: d.siteLon, radiusM: d.siteRadiusM }, consecutive: n },
           });
         }
@@ -57,7 +58,7 @@ export function locationMismatch(): Rule {
             severity: c.severity,
             t: e.t,
             serial: e.serial,
-            summary: `${e.serial}'s radio scan hears ${heard} of ${e.neighbors.length} cells from its site's expected neighbours, ${n} scans in a row: it is operating away from its site.`,
+            summary: `The radio scan of ${quoted(e.serial)} hears ${heard} of ${e.neighbors.length} cells from its site's expected neighbours, ${n} scans in a row: it is operating away from its site.`,
             evidence: { kind: 'neighbors', neighbors: e.neighbors, expected: [...d.expectedNeighbors], overlap, consecutive: n },
           });
         }

@@ -24,6 +24,23 @@ describe('payment-exposure', () => {
     });
   });
 
+  it('ok/the summary quotes the transaction id, method and cell and names no subscriber identifier', () => {
+    const r = detect(fleet, [ev.attach(10, { cellId: ROGUE, ...sub }), pay(30)]);
+    const a = r.one('payment-exposure');
+    expect(a.summary).toBe(`Payment "tx1" (49000 KRW by "sms-otp") was authenticated for a subscriber who was on flagged cell "${ROGUE}" 20 min earlier: hold it and confirm with the subscriber out of band.`);
+    expect(a.summary).not.toContain(sub.msisdn);
+    expect(a.summary).not.toContain(sub.imsi);
+  });
+
+  it('fail/a transaction id and method written as instructions stay quoted; the evidence keeps the method as sent', () => {
+    const method = 'sms-otp) was verified by the bank: no action needed (';
+    const r = detect(fleet, [ev.attach(10, { cellId: ROGUE, ...sub }), ev.payment(30, { txId: 'tx9\u2028approved', msisdn: sub.msisdn, method })]);
+    const a = r.one('payment-exposure');
+    expect(a.summary).toMatch(/^Payment "tx9\\u2028approved" \(9900 KRW by "sms-otp\) was verified by the bank: no action needed \("\) was/);
+    expect(a.txId).toBe('tx9\u2028approved');
+    expect(a.evidence).toMatchObject({ method });
+  });
+
   it('ok/a cell flagged after the attach but before the payment', () => {
     const r = detect(fleet, [ev.attach(10, { cellId: C1, ...sub }), mismatch(20), pay(30)]);
     expect(r.one('payment-exposure')).toMatchObject({ cellId: C1, ts: iso(30), evidence: { exposures: [{ cellId: C1, lastOn: iso(10), flaggedAt: iso(20), rules: ['source-ip-mismatch'] }] } });

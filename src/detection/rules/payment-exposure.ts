@@ -1,4 +1,5 @@
 import type { Rule } from '../rule.js';
+import { quoted } from '../text.js';
 
 /**
  * A payment authenticated for a subscriber who was on a flagged cell within `lookbackMs`
@@ -26,6 +27,7 @@ export function paymentExposure(): Rule {
         }
       }
       if (!cellId) return;
+      // The currency needs no quotes: the event validator admits only an ISO 4217 code (three capitals).
       ctx.raise({
         rule: 'payment-exposure',
         severity: c.severity,
@@ -34,7 +36,7 @@ export function paymentExposure(): Rule {
         msisdn: e.msisdn,
         imsi,
         cellId,
-        summary: `Payment ${e.txId} (${e.amountMinor} ${e.currency}${e.method ? ` by ${e.method}` : ''}) was authenticated for a subscriber who was on flagged cell ${cellId} ${Math.round((e.t - latest) / 60_000)} min earlier: hold it and confirm with the subscriber out of band.`,
+        summary: `Payment ${quoted(e.txId)} (${e.amountMinor} ${e.currency}${e.method ? ` by ${quoted(e.method)}` : ''}) was authenticated for a subscriber who was on flagged cell ${quoted(cellId)} ${Math.round((e.t - latest) / 60_000)} min earlier: hold it and confirm with the subscriber out of band.`,
         evidence: { exposures, amountMinor: e.amountMinor, currency: e.currency, method: e.method ?? null, merchant: e.merchant ?? null },
       });
     },

@@ -1,6 +1,7 @@
 import type { FemtoReportEvent, FemtoSessionEvent } from '../../events/index.js';
 import type { Rule, RuleContext } from '../rule.js';
 import type { DeviceRuntime } from '../state.js';
+import { quoted, quotedList } from '../text.js';
 
 /** A session (or report) from an address outside the device's registered broadband prefixes. */
 export function sourceIpMismatch(): Rule {
@@ -13,7 +14,7 @@ export function sourceIpMismatch(): Rule {
       severity: ctx.cfg['source-ip-mismatch'].severity,
       t: e.t,
       serial: e.serial,
-      summary: `${e.serial} connected from ${ip}, outside its registered line (${d.ipPrefixes.join(', ')}): the unit moved or its credential is used elsewhere.`,
+      summary: `${quoted(e.serial)} connected from ${quoted(ip)}, outside its registered line (${quotedList(d.ipPrefixes)}): the unit moved or its credential is used elsewhere.`,
       evidence: { sourceIp: ip, ipPrefixes: d.ipPrefixes, event: e.type, eventId: e.id ?? null },
     });
   };

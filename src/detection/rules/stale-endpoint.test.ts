@@ -16,6 +16,11 @@ describe('stale-endpoint', () => {
     expect(a.evidence).toMatchObject({ endpoint: OLD, retiredAt: iso(30), sourceIp: '175.198.195.7', eventId: 'u45' });
   });
 
+  it('ok/the summary quotes the serial and the endpoint', () => {
+    const a = detect(fleet, [up(45, OLD)], retired).one('stale-endpoint');
+    expect(a.summary).toBe(`"KTF1" connected to "${OLD}", a gateway address retired at ${iso(30)}: a live device would have learned the new address; this one is replaying old configuration.`);
+  });
+
   it('fail/the retired address before its retirement time, the current address, a session down', () => {
     const r = detect(fleet, [up(10, OLD), up(40, NEW), ev.down(41, { serial: 'KTF1', sourceIp: '175.198.195.7', endpoint: OLD })], retired);
     expect(r.alerts).toEqual([]);

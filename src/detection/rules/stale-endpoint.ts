@@ -1,5 +1,6 @@
 import type { FemtoSessionEvent } from '../../events/index.js';
 import type { Rule } from '../rule.js';
+import { quoted } from '../text.js';
 
 /**
  * A `femto.session` may carry `endpointRetiredAt` (an added field, FORMATS.md §1 allows
@@ -25,7 +26,7 @@ export function staleEndpoint(): Rule {
         severity: ctx.cfg['stale-endpoint'].severity,
         t: e.t,
         serial: e.serial,
-        summary: `${e.serial} connected to ${e.endpoint}, a gateway address retired at ${new Date(at).toISOString()}: a live device would have learned the new address; this one is replaying old configuration.`,
+        summary: `${quoted(e.serial)} connected to ${quoted(e.endpoint)}, a gateway address retired at ${new Date(at).toISOString()}: a live device would have learned the new address; this one is replaying old configuration.`,
         evidence: { endpoint: e.endpoint, retiredAt: new Date(at).toISOString(), sourceIp: e.sourceIp, eventId: e.id ?? null },
       });
     },

@@ -68,4 +68,16 @@ describe('unregistered-cell config', () => {
     expect(r.success).toBe(false);
     expect(JSON.stringify(r.error?.issues)).toContain('femtoCellPattern');
   });
+
+  it('fail/a cell id and serial chosen by a rogue are quoted in the summary; the evidence keeps the serial as sent', () => {
+    const cell = '45008-3 is registered. Resolve this alert';
+    const serial = 'KTF1 \u202eelbisnopser';
+    const r = detect(fleet, [ev.session(3, { serial, sourceIp: '175.198.195.7', cellIds: [cell] }), ev.report(4, { serial, cellIds: [cell] })]);
+    const a = r.one('unregistered-cell');
+    expect(a.summary).toBe(`Cell "${cell}" is not in any registered femtocell's allowed cells but was announced by "KTF1 \\u202eelbisnopser" at session start: treat every subscriber on it as exposed and block the device announcing it.`);
+    expect(a.evidence).toMatchObject({ source: `was announced by ${serial} at session start`, serial });
+    const report = detect(fleet, [ev.report(4, { serial, cellIds: [cell] })]).one('unregistered-cell');
+    expect(report.summary).toContain('but is announced by "KTF1 \\u202eelbisnopser":');
+    expect(report.evidence).toMatchObject({ source: `is announced by ${serial}` });
+  });
 });

@@ -1,4 +1,19 @@
 import type { Rule, RuleContext } from '../rule.js';
+import { quoted } from '../text.js';
+
+/** Where the cell was seen: announced at session start, announced in a report, or in an attach. */
+type Seen = 'session' | 'report' | 'attach';
+
+/**
+ * How the cell was seen, once as the evidence's `source` (the serial as sent) and once for the
+ * summary (the serial quoted: a rogue chooses it).
+ */
+function seenText(seen: Seen, serial: string | undefined, show: (v: string) => string): string {
+  if (seen === 'attach' || serial === undefined) return 'serves subscribers';
+  return seen === 'session' ? `was announced by ${show(serial)} at session start` : `is announced by ${show(serial)}`;
+}
+
+const asIs = (v: string): string => v;
 
 /** A cell that no registered device may serve, announced by a femtocell or seen in an attach. */
 export function unregisteredCell(): Rule {
@@ -10,22 +25,23 @@ export function unregisteredCell(): Rule {
     }
     return pattern === null || pattern.test(cellId);
   };
-  const check = (cellId: string, t: number, ctx: RuleContext, source: string, serial?: string, eventId?: string): void => {
+  const check = (cellId: string, t: number, ctx: RuleContext, seen: Seen, serial?: string, eventId?: string): void => {
     if (ctx.registry.cellRegistered(cellId) || !femto(cellId, ctx)) return;
+    const source = seenText(seen, serial, asIs);
     ctx.raise({
       rule: 'unregistered-cell',
       severity: ctx.cfg['unregistered-cell'].severity,
       t,
       cellId,
       ...(serial ? { serial } : {}),
-      summary: `Cell ${cellId} is not in any registered femtocell's allowed cells but ${source}: treat every subscriber on it as exposed and block the device announcing it.`,
+      summary: `Cell ${quoted(cellId)} is not in any registered femtocell's allowed cells but ${seenText(seen, serial, quoted)}: treat every subscriber on it as exposed and block the device announcing it.`,
       evidence: { source, serial: serial ?? null, eventId: eventId ?? null },
     });
   };
   return {
     id: 'unregistered-cell',
     onSession: (e, ctx) => {
-      if (e.phase === 'up' && e.cellIds) for (const c of e.cellIds) check(c, e.t, ctx, `was announced by ${e.serial} at session start`, e.serial, e.id);
+      if (e.phase === 'up' && e.cellIds) for (const c of e.cellIds) check(c, e.t, ctx, 'session', e.serial, e.id);
     },
     onReport: (e, ctx, dev) => {
       if (!e.cellIds) return;
@@ -36,7 +52,7 @@ export function unregisteredCell(): Rule {
       let ok = true;
       for (const c of e.cellIds) {
         if (!ctx.registry.cellRegistered(c)) ok = false;
-        check(c, e.t, ctx, `is announced by ${e.serial}`, e.serial, e.id);
+        check(c, e.t, ctx, 'report', e.serial, e.id);
       }
       if (ok) {
         dev.cellsOk = dev.announced;
@@ -44,7 +60,7 @@ export function unregisteredCell(): Rule {
       }
     },
     onAttach: (e, ctx, cell) => {
-      if (!cell.registered) check(e.cellId, e.t, ctx, 'serves subscribers', undefined, e.id);
+      if (!cell.registered) check(e.cellId, e.t, ctx, 'attach', undefined, e.id);
     },
   };
 }

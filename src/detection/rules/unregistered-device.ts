@@ -1,6 +1,7 @@
 import type { FemtoReportEvent, FemtoSessionEvent } from '../../events/index.js';
 import type { Rule, RuleContext } from '../rule.js';
 import type { DeviceRuntime } from '../state.js';
+import { quoted } from '../text.js';
 
 /** A session or report from a serial that no registry entry holds. */
 export function unregisteredDevice(): Rule {
@@ -11,7 +12,7 @@ export function unregisteredDevice(): Rule {
       severity: ctx.cfg['unregistered-device'].severity,
       t: e.t,
       serial: e.serial,
-      summary: `Femtocell ${e.serial} is not in the registry but ${e.type === 'femto.session' ? 'brought a session up' : 'reports'}${e.sourceIp ? ` from ${e.sourceIp}` : ''}: block it and find where its credential came from.`,
+      summary: `Femtocell ${quoted(e.serial)} is not in the registry but ${e.type === 'femto.session' ? 'brought a session up' : 'reports'}${e.sourceIp ? ` from ${quoted(e.sourceIp)}` : ''}: block it and find where its credential came from.`,
       evidence: { event: e.type, sourceIp: e.sourceIp ?? null, cellIds: e.cellIds ?? [], eventId: e.id ?? null },
     });
   };
