@@ -9,7 +9,8 @@ import type { Rule, RuleContext } from './rule.js';
 import { createRules } from './rules/index.js';
 import { TypeCounts } from './type-counts.js';
 import { CellFlags, type CellFlagRecord } from './cell-flags.js';
-import { announceCells, CellRecords, markHeldCellNos, pruneDevice, relocates, SubscriberIndex, type DeviceRuntime, type DeviceView, type RegistryView } from './state.js';
+import { CellRecords } from './cell-records.js';
+import { announceCells, markHeldCellNos, pruneDevice, relocates, SubscriberIndex, type DeviceRuntime, type DeviceView, type RegistryView } from './state.js';
 
 export interface EngineOptions {
   registry: RegistryView;

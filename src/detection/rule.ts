@@ -2,7 +2,8 @@ import type { FemtoReportEvent, FemtoSessionEvent, ImsRegisterEvent, PaymentAuth
 import type { Finding } from './alerts.js';
 import type { RuleId, RulesConfig } from './config.js';
 import type { CellFlags } from './cell-flags.js';
-import type { CellState, DeviceRuntime, DeviceView, RegistryView, SubscriberIndex } from './state.js';
+import type { CellState } from './cell-records.js';
+import type { DeviceRuntime, DeviceView, RegistryView, SubscriberIndex } from './state.js';
 
 /** What a rule may read and do. Rules keep their own windows; shared state is the engine's. */
 export interface RuleContext {

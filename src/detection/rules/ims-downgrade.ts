@@ -1,5 +1,5 @@
 import type { Rule } from '../rule.js';
-import type { ImsWindow } from '../state.js';
+import type { ImsWindow } from '../cell-records.js';
 import { quoted } from '../text.js';
 
 const HOUR = 3_600_000;

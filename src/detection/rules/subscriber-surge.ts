@@ -1,5 +1,5 @@
 import type { Rule } from '../rule.js';
-import { foldWindow, levelAt, weekSlot, type SurgeWindow } from '../state.js';
+import { foldWindow, levelAt, weekSlot, type SurgeWindow } from '../cell-records.js';
 import { quoted } from '../text.js';
 
 /**
