@@ -192,6 +192,30 @@ describe('C: gateway sessions (with a sessionId) live until their `down`', () =>
     expect(r.of('credential-shared')).toEqual([]);
   });
 
+  it('fail/a `down` naming another session id, or none, still ends the session from its address: the next address is no clone', () => {
+    for (const down of [{ sessionId: 's1-other' }, {}]) {
+      const r = detect(segwFleet, [
+        ev.session(0, { serial: 'REL', sourceIp: '198.51.100.7', sessionId: 's1' }),
+        ev.down(30, { serial: 'REL', sourceIp: '198.51.100.7', ...down }),
+        ev.session(180, { serial: 'REL', sourceIp: '203.0.113.9', sessionId: 's2' }),
+      ]);
+      expect(r.of('credential-shared'), JSON.stringify(down)).toEqual([]);
+      expect(r.engine.sizes().sessions).toBe(1);
+    }
+  });
+
+  it('ok/new session ids from one address whose `down`s were lost do not pile up: one session per address', () => {
+    const events: FgEvent[] = [];
+    // A new IKE SA every hour from the same address for five days, each `down` lost; reports every 15 min keep the address seen.
+    for (let m = 0; m < 5 * 24 * 60; m += 15) {
+      if (m % 60 === 0) events.push(ev.session(m, { serial: 'REL', sourceIp: '198.51.100.7', sessionId: `sa-${m}` }));
+      events.push(ev.report(m + 1, { serial: 'REL', sourceIp: '198.51.100.7' }));
+    }
+    const r = detect(segwFleet, events);
+    expect(r.engine.sizes().sessions).toBe(1);
+    expect(r.of('credential-shared')).toEqual([]);
+  });
+
   it('ok/memory stays bounded: gateway sessions never closed are pruned once past gatewaySessionMaxMs', () => {
     const events: FgEvent[] = [];
     // A new session id and address every hour for three days, never a `down`.

@@ -316,8 +316,18 @@ export function createEngine(opts: EngineOptions) {
         for (const h of byType.session) h(e, ctx, rt);
         const key = e.sessionId ?? e.sourceIp;
         pruneDevice(rt, e.t, sessionBounds);
-        if (e.phase === 'up') rt.sessions.set(key, { ip: e.sourceIp, upAt: e.t, gateway: e.sessionId !== undefined, retiredAt: -Infinity });
-        else rt.sessions.delete(key);
+        if (e.phase === 'up') {
+          // One session per address: an earlier one from the same address that never came down
+          // (a lost `down`, a new IKE SA) is replaced, so such sessions do not pile up (two
+          // sessions from one address are never a clone).
+          for (const [k, x] of rt.sessions) if (x.ip === e.sourceIp && k !== key) rt.sessions.delete(k);
+          rt.sessions.set(key, { ip: e.sourceIp, upAt: e.t, gateway: e.sessionId !== undefined, retiredAt: -Infinity });
+        } else if (!rt.sessions.delete(key)) {
+          // A `down` naming no session held here (another id, or none): the sessions from its
+          // address are over. A gateway session would otherwise stay live for gatewaySessionMaxMs
+          // and make the unit's next address look like a clone.
+          for (const [k, x] of rt.sessions) if (x.ip === e.sourceIp) rt.sessions.delete(k);
+        }
         rt.ipSeen.set(e.sourceIp, e.t);
         break;
       }
