@@ -26,6 +26,15 @@ export interface ChainedRow {
   hash: string | null;
 }
 
+/**
+ * A string as SQLite will store it: a lone UTF-16 surrogate cannot be written as UTF-8 and
+ * comes back as U+FFFD. Events are hashed and stored in this form, so that what was hashed is
+ * what is read back (a client-chosen serial with a lone surrogate must not break the chain).
+ */
+export function wellFormed(s: string): string {
+  return s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+}
+
 /** The hash of an event whose predecessor's hash is `prev`. */
 export function chainHash(prev: string, r: Omit<ChainedRow, 'prevHash' | 'hash'>): string {
   return createHash('sha256')
@@ -66,39 +75,57 @@ export interface ChainReport {
 
 const MAX_BREAKS = 20;
 
-/** Walks events in id order and checks every link and every hash, and the anchor when given. */
-export function verifyChain(rows: Iterable<ChainedRow>, opts: VerifyOptions = {}): ChainReport {
-  const { anchor, onProgress } = opts;
-  let anchorSeen = false;
-  const breaks: ChainBreak[] = [];
-  let breakCount = 0;
-  const broke = (b: ChainBreak): void => {
-    breakCount++;
-    if (breaks.length < MAX_BREAKS) breaks.push(b);
-  };
-  let events = 0;
-  let prev = CHAIN_GENESIS;
-  let head: ChainReport['head'] = null;
-  for (const r of rows) {
-    events++;
+/**
+ * Checks events fed in id order (`add`), then reports (`report`): what `verifyChain` does in
+ * one call, for a caller that reads the log in pages and lets other work run between them.
+ */
+export class ChainVerifier {
+  private anchorSeen = false;
+  private readonly breaks: ChainBreak[] = [];
+  private breakCount = 0;
+  private events = 0;
+  private prev = CHAIN_GENESIS;
+  private head: ChainReport['head'] = null;
+
+  constructor(private readonly opts: VerifyOptions = {}) {}
+
+  add(r: ChainedRow): void {
+    this.events++;
     if (r.hash === null || r.prevHash === null) {
-      broke({ id: r.id, problem: 'unchained', detail: `event ${r.id} carries no hash: it was written around the chain` });
+      this.broke({ id: r.id, problem: 'unchained', detail: `event ${r.id} carries no hash: it was written around the chain` });
     } else {
-      if (r.prevHash !== prev) broke({ id: r.id, problem: 'link-broken', detail: `event ${r.id} does not follow the event stored before it: an event was removed or inserted before it` });
+      if (r.prevHash !== this.prev) this.broke({ id: r.id, problem: 'link-broken', detail: `event ${r.id} does not follow the event stored before it: an event was removed or inserted before it` });
       // Recomputed from its own stored link, so that one break is named once, where it is.
-      if (chainHash(r.prevHash, r) !== r.hash) broke({ id: r.id, problem: 'content-changed', detail: `event ${r.id} no longer matches its hash: it was changed after it was written` });
+      if (chainHash(r.prevHash, r) !== r.hash) this.broke({ id: r.id, problem: 'content-changed', detail: `event ${r.id} no longer matches its hash: it was changed after it was written` });
     }
     // The next event must link to this one's stored hash: a changed event is named once, here,
     // and an event removed after it shows at the next one (its link names the removed one).
-    prev = r.hash ?? chainHash(prev, r);
-    head = { id: r.id, hash: prev };
+    this.prev = r.hash ?? chainHash(this.prev, r);
+    this.head = { id: r.id, hash: this.prev };
+    const anchor = this.opts.anchor;
     if (anchor && r.id === anchor.id) {
-      anchorSeen = true;
-      if (r.hash !== anchor.hash) broke({ id: r.id, problem: 'anchor-mismatch', detail: `event ${r.id} has hash ${r.hash ?? '(none)'}, not the ${anchor.hash} recorded for it: the log was rewritten from there or before` });
+      this.anchorSeen = true;
+      if (r.hash !== anchor.hash) this.broke({ id: r.id, problem: 'anchor-mismatch', detail: `event ${r.id} has hash ${r.hash ?? '(none)'}, not the ${anchor.hash} recorded for it: the log was rewritten from there or before` });
     }
-    if (onProgress && events % 10_000 === 0) onProgress(events);
+    if (this.opts.onProgress && this.events % 10_000 === 0) this.opts.onProgress(this.events);
   }
-  onProgress?.(events);
-  if (anchor && !anchorSeen) broke({ id: anchor.id, problem: 'anchor-mismatch', detail: `event ${anchor.id}, recorded as a head earlier, is no longer in the log: events were cut off the end or removed` });
-  return { ok: breakCount === 0, events, head, breaks, breakCount };
+
+  report(): ChainReport {
+    const anchor = this.opts.anchor;
+    this.opts.onProgress?.(this.events);
+    if (anchor && !this.anchorSeen) this.broke({ id: anchor.id, problem: 'anchor-mismatch', detail: `event ${anchor.id}, recorded as a head earlier, is no longer in the log: events were cut off the end or removed` });
+    return { ok: this.breakCount === 0, events: this.events, head: this.head, breaks: [...this.breaks], breakCount: this.breakCount };
+  }
+
+  private broke(b: ChainBreak): void {
+    this.breakCount++;
+    if (this.breaks.length < MAX_BREAKS) this.breaks.push(b);
+  }
+}
+
+/** Walks events in id order and checks every link and every hash, and the anchor when given. */
+export function verifyChain(rows: Iterable<ChainedRow>, opts: VerifyOptions = {}): ChainReport {
+  const v = new ChainVerifier(opts);
+  for (const r of rows) v.add(r);
+  return v.report();
 }

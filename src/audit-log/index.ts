@@ -53,5 +53,5 @@ export interface AuditStore extends AuditSink {
   count(): Promise<number>;
 }
 
-export { CHAIN_GENESIS, chainHash, verifyChain } from './chain.js';
+export { CHAIN_GENESIS, ChainVerifier, chainHash, verifyChain, wellFormed } from './chain.js';
 export type { ChainAnchor, ChainBreak, ChainedRow, ChainReport, VerifyOptions } from './chain.js';

@@ -4,7 +4,7 @@
  * lock is taken before the last event is read, so two processes on one data directory (the
  * server and the CLI) never link two events to the same predecessor.
  */
-import { CHAIN_GENESIS, chainHash, type ChainedRow } from '../../audit-log/index.js';
+import { CHAIN_GENESIS, chainHash, wellFormed, type ChainedRow } from '../../audit-log/index.js';
 import type { SqliteDb } from './database.js';
 
 /** An event to append: its fields as stored (`details` is JSON text, hashed as stored). */
@@ -20,13 +20,16 @@ export function auditAppender(db: SqliteDb): (e: AuditRowInput) => void {
     // An event before it without a hash was written around the chain: verification names it;
     // this one links to the genesis rather than fail the write (the log must take events).
     const prev = before?.hash ?? CHAIN_GENESIS;
-    insert.run(id, e.at, e.actor, e.action, e.subject, e.outcome, e.details, prev, chainHash(prev, { id, ...e }));
+    // Hashed as it will be stored (a lone surrogate is stored as U+FFFD).
+    const r = { id, at: wellFormed(e.at), actor: wellFormed(e.actor), action: wellFormed(e.action), subject: e.subject === null ? null : wellFormed(e.subject), outcome: wellFormed(e.outcome), details: e.details === null ? null : wellFormed(e.details) };
+    insert.run(id, r.at, r.actor, r.action, r.subject, r.outcome, r.details, prev, chainHash(prev, r));
   };
 }
 
-/** Events in id order, as the chain reads them. */
-export function auditRows(db: SqliteDb): IterableIterator<ChainedRow> {
-  return db.prepare('SELECT id, at, actor, action, subject, outcome, details, prev_hash AS prevHash, hash FROM audit_events ORDER BY id').iterate() as IterableIterator<ChainedRow>;
+/** Events in id order after `afterId`, at most `limit` (the chain is read in pages). */
+export function auditRowsPage(db: SqliteDb): (afterId: number, limit: number) => ChainedRow[] {
+  const page = db.prepare('SELECT id, at, actor, action, subject, outcome, details, prev_hash AS prevHash, hash FROM audit_events WHERE id > ? ORDER BY id LIMIT ?');
+  return (afterId, limit) => page.all(afterId, limit) as ChainedRow[];
 }
 
 /** Chains the events stored before the chain existed (migration 10), oldest first. */

@@ -73,6 +73,27 @@ describe('sqliteAuditStore: the hash chain', () => {
     expect(r.breaks.map((b) => b.problem)).toEqual(['unchained', 'link-broken']);
   });
 
+  it('fail/a subject with a lone surrogate (a client-chosen serial) is hashed as stored: the chain stays intact', async () => {
+    await audit.record({ action: 'admission.deny', actor: 'anonymous', subject: 'X\ud800', outcome: 'denied', details: { claimed: 'Y\udfff' } });
+    await audit.record({ action: 'test.after', actor: 'anonymous\udc00', outcome: 'success' });
+    expect(await audit.verify()).toMatchObject({ ok: true, events: 27 });
+    expect((await audit.list({ limit: 2 })).map((e) => e.actor)).toEqual(['anonymous\ufffd', 'anonymous']);
+  });
+
+  it('ok/verification reads the log in pages and leaves the event loop free between them; one at a time', async () => {
+    for (let i = 0; i < 5000; i++) await audit.record({ action: 'test.bulk', actor: 't', outcome: 'success' });
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 0);
+    const running = audit.verify();
+    const second = await audit.verify().catch((e: unknown) => e);
+    expect(second).toMatchObject({ code: 'audit.verify_running' });
+    const r = await running;
+    clearInterval(timer);
+    expect(r).toMatchObject({ ok: true, events: 5025 });
+    expect(ticks).toBeGreaterThan(0);
+    expect(await audit.verify()).toMatchObject({ ok: true });
+  });
+
   it('ok/two connections to one file (the server and the CLI) writing in turn keep one chain', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'fg-chain-')), 'db.sqlite');
     const a = openSqlite(file);

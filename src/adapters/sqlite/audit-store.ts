@@ -1,5 +1,7 @@
-import { verifyChain, type AuditEvent, type AuditEventInput, type AuditFilter, type AuditStore, type VerifyOptions } from '../../audit-log/index.js';
-import { auditAppender, auditRows } from './audit-chain.js';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { ChainVerifier, type AuditEvent, type AuditEventInput, type AuditFilter, type AuditStore, type VerifyOptions } from '../../audit-log/index.js';
+import { AppError } from '../../core/errors.js';
+import { auditAppender, auditRowsPage } from './audit-chain.js';
 import type { SqliteDb } from './database.js';
 
 interface Row {
@@ -13,8 +15,13 @@ interface Row {
   hash: string | null;
 }
 
+/** Events read per page when the chain is verified (about 10 ms of work each). */
+const VERIFY_PAGE = 2000;
+
 export function sqliteAuditStore(db: SqliteDb): AuditStore {
   const append = auditAppender(db);
+  const page = auditRowsPage(db);
+  let verifying = false;
   const write = db.transaction((e: AuditEventInput) => {
     append({ at: (e.at ?? new Date()).toISOString(), actor: e.actor, action: e.action, subject: e.subject ?? null, outcome: e.outcome, details: e.details ? JSON.stringify(e.details) : null });
   });
@@ -23,8 +30,24 @@ export function sqliteAuditStore(db: SqliteDb): AuditStore {
       write.immediate(e);
       return Promise.resolve();
     },
-    verify(opts?: VerifyOptions) {
-      return Promise.resolve(verifyChain(auditRows(db), opts));
+    async verify(opts?: VerifyOptions) {
+      // The whole log, read in pages with the event loop free between them (a long log takes
+      // seconds: OCSP, EST and check-ins must go on meanwhile), and one verification at a time.
+      if (verifying) throw new AppError('conflict', 'audit.verify_running', 'a verification of the audit log is running; try again when it has finished');
+      verifying = true;
+      try {
+        const v = new ChainVerifier(opts);
+        for (let after = 0; ; ) {
+          const rows = page(after, VERIFY_PAGE);
+          for (const r of rows) v.add(r);
+          if (rows.length < VERIFY_PAGE) break;
+          after = (rows[rows.length - 1] as { id: number }).id;
+          await yieldToLoop();
+        }
+        return v.report();
+      } finally {
+        verifying = false;
+      }
     },
     count: () => Promise.resolve((db.prepare('SELECT COUNT(*) AS n FROM audit_events').get() as { n: number }).n),
     list(f: AuditFilter): Promise<AuditEvent[]> {
