@@ -120,7 +120,8 @@ export function createRateLimitAudit(opts: { audit: AuditSink; now: () => number
   return {
     async record(r) {
       const now = opts.now();
-      let key = `${r.request}\u0000${r.key}`;
+      // Per refusal too: a flood of one kind of refusal must not hide another behind its count.
+      let key = `${r.request}\u0000${r.key}\u0000${r.refusal}`;
       let last = r;
       if (!windows.has(key) && windows.size >= maxKeys) {
         key = 'overflow';

@@ -110,6 +110,7 @@ function setup(settings = { maxFailedAttempts: 1000, attemptWindowSeconds: 900 }
     },
     enroll: (serial: string, token: string) => est.simpleenroll(csr(serial), { ...caller, basic: { user: serial, password: token } }),
     reenroll: (serial: string, cert: Buffer, sourceIp = caller.sourceIp) => est.simplereenroll(csr(serial), { sourceIp, clientChain: [cert] }),
+    csrOf: csr,
     /** a re-enrollment with no client certificate, naming `serial` */
     forge: (serial: string, sourceIp: string) => est.simplereenroll(csr(serial), { sourceIp }),
   };
@@ -344,6 +345,20 @@ describe('failure limiting cannot be turned against a device', () => {
     expect((await refusal(h.forge('LIM-NOCERT', '198.51.100.9'))).code).toBe('est.client_cert_required');
     h.clock.advance(MINUTE);
     await h.reenroll('LIM-NOCERT', a, '198.51.100.8');
+  });
+
+  it('fail/a flood from an address does not hide a shared credential: device A\'s token for B, answered 429, is still audited as credential-shared, and counted apart', async () => {
+    const h = setup(limits);
+    const tokenA = await h.device('LIM-A');
+    await h.device('LIM-B');
+    const ip = '198.51.100.11';
+    const junk = (): Promise<unknown> => h.est.simpleenroll(h.csrOf('LIM-B'), { sourceIp: ip });
+    for (let i = 0; i < 4; i++) await refusal(junk());
+    expect((await refusal(h.est.simpleenroll(h.csrOf('LIM-B'), { sourceIp: ip, basic: { user: 'LIM-B', password: tokenA } }))).code).toBe('est.rate_limited');
+    expect(await h.auditOf('credential-shared')).toHaveLength(1);
+    const limited = (await h.auditOf('est.rate_limited', 'LIM-B')).map((e) => e.details?.['refusal']).sort();
+    expect(limited).toEqual(['est.auth_required', 'est.token_wrong_serial']);
+    await h.est.close();
   });
 
   it('fail/429s are audited once per key and window with the count; the next window writes what was pending', async () => {

@@ -164,7 +164,7 @@ export function createEst(deps: {
     actor: string;
     /** audit details of the refusal itself */
     extra?: Record<string, unknown> | undefined;
-    /** further audit of the refusal (credential-shared, a superseded certificate), skipped when it is answered 429 */
+    /** further audit of the refusal (credential-shared, a superseded certificate): written whether or not it is answered 429 */
     alsoAudit?: (() => Promise<void>) | undefined;
   }
 
@@ -175,13 +175,15 @@ export function createEst(deps: {
    * have succeeded.
    */
   async function refuseCounted(action: string, serial: string, caller: EstCaller, err: AppError, c: Counted): Promise<never> {
+    // A security finding (another device's token, a superseded certificate) is audited even
+    // when a flood has put the source over its limit: the flood must not hide it.
+    await c.alsoAudit?.();
     const over = blocked(c.keys);
     if (over) {
       await limitedAudit.record({ request: action, key: over.key, actor: c.actor, subject: serial, refusal: err.code, sourceIp: caller.sourceIp, retryAfterSeconds: over.wait });
       throw new AppError('rate_limited', 'est.rate_limited', `too many failed enrollment attempts; retry in ${over.wait} s`, { retryAfterSeconds: over.wait });
     }
     for (const key of c.keys) limiter.fail(key);
-    await c.alsoAudit?.();
     return deny(action, serial, caller, err, c.extra, c.actor);
   }
 
