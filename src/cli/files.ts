@@ -1,4 +1,4 @@
-import { closeSync, constants, createReadStream, createWriteStream, fchmodSync, fstatSync, ftruncateSync, openSync, statSync, type WriteStream } from 'node:fs';
+import { closeSync, constants, createReadStream, createWriteStream, fchmodSync, fstatSync, ftruncateSync, lstatSync, openSync, statSync, type WriteStream } from 'node:fs';
 import { AppError, isAppError } from '../core/errors.js';
 
 /** A file to stream (or stdin for `-`), with a clear error naming what could not be read. */
@@ -28,6 +28,16 @@ export const PRIVATE_FILE_MODE = 0o600;
 export function openPrivateOutput(path: string, what: string): WriteStream {
   const fail = (why: string): AppError => new AppError('invalid', 'cli.file_unwritable', `cannot write ${what} ${path}: ${why}`);
   const errno = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? 'error';
+  // A symbolic link to a file is refused: writing through it would truncate, and chmod, a file
+  // somewhere else (one left by another user in a shared directory). A link to a device or a
+  // pipe (`/dev/stdout` is one) is written as such.
+  let link = false;
+  try {
+    link = lstatSync(path).isSymbolicLink();
+  } catch {
+    // not there yet: created below
+  }
+  if (link && statSync(path, { throwIfNoEntry: false })?.isFile() === true) throw fail('it is a symbolic link to a file; name the file itself');
   let fd: number;
   try {
     fd = openSync(path, constants.O_WRONLY | constants.O_CREAT, PRIVATE_FILE_MODE);

@@ -4,7 +4,7 @@
  * when the file already existed with a wider mode; driven as an outside script would, on the
  * kt-small sample. A file whose mode the caller cannot change is refused and left as it was.
  */
-import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -60,6 +60,19 @@ describe('femtoguard impact exports', () => {
     for (const p of [out, pay, notif, summary]) expect(modeOf(p), p).toBe(0o600);
     expect(readFileSync(out, 'utf8')).toMatch(/^imsi,imei,msisdn,.*\n450\d{12},/);
     expect(readFileSync(out, 'utf8')).not.toContain('stale');
+  });
+});
+
+describe('a symbolic link given as the output', () => {
+  it('fail/a link to a file is refused, naming it, and the file it points to is left as it was', async () => {
+    const target = preexisting('elsewhere.txt', 0o644);
+    const link = join(work, 'link.ndjson');
+    symlinkSync(target, link);
+    const r = await cli(['detect', '--registry', REGISTRY, '--events', EVENTS, '--alerts', link], process.env);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('symbolic link');
+    expect(readFileSync(target, 'utf8')).toBe('stale\n');
+    expect(modeOf(target)).toBe(0o644);
   });
 });
 
