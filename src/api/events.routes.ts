@@ -3,11 +3,13 @@ import { AppError } from '../core/errors.js';
 import { isAppError } from '../core/errors.js';
 import { NdjsonSplitter, validateEvent, type EventBus, type EventStore, type FgEvent, type NdjsonLine, type RegistryUpdateEvent } from '../events/index.js';
 import type { Logger } from '../core/logger.js';
-import type { DeviceInput, Registry } from '../registry/index.js';
+import { canTransition, type DeviceInput, type Registry } from '../registry/index.js';
 import { actorOf, requirePermission } from './auth.js';
 import { can, type TokenService } from './tokens.js';
 
 const MAX_LISTED = 1000;
+/** registry.update lines applied per body: each is a registry write and an audit event (a bulk change is a CSV import) */
+const MAX_REGISTRY_UPDATES = 1000;
 /** How far ahead of the server clock an event may be dated (a sender's clock a little fast is no harm). */
 export const DEFAULT_MAX_FUTURE_MS = 5 * 60_000;
 
@@ -38,6 +40,10 @@ async function applyRegistryUpdate(registry: Registry, e: RegistryUpdateEvent, a
     await registry.add(input, actor, reason);
     return;
   }
+  // A status the lifecycle refuses fails the line before any field is written: a line is
+  // applied whole or not at all.
+  // (setStatus audits the refusal and throws, before any field is written.)
+  if (status !== undefined && status !== cur.status && !canTransition(cur.status, status)) await registry.setStatus(serial, status, actor, reason);
   if (Object.keys(fields).length > 0) await registry.update(serial, fields, actor);
   if (status !== undefined && status !== cur.status) await registry.setStatus(serial, status, actor, reason);
 }
@@ -73,6 +79,7 @@ export function registerEventRoutes(app: FastifyInstance, deps: { events: EventS
         const why = refusedLive(v.event, at, maxFutureMs, mayWriteRegistry);
         if (why) v = { ok: false, error: why };
       }
+      if (v.ok && v.event.type === 'registry.update' && updates.length >= MAX_REGISTRY_UPDATES) v = { ok: false, error: `more than ${MAX_REGISTRY_UPDATES} registry.update lines in one body: send the rest in another (or import the registry as CSV)` };
       if (v.ok && v.event.type === 'registry.update') updates.push({ e: v.event, line: l.line });
       else if (v.ok) {
         accepted.push(v.event);

@@ -127,7 +127,7 @@ describe('POST /v1/events', () => {
         JSON.stringify({ type: 'registry.update', serial: 'RU-NEW', cellIds: ['45008-77'], ipPrefixes: ['198.18.77.0/24'], certFingerprints: ['AB:'.repeat(31) + 'AB'], ts: iso(now), id: 'ru-1' }),
         JSON.stringify({ type: 'femto.report', serial: 'RU-NEW', sourceIp: '198.18.77.9', ts: iso(now), id: 'ru-report' }),
         JSON.stringify({ type: 'registry.update', serial: 'RU-NEW', status: 'active', siteRadiusM: 500, ts: iso(now), id: 'ru-2' }),
-        JSON.stringify({ type: 'registry.update', serial: 'RU-NEW', status: 'provisioned', ts: iso(now), id: 'ru-3' }),
+        JSON.stringify({ type: 'registry.update', serial: 'RU-NEW', status: 'provisioned', owner: 'must-not-stick', ts: iso(now), id: 'ru-3' }),
       ].join('\n'),
       t.adminToken,
     );
@@ -136,6 +136,8 @@ describe('POST /v1/events', () => {
     expect((r.body.rejected as { line: number; error: string }[])[0]).toMatchObject({ line: 4, error: expect.stringMatching(/^registry\.update: .*active.*provisioned/) as unknown });
     const dev = await get('/v1/devices/RU-NEW', t.adminToken);
     expect(dev).toMatchObject({ status: 'active', cellIds: ['45008-77'], ipPrefixes: ['198.18.77.0/24'], siteRadiusM: 500, certFingerprints: ['ab'.repeat(32)] });
+    // the refused line changed nothing, not even its other fields
+    expect(dev.owner).toBeNull();
     const adminId = ((await get('/v1/me', t.adminToken)) as { tokenId: string }).tokenId;
     const audit = (await get('/v1/audit?subject=RU-NEW&limit=20', t.adminToken)).items as { action: string; actor: string }[];
     expect(audit.map((e) => e.action).sort()).toEqual(['device.added', 'device.status_change_refused', 'device.status_changed', 'device.updated']);
