@@ -79,11 +79,11 @@ export class HotIndex {
     return { t: this.lastSeen[s] as number, cellId: c >= 0 ? (this.cellIds[c] ?? null) : null, msisdn: this.msisdnOf(s) };
   }
 
-  /** Scores a subscriber at `at` with the shared scoring function. */
-  score(imsi: string, at: number, maxAgeMs: number, policy: RiskPolicy): ExposureScore {
+  /** Scores a subscriber at `at` with the shared scoring function (`futureSkewMs`: see scoreExposure). */
+  score(imsi: string, at: number, maxAgeMs: number, policy: RiskPolicy, futureSkewMs = 0): ExposureScore {
     const s = this.slotByImsi.get(imsi);
     const ex = s === undefined ? undefined : this.exposures.get(s);
-    return scoreExposure(ex ?? EMPTY, (c, t) => this.flags.at(c, t), at, maxAgeMs, policy);
+    return scoreExposure(ex ?? EMPTY, (c, t) => this.flags.at(c, t), at, maxAgeMs, policy, futureSkewMs);
   }
 
   /** Forgets exposures older than `before` (retention). Subscribers stay until the next rebuild. */

@@ -1,5 +1,5 @@
 import type { HotIndex } from './hot-index.js';
-import type { RiskLevel, RiskPolicy } from './score.js';
+import { FUTURE_SKEW_MS, type RiskLevel, type RiskPolicy } from './score.js';
 
 /**
  * The payment risk check, in the style of the GSMA CAMARA APIs (Commonalities API Design
@@ -123,7 +123,7 @@ const minutes = (ms: number): string => (ms < 120_000 ? `${Math.round(ms / 1000)
 /** Answers a risk check from the hot index at `now`. */
 export function checkRisk(index: HotIndex, req: RiskRequest, now: number, policy: RiskPolicy): RiskResponse {
   const { imsi, device } = resolveSubscriber(index, req);
-  const s = index.score(imsi, now, req.maxAgeSeconds * 1000, policy);
+  const s = index.score(imsi, now, req.maxAgeSeconds * 1000, policy, FUTURE_SKEW_MS);
   const last = index.lastObservation(imsi);
   const reasons: RiskReason[] = [];
   const top = s.cells[0];
@@ -141,7 +141,8 @@ export function checkRisk(index: HotIndex, req: RiskRequest, now: number, policy
     riskLevel: s.riskLevel,
     suspiciousCells: s.cells.map((c) => ({ cellId: c.cellId, lastSeenTime: new Date(c.lastOn).toISOString(), flaggedTime: new Date(c.flaggedAt).toISOString(), rules: c.rules })),
     reasons,
-    lastObservationTime: new Date(last?.t ?? now).toISOString(),
+    // Never in the future (a sender's clock ahead), never unreadable (a subscriber known only from its exposures).
+    lastObservationTime: new Date(last !== undefined && Number.isFinite(last.t) ? Math.min(last.t, now) : now).toISOString(),
     maxAge: req.maxAgeSeconds,
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { scoreExposure, type CellFlag, type RiskPolicy } from './score.js';
+import { FUTURE_SKEW_MS, scoreExposure, type CellFlag, type RiskPolicy } from './score.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -16,6 +16,13 @@ describe('scoreExposure (the one scoring function: API, impact, payment-exposure
   it('ok/on a flagged cell minutes ago: exposed, high, the cell with its last time and the rules', () => {
     const s = score([['HOME', T - 5 * MIN], ['ROGUE', T - 10 * MIN]]);
     expect(s).toEqual({ exposed: true, riskLevel: 'high', lastExposure: T - 10 * MIN, cells: [{ cellId: 'ROGUE', lastOn: T - 10 * MIN, flaggedAt: T - 3 * HOUR, rules: ['unregistered-cell'] }] });
+  });
+
+  it('fail/scoring now (the risk API): an observation a few minutes ahead (a sender clock running fast) counts as now, not as nothing', () => {
+    const now = (cells: [string, number][]) => scoreExposure(cells, flagOf, T, 7 * 24 * HOUR, policy, FUTURE_SKEW_MS);
+    expect(now([['ROGUE', T + 3 * MIN]])).toMatchObject({ exposed: true, riskLevel: 'high', lastExposure: T, cells: [{ cellId: 'ROGUE', lastOn: T }] });
+    // beyond what ingestion accepts ahead (5 min): not an observation of now
+    expect(now([['ROGUE', T + 6 * MIN]]).exposed).toBe(false);
   });
 
   it('ok/exactly at the look-back is still high (payment-exposure counts lastOn >= t - lookback)', () => {

@@ -51,18 +51,28 @@ export interface ExposureScore {
  * `maxAgeMs` before `at` and flagged at `at` count: `flagOf(cellId, at)` gives the cell's flag
  * as it stood then (undefined when not flagged yet, or lapsed: `FlagSet.at`).
  */
+/** How far after now an observation still counts, as made now, for the risk API (see scoreExposure's futureSkewMs). */
+export const FUTURE_SKEW_MS = 5 * 60_000;
+
 export function scoreExposure(
   cellsOn: Iterable<readonly [string, number]>,
   flagOf: (cellId: string, at: number) => CellFlag | undefined,
   at: number,
   maxAgeMs: number,
   policy: RiskPolicy,
+  futureSkewMs = 0,
 ): ExposureScore {
   const cells: SuspiciousCell[] = [];
   let latest = -Infinity;
   const since = at - maxAgeMs;
-  for (const [cellId, lastOn] of cellsOn) {
-    if (lastOn < since || lastOn > at) continue;
+  for (const [cellId, seen] of cellsOn) {
+    // With `futureSkewMs` (the risk API, scoring now): an observation dated up to that much
+    // after `at` is taken as at `at`: a sender's clock may run ahead (ingestion takes events
+    // up to 5 min ahead), and skipping the cell would hide the exposure it stands for (the
+    // index keeps only the latest time on each cell). Fail closed. Otherwise (a payment's own
+    // time), an observation after `at` does not count.
+    if (seen < since || seen > at + futureSkewMs) continue;
+    const lastOn = Math.min(seen, at);
     const f = flagOf(cellId, at);
     if (!f || f.t > at) continue;
     cells.push({ cellId, lastOn, flaggedAt: f.t, rules: f.rules });
