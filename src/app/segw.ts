@@ -1,6 +1,10 @@
+import { join } from 'node:path';
 import { validateEvent, type FgEvent } from '../events/index.js';
 import { createSegwBridge, watchRegistry, type SessionEventInput } from '../segw/index.js';
 import type { ExtensionContext, ServerExtension } from './extensions.js';
+
+/** In the data directory: the sessions the bridge reported up, kept across server restarts. */
+export const SEGW_STATE_FILE = 'segw-bridge-state.json';
 
 /** Every live SA's device is checked again this often, whatever the change feed said. */
 const SWEEP_MS = 60_000;
@@ -25,6 +29,8 @@ export const segwExtension: ServerExtension = {
       log: slog,
       now: () => clock.now(),
       sweepMs: SWEEP_MS,
+      // A session that ends while the server is down must still get its down (docs/segw.md, "Restarts").
+      stateFile: join(config.dataDir, SEGW_STATE_FILE),
       async ingest(events: SessionEventInput[]) {
         const valid: FgEvent[] = [];
         for (const e of events) {

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
 import { createLogger } from '../core/logger.js';
 import type { DeviceStatus } from '../registry/index.js';
 import { createSegwBridge, watchApi, type IngestResult, type SessionEventInput } from '../segw/index.js';
@@ -11,6 +13,23 @@ interface Options {
   devicesToken?: string;
   pollMs: string;
   sweepMs: string;
+  state?: string;
+}
+
+const STATE_FILE_NAME = 'segw-bridge-state.json';
+
+/**
+ * Where the bridge keeps the sessions it reported up when `--state` is not given: systemd's
+ * `StateDirectory=` (`$STATE_DIRECTORY`), else the XDG state directory
+ * (`$XDG_STATE_HOME/femtoguard`, by default `~/.local/state/femtoguard`). Never the current
+ * directory: a bridge started from elsewhere would silently forget its sessions.
+ */
+export function defaultSegwStateFile(env: NodeJS.ProcessEnv = process.env): string {
+  // systemd may list several directories, separated by ':'; the first is ours.
+  const systemd = env.STATE_DIRECTORY?.split(':')[0];
+  if (systemd) return join(systemd, STATE_FILE_NAME);
+  const xdg = env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME) ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state');
+  return join(xdg, 'femtoguard', STATE_FILE_NAME);
 }
 
 /** A small REST client for the two things the standalone bridge needs. */
@@ -98,6 +117,7 @@ export function registerSegw(program: Command): void {
     .option('--devices-token <token>', 'API token allowed to read devices (default: the ingest token); prefer env FEMTOGUARD_DEVICES_TOKEN')
     .option('--poll-ms <ms>', 'how often device statuses are polled', '2000')
     .option('--sweep-ms <ms>', "how often every live SA's device is checked again", '60000')
+    .option('--state <file>', 'where the sessions reported up are kept across restarts (default: $STATE_DIRECTORY, else $XDG_STATE_HOME/femtoguard, else ~/.local/state/femtoguard; file segw-bridge-state.json); one file per bridge')
     .action(async (o: Options, cmd: Command) => {
       warnTokensOnCommandLine(cmd);
       // An empty variable is an unset one.
@@ -113,6 +133,8 @@ export function registerSegw(program: Command): void {
       } catch {
         throw usage(`--api ${o.api} is not a URL`);
       }
+      if (o.state === '') throw usage('--state must name a file');
+      const stateFile = o.state ? resolve(o.state) : defaultSegwStateFile();
       const g = cmd.optsWithGlobals<{ logLevel?: string }>();
       const log = createLogger({ level: g.logLevel ?? 'info', name: 'femtoguard-segw' });
       const api = apiClient(o.api, token, readToken);
@@ -121,6 +143,7 @@ export function registerSegw(program: Command): void {
         viciPath: o.vici,
         log,
         sweepMs,
+        stateFile,
         ingest: (events) => api.ingest(events),
         deviceStatus: (serial) => api.deviceStatus(serial),
         audit: async (e) => {
@@ -138,7 +161,7 @@ export function registerSegw(program: Command): void {
       // Baseline first, then connect: a device blocked in between is caught by the connect-time reconcile.
       await watcher.baseline().catch((e: unknown) => log.warn({ err: String(e) }, 'segw: first device poll failed; retrying on schedule'));
       bridge.start();
-      log.info({ vici: o.vici, api: o.api }, 'segw bridge running');
+      log.info({ vici: o.vici, api: o.api, stateFile }, 'segw bridge running');
       await new Promise<void>((resolve) => {
         const shutdown = (): void => {
           const hard = setTimeout(() => process.exit(1), 10_000);

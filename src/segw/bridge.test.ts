@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditEventInput } from '../audit-log/index.js';
 import { createLogger, silentLogger, type Logger } from '../core/logger.js';
@@ -325,6 +328,127 @@ describe('SeGW bridge: blocking out', () => {
     expect(audits).toEqual([]);
   });
 });
+
+describe('SeGW bridge: its own restarts (state file)', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'fg-segw-state-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const stateOf = (file: string): { sessions: { sessionId: string; sa: { uniqueId: string } }[]; downs: { id: string }[] } =>
+    JSON.parse(readFileSync(file, 'utf8')) as { sessions: { sessionId: string; sa: { uniqueId: string } }[]; downs: { id: string }[] };
+
+  it('ok/a session that ended while the bridge was stopped gets exactly one down from the next run; the live one none', async () => {
+    const stateFile = join(dir, 'state.json');
+    fake.sas.set('1', femto('1', 'KTR1', '198.18.0.11'));
+    fake.sas.set('2', femto('2', 'KTR2', '198.18.0.12'));
+    const first = startBridge({ stateFile });
+    await first.ready();
+    await first.drain();
+    await first.stop();
+    expect(ingested.map((e) => `${e.serial}:${e.phase}`).sort()).toEqual(['KTR1:up', 'KTR2:up']);
+    const ups = new Map(ingested.map((e) => [e.serial, e]));
+    expect(stateOf(stateFile).sessions.map((s) => s.sa.uniqueId).sort()).toEqual(['1', '2']);
+    expect(statSync(stateFile).mode & 0o777).toBe(0o600);
+
+    fake.sas.delete('1'); // ended while nobody listened: charon told no one
+    ingested = [];
+    const second = startBridge({ stateFile });
+    await second.ready();
+    await second.drain();
+    const downs = ingested.filter((e) => e.phase === 'down');
+    expect(downs).toHaveLength(1);
+    expect(downs[0]).toMatchObject({ serial: 'KTR1', sourceIp: '198.18.0.11', sessionId: ups.get('KTR1')?.sessionId, id: `segw:${ups.get('KTR1')?.sessionId ?? ''}:down`, endpoint: '198.18.0.1:4500' });
+    // The live session is reported again under its old id: a duplicate the event store drops.
+    expect(ingested.filter((e) => e.phase === 'up').map((e) => e.id)).toEqual([ups.get('KTR2')?.id]);
+    await second.stop();
+    // Bounded: the ended session left the file once its down was delivered.
+    expect(stateOf(stateFile)).toMatchObject({ sessions: [{ sessionId: ups.get('KTR2')?.sessionId }], downs: [] });
+  });
+
+  it('ok/a rekeyed session keeps its session id across a restart; its later down pairs with the first up', async () => {
+    const stateFile = join(dir, 'state.json');
+    const b = startBridge({ stateFile });
+    await b.ready();
+    fake.up(femto('1', 'KTR3'));
+    await until(() => ingested.length === 1, 'up');
+    const body = (id: string, spi: string): Record<string, string> => ({ uniqueid: id, 'remote-host': '198.18.0.2', 'remote-id': 'CN=KTR3', 'initiator-spi': spi, state: 'ESTABLISHED' });
+    fake.emit('ike-rekey', { femto: { old: body('1', '0000000000000001'), new: body('2', 'abababababababab') } });
+    await until(() => stateFileHas(stateFile, '2'), 'the rekey in the state file');
+    await b.stop();
+    fake.sas.clear();
+    const next = startBridge({ stateFile });
+    await next.ready();
+    await next.drain();
+    expect(ingested.map((e) => `${e.phase}:${e.sessionId}`)).toEqual([`up:${ingested[0]?.sessionId ?? ''}`, `down:${ingested[0]?.sessionId ?? ''}`]);
+  });
+
+  it('ok/a down not yet delivered when the bridge stopped is sent by the next run, before charon is even reachable', async () => {
+    const stateFile = join(dir, 'state.json');
+    const b = startBridge({ stateFile });
+    await b.ready();
+    fake.up(femto('4', 'KTR4'));
+    await until(() => ingested.length === 1, 'up');
+    ingestFails = Number.MAX_SAFE_INTEGER; // femtoguard goes away
+    fake.down('4');
+    await until(() => stateFileOwes(stateFile) === 1, 'the owed down in the state file');
+    await b.stop();
+    expect(stateOf(stateFile).sessions).toEqual([]);
+    ingestFails = 0;
+    await fake.stop(); // charon unreachable too
+    const next = startBridge({ stateFile });
+    await until(() => ingested.length === 2, 'the owed down');
+    expect(ingested[1]).toMatchObject({ phase: 'down', serial: 'KTR4', id: `segw:${ingested[0]?.sessionId ?? ''}:down` });
+    await next.stop();
+    expect(stateOf(stateFile).downs).toEqual([]);
+  });
+
+  it('fail/a corrupt state file is logged and treated as empty; the bridge runs and rewrites it', async () => {
+    const stateFile = join(dir, 'state.json');
+    writeFileSync(stateFile, '{"version":1,"sessions":[{"sessionId":"ike-1-x","sa":{"uniqueId":"not a number"}}]');
+    const { log, lines } = capturingLogger();
+    fake.sas.set('5', femto('5', 'KTR5'));
+    const b = startBridge({ stateFile, log });
+    await b.ready();
+    await b.drain();
+    expect(lines.filter((l) => l.msg.includes('state file corrupt'))).toHaveLength(1);
+    expect(ingested.map((e) => `${e.serial}:${e.phase}`)).toEqual(['KTR5:up']);
+    await b.stop();
+    expect(stateOf(stateFile).sessions.map((s) => s.sa.uniqueId)).toEqual(['5']);
+  });
+
+  it('fail/a state file that cannot be written is logged, never fatal: sessions still flow', async () => {
+    const blocker = join(dir, 'file');
+    writeFileSync(blocker, 'x');
+    const { log, lines } = capturingLogger();
+    const b = startBridge({ stateFile: join(blocker, 'state.json'), log, stateWriteDelayMs: 10 });
+    await b.ready();
+    fake.up(femto('6', 'KTR6'));
+    fake.down('6');
+    await until(() => ingested.length === 2, 'up and down');
+    await b.stop();
+    expect(lines.filter((l) => l.msg.includes('cannot write the state file')).length).toBe(1);
+  });
+});
+
+/** How many downs the state file says are owed (0 while it does not exist yet). */
+function stateFileOwes(file: string): number {
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as { downs: unknown[] }).downs.length;
+  } catch {
+    return 0;
+  }
+}
+
+/** Whether the state file already lists the SA (the writer coalesces, so tests wait for it). */
+function stateFileHas(file: string, uniqueId: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as { sessions: { sa: { uniqueId: string } }[] }).sessions.some((s) => s.sa.uniqueId === uniqueId);
+  } catch {
+    return false;
+  }
+}
 
 describe('registry watcher', () => {
   const dev = (serial: string, status: DeviceStatus, updatedAt: string): Device =>

@@ -12,89 +12,22 @@
  * reconciles: lists the SAs, reports them (event ids make repeats duplicates), and terminates
  * any that belong to a blocked device. Two connections are used, one for events and one for
  * commands, so a command never waits behind event delivery.
+ *
+ * It survives its own restarts too, given a state file (`stateFile`, state-file.ts): the sessions
+ * it reported up and the downs not yet delivered are kept there, and the first connect after a
+ * start reconciles against them exactly as a reconnect does, so a session that ended while the
+ * bridge was not running still gets its `down` (detection would otherwise keep it live for 24 h).
  */
 import { createHash } from 'node:crypto';
-import type { AuditEventInput } from '../audit-log/index.js';
-import type { Logger } from '../core/logger.js';
-import { REVOKING_STATUSES, type DeviceStatus } from '../registry/index.js';
+import type { DeviceStatus } from '../registry/index.js';
+import { isBlocking, type BlockResult, type IngestResult, type SegwBridge, type SegwBridgeDeps } from './bridge-types.js';
 import { ikeSasOf, isUp, sessionEvent, sessionKeyOf, serialFromIdentity, type IkeSa, type SessionEventInput } from './session.js';
+import { createStateWriter, loadBridgeState, type BridgeState } from './state-file.js';
 import { ViciClient } from './vici.js';
 import { section, type ViciMessage } from './vici-codec.js';
 
-/** Statuses whose live sessions are torn down: quarantine (suspended), lost, decommissioned. */
-export const BLOCKING_STATUSES: readonly DeviceStatus[] = Object.keys(REVOKING_STATUSES) as DeviceStatus[];
-export const isBlocking = (s: DeviceStatus | null | undefined): boolean => s !== null && s !== undefined && BLOCKING_STATUSES.includes(s);
-
-/**
- * What femtoguard said of a batch it answered. A refused event is refused for good (it fails
- * the contract, is dated too far ahead, ...): sending it again would be refused again, so the
- * bridge logs it and drops it. Duplicates are not refusals: event ids make redelivery idempotent.
- */
-export interface IngestResult {
-  /** refused events, by their index in the batch (0-based), with femtoguard's reason */
-  rejected: { index: number; reason: string }[];
-}
-
-export interface SegwBridgeDeps {
-  /** charon's VICI unix socket */
-  viciPath: string;
-  /**
-   * Hands session events to femtoguard (event store + bus in process, or POST /v1/events).
-   * Throws only when the batch may succeed later (femtoguard unreachable, 5xx): it is then
-   * kept and sent again with backoff. Events femtoguard refuses are returned, not thrown.
-   */
-  ingest(events: SessionEventInput[]): Promise<IngestResult | void>;
-  /** the device's registry status, null if unknown; throws if it cannot be read */
-  deviceStatus(serial: string): Promise<DeviceStatus | null>;
-  /** where `segw.terminated` goes */
-  audit(event: AuditEventInput): Promise<void>;
-  log: Logger;
-  now?: () => Date;
-  /** reconnect backoff bounds, ms */
-  reconnectMinMs?: number;
-  reconnectMaxMs?: number;
-  /** per VICI request */
-  requestTimeoutMs?: number;
-  /** events kept for redelivery while femtoguard cannot take them */
-  maxOutbox?: number;
-  /** redelivery backoff bounds after a failed ingest, ms (default 1 s to 30 s) */
-  ingestRetryMinMs?: number;
-  ingestRetryMaxMs?: number;
-  /** after a failed device-status lookup: how soon and how many times it is tried again (2 s, 3) */
-  statusRetryMs?: number;
-  statusRetries?: number;
-  /** then, while the status stays unreadable and the SA up, how often it is tried (15 s) */
-  statusRecheckMs?: number;
-  /** how often every live SA's device status is checked again (the net under the change feed); 0 = never */
-  sweepMs?: number;
-}
-
-export interface BlockResult {
-  serial: string;
-  /** IKE SAs terminated */
-  terminated: { uniqueId: string; name: string; remoteHost: string }[];
-  ocspFlushed: boolean;
-  /** cached CRLs dropped too: the fallback when OCSP cannot answer must not be a pre-revocation CRL */
-  crlFlushed: boolean;
-  /** VICI was unreachable: the next (re)connect reconciles */
-  deferred: boolean;
-  error?: string;
-}
-
-export interface SegwBridge {
-  /** starts connecting in the background; never throws (charon may come up later) */
-  start(): void;
-  /** resolves when connected and subscribed (the next time, if not now) */
-  ready(): Promise<void>;
-  readonly connected: boolean;
-  /** tears down the device's live IKE SAs and drops cached OCSP responses */
-  block(serial: string, status: DeviceStatus, reason?: string): Promise<BlockResult>;
-  /** checks the registry status of every live SA's device now, blocking where needed */
-  sweep(): Promise<void>;
-  /** waits until queued events were handed to `ingest` (tests, shutdown) */
-  drain(): Promise<void>;
-  stop(): Promise<void>;
-}
+export { BLOCKING_STATUSES, isBlocking } from './bridge-types.js';
+export type { BlockResult, IngestResult, SegwBridge, SegwBridgeDeps } from './bridge-types.js';
 
 export function createSegwBridge(deps: SegwBridgeDeps): SegwBridge {
   const { log } = deps;
@@ -124,6 +57,11 @@ export function createSegwBridge(deps: SegwBridgeDeps): SegwBridge {
    * with the session id they continue: a rekeyed SA keeps its first SA's session.
    */
   const live = new Map<string, { sessionId: string; sa: IkeSa }>();
+  /** downs handed to the outbox and not yet delivered, by event id: kept in the state file until they are */
+  const pendingDowns = new Map<string, SessionEventInput>();
+  const snapshot = (): BridgeState => ({ sessions: [...live.values()].map(({ sessionId, sa }) => ({ sessionId, sa })), downs: [...pendingDowns.values()] });
+  const stateWriter = deps.stateFile ? createStateWriter(deps.stateFile, snapshot, log, { delayMs: deps.stateWriteDelayMs ?? 250 }) : null;
+  const persist = (): void => stateWriter?.changed();
   /** events in order, one chain: an up is always delivered before its down */
   let work: Promise<void> = Promise.resolve();
   const outbox: SessionEventInput[] = [];
@@ -142,6 +80,7 @@ export function createSegwBridge(deps: SegwBridgeDeps): SegwBridge {
     if (outbox.length > maxOutbox) {
       // Never drop what is being sent right now (the batch at the head).
       const dropped = outbox.splice(inFlight, outbox.length - maxOutbox);
+      forgetDowns(dropped);
       log.error({ dropped: dropped.length }, 'segw: femtoguard unreachable too long, oldest session events dropped');
     }
     // While a redelivery is scheduled, new events wait for it: sending at every new event would
@@ -171,6 +110,7 @@ export function createSegwBridge(deps: SegwBridgeDeps): SegwBridge {
         }
         // Delivered: accepted, duplicates (already stored) or refused for good.
         outbox.splice(0, batch.length);
+        forgetDowns(batch);
         ingestBackoff = ingestRetryMinMs;
         if (result && result.rejected.length > 0) logRefused(batch, result.rejected);
       }
@@ -179,6 +119,13 @@ export function createSegwBridge(deps: SegwBridgeDeps): SegwBridge {
       inFlight = 0;
     });
     return flushing;
+  }
+
+  /** Downs delivered (or dropped for good) leave the state file: it holds only what is still owed. */
+  function forgetDowns(evs: SessionEventInput[]): void {
+    let changed = false;
+    for (const e of evs) if (e.phase === 'down' && pendingDowns.delete(e.id)) changed = true;
+    if (changed) persist();
   }
 
   function scheduleRedelivery(e: unknown): void {
@@ -269,6 +216,7 @@ export function createSegwBridge(deps: SegwBridgeDeps): SegwBridge {
     const key = sessionKeyOf(sa);
     const sessionId = live.get(key)?.sessionId ?? key;
     live.set(key, { sessionId, sa });
+    persist();
     const at = sa.establishedSeconds ? new Date(now().getTime() - sa.establishedSeconds * 1000) : now();
     const fp = await fingerprintOf(sa.remoteId);
     const e = sessionEvent(sa, 'up', at, { sessionId, ...(fp ? { certFingerprint: fp } : {}) });
@@ -289,6 +237,8 @@ export function createSegwBridge(deps: SegwBridgeDeps): SegwBridge {
     }
     live.delete(key);
     const e = sessionEvent(entry.sa, 'down', now(), { sessionId: entry.sessionId });
+    if (e) pendingDowns.set(e.id, e);
+    persist();
     if (e) await deliver([e]);
   }
 
@@ -309,6 +259,7 @@ export function createSegwBridge(deps: SegwBridgeDeps): SegwBridge {
         const sessionId = live.get(oldKey)?.sessionId ?? oldKey;
         live.delete(oldKey);
         live.set(sessionKeyOf(newSa), { sessionId, sa: newSa });
+        persist();
       });
     }
   }
@@ -442,10 +393,24 @@ export function createSegwBridge(deps: SegwBridgeDeps): SegwBridge {
     return result;
   }
 
+  /**
+   * What the previous run left: its live sessions join `live`, so the first connect's reconcile
+   * sends the downs of those charon no longer lists; its undelivered downs are sent again (same
+   * event ids: a repeat is a duplicate).
+   */
+  function restoreState(path: string): void {
+    const restored = loadBridgeState(path, log);
+    for (const s of restored.sessions) live.set(sessionKeyOf(s.sa), { sessionId: s.sessionId, sa: s.sa });
+    for (const d of restored.downs) pendingDowns.set(d.id, d);
+    if (restored.sessions.length || restored.downs.length) log.info({ stateFile: path, sessions: restored.sessions.length, downs: restored.downs.length }, 'segw: sessions from the previous run restored; reconciled at connect');
+    if (restored.downs.length) void enqueue(() => deliver(restored.downs));
+  }
+
   return {
     start(): void {
       if (started) return;
       started = true;
+      if (deps.stateFile) restoreState(deps.stateFile);
       void connect();
       if (deps.sweepMs) {
         sweepTimer = setInterval(() => void sweep().catch((e: unknown) => log.warn({ err: String(e) }, 'segw: sweep failed')), deps.sweepMs);
@@ -474,6 +439,8 @@ export function createSegwBridge(deps: SegwBridgeDeps): SegwBridge {
       rechecks.clear();
       await work.catch(() => undefined);
       await flush().catch(() => undefined);
+      // After the last delivery attempt: what is still owed is what the next run must send.
+      await stateWriter?.close();
       dropConnections();
       const waiters = readyWaiters;
       readyWaiters = [];

@@ -7,6 +7,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FemtoSessionEvent } from '../../src/events/index.js';
 import { deviceCreateSchema } from '../../src/registry/index.js';
@@ -19,9 +22,12 @@ let fake: FakeVici;
 let bridge: { child: ChildProcess; out: string[]; err: string[] } | undefined;
 let ingestToken: string;
 let viewerToken: string;
+/** every bridge gets its own default state directory unless a test says otherwise */
+const stateRoot = mkdtempSync(join(tmpdir(), 'fg-segw-cli-state-'));
 
 function startBridge(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; out: string[]; err: string[] } {
-  const child = spawn(process.execPath, ['--import', 'tsx', `${ROOT}test/helpers/cli-entry.ts`, 'segw-bridge', ...args], { cwd: ROOT, env: { ...process.env, FEMTOGUARD_TOKEN: '', FEMTOGUARD_DEVICES_TOKEN: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const stateHome = mkdtempSync(join(stateRoot, 'xdg-'));
+  const child = spawn(process.execPath, ['--import', 'tsx', `${ROOT}test/helpers/cli-entry.ts`, 'segw-bridge', ...args], { cwd: ROOT, env: { ...process.env, FEMTOGUARD_TOKEN: '', FEMTOGUARD_DEVICES_TOKEN: '', STATE_DIRECTORY: '', XDG_STATE_HOME: stateHome, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const out: string[] = [];
   const err: string[] = [];
   child.stdout?.on('data', (b: Buffer) => out.push(b.toString()));
@@ -62,6 +68,7 @@ afterAll(async () => {
   await stopBridge(bridge);
   await fake?.close();
   await t?.stop();
+  rmSync(stateRoot, { recursive: true, force: true });
 });
 
 describe('femtoguard segw-bridge (standalone, over the REST API)', () => {
@@ -150,5 +157,39 @@ describe('femtoguard segw-bridge (standalone, over the REST API)', () => {
     expect(err).not.toMatch(/on the command line/);
     expect(await stopBridge(bridge)).toBe(0);
     bridge = undefined;
+  });
+
+  it('ok/restarted, the bridge sends the down of a session that ended while it was not running, and only that one', async () => {
+    await addActive('CLI-F');
+    await addActive('CLI-G');
+    const stateDir = mkdtempSync(join(stateRoot, 'systemd-'));
+    fake.sas.set('8', { name: 'femto', uniqueid: '8', remoteId: 'CN=CLI-F, serialNumber=CLI-F', remoteHost: '198.18.5.9' });
+    fake.sas.set('9', { name: 'femto', uniqueid: '9', remoteId: 'CN=CLI-G, serialNumber=CLI-G', remoteHost: '198.18.5.10' });
+    const tokens = { FEMTOGUARD_TOKEN: ingestToken, FEMTOGUARD_DEVICES_TOKEN: viewerToken };
+    // First run: the default state file, in systemd's StateDirectory=.
+    bridge = startBridge(['--vici', fake.path, '--api', t.http, '--poll-ms', '200'], { ...tokens, STATE_DIRECTORY: stateDir });
+    await until(async () => (await sessions('CLI-F')).length > 0 && (await sessions('CLI-G')).length > 0, 'the sessions of CLI-F and CLI-G');
+    expect(await stopBridge(bridge)).toBe(0);
+    bridge = undefined;
+    const stateFile = join(stateDir, 'segw-bridge-state.json');
+    expect(existsSync(stateFile)).toBe(true);
+    expect(statSync(stateFile).mode & 0o777).toBe(0o600);
+
+    fake.sas.delete('8'); // CLI-F's SA ended while no bridge listened
+    bridge = startBridge(['--vici', fake.path, '--api', t.http, '--poll-ms', '200', '--state', stateFile], tokens);
+    const down = await until(async () => (await sessions('CLI-F')).find((e) => e.phase === 'down'), 'the down of CLI-F');
+    expect(down).toMatchObject({ sourceIp: '198.18.5.9', sessionId: (await sessions('CLI-F'))[0]?.sessionId });
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await sessions('CLI-F')).filter((e) => e.phase === 'down')).toHaveLength(1);
+    expect((await sessions('CLI-G')).map((e) => e.phase)).toEqual(['up']);
+    expect(bridge.err.join('')).toMatch(/sessions from the previous run restored/);
+    expect(await stopBridge(bridge)).toBe(0);
+    bridge = undefined;
+  });
+
+  it('fail/an empty --state is refused (exit 2)', async () => {
+    const r = await cli(['segw-bridge', '--vici', fake.path, '--api', t.http, '--state', ''], { ...t.env, FEMTOGUARD_TOKEN: 'x' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--state/);
   });
 });

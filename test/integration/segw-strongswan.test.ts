@@ -4,16 +4,20 @@
  * an IKEv2 SA up to the SeGW (responder, the shipped deploy/strongswan configuration); the
  * session reaches femtoguard through the in-process bridge (VICI `ike-updown`); `femtoguard
  * device set-status SERIAL lost` (the CLI, another process) tears the live SA down over VICI
- * and the next IKE attempt is refused because femtoguard's OCSP responder says revoked.
+ * and the next IKE attempt is refused because femtoguard's OCSP responder says revoked. A
+ * session that ends while the server (and its bridge) is down gets its down after the restart.
  *
  * The kernel here has no XFRM/ESP, so the SAs are IKE SAs without CHILD SAs (`--initiate
  * --ike`), which is where certificates and revocation are checked. Root only (namespaces);
  * CI runs as root.
  */
 import { createHash, X509Certificate } from 'node:crypto';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer } from '../../src/app/index.js';
+import { loadConfig } from '../../src/config/index.js';
+import { silentLogger } from '../../src/core/logger.js';
 import { deviceCreateSchema } from '../../src/registry/index.js';
 import type { FemtoSessionEvent } from '../../src/events/index.js';
 import { enroll, makeCsr, newToken, pkcs7ToPem } from '../helpers/est-client.js';
@@ -190,6 +194,45 @@ describe.skipIf(!isRoot)('strongSwan SeGW with femtoguard (network namespaces)',
     expect(await t!.srv.base.stores.alerts.list({ serial: SERIAL, limit: 100 })).toEqual([]);
   });
 
+  it('ok/a session that ended while the server was down gets its down at restart (state file in the data directory)', async () => {
+    const old = t!;
+    const [up] = (await sessionEvents()).filter((e) => e.phase === 'up');
+    await old.srv.stop();
+    const state = JSON.parse(readFileSync(join(old.dataDir, 'segw-bridge-state.json'), 'utf8')) as { sessions: { sessionId: string }[] };
+    expect(state.sessions.map((x) => x.sessionId)).toEqual([up?.sessionId]);
+    // The SA ends while nothing listens on VICI.
+    must(await lab!.swanctl(lab!.segw, ['--terminate', '--ike', 'femto', '--force', '--timeout', '10'], 20_000), 'swanctl --terminate');
+    await eventually(async () => !(await listSas('segw')).includes('remote-id='), 'the SeGW to list no IKE SA');
+
+    // The same data directory and addresses (certificates name this OCSP URL).
+    const config = loadConfig({
+      env: {},
+      flags: { dataDir: old.dataDir, http: new URL(old.http).host, https: new URL(old.https).host, logLevel: 'silent', changePollMs: 100, segw: { enabled: true, vici: lab!.segw.vici } },
+    });
+    const srv = await startServer(config, { logger: silentLogger(), env: old.env });
+    t = {
+      ...old,
+      srv,
+      async stop() {
+        await srv.stop();
+        rmSync(old.dataDir, { recursive: true, force: true });
+        rmSync(old.work, { recursive: true, force: true });
+      },
+    };
+    const down = await eventually(async () => (await sessionEvents()).find((e) => e.phase === 'down'), 'the down of the session that ended during the restart');
+    expect(down).toMatchObject({ sessionId: up?.sessionId, sourceIp: NET.femtoIp, id: `segw:${up?.sessionId ?? ''}:down` });
+    await new Promise((res) => setTimeout(res, 300));
+    expect((await sessionEvents()).filter((e) => e.phase === 'down')).toHaveLength(1);
+
+    // The unit comes back: a new session, no alert (the old one was closed).
+    const r = await initiate('segw');
+    expect(r.status, explain(r)).toBe(0);
+    const again = await eventually(async () => (await sessionEvents()).filter((e) => e.phase === 'up')[1], 'the session after the restart');
+    expect(again.sessionId).not.toBe(up?.sessionId);
+    await t.srv.live.flush();
+    expect(await t.srv.base.stores.alerts.list({ serial: SERIAL, limit: 100 })).toEqual([]);
+  });
+
   it('fail/a rogue unit with the same serial under another CA is refused, and no session is reported for it', async () => {
     const before = (await sessionEvents()).length;
     const r = await initiate('rogue');
@@ -211,9 +254,10 @@ describe.skipIf(!isRoot)('strongSwan SeGW with femtoguard (network namespaces)',
       return a.length > 0 && a;
     }, 'the segw.terminated audit record');
     expect(audit[0]).toMatchObject({ outcome: 'success', details: expect.objectContaining({ status: 'lost', ocspFlushed: true }) });
-    const down = await eventually(async () => (await sessionEvents()).find((e) => e.phase === 'down'), 'the femto.session down event');
-    const up = (await sessionEvents()).find((e) => e.phase === 'up');
-    expect(down.sessionId).toBe(up?.sessionId);
+    // The live session is the last one up (the first ended during the restart test).
+    const up = (await sessionEvents()).filter((e) => e.phase === 'up').at(-1);
+    const down = await eventually(async () => (await sessionEvents()).find((e) => e.phase === 'down' && e.sessionId === up?.sessionId), 'the femto.session down event');
+    expect(down.serial).toBe(SERIAL);
   });
 
   it('fail/the next IKE attempt is refused with AUTHENTICATION_FAILED because OCSP says revoked', async () => {
@@ -225,6 +269,7 @@ describe.skipIf(!isRoot)('strongSwan SeGW with femtoguard (network namespaces)',
     const last = log.slice(log.lastIndexOf(`received end entity cert "CN=${SERIAL}`));
     expect(last, explain('SeGW log')).toMatch(/requesting ocsp status from[\s\S]*certificate was revoked on .*reason: key compromise/);
     expect(await listSas('segw')).not.toContain('remote-id=');
-    expect((await sessionEvents()).filter((e) => e.phase === 'up')).toHaveLength(1);
+    // Two sessions: the first (ended during the server restart) and the one cut when lost.
+    expect((await sessionEvents()).filter((e) => e.phase === 'up')).toHaveLength(2);
   });
 });
