@@ -135,6 +135,14 @@ export function registerAlertRoutes(app: FastifyInstance, deps: { alerts: AlertS
     return { items: items.map((h) => view(req, h)) };
   });
 
+  // One payment's hold, for the payment gateway (which may not list or release holds): held,
+  // released (with when), or 404 when femtoguard never held it. Identifiers masked by role.
+  app.get('/v1/payment-holds/:txId', { preHandler: requirePermission(tokens, 'payments:hold-status') }, async (req) => {
+    const { txId } = parseWith(z.strictObject({ txId: z.string().min(1).max(256) }), req.params, 'path');
+    const h = await holds.get(txId);
+    if (!h) throw new AppError('not_found', 'payment.not_held', `payment ${txId} is not held and was never held`);
+    return view(req, h);
+  });
   const releaseBody = z.strictObject({ reason: z.string().trim().min(1, 'a reason is required').max(500) });
   const TX_ID = z.string().min(1).max(256);
   async function release(req: FastifyRequest, txId: string, reason: string) {

@@ -20,16 +20,18 @@ export type Permission =
   | 'alerts:read'
   | 'alerts:write'
   | 'payments:hold'
+  | 'payments:hold-status'
   | 'payments:risk'
   | 'subscribers:identifiers';
 
 const GRANTS: Readonly<Record<Role, readonly Permission[]>> = {
-  admin: ['devices:read', 'devices:write', 'certs:read', 'certs:revoke', 'enroll:tokens', 'audit:read', 'tokens:admin', 'events:ingest', 'alerts:read', 'alerts:write', 'payments:hold', 'payments:risk', 'subscribers:identifiers'],
-  operator: ['devices:read', 'devices:write', 'certs:read', 'certs:revoke', 'enroll:tokens', 'audit:read', 'alerts:read', 'alerts:write', 'payments:hold', 'payments:risk'],
+  admin: ['devices:read', 'devices:write', 'certs:read', 'certs:revoke', 'enroll:tokens', 'audit:read', 'tokens:admin', 'events:ingest', 'alerts:read', 'alerts:write', 'payments:hold', 'payments:hold-status', 'payments:risk', 'subscribers:identifiers'],
+  operator: ['devices:read', 'devices:write', 'certs:read', 'certs:revoke', 'enroll:tokens', 'audit:read', 'alerts:read', 'alerts:write', 'payments:hold', 'payments:hold-status', 'payments:risk'],
   viewer: ['devices:read', 'certs:read', 'audit:read', 'alerts:read'],
   ingest: ['events:ingest'],
-  // The payment gateway: risk checks on subscribers it already knows by number.
-  payment: ['payments:risk'],
+  // The payment gateway: risk checks on subscribers it already knows by number, and whether a
+  // payment of its own is held (GET /v1/payment-holds/{txId}).
+  payment: ['payments:risk', 'payments:hold-status'],
 };
 
 export function can(role: Role, p: Permission): boolean {

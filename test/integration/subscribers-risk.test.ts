@@ -97,6 +97,22 @@ describe('POST /v1/payment-risk/check (curl as the payment gateway)', () => {
     expect(a.body).toMatchObject({ riskLevel: 'none', device: { networkAccessIdentifier: `imsi-${benign.imsi}@ims.mnc008.mcc450.3gppnetwork.org` } });
   });
 
+  it('ok/the payment gateway reads the hold of its own payment (masked), not the list; a payment never held is 404', async () => {
+    await eventually(async () => (await run('curl', ['-sS', '-H', `Authorization: Bearer ${tok.payment}`, `${t.http}/v1/payment-holds/${FRAUD}`])).stdout.includes('"status":"held"'), 20_000, 'the hold');
+    const r = await run('curl', ['-sS', '-w', '\n%{http_code}', '-H', `Authorization: Bearer ${tok.payment}`, `${t.http}/v1/payment-holds/${FRAUD}`]);
+    const [body = '', code] = r.stdout.split('\n');
+    expect(code).toBe('200');
+    const hold = JSON.parse(body) as { txId: string; status: string; msisdn: string };
+    expect(hold).toMatchObject({ txId: FRAUD, status: 'held' });
+    expect(hold.msisdn).not.toBe(victim);
+    const none = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-H', `Authorization: Bearer ${tok.payment}`, `${t.http}/v1/payment-holds/tx-never-held`]);
+    expect(none.stdout).toBe('404');
+    const list = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-H', `Authorization: Bearer ${tok.payment}`, `${t.http}/v1/payment-holds`]);
+    expect(list.stdout).toBe('403');
+    const viewer = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-H', `Authorization: Bearer ${tok.viewer}`, `${t.http}/v1/payment-holds/${FRAUD}`]);
+    expect(viewer.stdout).toBe('403');
+  });
+
   it('ok/the detection rule agrees: a payment-exposure alert and a hold for the same payment', async () => {
     await eventually(async () => {
       const r = await run('curl', ['-sS', '-H', `Authorization: Bearer ${tok.admin}`, `${t.http}/v1/alerts?rule=payment-exposure&limit=100`]);
