@@ -37,8 +37,9 @@ export const admissionConfigSchema = z
     gatewaySessionTtlSeconds: z.number().int().min(60).max(30 * 86_400).default(86_400),
     /**
      * How far (ms) a gateway-supplied `ts` may be from the server clock. Decisions are always
-     * made at the server's clock; `ts` is only the event time, and one further off is refused
-     * (400) rather than let it place the event outside detection's windows.
+     * made at the server's clock; `ts` is only the event time, and one further off is replaced
+     * by the server's time (and logged) rather than let it place the event outside detection's
+     * windows: refusing it would leave a late `down` unrecorded and the session live.
      */
     maxClockSkewMs: z.number().int().min(1_000).max(86_400_000).default(300_000),
     /** check-in body limit (a femto.report is a few hundred bytes) */
