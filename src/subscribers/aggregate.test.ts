@@ -43,7 +43,7 @@ describe('ExposureAggregator', () => {
     const g = new ExposureAggregator();
     g.add(attach(2000, 'C1', A, { msisdn: '+821011112222', imei: '351111111111111' }));
     g.add(attach(1000, 'C2', A, { msisdn: '+821099998888' }));
-    expect(g.take(null).subscribers).toEqual([{ imsi: A, msisdn: '+821011112222', imei: '351111111111111', firstSeen: T + 1000, lastSeen: T + 2000, lastCellId: 'C1' }]);
+    expect(g.take(null).subscribers).toEqual([{ imsi: A, msisdn: '+821011112222', msisdnSince: T + 2000, imei: '351111111111111', firstSeen: T + 1000, lastSeen: T + 2000, lastCellId: 'C1' }]);
   });
 
   it('ok/an older event fills a link the newer ones lacked', () => {

@@ -115,19 +115,27 @@ export class ExposureAggregator {
   private subscriber(imsi: string, t: number, cellId: string | undefined, msisdn: string | undefined, imei: string | undefined): void {
     let s = this.subs.get(imsi);
     if (!s) {
-      s = { imsi, msisdn: msisdn ?? null, imei: imei ?? null, firstSeen: t, lastSeen: t, lastCellId: cellId ?? null };
+      s = { imsi, msisdn: msisdn ?? null, msisdnSince: msisdn ? t : null, imei: imei ?? null, firstSeen: t, lastSeen: t, lastCellId: cellId ?? null };
       this.subs.set(imsi, s);
       return;
     }
     if (t < s.firstSeen) s.firstSeen = t;
+    // The same number seen earlier moves the link's time back (events come in any order).
+    if (msisdn && msisdn === s.msisdn && t < (s.msisdnSince ?? Infinity)) s.msisdnSince = t;
     // The latest event decides the links (a number can move to another SIM).
     if (t >= s.lastSeen) {
       s.lastSeen = t;
       if (cellId) s.lastCellId = cellId;
-      if (msisdn) s.msisdn = msisdn;
+      if (msisdn && msisdn !== s.msisdn) {
+        s.msisdn = msisdn;
+        s.msisdnSince = t;
+      }
       if (imei) s.imei = imei;
     } else {
-      if (msisdn && !s.msisdn) s.msisdn = msisdn;
+      if (msisdn && !s.msisdn) {
+        s.msisdn = msisdn;
+        s.msisdnSince = t;
+      }
       if (imei && !s.imei) s.imei = imei;
     }
   }

@@ -10,7 +10,7 @@ import { scoreExposure, type ExposureScore, type RiskPolicy } from './score.js';
  * start; kept current from the event bus. A risk check is two table lookups and a walk over
  * the subscriber's few flagged cells: no I/O.
  *
- * Subscribers live in typed arrays (slot → IMSI, MSISDN, latest time and cell) and two
+ * Subscribers live in typed arrays (slot → IMSI, MSISDN and its link time, latest time and cell) and two
  * `DigitTable`s (IMSI → slot, MSISDN → slot): about 80 bytes a subscriber, none of it objects
  * the garbage collector has to walk. Exposures are one map entry each.
  */
@@ -24,6 +24,8 @@ export class HotIndex {
   private imsiTag = new Uint8Array(1024);
   private msisdnVal = new Float64Array(1024);
   private msisdnTag = new Uint8Array(1024);
+  /** when the slot was first seen with its number: a number belongs to its newest link */
+  private msisdnSince = new Float64Array(1024);
   private readonly odd = new Map<string, string>();
   private lastSeen = new Float64Array(1024);
   private lastCell = new Int32Array(1024);
@@ -46,14 +48,20 @@ export class HotIndex {
     return this.exposures.size;
   }
 
-  /** One observation of a subscriber (attach or IMS registration), in any order. */
-  observe(imsi: string, t: number, cellId: string | null | undefined, msisdn: string | null | undefined): void {
+  /**
+   * One observation of a subscriber (attach or IMS registration), in any order. `linkSince`:
+   * when the subscriber was first seen with `msisdn` (the rebuild passes the store's; live, the
+   * observation's time). The subscriber's latest observation names its number (an older one
+   * only fills a gap), and the number goes to it unless another IMSI's link to it is newer: a
+   * number belongs to its newest link, whatever order subscribers are loaded in.
+   */
+  observe(imsi: string, t: number, cellId: string | null | undefined, msisdn: string | null | undefined, linkSince: number = t): void {
     const slot = this.slotOf(imsi);
     if (t >= (this.lastSeen[slot] as number)) {
       this.lastSeen[slot] = t;
       if (cellId) this.lastCell[slot] = this.internCell(cellId);
-      if (msisdn) this.link(slot, msisdn);
-    } else if (msisdn && this.msisdnOf(slot) === null) this.link(slot, msisdn);
+      if (msisdn) this.link(slot, msisdn, linkSince);
+    } else if (msisdn && (this.msisdnOf(slot) === null || this.msisdnOf(slot) === msisdn)) this.link(slot, msisdn, linkSince);
     if (cellId && this.flags.has(cellId)) this.expose(slot, cellId, t);
   }
 
@@ -111,17 +119,36 @@ export class HotIndex {
     return tag ? decode(this.msisdnVal[slot] as number, tag) : (this.odd.get(`m${slot}`) ?? null);
   }
 
-  /** Links a number to a subscriber; the number leaves the subscriber it was linked to before. */
-  private link(slot: number, msisdn: string): void {
+  /**
+   * Links a number to a subscriber from `since`. The subscriber leaves its previous number; the
+   * number's previous holder gives it up, unless that holder's link is newer (an old event of a
+   * recycled number's former owner arriving late): then the subscriber is left without a number,
+   * as the store leaves it.
+   */
+  private link(slot: number, msisdn: string, since: number): void {
     const old = this.msisdnOf(slot);
-    if (old === msisdn) return;
+    if (old === msisdn) {
+      if (since < (this.msisdnSince[slot] as number)) this.msisdnSince[slot] = since;
+      return;
+    }
     if (old !== null && this.slotByMsisdn.get(old) === slot) this.slotByMsisdn.delete(old);
-    const k = encode(msisdn);
+    const holder = this.slotByMsisdn.get(msisdn);
+    if (holder !== undefined && holder !== slot && (this.msisdnSince[holder] as number) > since) {
+      this.setMsisdn(slot, null, -Infinity);
+      return;
+    }
+    if (holder !== undefined && holder !== slot) this.setMsisdn(holder, null, -Infinity);
+    this.setMsisdn(slot, msisdn, since);
+    this.slotByMsisdn.set(msisdn, slot);
+  }
+
+  private setMsisdn(slot: number, msisdn: string | null, since: number): void {
+    const k = msisdn === null ? null : encode(msisdn);
     this.msisdnVal[slot] = k?.value ?? 0;
     this.msisdnTag[slot] = k?.tag ?? 0;
-    if (k === null) this.odd.set(`m${slot}`, msisdn);
+    this.msisdnSince[slot] = since;
+    if (msisdn !== null && k === null) this.odd.set(`m${slot}`, msisdn);
     else this.odd.delete(`m${slot}`);
-    this.slotByMsisdn.set(msisdn, slot);
   }
 
   private slotOf(imsi: string): number {
@@ -134,6 +161,7 @@ export class HotIndex {
     this.imsiTag[s] = k?.tag ?? 0;
     if (k === null) this.odd.set(`i${s}`, imsi);
     this.msisdnTag[s] = 0;
+    this.msisdnSince[s] = -Infinity;
     this.lastSeen[s] = -Infinity;
     this.lastCell[s] = -1;
     this.slotByImsi.set(imsi, s);
@@ -156,6 +184,7 @@ export class HotIndex {
     this.imsiTag = u8(this.imsiTag);
     this.msisdnVal = f64(this.msisdnVal);
     this.msisdnTag = u8(this.msisdnTag);
+    this.msisdnSince = f64(this.msisdnSince);
     this.lastSeen = f64(this.lastSeen);
     const cell = new Int32Array(n);
     cell.set(this.lastCell);

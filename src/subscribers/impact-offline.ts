@@ -2,7 +2,7 @@ import { DedupWindow, forEachNdjsonLine, validateEvent, type NdjsonLine } from '
 import { cellsFlaggedBy, type FlaggingAlert } from './flags.js';
 import { ImpactBuilder, type ImpactResult } from './impact.js';
 import type { RiskPolicy } from './score.js';
-import { dayOf } from './types.js';
+import { dayOf, type NumberLink } from './types.js';
 
 export interface OfflineImpactStats {
   lines: number;
@@ -19,8 +19,8 @@ const DEDUP_MS = 24 * 3_600_000;
 
 /**
  * Impact analysis straight from an events file (`femtoguard impact --events`), streaming:
- * memory grows with the exposed subscribers, the payments in the window and one identifier
- * link per subscriber, never with the number of events. Every attach is seen, so the result is
+ * memory grows with the exposed subscribers, the payments in the window and the identifier
+ * links (one per subscriber and number it held), never with the number of events. Every attach is seen, so the result is
  * exact to the millisecond; the order of events does not matter.
  */
 export async function impactFromEvents(opts: {
@@ -37,6 +37,15 @@ export async function impactFromEvents(opts: {
   // The latest event linking an IMSI to an MSISDN or IMEI wins, whatever the order of the file.
   const msisdnOf = new Map<string, { t: number; v: string }>();
   const imeiOf = new Map<string, { t: number; v: string }>();
+  // msisdn → imsi → link: when each IMSI was first seen with the number (who held it when).
+  const holders = new Map<string, Map<string, NumberLink>>();
+  const hold = (msisdn: string, imsi: string, t: number): void => {
+    let m = holders.get(msisdn);
+    if (!m) holders.set(msisdn, (m = new Map()));
+    const l = m.get(imsi);
+    if (!l) m.set(imsi, { msisdn, imsi, since: t });
+    else if (t < l.since) l.since = t;
+  };
   const stats: OfflineImpactStats = { lines: 0, accepted: 0, rejectedCount: 0, rejected: [], unknownTypes: {}, duplicates: 0 };
   const dedup = new DedupWindow(DEDUP_MS);
   const seenTx = new Set<string>();
@@ -71,12 +80,18 @@ export async function impactFromEvents(opts: {
     }
     switch (e.type) {
       case 'ue.attach':
-        if (e.msisdn) linkNewest(msisdnOf, e.imsi, e.t, e.msisdn);
+        if (e.msisdn) {
+          linkNewest(msisdnOf, e.imsi, e.t, e.msisdn);
+          hold(e.msisdn, e.imsi, e.t);
+        }
         if (e.imei) linkNewest(imeiOf, e.imsi, e.t, e.imei);
         if (cells.has(e.cellId) && e.t >= from && e.t < to) b.addAttaches(e.imsi, e.cellId, dayOf(e.t), [e.t], 1);
         break;
       case 'ims.register':
-        if (e.msisdn) linkNewest(msisdnOf, e.imsi, e.t, e.msisdn);
+        if (e.msisdn) {
+          linkNewest(msisdnOf, e.imsi, e.t, e.msisdn);
+          hold(e.msisdn, e.imsi, e.t);
+        }
         if (!e.ipsec && e.cellId && cells.has(e.cellId) && e.t >= from && e.t < to) b.addImsWithoutIpsec(e.imsi, e.cellId, 1);
         break;
       case 'payment.auth':
@@ -94,8 +109,26 @@ export async function impactFromEvents(opts: {
     }
   };
   await forEachNdjsonLine(opts.events, onLine, (bytes) => opts.onProgress?.(bytes, stats.accepted));
-  for (const imsi of b.imsis()) b.link(imsi, msisdnOf.get(imsi)?.v ?? null, imeiOf.get(imsi)?.v ?? null);
+  const exposed = new Set(b.imsis());
+  for (const imsi of exposed) {
+    // The subscriber's latest number, unless a newer link took it (recycled to someone else).
+    const m = msisdnOf.get(imsi)?.v;
+    b.link(imsi, m !== undefined && newestHolder(holders.get(m)) === imsi ? m : null, imeiOf.get(imsi)?.v ?? null);
+  }
+  // The links of every number an exposed subscriber held: payments are attributed through them.
+  for (const m of holders.values()) {
+    let any = false;
+    for (const imsi of m.keys()) if (exposed.has(imsi)) any = true;
+    if (any) for (const l of m.values()) b.holds(l);
+  }
   return { result: b.build(opts.policy), stats };
+}
+
+/** The IMSI of a number's newest link (ties: the greater IMSI, as the store orders them). */
+function newestHolder(links: Map<string, NumberLink> | undefined): string | undefined {
+  let best: NumberLink | undefined;
+  for (const l of links?.values() ?? []) if (!best || l.since > best.since || (l.since === best.since && l.imsi > best.imsi)) best = l;
+  return best?.imsi;
 }
 
 /**

@@ -11,7 +11,8 @@ export interface ImpactQuery {
 
 /**
  * Impact analysis against the exposure index: the buckets of the cells for the days the
- * window touches (index lookups, no scan), then the subscribers' identifiers and payments.
+ * window touches (index lookups, no scan), then the subscribers' identifiers, the links of
+ * every number they held, and the payments on those numbers.
  *
  * A bucket holds the first and last attach of its day. When the window cuts a day, a bucket
  * is in if one of those two falls inside; one that straddles the whole window (which can only
@@ -48,12 +49,11 @@ export async function impactFromStore(store: ExposureStore, q: ImpactQuery, poli
     }
   }
   const imsis = b.imsis();
-  const subs = await store.subscribers(imsis);
-  const msisdns: string[] = [];
-  for (const s of subs) {
-    b.link(s.imsi, s.msisdn, s.imei);
-    if (s.msisdn) msisdns.push(s.msisdn);
-  }
-  for (const p of await store.payments(msisdns, from, to)) b.addPayment(p);
+  for (const s of await store.subscribers(imsis)) b.link(s.imsi, s.msisdn, s.imei);
+  // Every number the exposed subscribers ever held, with its other holders: a payment is theirs
+  // only if they held its number at the payment's time (recycled numbers).
+  const links = await store.numberLinks(imsis);
+  for (const l of links) b.holds(l);
+  for (const p of await store.payments([...new Set(links.map((l) => l.msisdn))], from, to)) b.addPayment(p);
   return b.build(policy);
 }

@@ -1,6 +1,6 @@
 import { maskSubscriberFields } from '../core/mask.js';
 import { scoreExposure, type RiskLevel, type RiskPolicy } from './score.js';
-import { DAY_MS, type PaymentRecord } from './types.js';
+import { byLinkTime, DAY_MS, holderAt, type NumberLink, type PaymentRecord } from './types.js';
 
 /** Who was exposed to which cells in [from, to), with their payments at risk. */
 export interface ImpactSubscriber {
@@ -62,7 +62,9 @@ interface Acc {
  * Collects exposures (attaches to the cells under analysis in the window) and builds the
  * impact result. The offline command feeds it every attach exactly; the store feeds it
  * day buckets. Payments are scored with the shared scoring function: the cells under
- * analysis count as flagged for the whole window.
+ * analysis count as flagged for the whole window. A payment belongs to the IMSI that held its
+ * number at the payment's time (`holds`): a recycled number's new owner does not inherit the
+ * previous owner's exposure, nor the previous owner the new owner's payments.
  */
 export class ImpactBuilder {
   private readonly subs = new Map<string, Acc>();
@@ -71,6 +73,8 @@ export class ImpactBuilder {
   private readonly cellStats = new Map<string, { imsis: Set<string>; attaches: number; ims: number; first: number; last: number }>();
   private readonly links = new Map<string, { msisdn: string | null; imei: string | null }>();
   private readonly payments: PaymentRecord[] = [];
+  /** msisdn → every link of the number, any holder's */
+  private readonly numberLinks = new Map<string, NumberLink[]>();
   private uncertain = 0;
 
   constructor(
@@ -118,8 +122,16 @@ export class ImpactBuilder {
     this.uncertain++;
   }
 
+  /** The identifiers shown for a subscriber: its number now (null when given up), its IMEI. */
   link(imsi: string, msisdn: string | null, imei: string | null): void {
     this.links.set(imsi, { msisdn, imei });
+  }
+
+  /** A link of a number to an IMSI from `since`: payments on the number are attributed through these. */
+  holds(l: NumberLink): void {
+    let ls = this.numberLinks.get(l.msisdn);
+    if (!ls) this.numberLinks.set(l.msisdn, (ls = []));
+    ls.push(l);
   }
 
   /** The exposed subscribers found so far. */
@@ -133,11 +145,7 @@ export class ImpactBuilder {
   }
 
   build(policy: RiskPolicy): ImpactResult {
-    const imsiByMsisdn = new Map<string, string>();
-    for (const imsi of this.subs.keys()) {
-      const m = this.links.get(imsi)?.msisdn;
-      if (m) imsiByMsisdn.set(m, imsi);
-    }
+    for (const ls of this.numberLinks.values()) ls.sort(byLinkTime);
     for (const acc of this.subs.values()) for (const l of acc.cells.values()) l.sort((x, y) => x - y);
     const flag = { t: -Infinity, rules: ['impact-analysis'] };
     const payments: ImpactPayment[] = [];
@@ -145,7 +153,8 @@ export class ImpactBuilder {
     const total: Record<string, number> = {};
     const atRiskAmount: Record<string, number> = {};
     for (const p of [...this.payments].sort((a, b) => a.t - b.t || (a.txId < b.txId ? -1 : 1))) {
-      const imsi = imsiByMsisdn.get(p.msisdn);
+      const ls = this.numberLinks.get(p.msisdn);
+      const imsi = ls === undefined ? undefined : holderAt(ls, p.t);
       const acc = imsi === undefined ? undefined : this.subs.get(imsi);
       if (!imsi || !acc) continue;
       const on: [string, number][] = [];

@@ -2,8 +2,8 @@
  * Subscribers: the exposure index (who was on which cell, when), the payment risk check for
  * the payment gateway, and the breach impact analysis with its exports.
  */
-export { DAY_MS, dayOf, pairKey } from './types.js';
-export type { ExposureBatch, ExposureBucket, ExposureStore, PaymentRecord, SubscriberRecord } from './types.js';
+export { DAY_MS, dayOf, pairKey, holderAt, byLinkTime } from './types.js';
+export type { ExposureBatch, ExposureBucket, ExposureStore, NumberLink, PaymentRecord, SubscriberRecord } from './types.js';
 export { ExposureAggregator } from './aggregate.js';
 export { HotIndex } from './hot-index.js';
 export { FlagSet, cellsFlaggedBy } from './flags.js';

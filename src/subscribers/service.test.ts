@@ -121,6 +121,31 @@ describe('subscriber service (live exposure index)', () => {
     expect((await sqliteExposureStore(db).counts()).buckets).toBe(3);
   });
 
+  it('ok/a recycled number answers for its new owner, live and after a restart (not for whoever sorts last by IMSI)', async () => {
+    // The old owner's IMSI sorts after the new one's: a rebuild in IMSI order gave it the number.
+    const OLD = '450080000001173';
+    const NEW = '450080000000000';
+    const number = '+821010001173';
+    const seen = (minAgo: number, cellId: string, imsi: string) => ev({ type: 'ue.attach', ts: NOW - minAgo * MIN, cellId, imsi, msisdn: number });
+    const a = service();
+    await a.start();
+    await ingest([seen(40, 'ROGUE', OLD)]);
+    const flag = alert({ cellId: 'ROGUE' });
+    await sqliteAlertStore(db).upsert(flag, new Date(NOW).toISOString());
+    await a.onAlert(flag);
+    expect(a.check({ phoneNumber: number, maxAgeSeconds: 86_400 }).riskLevel).toBe('high');
+    await ingest([seen(10, 'HOME', NEW)]);
+    const byNumber = (s: SubscriberService): string => s.check({ phoneNumber: number, maxAgeSeconds: 86_400 }).riskLevel;
+    const oldOwner = (s: SubscriberService): string => s.check({ imsi: OLD, nai: `imsi-${OLD}@operator.example`, maxAgeSeconds: 86_400 }).riskLevel;
+    expect([byNumber(a), oldOwner(a)]).toEqual(['none', 'high']);
+    await a.stop();
+    const b = service();
+    await b.start();
+    expect(b.index.imsiOfMsisdn(number)).toBe(NEW);
+    expect([byNumber(b), oldOwner(b)]).toEqual(['none', 'high']);
+    expect(b.index.lastObservation(OLD)?.msisdn).toBeNull();
+  });
+
   it('ok/every event is counted once across a restart (the cursor is written with the batch)', async () => {
     const a = service();
     await a.start();

@@ -235,7 +235,9 @@ export function createSubscriberService(deps: SubscriberServiceDeps) {
       const t0 = Date.now();
       for await (const page of store.allSubscribers(50_000)) {
         for (const s of page) {
-          index.observe(s.imsi, s.lastSeen, s.lastCellId, s.msisdn);
+          // With the link's time: a number held by several rows goes to its newest link, not
+          // to whichever comes last in IMSI order.
+          index.observe(s.imsi, s.lastSeen, s.lastCellId, s.msisdn, s.msisdnSince ?? s.firstSeen);
           seen(s.firstSeen);
           seen(s.lastSeen);
         }

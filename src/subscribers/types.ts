@@ -25,16 +25,55 @@ export interface ExposureBucket {
   imsWithoutIpsec: number;
 }
 
-/** A subscriber joined across identifiers: MSISDN and IMEI as the latest event linking them said. */
+/**
+ * A subscriber joined across identifiers: MSISDN and IMEI as the latest event linking them said.
+ * A number belongs to one IMSI at a time: the one with the newest link (`msisdnSince`); a
+ * subscriber whose number was recycled to a newer IMSI has given it up (`msisdn` null).
+ */
 export interface SubscriberRecord {
   imsi: string;
   msisdn: string | null;
+  /**
+   * When this IMSI was first seen with `msisdn` (the time of the link); null without a number.
+   * Optional for writers: without it, `firstSeen` stands in.
+   */
+  msisdnSince?: number | null;
   imei: string | null;
   firstSeen: number;
   lastSeen: number;
   /** the cell of the latest observation, when it named one */
   lastCellId: string | null;
 }
+
+/**
+ * One IMSI's hold on a number: from `since` (the first time they were seen together). A payment
+ * on the number at time t belongs to the link with the greatest `since` at or before t (the
+ * earliest link for a payment before any): `holderAt`.
+ */
+export interface NumberLink {
+  msisdn: string;
+  imsi: string;
+  since: number;
+}
+
+/**
+ * The IMSI that held a number at time `t`, from the number's links sorted by `since` then IMSI
+ * (ascending): the newest link at or before `t`; before the first link, the first holder (a
+ * payment can reach the index before the event naming its subscriber's number).
+ */
+export function holderAt(sorted: readonly NumberLink[], t: number): string | undefined {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((sorted[mid] as NumberLink).since <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return (sorted[lo > 0 ? lo - 1 : 0] as NumberLink | undefined)?.imsi;
+}
+
+/** Sorts a number's links as `holderAt` expects: by `since`, ties by IMSI (the store's order too). */
+export const byLinkTime = (a: NumberLink, b: NumberLink): number => a.since - b.since || (a.imsi < b.imsi ? -1 : a.imsi > b.imsi ? 1 : 0);
 
 /** A `payment.auth` event as kept by the index (FORMATS.md §1). */
 export interface PaymentRecord {
@@ -73,6 +112,11 @@ export interface ExposureStore {
   subscriberByMsisdn(msisdn: string): Promise<SubscriberRecord | null>;
   /** Every subscriber, in pages (hot-index rebuild at start). */
   allSubscribers(pageSize: number): AsyncIterable<SubscriberRecord[]>;
+  /**
+   * Every link of every number these IMSIs ever held, the other holders' included (to attribute
+   * a payment to whoever held its number at the time).
+   */
+  numberLinks(imsis: readonly string[]): Promise<NumberLink[]>;
   /** Payments by these MSISDNs with t in [from, to). */
   payments(msisdns: readonly string[], from: number, to: number): Promise<PaymentRecord[]>;
   /**

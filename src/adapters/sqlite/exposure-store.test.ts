@@ -79,6 +79,30 @@ describe('sqliteExposureStore', () => {
     expect(await store.subscriberByMsisdn('+821000000000')).toBeNull();
   });
 
+  it('ok/a recycled number: the old holder gives it up; links keep who held it from when; batches in any order', async () => {
+    const N = '+821010001173';
+    await apply([attach(T, 'C1', B, { msisdn: N })]);
+    await apply([attach(T + 1000, 'C2', A, { msisdn: N })]);
+    expect((await store.subscribers([A, B])).map((s) => `${s.imsi}:${s.msisdn}`).sort()).toEqual([`${A}:${N}`, `${B}:null`]);
+    expect(await store.subscriberByMsisdn(N)).toMatchObject({ imsi: A });
+    expect((await store.numberLinks([B])).map((l) => `${l.imsi}@${l.since - T}`).sort()).toEqual([`${A}@1000`, `${B}@0`]);
+    // The old holder seen with the number later (B is the greater IMSI: IMSI order favoured it).
+    const rebuilt: string[] = [];
+    for await (const p of store.allSubscribers(10)) for (const s of p) rebuilt.push(`${s.imsi}:${s.msisdn}:${s.msisdnSince === null || s.msisdnSince === undefined ? '' : s.msisdnSince - T}`);
+    expect(rebuilt).toEqual([`${A}:${N}:1000`, `${B}:null:`]);
+  });
+
+  it('ok/an older batch arriving late moves a link back: the number returns to its newest link', async () => {
+    const N = '+821010001173';
+    // B's only batch so far says it had the number at T+2000, after A took it at T+1000 ...
+    await apply([attach(T + 1000, 'C1', A, { msisdn: N })]);
+    await apply([attach(T + 2000, 'C1', B, { msisdn: N })]);
+    expect(await store.subscriberByMsisdn(N)).toMatchObject({ imsi: B });
+    // ... then B's older events arrive: B held it since T, so A's link (T+1000) is the newest.
+    await apply([attach(T, 'C1', B, { msisdn: N })]);
+    expect((await store.subscribers([A, B])).map((s) => `${s.imsi}:${s.msisdn}`).sort()).toEqual([`${A}:${N}`, `${B}:null`]);
+  });
+
   it('ok/the cursor is saved with the batch; allSubscribers pages through everyone', async () => {
     expect(await store.cursor()).toBe(0);
     await apply(Array.from({ length: 25 }, (_, i) => attach(T, 'C1', String(450080000000100 + i))), 42);
@@ -110,5 +134,43 @@ describe('sqliteExposureStore', () => {
     await apply([attach(T - 10 * DAY, 'C1', A), attach(T, 'C1', B), ev({ type: 'payment.auth', ts: T - 10 * DAY, txId: 'old', msisdn: '+821011112222', amountMinor: 1, currency: 'KRW' })]);
     expect(await store.prune(T - DAY)).toEqual({ buckets: 1, subscribers: 1, payments: 1 });
     expect(await store.counts()).toEqual({ buckets: 1, subscribers: 1, payments: 0 });
+  });
+});
+
+describe('migration 12 on a database that already holds subscribers', () => {
+  it('ok/links are made from the rows; a number two rows hold stays only with the newest subscriber', async () => {
+    const { default: Database } = await import('better-sqlite3');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { migrate } = await import('./database.js');
+    const { MIGRATIONS } = await import('./migrations.js');
+    const file = join(mkdtempSync(join(tmpdir(), 'fg-m12-')), 'db.sqlite');
+    const old = new Database(file);
+    old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    for (const m of MIGRATIONS.filter((x) => x.version < 12)) {
+      old.exec(m.sql);
+      m.after?.(old);
+      old.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, '2026-01-01T00:00:00Z');
+    }
+    const ins = old.prepare('INSERT INTO exposure_subscribers (imsi, msisdn, imei, first_seen, last_seen, last_cell_id) VALUES (?, ?, NULL, ?, ?, NULL)');
+    ins.run('450080000000001', '+821000000001', 1000, 5000);
+    ins.run('450080000000002', '+821000000001', 2000, 6000);
+    ins.run('450080000000003', '+821000000003', 500, 700);
+    ins.run('450080000000004', null, 100, 200);
+    expect(migrate(old)).toContain(12);
+    const holders = old.prepare('SELECT imsi, msisdn FROM exposure_subscribers ORDER BY imsi').all();
+    expect(holders).toEqual([
+      { imsi: '450080000000001', msisdn: null },
+      { imsi: '450080000000002', msisdn: '+821000000001' },
+      { imsi: '450080000000003', msisdn: '+821000000003' },
+      { imsi: '450080000000004', msisdn: null },
+    ]);
+    expect(old.prepare('SELECT msisdn, imsi, since FROM exposure_msisdn_links ORDER BY imsi').all()).toEqual([
+      { msisdn: '+821000000001', imsi: '450080000000001', since: 1000 },
+      { msisdn: '+821000000001', imsi: '450080000000002', since: 2000 },
+      { msisdn: '+821000000003', imsi: '450080000000003', since: 500 },
+    ]);
+    old.close();
   });
 });

@@ -1,5 +1,5 @@
 import type { FgEvent } from '../../events/index.js';
-import { dayOf, pairKey, type ExposureBucket, type ExposureStore, type PaymentRecord, type SubscriberRecord } from '../../subscribers/types.js';
+import { dayOf, pairKey, type ExposureBucket, type ExposureStore, type NumberLink, type PaymentRecord, type SubscriberRecord } from '../../subscribers/types.js';
 import type { SqliteDb } from './database.js';
 
 interface BucketRow {
@@ -22,6 +22,8 @@ interface SubscriberRow {
   first_seen: number;
   last_seen: number;
   last_cell_id: string | null;
+  /** the link's time (exposure_msisdn_links.since), when the row has a number */
+  msisdn_since?: number | null;
 }
 
 const toBucket = (r: BucketRow): ExposureBucket => ({
@@ -37,7 +39,16 @@ const toBucket = (r: BucketRow): ExposureBucket => ({
   imsWithoutIpsec: r.ims_without_ipsec,
 });
 
-const toSubscriber = (r: SubscriberRow): SubscriberRecord => ({ imsi: r.imsi, msisdn: r.msisdn, imei: r.imei, firstSeen: r.first_seen, lastSeen: r.last_seen, lastCellId: r.last_cell_id });
+/** `msisdnSince` only from queries that read the link (allSubscribers). */
+const toSubscriber = (r: SubscriberRow): SubscriberRecord => ({
+  imsi: r.imsi,
+  msisdn: r.msisdn,
+  ...(r.msisdn_since !== undefined ? { msisdnSince: r.msisdn_since } : {}),
+  imei: r.imei,
+  firstSeen: r.first_seen,
+  lastSeen: r.last_seen,
+  lastCellId: r.last_cell_id,
+});
 
 const PAYMENT_COLS = 'tx_id AS txId, msisdn, t, amount_minor AS amountMinor, currency, method, merchant';
 const CURSOR_KEY = 'cursor:exposure';
@@ -83,6 +94,15 @@ export function sqliteExposureStore(db: SqliteDb): ExposureStore {
       last_cell_id = CASE WHEN excluded.last_seen >= last_seen THEN coalesce(excluded.last_cell_id, last_cell_id) ELSE last_cell_id END,
       first_seen = min(first_seen, excluded.first_seen),
       last_seen = max(last_seen, excluded.last_seen)`);
+  // A number's links (migration 12): the earliest time an IMSI was seen with it is its link time.
+  const upsertLink = db.prepare(`
+    INSERT INTO exposure_msisdn_links (msisdn, imsi, since, last_seen) VALUES (?, ?, ?, ?)
+    ON CONFLICT(msisdn, imsi) DO UPDATE SET since = min(since, excluded.since), last_seen = max(last_seen, excluded.last_seen)`);
+  /** the number's newest link first; a second row says someone else held it too */
+  const holders = db.prepare('SELECT imsi FROM exposure_msisdn_links WHERE msisdn = ? ORDER BY since DESC, imsi DESC LIMIT 2').pluck();
+  const giveUp = db.prepare('UPDATE exposure_subscribers SET msisdn = NULL WHERE msisdn = ? AND imsi <> ?');
+  // A holder that gave the number up to a link later found older (batches out of order) gets it back.
+  const takeBack = db.prepare('UPDATE exposure_subscribers SET msisdn = ? WHERE imsi = ? AND msisdn IS NULL');
   const insertPayment = db.prepare('INSERT OR IGNORE INTO subscriber_payments (tx_id, msisdn, t, amount_minor, currency, method, merchant) VALUES (?, ?, ?, ?, ?, ?, ?)');
   const setCursor = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
   const getCursor = db.prepare('SELECT value FROM meta WHERE key = ?').pluck();
@@ -101,12 +121,32 @@ export function sqliteExposureStore(db: SqliteDb): ExposureStore {
     return [Math.max(fromDay, r.lo), Math.min(toDay, r.hi)];
   };
   const byMsisdn = db.prepare('SELECT * FROM exposure_subscribers WHERE msisdn = ? ORDER BY last_seen DESC LIMIT 1');
-  const page = db.prepare('SELECT * FROM exposure_subscribers WHERE imsi > ? ORDER BY imsi LIMIT ?');
+  // One primary-key seek per row for the link's time (the hot index gives a number to its newest link).
+  const page = db.prepare(`
+    SELECT s.*, l.since AS msisdn_since FROM exposure_subscribers s
+    LEFT JOIN exposure_msisdn_links l ON l.msisdn = s.msisdn AND l.imsi = s.imsi
+    WHERE s.imsi > ? ORDER BY s.imsi LIMIT ?`);
+
+  /**
+   * Records a subscriber and its number's link. A number belongs to one IMSI at a time, its
+   * newest link: when this link or another one is newer, the other holders give the number up
+   * (a recycled number must not lead to the subscriber who had it before). Only a number that
+   * ever had two holders costs the update.
+   */
+  const writeSubscriber = (s: SubscriberRecord): void => {
+    upsertSubscriber.run(s.imsi, s.msisdn, s.imei, s.firstSeen, s.lastSeen, s.lastCellId);
+    if (!s.msisdn) return;
+    upsertLink.run(s.msisdn, s.imsi, s.msisdnSince ?? s.firstSeen, s.lastSeen);
+    const h = holders.all(s.msisdn) as string[];
+    if (h.length < 2) return;
+    giveUp.run(s.msisdn, h[0]);
+    takeBack.run(s.msisdn, h[0]);
+  };
 
   const applyTx = db.transaction((b: Parameters<ExposureStore['apply']>[0]) => {
     // ExposureAggregator hands buckets over in key order: the inserts append to the B-tree.
     for (const x of b.buckets) upsertBucket.run(x.day, x.cellId, x.imsi, x.firstAttach, x.lastAttach, x.attachCount, x.firstSeen, x.lastSeen, x.imsCount, x.imsWithoutIpsec);
-    for (const s of b.subscribers) upsertSubscriber.run(s.imsi, s.msisdn, s.imei, s.firstSeen, s.lastSeen, s.lastCellId);
+    for (const s of b.subscribers) writeSubscriber(s);
     for (const p of b.payments) insertPayment.run(p.txId, p.msisdn, p.t, p.amountMinor, p.currency, p.method, p.merchant);
     if (b.cursor !== null) setCursor.run(CURSOR_KEY, String(b.cursor));
   });
@@ -152,6 +192,16 @@ export function sqliteExposureStore(db: SqliteDb): ExposureStore {
         if (rows.length < pageSize) return;
       }
     },
+    numberLinks(imsis) {
+      const out: NumberLink[] = [];
+      for (const part of chunks([...new Set(imsis)], IN_CHUNK)) {
+        const sql = `SELECT msisdn, imsi, since FROM exposure_msisdn_links WHERE msisdn IN (SELECT msisdn FROM exposure_msisdn_links WHERE imsi IN (${part.map(() => '?').join(',')}))`;
+        out.push(...(db.prepare(sql).all(...part) as NumberLink[]));
+      }
+      // Chunks can share a number: once each.
+      const seen = new Set<string>();
+      return Promise.resolve(out.filter((l) => !seen.has(pairKey(l.imsi, l.msisdn)) && seen.add(pairKey(l.imsi, l.msisdn))));
+    },
     payments(msisdns, from, to) {
       const out: PaymentRecord[] = [];
       for (const part of chunks([...new Set(msisdns)], IN_CHUNK)) {
@@ -179,12 +229,16 @@ export function sqliteExposureStore(db: SqliteDb): ExposureStore {
     },
     prune(before) {
       return Promise.resolve(
-        db.transaction(() => ({
-          // A bucket of day d holds observations up to the end of d.
-          buckets: db.prepare('DELETE FROM exposure_buckets WHERE day < ?').run(dayOf(before)).changes,
-          subscribers: db.prepare('DELETE FROM exposure_subscribers WHERE last_seen < ?').run(before).changes,
-          payments: db.prepare('DELETE FROM subscriber_payments WHERE t < ?').run(before).changes,
-        }))(),
+        db.transaction(() => {
+          // Number links go with the subscribers (not counted apart).
+          db.prepare('DELETE FROM exposure_msisdn_links WHERE last_seen < ?').run(before);
+          return {
+            // A bucket of day d holds observations up to the end of d.
+            buckets: db.prepare('DELETE FROM exposure_buckets WHERE day < ?').run(dayOf(before)).changes,
+            subscribers: db.prepare('DELETE FROM exposure_subscribers WHERE last_seen < ?').run(before).changes,
+            payments: db.prepare('DELETE FROM subscriber_payments WHERE t < ?').run(before).changes,
+          };
+        })(),
       );
     },
     counts: () =>

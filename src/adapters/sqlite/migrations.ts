@@ -362,4 +362,28 @@ ALTER TABLE admission_decisions ADD COLUMN claimed_serial TEXT;
 CREATE INDEX admission_decisions_claimed ON admission_decisions(claimed_serial, at) WHERE claimed_serial IS NOT NULL;
 `,
   },
+  {
+    version: 12,
+    name: 'subscribers: number links',
+    sql: `
+-- Which IMSI held each number, from when (src/subscribers, number recycling): a number belongs
+-- to its newest link (greatest since); a payment to the link that held its number at the
+-- payment's time. since: epoch ms the IMSI was first seen with the number.
+CREATE TABLE exposure_msisdn_links (
+  msisdn TEXT NOT NULL,
+  imsi TEXT NOT NULL,
+  since INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  PRIMARY KEY (msisdn, imsi)
+) WITHOUT ROWID;
+CREATE INDEX exposure_msisdn_links_imsi ON exposure_msisdn_links(imsi);
+-- Links before this migration: the subscriber's first observation is the best time known.
+INSERT INTO exposure_msisdn_links (msisdn, imsi, since, last_seen)
+  SELECT msisdn, imsi, first_seen, last_seen FROM exposure_subscribers WHERE msisdn IS NOT NULL;
+-- A number held by several subscribers (recycled) stays only with its newest link.
+UPDATE exposure_subscribers SET msisdn = NULL
+  WHERE msisdn IS NOT NULL AND imsi <> (
+    SELECT l.imsi FROM exposure_msisdn_links l WHERE l.msisdn = exposure_subscribers.msisdn ORDER BY l.since DESC, l.imsi DESC LIMIT 1);
+`,
+  },
 ];
