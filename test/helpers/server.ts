@@ -71,3 +71,14 @@ export async function issueDeviceCert(t: TestServer, serial: string): Promise<st
   const c = await t.srv.ca.issuance.issue(parseCsr(buildCsr({ privateKey, subject: [{ type: OID.commonName, value: serial }] })), serial, { actor: 'test' });
   return c.serialHex;
 }
+
+/** Posts `events` as one NDJSON body to `POST /v1/events` with `token`, then waits until live detection has taken them in. */
+export async function postEventsAndFlush(t: TestServer, token: string, events: readonly object[]): Promise<Response> {
+  const res = await fetch(`${t.http}/v1/events`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-ndjson' },
+    body: events.map((e) => JSON.stringify(e)).join('\n'),
+  });
+  if (res.status === 200) await t.srv.live.flush();
+  return res;
+}

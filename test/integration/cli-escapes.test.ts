@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../helpers/run.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { postEventsAndFlush, startTestServer, type TestServer } from '../helpers/server.js';
 
 const ESC = '\u001b';
 const TX = `tx${ESC}[2J${ESC}[31mFAKE-ROOT-PROMPT${ESC}]0;owned\u0007\u202Egnp.exe\u202C`;
@@ -23,13 +23,7 @@ beforeAll(async () => {
     { type: 'ue.attach', ts: new Date(now).toISOString(), id: 'esc-attach', cellId: '45008-999', imsi: '450080000009999', msisdn: '+821099990000' },
     { type: 'payment.auth', ts: new Date(now + 1).toISOString(), id: 'esc-pay', txId: TX, msisdn: '+821099990000', amountMinor: 30000, currency: 'KRW', method: 'sms-otp' },
   ];
-  const res = await fetch(`${t.http}/v1/events`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${ingest}`, 'content-type': 'application/x-ndjson' },
-    body: events.map((e) => JSON.stringify(e)).join('\n'),
-  });
-  expect(res.status).toBe(200);
-  await t.srv.live.flush();
+  expect((await postEventsAndFlush(t, ingest, events)).status).toBe(200);
   const release = await fetch(`${t.http}/v1/payment-holds/${encodeURIComponent(TX)}/release`, {
     method: 'POST',
     headers: { authorization: `Bearer ${t.adminToken}`, 'content-type': 'application/json' },

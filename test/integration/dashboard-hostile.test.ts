@@ -9,7 +9,7 @@
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, requireTool, run } from '../helpers/run.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { postEventsAndFlush, startTestServer, type TestServer } from '../helpers/server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const BIDI_SERIAL = 'KTF\u202Egnp.exe\u202C-REAL';
@@ -34,13 +34,7 @@ beforeAll(async () => {
     { type: 'ue.attach', cellId: '45008-777', imsi: '450080000007777', msisdn: '+821077770000' },
     { type: 'payment.auth', txId: '..', msisdn: '+821077770000', amountMinor: 1000, currency: 'KRW', method: 'sms-otp' },
   ].map((e, i) => ({ ts: new Date(now + i).toISOString(), id: `hostile-${i}`, ...e }));
-  const res = await fetch(`${t.http}/v1/events`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${ingest}`, 'content-type': 'application/x-ndjson' },
-    body: events.map((e) => JSON.stringify(e)).join('\n'),
-  });
-  expect(res.status).toBe(200);
-  await t.srv.live.flush();
+  expect((await postEventsAndFlush(t, ingest, events)).status).toBe(200);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
 }, 60_000);
 
