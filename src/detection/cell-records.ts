@@ -115,7 +115,9 @@ export function foldWindow(w: SurgeWindow, alpha: number): void {
   else {
     const faded = levelAt(w, w.start);
     let ceiling = n;
-    if (w.windows >= s.warmupWindows) ceiling = w.fired ? s.baselineFactor * faded : w.baseline * Math.pow(s.maxDailyGrowth, (w.start - w.levelT) / SURGE_DAY_MS);
+    // From at least one subscriber: a level faded to nothing (a cell quiet for months, a short
+    // half-life) must still be able to rise, not stay 0 for ever.
+    if (w.windows >= s.warmupWindows) ceiling = w.fired ? s.baselineFactor * Math.max(faded, 1) : Math.max(w.baseline, 1) * Math.pow(s.maxDailyGrowth, (w.start - w.levelT) / SURGE_DAY_MS);
     w.baseline = Math.max(faded, Math.min(n, ceiling));
   }
   w.levelT = w.start;
