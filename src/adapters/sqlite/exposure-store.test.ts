@@ -3,7 +3,7 @@ import { validateEvent, type FgEvent } from '../../events/index.js';
 import { ExposureAggregator, dayOf, type ExposureStore } from '../../subscribers/index.js';
 import { openSqlite, type SqliteDb } from './database.js';
 import { sqliteEventStore } from './event-store.js';
-import { sqliteExposureStore } from './exposure-store.js';
+import { DAY_RANGE_SQL, sqliteExposureStore } from './exposure-store.js';
 
 const T = Date.parse('2025-08-05T10:00:00Z');
 const DAY = 86_400_000;
@@ -68,6 +68,10 @@ describe('sqliteExposureStore', () => {
     expect(plan("SELECT * FROM exposure_buckets INDEXED BY exposure_buckets_imsi WHERE day = 1 AND imsi = 'I'")).toMatch(/SEARCH exposure_buckets USING INDEX exposure_buckets_imsi \(day=\? AND imsi=\?\)/);
     expect(plan("SELECT * FROM exposure_subscribers WHERE msisdn = '+1'")).toMatch(/USING INDEX exposure_subscribers_msisdn/);
     expect(plan("SELECT * FROM subscriber_payments WHERE msisdn IN ('+1') AND t >= 0 AND t < 1")).toMatch(/USING INDEX subscriber_payments_msisdn/);
+    // The days held, asked before every lookup: two seeks, never a scan of the index.
+    const days = plan(DAY_RANGE_SQL);
+    expect(days).not.toMatch(/SCAN exposure_buckets/);
+    expect(days.match(/SEARCH exposure_buckets/g)).toHaveLength(2);
   });
 
   it('ok/subscriber links: the newest wins, an older batch only fills gaps; lookup by MSISDN', async () => {

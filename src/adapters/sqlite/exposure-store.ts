@@ -50,6 +50,9 @@ const toSubscriber = (r: SubscriberRow): SubscriberRecord => ({
   lastCellId: r.last_cell_id,
 });
 
+/** The days the index holds (see heldDays). */
+export const DAY_RANGE_SQL = 'SELECT (SELECT min(day) FROM exposure_buckets) AS lo, (SELECT max(day) FROM exposure_buckets) AS hi';
+
 const PAYMENT_COLS = 'tx_id AS txId, msisdn, t, amount_minor AS amountMinor, currency, method, merchant';
 const CURSOR_KEY = 'cursor:exposure';
 /** SQLite's default limit on host parameters is 32766; stay well below it. */
@@ -109,8 +112,10 @@ export function sqliteExposureStore(db: SqliteDb): ExposureStore {
   const cellDay = db.prepare('SELECT * FROM exposure_buckets WHERE day = ? AND cell_id = ? ORDER BY imsi');
   // Without statistics the planner would take the primary key on `day` alone and read the day.
   const imsiDay = db.prepare('SELECT * FROM exposure_buckets INDEXED BY exposure_buckets_imsi WHERE day = ? AND imsi = ?');
-  // Both ends of the primary key's leading column: two index seeks.
-  const dayRange = db.prepare('SELECT min(day) AS lo, max(day) AS hi FROM exposure_buckets');
+  // Both ends of the primary key's leading column: two index seeks. As two subqueries: SQLite
+  // turns min() or max() into a seek only when the query has just one of them; with both in one
+  // select it reads the whole index (seconds at 100 million attaches, on every lookup).
+  const dayRange = db.prepare(DAY_RANGE_SQL);
   /**
    * [fromDay, toDay] cut to the days the index holds: the lookups go one day at a time (each an
    * index range), so a window of years (`from=0`) must not mean a query per empty day.
