@@ -50,6 +50,8 @@ function serviceOf(base: BaseContext, log: Logger): SubscriberService {
     retentionMs: retentionMs(base),
     // the same lapse as detection's payment-exposure: the risk API's `high` is what the rule would raise
     flagRetentionMs: base.config.detection.rules['payment-exposure'].flagRetentionMs,
+    // what ingestion takes ahead of the clock is what the risk API takes as now
+    maxFutureMs: base.config.live.maxFutureMs,
     flushMs: 500,
     flushEvents: 20_000,
   });

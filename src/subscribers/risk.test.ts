@@ -68,6 +68,16 @@ describe('checkRisk', () => {
   h.flags.flag('ROGUE', T - 60 * MIN, 'unregistered-cell');
   h.observe(A, T - 10 * MIN, 'ROGUE', PHONE);
 
+  it('fail/an observation dated ahead counts as now within the tolerance given (ingestion\'s live.maxFutureMs), not past it', () => {
+    const g = new HotIndex(FLAG_RETENTION);
+    g.flags.flag('ROGUE', T - 60 * MIN, 'unregistered-cell');
+    g.observe(A, T + 8 * MIN, 'ROGUE', PHONE);
+    const req = { phoneNumber: PHONE, maxAgeSeconds: 3600 };
+    expect(checkRisk(g, req, T, policy, 10 * MIN)).toMatchObject({ exposed: true, riskLevel: 'high', lastObservationTime: new Date(T).toISOString() });
+    // the default (5 min) does not reach 8 min ahead
+    expect(checkRisk(g, req, T, policy).exposed).toBe(false);
+  });
+
   it('ok/exposed minutes ago: high, the cell, the reasons, the device the answer is about', () => {
     const r = checkRisk(h, { phoneNumber: PHONE, maxAgeSeconds: 3600 }, T, policy);
     expect(r).toMatchObject({

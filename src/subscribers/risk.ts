@@ -1,5 +1,5 @@
 import type { HotIndex } from './hot-index.js';
-import { FUTURE_SKEW_MS, type RiskLevel, type RiskPolicy } from './score.js';
+import { DEFAULT_FUTURE_SKEW_MS, type RiskLevel, type RiskPolicy } from './score.js';
 
 /**
  * The payment risk check, in the style of the GSMA CAMARA APIs (Commonalities API Design
@@ -121,9 +121,9 @@ export function resolveSubscriber(index: HotIndex, req: RiskRequest): { imsi: st
 const minutes = (ms: number): string => (ms < 120_000 ? `${Math.round(ms / 1000)} s` : ms < 7_200_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 3_600_000)} h`);
 
 /** Answers a risk check from the hot index at `now`. */
-export function checkRisk(index: HotIndex, req: RiskRequest, now: number, policy: RiskPolicy): RiskResponse {
+export function checkRisk(index: HotIndex, req: RiskRequest, now: number, policy: RiskPolicy, futureSkewMs = DEFAULT_FUTURE_SKEW_MS): RiskResponse {
   const { imsi, device } = resolveSubscriber(index, req);
-  const s = index.score(imsi, now, req.maxAgeSeconds * 1000, policy, FUTURE_SKEW_MS);
+  const s = index.score(imsi, now, req.maxAgeSeconds * 1000, policy, futureSkewMs);
   const last = index.lastObservation(imsi);
   const reasons: RiskReason[] = [];
   const top = s.cells[0];

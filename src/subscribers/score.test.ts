@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FUTURE_SKEW_MS, scoreExposure, type CellFlag, type RiskPolicy } from './score.js';
+import { DEFAULT_FUTURE_SKEW_MS, scoreExposure, type CellFlag, type RiskPolicy } from './score.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -19,7 +19,7 @@ describe('scoreExposure (the one scoring function: API, impact, payment-exposure
   });
 
   it('fail/scoring now (the risk API): an observation a few minutes ahead (a sender clock running fast) counts as now, not as nothing', () => {
-    const now = (cells: [string, number][]) => scoreExposure(cells, flagOf, T, 7 * 24 * HOUR, policy, FUTURE_SKEW_MS);
+    const now = (cells: [string, number][]) => scoreExposure(cells, flagOf, T, 7 * 24 * HOUR, policy, DEFAULT_FUTURE_SKEW_MS);
     expect(now([['ROGUE', T + 3 * MIN]])).toMatchObject({ exposed: true, riskLevel: 'high', lastExposure: T, cells: [{ cellId: 'ROGUE', lastOn: T }] });
     // beyond what ingestion accepts ahead (5 min): not an observation of now
     expect(now([['ROGUE', T + 6 * MIN]]).exposed).toBe(false);

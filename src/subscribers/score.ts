@@ -51,8 +51,8 @@ export interface ExposureScore {
  * `maxAgeMs` before `at` and flagged at `at` count: `flagOf(cellId, at)` gives the cell's flag
  * as it stood then (undefined when not flagged yet, or lapsed: `FlagSet.at`).
  */
-/** How far after now an observation still counts, as made now, for the risk API (see scoreExposure's futureSkewMs). */
-export const FUTURE_SKEW_MS = 5 * 60_000;
+/** The risk API's futureSkewMs when the caller names none: ingestion's default `live.maxFutureMs` (5 min). */
+export const DEFAULT_FUTURE_SKEW_MS = 5 * 60_000;
 
 export function scoreExposure(
   cellsOn: Iterable<readonly [string, number]>,

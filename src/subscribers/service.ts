@@ -27,6 +27,11 @@ export interface SubscriberServiceDeps {
    * without it the detection schema's default is used.
    */
   flagRetentionMs?: number | undefined;
+  /**
+   * How far ahead of the clock ingestion takes an event (`live.maxFutureMs`): the risk API takes
+   * an observation dated up to that far ahead as made now (scoreExposure's futureSkewMs).
+   */
+  maxFutureMs?: number | undefined;
   limits: RiskLimits;
   retentionMs: number;
   /** batched writes: at most this long between flushes, */
@@ -261,7 +266,7 @@ export function createSubscriberService(deps: SubscriberServiceDeps) {
       return flagFrom(a).catch((e: unknown) => logger.error({ err: String(e) }, 'flagging from alert failed'));
     },
     check(req: RiskRequest): RiskResponse {
-      return checkRisk(index, req, clock.now().getTime(), policy);
+      return checkRisk(index, req, clock.now().getTime(), policy, deps.maxFutureMs);
     },
     /** Whether a failed write is waiting for its retry (the index is behind the event log). */
     get behind(): boolean {
