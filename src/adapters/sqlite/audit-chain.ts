@@ -36,10 +36,10 @@ export function auditRowsPage(db: SqliteDb): (afterId: number, limit: number) =>
 export function chainExistingAuditEvents(db: SqliteDb): void {
   const set = db.prepare('UPDATE audit_events SET prev_hash = ?, hash = ? WHERE id = ?');
   // In pages: a statement being iterated cannot share the connection with the updates.
-  const page = db.prepare('SELECT id, at, actor, action, subject, outcome, details FROM audit_events WHERE id > ? ORDER BY id LIMIT 10000');
+  const page = auditRowsPage(db);
   let prev = CHAIN_GENESIS;
   for (let after = 0; ; ) {
-    const rows = page.all(after) as Omit<ChainedRow, 'prevHash' | 'hash'>[];
+    const rows = page(after, 10_000);
     if (rows.length === 0) return;
     for (const r of rows) {
       const hash = chainHash(prev, r);
