@@ -15,8 +15,7 @@
  * CLI (`node bin/femtoguard.js`) when dist/ is built and up to date with src/, else the CLI
  * from source (`node --import tsx test/helpers/cli-entry.ts`); --runner forces one.
  * --profile writes CPU profiles of the detect child (node --cpu-prof, one per thread) and
- * prints where the busiest thread's time went (the replay's worker thread), by function (self
- * time).
+ * prints, for each thread, its sampled busy time and where it went, by function (self time).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -217,6 +216,7 @@ async function main(): Promise<void> {
     const c1 = await ceiling();
     const alerts = join(dir, 'alerts.ndjson');
     const profArgs = opts.profile ? ['--cpu-prof', '--cpu-prof-dir', resolve(opts.profile)] : [];
+    const profilesBefore = new Set(opts.profile && existsSync(resolve(opts.profile)) ? readdirSync(resolve(opts.profile)) : []);
     const d = await runChild(runner.cmd, [...profArgs, ...runner.args, 'detect', '--registry', registry, '--events', events, '--alerts', alerts, '--json']);
     if (d.status !== 0) throw new Error(`femtoguard detect failed (${d.status}): ${d.stderr.slice(-2000)}`);
     const summary = JSON.parse(d.stderr.trim().split('\n').at(-1) ?? '{}') as {
@@ -259,13 +259,16 @@ async function main(): Promise<void> {
     }
     if (opts.profile) {
       const dirP = resolve(opts.profile);
-      const prof = readdirSync(dirP)
-        .filter((f) => f.endsWith('.cpuprofile'))
-        .map((f) => join(dirP, f))
-        // detect replays on a worker thread: one profile per thread; the busiest is the replay.
-        .map((f) => ({ f, busy: busyUs(f) }))
-        .sort((a, b) => b.busy - a.busy)[0]?.f;
-      if (prof) console.log(`where detect's time went (self time, ${prof}):\n${profileTop(prof, 25).join('\n')}`);
+      // One profile per thread (main = reader, then the device and subscriber workers), this run's only.
+      const profs = readdirSync(dirP)
+        .filter((f) => f.endsWith('.cpuprofile') && !profilesBefore.has(f))
+        .sort()
+        .map((f) => join(dirP, f));
+      for (const f of profs) {
+        // A worker blocked in Atomics.wait (the subscriber side waiting for the device side's
+        // flags) is sampled as busy in the function that waits, not as (idle).
+        console.log(`thread profile ${relative(ROOT, f)}: ${(busyUs(f) / 1e6).toFixed(1)} s sampled outside (idle); self time:\n${profileTop(f, 15).join('\n')}`);
+      }
     }
     const rss = d.peakRssMiB;
     const ok = ratio >= TARGET_RATIO && rss !== null && rss < TARGET_RSS_MIB;
