@@ -16,7 +16,6 @@ import {
   NdjsonSplitter,
   OrderedIntake,
   parseLine,
-  recordId,
   REC_F64,
   REC_I32,
   recordTime,
@@ -26,8 +25,10 @@ import {
   type EventRecords,
   type FgEvent,
   type NdjsonLine,
-  type Timed,
 } from '../events/index.js';
+// Not (yet) exported by the events door: where a scanned record's id bytes are.
+import { recordIdLength, recordIdStart } from '../events/fast-scan.js';
+import { HeldEvents } from './held-events.js';
 import type { DetectionConfig } from './config.js';
 import type { Engine } from './engine.js';
 import { TypeCounts } from './type-counts.js';
@@ -88,6 +89,13 @@ class InBatch {
 }
 
 /**
+ * Input batches whose events have all gone out, kept for reuse: allocating (and zeroing) the
+ * megabytes of a batch every 4,096 lines was a third of the reader's garbage collection,
+ * since V8 runs a full collection per 64 MB of array buffers allocated.
+ */
+const POOLED = 4;
+
+/**
  * Input batches kept alive by held events, besides the one being filled, past which the held
  * events are copied into fresh batches (ReplayReader.compact). A stream in time order holds
  * the ten minutes of the reorder horizon, a handful of batches; this bounds the case where
@@ -95,21 +103,6 @@ class InBatch {
  */
 const MAX_PINNED = 32;
 
-/** An accepted event waiting for its turn (what the reorder buffer holds: no decoded event). */
-class Waiting implements Timed {
-  constructor(
-    readonly t: number,
-    readonly id: string | undefined,
-    /** where its bytes and record are (moved by ReplayReader.compact) */
-    public src: InBatch,
-    public row: number,
-    public start: number,
-    public end: number,
-    readonly kind: number,
-    /** recordType's numbering, 6 for registry.update */
-    readonly type: number,
-  ) {}
-}
 
 /** The buffers of a batch: shared memory when two engine threads read the same batch. */
 function newOut(bytes: number, base: number, shared: boolean): OrderedBatch {
@@ -130,9 +123,13 @@ const TYPE_CODE: Record<string, number> = { 'femto.report': 1, 'femto.session': 
 
 export class ReplayReader {
   private readonly splitter = new NdjsonSplitter();
-  private readonly order: OrderedIntake<Waiting>;
+  /** accepted events waiting for their turn (what the reorder buffer holds: handles, no decoded event) */
+  private readonly held = new HeldEvents<InBatch>();
+  private readonly order: OrderedIntake<number>;
   private readonly ev: EventsSummary = { lines: 0, accepted: 0, rejected: [], rejectedCount: 0, unknownTypes: {}, duplicates: 0, late: 0, tooOld: 0, scanned: 0 };
   private input = new InBatch(BYTES);
+  /** spare input batches (see POOLED) */
+  private readonly pool: InBatch[] = [];
   /** earlier input batches that held events keep alive */
   private readonly pinned = new Set<InBatch>();
   /** compact past this many pinned batches (doubles when the events held really fill that many) */
@@ -161,7 +158,7 @@ export class ReplayReader {
     this.fastScan = opts.fastScan !== false;
     this.shared = opts.shared === true;
     this.out = newOut(BYTES, 0, this.shared);
-    this.order = new OrderedIntake<Waiting>(config.maxOutOfOrderMs, config.dedupWindowMs, (w) => this.emit(w));
+    this.order = new OrderedIntake<number>(config.maxOutOfOrderMs, config.dedupWindowMs, (h) => this.emit(h), this.held);
   }
 
   /** Reads a chunk of the input (any cut: lines may span chunks). */
@@ -195,8 +192,10 @@ export class ReplayReader {
     const len = end - start;
     let inb = this.input;
     if (inb.rows === ROWS || inb.pos + len > inb.data.length) {
-      if (inb.held > 0) this.pinned.add(inb);
-      this.input = inb = new InBatch(Math.max(BYTES, len));
+      const full = inb;
+      this.input = inb = this.newBatch(len);
+      if (full.held > 0) this.pinned.add(full);
+      else this.recycle(full);
       if (this.pinned.size > this.pinLimit) this.compact();
       // A window that needed more room once need not keep it: back to the bound when it shrank.
       else if (this.pinned.size <= MAX_PINNED) this.pinLimit = MAX_PINNED;
@@ -204,10 +203,11 @@ export class ReplayReader {
     const at = inb.pos;
     inb.data.set(buf.subarray(start, end), at);
     const row = inb.rows;
-    let w: Waiting;
+    let h: number;
     if (this.fastScan && scanEvent(inb.data, at, at + len, inb.rec, row)) {
       this.ev.scanned++;
-      w = new Waiting(recordTime(inb.rec, row), recordId(inb.data, inb.rec, row), inb, row, at, at + len, SCANNED, recordType(inb.rec, row));
+      const id = recordIdStart(inb.rec, row);
+      h = this.held.alloc(inb, row, at, at + len, recordTime(inb.rec, row), SCANNED, recordType(inb.rec, row), id === -1 ? -1 : id - at, recordIdLength(inb.rec, row), undefined);
     } else {
       const l = parseLine(buf, start, end, line, bytes);
       if ('error' in l) return this.reject(line, l.error);
@@ -217,18 +217,42 @@ export class ReplayReader {
         else this.reject(line, v.error);
         return;
       }
-      w = new Waiting(v.event.t, v.event.id, inb, row, at, at + len, PARSED, TYPE_CODE[v.event.type] as number);
+      h = this.held.alloc(inb, row, at, at + len, v.event.t, PARSED, TYPE_CODE[v.event.type] as number, -1, 0, v.event.id);
     }
     inb.rows++;
     inb.pos += len;
     this.ev.accepted++;
     inb.held++;
-    if (!this.order.push(w)) this.release(w.src);
+    if (!this.order.push(h)) {
+      this.release(inb);
+      this.held.release(h);
+    }
   };
 
   /** One event of `b` went out (or was dropped): the batch may be let go. */
   private release(b: InBatch): void {
-    if (--b.held === 0) this.pinned.delete(b);
+    if (--b.held === 0) {
+      this.pinned.delete(b);
+      if (b !== this.input) this.recycle(b);
+    }
+  }
+
+  /** An empty input batch with room for a line of `len` bytes: a pooled one when it has. */
+  private newBatch(len: number): InBatch {
+    if (len > BYTES) return new InBatch(len);
+    return this.pool.pop() ?? new InBatch(BYTES);
+  }
+
+  /** A batch none of whose events is held any more: kept for reuse (its records zeroed, as new). */
+  private recycle(b: InBatch): void {
+    if (b.data.length !== BYTES || this.pool.length >= POOLED) return;
+    // The row after the last may hold a refused line's partial scan.
+    const used = Math.min(ROWS, b.rows + 1);
+    b.rec.i32.fill(0, 0, used * REC_I32);
+    b.rec.f64.fill(0, 0, used * REC_F64);
+    b.rows = 0;
+    b.pos = 0;
+    this.pool.push(b);
   }
 
   /**
@@ -236,19 +260,22 @@ export class ReplayReader {
    * batches can be collected: memory then follows the events held, not the batches they came in.
    */
   private compact(): void {
-    let to = new InBatch(BYTES);
-    this.order.reorder.forEachHeld((w) => {
-      if (w.src === this.input) return;
-      const len = w.end - w.start;
-      if (to.rows === ROWS || to.pos + len > to.data.length) to = new InBatch(Math.max(BYTES, len));
+    let to = this.newBatch(0);
+    const held = this.held;
+    this.order.reorder.forEachHeld((h) => {
+      const src = held.src[h] as InBatch;
+      if (src === this.input) return;
+      const start = held.start[h] as number;
+      const len = (held.end[h] as number) - start;
+      if (to.rows === ROWS || to.pos + len > to.data.length) to = this.newBatch(len);
       const at = to.pos;
-      to.data.set(w.src.data.subarray(w.start, w.end), at);
-      if (w.kind === SCANNED) copyRecord(w.src.rec, w.row, to.rec, to.rows, at - w.start);
-      this.release(w.src);
-      w.src = to;
-      w.row = to.rows++;
-      w.start = at;
-      w.end = at + len;
+      to.data.set(src.data.subarray(start, start + len), at);
+      if (held.kind[h] === SCANNED) copyRecord(src.rec, held.row[h] as number, to.rec, to.rows, at - start);
+      this.release(src);
+      held.src[h] = to;
+      held.row[h] = to.rows++;
+      held.start[h] = at;
+      held.end[h] = at + len;
       to.pos = at + len;
       if (to.held++ === 0) this.pinned.add(to);
     });
@@ -271,8 +298,12 @@ export class ReplayReader {
   }
 
   /** The event's turn: its bytes (and record) are copied into the outgoing batch. */
-  private emit(w: Waiting): void {
-    const len = w.end - w.start;
+  private emit(h: number): void {
+    const held = this.held;
+    const src = held.src[h] as InBatch;
+    const start = held.start[h] as number;
+    const len = (held.end[h] as number) - start;
+    const kind = held.kind[h] as number;
     let out = this.out;
     if (out.rows === ROWS || this.outPos + len > out.data.length) {
       this.send();
@@ -280,16 +311,17 @@ export class ReplayReader {
       out = this.out;
     }
     this.emitted++;
-    this.typeCounts.add(w.type);
+    this.typeCounts.add(held.type[h] as number);
     const at = this.outPos;
-    out.data.set(w.src.data.subarray(w.start, w.end), at);
+    out.data.set(src.data.subarray(start, start + len), at);
     const i = out.rows++;
-    out.kinds[i] = w.kind;
+    out.kinds[i] = kind;
     out.spans[2 * i] = at;
     out.spans[2 * i + 1] = at + len;
-    if (w.kind === SCANNED) copyRecord(w.src.rec, w.row, out.rec, i, at - w.start);
+    if (kind === SCANNED) copyRecord(src.rec, held.row[h] as number, out.rec, i, at - start);
     this.outPos = at + len;
-    this.release(w.src);
+    this.release(src);
+    held.release(h);
   }
 
   private send(): void {

@@ -73,6 +73,17 @@ export function recordTime(rec: EventRecords, row: number): number {
   return rec.f64[row * REC_F64 + D_T]!;
 }
 
+/** Byte offset of a scanned record's `id` (its characters: printable ASCII, no escapes), or -1 when the line has none. */
+export function recordIdStart(rec: EventRecords, row: number): number {
+  const b = row * REC_I32;
+  return (rec.i32[b + 1]! & (1 << F_ID)) === 0 ? -1 : rec.i32[b + 2 + 3 * F_ID]!;
+}
+
+/** Length in bytes of a scanned record's `id` (meaningful when recordIdStart is not -1). */
+export function recordIdLength(rec: EventRecords, row: number): number {
+  return rec.i32[row * REC_I32 + 2 + 3 * F_ID + 1]!;
+}
+
 /**
  * Copies record `srcRow` of `src` to `dstRow` of `dst`, for when the line's bytes are copied too
  * (into another batch buffer): `shift` is the new offset of the line minus the old one, added to
