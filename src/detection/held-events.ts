@@ -10,6 +10,8 @@
  * exactly as they read the string: the same order and the same drops as the engine's own intake.
  */
 import type { DedupWindow } from '../events/index.js';
+// Not (yet) exported by the events door: the id hash DedupWindow uses, on bytes.
+import { hashIdBytes } from '../events/reorder.js';
 
 /** Where an event's line lives (ReplayReader's input batch). */
 export interface LineStore {
@@ -28,6 +30,8 @@ export class HeldEvents<B extends LineStore> {
   /** id bytes at `data[start + idOff, + idLen)`, idOff -1 when none there (none at all, or a parsed id in `parsedIds`) */
   idOff: Int32Array = new Int32Array(1024);
   idLen: Int32Array = new Int32Array(1024);
+  /** hashIdBytes of the id bytes (when idOff is not -1) */
+  idHash: Int32Array = new Int32Array(1024);
   /** ReplayReader's SCANNED / PARSED, and recordType's numbering */
   kind: Uint8Array = new Uint8Array(1024);
   type: Uint8Array = new Uint8Array(1024);
@@ -57,6 +61,7 @@ export class HeldEvents<B extends LineStore> {
     this.type[h] = type;
     this.idOff[h] = parsedId === undefined ? idOff : NO_ID;
     this.idLen[h] = idLen;
+    if (parsedId === undefined && idOff !== NO_ID) this.idHash[h] = hashIdBytes(src.data, start + idOff, idLen);
     if (parsedId !== undefined) this.parsedIds[h] = parsedId;
     return h;
   }
@@ -101,6 +106,7 @@ export class HeldEvents<B extends LineStore> {
     this.end = i32(this.end);
     this.idOff = i32(this.idOff);
     this.idLen = i32(this.idLen);
+    this.idHash = i32(this.idHash);
     this.kind = u8(this.kind);
     this.type = u8(this.type);
   }
@@ -120,7 +126,7 @@ export class HeldEvents<B extends LineStore> {
   /** OrderedIntake's dedup check on the event's id (bytes or parsed string). */
   isDuplicate = (dedup: DedupWindow, h: number, now: number): boolean => {
     const off = this.idOff[h] as number;
-    if (off !== NO_ID) return dedup.isDuplicateBytes((this.src[h] as B).data, (this.start[h] as number) + off, this.idLen[h] as number, this.t[h] as number, now);
+    if (off !== NO_ID) return dedup.isDuplicateBytes((this.src[h] as B).data, (this.start[h] as number) + off, this.idLen[h] as number, this.idHash[h] as number, this.t[h] as number, now);
     const id = this.parsedIds[h];
     return id !== undefined && dedup.isDuplicate(id, this.t[h] as number, now);
   };

@@ -96,6 +96,14 @@ class InBatch {
 const POOLED = 4;
 
 /**
+ * Events enter the intake in groups of this many lines, after the dedup table slots of the
+ * whole group have been read one after the other: the table (megabytes: the ids of six hours)
+ * misses the caches on nearly every new id, and this way the misses of a group overlap instead
+ * of each stalling the thread in turn. The intake sees the same events in the same order.
+ */
+const LOOKAHEAD = 16;
+
+/**
  * Input batches kept alive by held events, besides the one being filled, past which the held
  * events are copied into fresh batches (ReplayReader.compact). A stream in time order holds
  * the ten minutes of the reorder horizon, a handful of batches; this bounds the case where
@@ -126,6 +134,11 @@ export class ReplayReader {
   /** accepted events waiting for their turn (what the reorder buffer holds: handles, no decoded event) */
   private readonly held = new HeldEvents<InBatch>();
   private readonly order: OrderedIntake<number>;
+  /** the last events read, not yet in the intake (handles, in the order read) */
+  private readonly pending = new Int32Array(LOOKAHEAD);
+  private pendingCount = 0;
+  /** sum of the slots touched (kept so the reads are not optimized away) */
+  private touched = 0;
   private readonly ev: EventsSummary = { lines: 0, accepted: 0, rejected: [], rejectedCount: 0, unknownTypes: {}, duplicates: 0, late: 0, tooOld: 0, scanned: 0 };
   private input = new InBatch(BYTES);
   /** spare input batches (see POOLED) */
@@ -169,6 +182,7 @@ export class ReplayReader {
   /** End of input: everything still waiting goes out, then the last batch. */
   end(): void {
     this.splitter.endRaw(this.onRaw, this.onError);
+    this.drainPending();
     this.order.reorder.flush();
     this.send();
   }
@@ -223,11 +237,34 @@ export class ReplayReader {
     inb.pos += len;
     this.ev.accepted++;
     inb.held++;
-    if (!this.order.push(h)) {
-      this.release(inb);
-      this.held.release(h);
+    this.pending[this.pendingCount++] = h;
+    if (this.pendingCount === LOOKAHEAD) {
+      // The group's dedup slots first (see LOOKAHEAD), then the group.
+      let sum = 0;
+      const held = this.held;
+      for (let k = 0; k < LOOKAHEAD; k++) {
+        const p = this.pending[k] as number;
+        if (held.idOff[p] !== -1) sum += this.order.touchId(held.idHash[p] as number);
+      }
+      this.touched += sum;
+      this.drainPending();
     }
   };
+
+  /** The event's turn to enter the intake (dedup, then order). */
+  private intake(h: number): void {
+    if (!this.order.push(h)) {
+      this.release(this.held.src[h] as InBatch);
+      this.held.release(h);
+    }
+  }
+
+  /** Every event read goes into the intake, in the order read. */
+  private drainPending(): void {
+    const n = this.pendingCount;
+    this.pendingCount = 0;
+    for (let k = 0; k < n; k++) this.intake(this.pending[k] as number);
+  }
 
   /** One event of `b` went out (or was dropped): the batch may be let go. */
   private release(b: InBatch): void {
@@ -262,7 +299,7 @@ export class ReplayReader {
   private compact(): void {
     let to = this.newBatch(0);
     const held = this.held;
-    this.order.reorder.forEachHeld((h) => {
+    const move = (h: number): void => {
       const src = held.src[h] as InBatch;
       if (src === this.input) return;
       const start = held.start[h] as number;
@@ -278,7 +315,9 @@ export class ReplayReader {
       held.end[h] = at + len;
       to.pos = at + len;
       if (to.held++ === 0) this.pinned.add(to);
-    });
+    };
+    this.order.reorder.forEachHeld(move);
+    for (let k = 0; k < this.pendingCount; k++) move(this.pending[k] as number);
     this.compactions++;
     // Densely packed now: if they still fill the limit, a bigger horizon needs more room.
     this.pinLimit = Math.max(MAX_PINNED, 2 * this.pinned.size);
