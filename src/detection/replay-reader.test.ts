@@ -93,4 +93,17 @@ describe('ReplayReader', () => {
     expect(sum.scanned).toBeGreaterThan(10_000);
     expect(sum.scanned).toBeLessThan(lines.length);
   });
+
+  it('ok/a caller may reuse its chunk buffer between pushes: every line is read from the bytes of its own push', () => {
+    const line = (k: number): string => JSON.stringify({ type: 'ue.attach', cellId: '45008-1', imsi: '450080000000001', ts: T0 + k * 1000, id: `r${k}` });
+    const chunk = Buffer.alloc(line(0).length + 1);
+    const batches: OrderedBatch[] = [];
+    const reader = new ReplayReader(config, (b) => batches.push(b));
+    for (let k = 0; k < 9; k++) {
+      chunk.write(`${line(k)}\n`); // same length each time: same buffer, same offsets, new bytes
+      reader.push(chunk);
+    }
+    reader.end();
+    expect(idsOut(batches)).toEqual(Array.from({ length: 9 }, (_, k) => `r${k}`));
+  });
 });

@@ -137,6 +137,16 @@ export class ReplayReader {
   /** the last events read, not yet in the intake (handles, in the order read) */
   private readonly pending = new Int32Array(LOOKAHEAD);
   private pendingCount = 0;
+  /**
+   * The piece of the chunk being read that was copied into the input batch in one go: chunk
+   * bytes [segStart, segEnd) are at segAt in segBatch. A line inside it needs no copy of its
+   * own (one copy per chunk and batch instead of one per line, and no view object per line).
+   */
+  private segBuf: Buffer | null = null;
+  private segStart = 0;
+  private segEnd = 0;
+  private segAt = 0;
+  private segBatch: InBatch | null = null;
   /** sum of the slots touched (kept so the reads are not optimized away) */
   private touched = 0;
   private readonly ev: EventsSummary = { lines: 0, accepted: 0, rejected: [], rejectedCount: 0, unknownTypes: {}, duplicates: 0, late: 0, tooOld: 0, scanned: 0 };
@@ -177,11 +187,13 @@ export class ReplayReader {
   /** Reads a chunk of the input (any cut: lines may span chunks). */
   push(chunk: Buffer): void {
     this.splitter.pushRaw(chunk, this.onRaw, this.onError);
+    this.segBuf = null; // the caller may reuse the chunk's memory
   }
 
   /** End of input: everything still waiting goes out, then the last batch. */
   end(): void {
     this.splitter.endRaw(this.onRaw, this.onError);
+    this.segBuf = null;
     this.drainPending();
     this.order.reorder.flush();
     this.send();
@@ -205,7 +217,8 @@ export class ReplayReader {
     this.ev.lines++;
     const len = end - start;
     let inb = this.input;
-    if (inb.rows === ROWS || inb.pos + len > inb.data.length) {
+    const copied = buf === this.segBuf && this.segBatch === inb && start >= this.segStart && end <= this.segEnd;
+    if (inb.rows === ROWS || (!copied && inb.pos + len > inb.data.length)) {
       const full = inb;
       this.input = inb = this.newBatch(len);
       if (full.held > 0) this.pinned.add(full);
@@ -214,8 +227,19 @@ export class ReplayReader {
       // A window that needed more room once need not keep it: back to the bound when it shrank.
       else if (this.pinned.size <= MAX_PINNED) this.pinLimit = MAX_PINNED;
     }
-    const at = inb.pos;
-    inb.data.set(buf.subarray(start, end), at);
+    let at: number;
+    if (copied && this.segBatch === inb) at = this.segAt + (start - this.segStart);
+    else {
+      // This line and the rest of the chunk, as far as the batch has room: the lines after it come from there.
+      at = inb.pos;
+      const n = Math.min(buf.length - start, inb.data.length - at);
+      inb.data.set(buf.subarray(start, start + n), at);
+      this.segBuf = buf;
+      this.segStart = start;
+      this.segEnd = start + n;
+      this.segAt = at;
+      this.segBatch = inb;
+    }
     const row = inb.rows;
     let h: number;
     if (this.fastScan && scanEvent(inb.data, at, at + len, inb.rec, row)) {
@@ -234,7 +258,7 @@ export class ReplayReader {
       h = this.held.alloc(inb, row, at, at + len, v.event.t, PARSED, TYPE_CODE[v.event.type] as number, -1, 0, v.event.id);
     }
     inb.rows++;
-    inb.pos += len;
+    inb.pos = at + len;
     this.ev.accepted++;
     inb.held++;
     this.pending[this.pendingCount++] = h;
