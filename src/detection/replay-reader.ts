@@ -103,6 +103,11 @@ const POOLED = 4;
  */
 const LOOKAHEAD = 16;
 
+/** Bytes between two lines that still join a run (ReplayReader.runSrc): a newline, with a carriage return. */
+const MAX_GAP = 2;
+/** Room for those gaps in every outgoing batch, on top of the bytes of its lines. */
+const GAP_ROOM = ROWS * MAX_GAP;
+
 /**
  * Input batches kept alive by held events, besides the one being filled, past which the held
  * events are copied into fresh batches (ReplayReader.compact). A stream in time order holds
@@ -118,7 +123,7 @@ function newOut(bytes: number, base: number, shared: boolean): OrderedBatch {
   return {
     base,
     rows: 0,
-    data: new Uint8Array(mem(bytes)),
+    data: new Uint8Array(mem(bytes + GAP_ROOM)),
     kinds: new Uint8Array(mem(ROWS)),
     spans: new Int32Array(mem(ROWS * 2 * 4)),
     rec: { i32: new Int32Array(mem(ROWS * REC_I32 * 4)), f64: new Float64Array(mem(ROWS * REC_F64 * 8)) },
@@ -147,6 +152,16 @@ export class ReplayReader {
   private segEnd = 0;
   private segAt = 0;
   private segBatch: InBatch | null = null;
+  /**
+   * Lines emitted one after the other that also lie one after the other in one input batch
+   * (the common case: a stream in time order) are copied into the outgoing batch as one run,
+   * when the run ends: bytes runSrc.data[runStart, runEnd) go to out.data at runAt. The few
+   * bytes between two of its lines (a newline) go along; the batch's spans skip them.
+   */
+  private runSrc: InBatch | null = null;
+  private runStart = 0;
+  private runEnd = 0;
+  private runAt = 0;
   /** sum of the slots touched (kept so the reads are not optimized away) */
   private touched = 0;
   private readonly ev: EventsSummary = { lines: 0, accepted: 0, rejected: [], rejectedCount: 0, unknownTypes: {}, duplicates: 0, late: 0, tooOld: 0, scanned: 0 };
@@ -159,6 +174,8 @@ export class ReplayReader {
   private pinLimit = MAX_PINNED;
   private out: OrderedBatch;
   private outPos = 0;
+  /** bytes of the lines in `out` (outPos also counts the gaps runs copied along) */
+  private outLines = 0;
   /** events emitted so far (the next one's order number) */
   private emitted = 0;
   /** events emitted per type, and the types in the order first emitted (the engine's byType) */
@@ -307,6 +324,7 @@ export class ReplayReader {
   /** A batch none of whose events is held any more: kept for reuse (its records zeroed, as new). */
   private recycle(b: InBatch): void {
     if (b.data.length !== BYTES || this.pool.length >= POOLED) return;
+    if (b === this.runSrc) this.flushRun(); // its bytes are about to be overwritten
     // The row after the last may hold a refused line's partial scan.
     const used = Math.min(ROWS, b.rows + 1);
     b.rec.i32.fill(0, 0, used * REC_I32);
@@ -368,30 +386,52 @@ export class ReplayReader {
     const len = (held.end[h] as number) - start;
     const kind = held.kind[h] as number;
     let out = this.out;
-    if (out.rows === ROWS || this.outPos + len > out.data.length) {
+    // Right after the run's last line in the same input batch (its newline between): it joins the run.
+    let joins = src === this.runSrc && start >= this.runEnd && start - this.runEnd <= MAX_GAP;
+    let at = joins ? this.runAt + (start - this.runStart) : this.outPos;
+    // Batches fill by the bytes of their lines, as if packed (the room for gaps is on top).
+    if (out.rows === ROWS || this.outLines + len > out.data.length - GAP_ROOM) {
       this.send();
-      if (len > this.out.data.length) this.out = newOut(len, this.emitted, this.shared);
+      if (len > this.out.data.length - GAP_ROOM) this.out = newOut(len, this.emitted, this.shared);
       out = this.out;
+      joins = false;
+      at = 0;
     }
+    if (!joins) {
+      this.flushRun();
+      this.runSrc = src;
+      this.runStart = start;
+      this.runAt = at;
+    }
+    this.runEnd = start + len;
     this.emitted++;
     this.typeCounts.add(held.type[h] as number);
-    const at = this.outPos;
-    out.data.set(src.data.subarray(start, start + len), at);
     const i = out.rows++;
     out.kinds[i] = kind;
     out.spans[2 * i] = at;
     out.spans[2 * i + 1] = at + len;
     if (kind === SCANNED) copyRecord(src.rec, held.row[h] as number, out.rec, i, at - start);
     this.outPos = at + len;
+    this.outLines += len;
     this.release(src);
     held.release(h);
   }
 
+  /** Copies the run of lines waiting to be copied into the outgoing batch (see `runSrc`). */
+  private flushRun(): void {
+    const src = this.runSrc;
+    if (src === null) return;
+    this.out.data.set(src.data.subarray(this.runStart, this.runEnd), this.runAt);
+    this.runSrc = null;
+  }
+
   private send(): void {
+    this.flushRun();
     if (this.out.rows === 0) return;
     const b = this.out;
     this.out = newOut(BYTES, this.emitted, this.shared);
     this.outPos = 0;
+    this.outLines = 0;
     this.onBatch(b);
   }
 }
