@@ -208,17 +208,17 @@ export function retireMovedSessions(rt: DeviceRuntime, before: DeviceView, after
   }
 }
 
-/** device-moving's track of a device (kept on the device's runtime record) */
-export interface MovingTrack {
-  /** the last GPS fix, kept in place (no object per report: this runs for every report) */
-  hasFix: boolean;
-  fixLat: number;
-  fixLon: number;
-  fixAcc: number;
-  /** the last three scans, each its distinct cells (RuleContext.cellNo) in the order first heard */
-  scans: number[][];
-  moves: number[];
-}
+/**
+ * device-moving's track of a device (DeviceRuntime.moving). Every report of the fleet reads and
+ * updates it, so it is one flat array written in place (one object to reach, no object per
+ * report, no boxed number per field): at MV_FIX 1 once a GPS fix is held, then the last fix
+ * (lat, lon, accuracy), at MV_LENS the lengths of the last three scans, oldest first (0: none),
+ * and from MV_CELLS those scans back to back, each its distinct cells (RuleContext.cellNo) in
+ * the order first heard.
+ */
+export const MV_FIX = 0;
+export const MV_LENS = 4;
+export const MV_CELLS = 7;
 
 /**
  * What the engine remembers about a device it has seen (registered or not): one record per
@@ -239,8 +239,9 @@ export interface DeviceRuntime {
   /** the registry entry as of `regVersion` (see RegistryView.version) */
   reg: DeviceView | undefined;
   regVersion: number;
-  /** device-moving */
-  moving: MovingTrack | undefined;
+  /** device-moving: the track (MV_FIX, MV_LENS, MV_CELLS) and the times of the moves within its window */
+  moving: Float64Array | undefined;
+  moves: number[] | undefined;
   /** location-mismatch: consecutive bad GPS fixes and bad neighbour scans */
   locGps: number;
   locScan: number;
@@ -279,9 +280,11 @@ export function markHeldCellNos(mark: Uint8Array, records: readonly Iterable<Dev
   let held = 0;
   for (const rts of records) {
     for (const rt of rts) {
-      for (const s of rt.moving?.scans ?? []) {
-        for (const x of s) mark[x] = 1;
-        held += s.length;
+      const tr = rt.moving;
+      if (tr) {
+        const n = (tr[MV_LENS] as number) + (tr[MV_LENS + 1] as number) + (tr[MV_LENS + 2] as number);
+        for (let i = MV_CELLS; i < MV_CELLS + n; i++) mark[tr[i] as number] = 1;
+        held += n;
       }
       const exp = rt.expectedNos;
       if (exp) {
