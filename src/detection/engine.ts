@@ -10,7 +10,7 @@ import { createRules } from './rules/index.js';
 import { TypeCounts } from './type-counts.js';
 import { CellFlags, type CellFlagRecord } from './cell-flags.js';
 import { CellRecords } from './cell-records.js';
-import { announceCells, markHeldCellNos, pruneDevice, relocates, SubscriberIndex, type DeviceRuntime, type DeviceView, type RegistryView } from './state.js';
+import { announceCells, markHeldCellNos, pruneDevice, relocates, seeAddress, SubscriberIndex, type DeviceRuntime, type DeviceView, type RegistryView } from './state.js';
 
 export interface EngineOptions {
   registry: RegistryView;
@@ -193,7 +193,7 @@ export function createEngine(opts: EngineOptions) {
       // Not registered when last seen (or never seen): moved to the recent end of `strangers`,
       // or to `runtimes` if the registry has it now.
       rt = strangers.get(serial);
-      if (rt === undefined) rt = { lastSeen: t, sessions: new Map(), ipSeen: new Map(), announced: new Set(), announcedIds: [], reg: undefined, regVersion: -1, moving: undefined, moves: undefined, locGps: 0, locScan: 0, expectedNos: undefined, cellsOk: undefined, cellsOkVersion: -1 };
+      if (rt === undefined) rt = { lastSeen: t, sessions: new Map(), ipSeen: new Map(), ipLast: undefined, ipLastT: -Infinity, announced: new Set(), announcedIds: [], reg: undefined, regVersion: -1, moving: undefined, moves: undefined, locGps: 0, locScan: 0, loc: undefined, ipOk: undefined, cellsOk: undefined, cellsOkVersion: -1 };
       else strangers.delete(serial);
       if (registry.get(serial) !== undefined) runtimes.set(serial, rt);
       else {
@@ -209,7 +209,8 @@ export function createEngine(opts: EngineOptions) {
     if (rt.regVersion !== registry.version) {
       rt.reg = registry.get(serial);
       rt.regVersion = registry.version;
-      rt.expectedNos = undefined;
+      rt.loc = undefined;
+      rt.ipOk = undefined;
     }
     return rt;
   }
@@ -328,7 +329,7 @@ export function createEngine(opts: EngineOptions) {
           // and make the unit's next address look like a clone.
           for (const [k, x] of rt.sessions) if (x.ip === e.sourceIp) rt.sessions.delete(k);
         }
-        rt.ipSeen.set(e.sourceIp, e.t);
+        seeAddress(rt, e.sourceIp, e.t);
         break;
       }
       case 'femto.report': {
@@ -344,8 +345,9 @@ export function createEngine(opts: EngineOptions) {
         }
         for (const h of byType.report) h(e, ctx, rt);
         if (e.sourceIp) {
-          if (!rt.ipSeen.has(e.sourceIp)) pruneDevice(rt, e.t, sessionBounds);
-          rt.ipSeen.set(e.sourceIp, e.t);
+          // A new address: the old ones may be forgotten (pruneDevice). The last one is known.
+          if (e.sourceIp !== rt.ipLast && !rt.ipSeen.has(e.sourceIp)) pruneDevice(rt, e.t, sessionBounds);
+          seeAddress(rt, e.sourceIp, e.t);
         }
         break;
       }

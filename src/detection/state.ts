@@ -169,7 +169,22 @@ export interface DeviceSession {
 
 /** The last time a session's address was seen (its `up`, later session events and reports). */
 export function sessionLastSeen(rt: DeviceRuntime, s: DeviceSession): number {
-  return Math.max(s.upAt, rt.ipSeen.get(s.ip) ?? -Infinity);
+  return Math.max(s.upAt, addressSeen(rt, s.ip) ?? -Infinity);
+}
+
+/** The last time the device was seen from `ip` (DeviceRuntime.ipSeen). */
+export function addressSeen(rt: DeviceRuntime, ip: string): number | undefined {
+  return ip === rt.ipLast ? rt.ipLastT : rt.ipSeen.get(ip);
+}
+
+/** The device was seen from `ip` at `t` (the time is set, as given, not raised to it). */
+export function seeAddress(rt: DeviceRuntime, ip: string, t: number): void {
+  if (ip !== rt.ipLast) {
+    if (rt.ipLast !== undefined) rt.ipSeen.set(rt.ipLast, rt.ipLastT);
+    rt.ipSeen.set(ip, t);
+    rt.ipLast = ip;
+  }
+  rt.ipLastT = t;
 }
 
 /** credential-shared's liveness bounds (`sessionLivenessMs`, `gatewaySessionMaxMs`). */
@@ -221,6 +236,18 @@ export const MV_LENS = 4;
 export const MV_CELLS = 7;
 
 /**
+ * location-mismatch's copy of what it reads of a device's registry entry (DeviceRuntime.loc),
+ * on the record: one array to reach on every report, not the entry, its set and boxed numbers.
+ * At LOC_SITE 1 when the site is known, then its lat, lon and radius; at LOC_EXPECTED the
+ * expected neighbours held from LOC_CELLS as cell numbers (RuleContext.cellNo), or 0 when there
+ * are none, -1 when there are too many to hold (the entry's set is asked), -2 when not yet
+ * interned (the first report with a scan does it).
+ */
+export const LOC_SITE = 0;
+export const LOC_EXPECTED = 4;
+export const LOC_CELLS = 5;
+
+/**
  * What the engine remembers about a device it has seen (registered or not): one record per
  * serial, found with one lookup per event. The rules that keep per-device state keep it here
  * too (each field names its rule), and the device's registry entry is cached on it, so an
@@ -230,8 +257,15 @@ export interface DeviceRuntime {
   lastSeen: number;
   /** live sessions by session id (or source address when the gateway gives none) */
   sessions: Map<string, DeviceSession>;
-  /** last time each source address was seen */
+  /**
+   * last time each source address was seen, but for `ipLast` (held here too, with a time that
+   * may be stale): its time is `ipLastT`. Most events come from the address of the one before,
+   * so that one is kept on the record, not written to the map every time. Read through
+   * `addressSeen`, written through `seeAddress`.
+   */
   ipSeen: Map<string, number>;
+  ipLast: string | undefined;
+  ipLastT: number;
   /** cells the device announced most recently */
   announced: Set<string>;
   /** the same cells as an array (the set's order), to tell cheaply whether an event announces the same again */
@@ -245,8 +279,10 @@ export interface DeviceRuntime {
   /** location-mismatch: consecutive bad GPS fixes and bad neighbour scans */
   locGps: number;
   locScan: number;
-  /** location-mismatch: `reg.expectedNeighbors` as cell numbers (reset when `reg` is refreshed) */
-  expectedNos: Int32Array | undefined;
+  /** location-mismatch: what it reads of `reg`, on one flat array (LOC_*; reset when `reg` is refreshed) */
+  loc: Float64Array | undefined;
+  /** source-ip-mismatch: an address found inside `reg`'s prefixes, or any address when it has none (reset when `reg` is refreshed) */
+  ipOk: string | undefined;
   /** unregistered-cell: `announced` was found all registered at `cellsOkVersion` (skip re-checking the same set) */
   cellsOk: Set<string> | undefined;
   cellsOkVersion: number;
@@ -260,9 +296,11 @@ export interface DeviceRuntime {
  * record for ever.
  */
 export function pruneDevice(rt: DeviceRuntime, t: number, b: SessionBounds): void {
+  if (rt.ipLast !== undefined) rt.ipSeen.set(rt.ipLast, rt.ipLastT);
   for (const [k, s] of rt.sessions) if (t - sessionLastSeen(rt, s) > (s.gateway ? b.gatewayMs : b.livenessMs)) rt.sessions.delete(k);
   const before = t - b.livenessMs;
   for (const [ip, seen] of rt.ipSeen) if (seen < before && !holdsAddress(rt, ip)) rt.ipSeen.delete(ip);
+  if (rt.ipLast !== undefined && !rt.ipSeen.has(rt.ipLast)) rt.ipLast = undefined;
 }
 
 /** Does one of the device's sessions come from `ip`? (A kept session's address keeps its last sighting.) */
@@ -286,10 +324,11 @@ export function markHeldCellNos(mark: Uint8Array, records: readonly Iterable<Dev
         for (let i = MV_CELLS; i < MV_CELLS + n; i++) mark[tr[i] as number] = 1;
         held += n;
       }
-      const exp = rt.expectedNos;
-      if (exp) {
-        for (let i = 0; i < exp.length; i++) mark[exp[i] as number] = 1;
-        held += exp.length;
+      const loc = rt.loc;
+      if (loc) {
+        const n = loc[LOC_EXPECTED] as number;
+        for (let i = LOC_CELLS; i < LOC_CELLS + n; i++) mark[loc[i] as number] = 1;
+        if (n > 0) held += n;
       }
     }
   }

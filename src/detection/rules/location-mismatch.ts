@@ -1,6 +1,24 @@
 import type { Rule } from '../rule.js';
 import { distanceM, surelyWithinM } from '../geo.js';
+import { LOC_CELLS, LOC_EXPECTED, LOC_SITE, type DeviceView } from '../state.js';
 import { quoted } from '../text.js';
+
+/** Expected neighbours up to this many are held as cell numbers on the device's record. */
+const HELD_EXPECTED = 32;
+
+/** What the rule reads of a registry entry, laid out as state.ts says (LOC_*); the expected cells are interned at the first scan. */
+function siteOf(d: DeviceView): Float64Array {
+  const size = d.expectedNeighbors.size;
+  const loc = new Float64Array(LOC_CELLS + (size <= HELD_EXPECTED ? size : 0));
+  if (d.siteLat !== null && d.siteLon !== null) {
+    loc[LOC_SITE] = 1;
+    loc[LOC_SITE + 1] = d.siteLat;
+    loc[LOC_SITE + 2] = d.siteLon;
+  }
+  loc[LOC_SITE + 3] = d.siteRadiusM;
+  loc[LOC_EXPECTED] = size === 0 ? 0 : size <= HELD_EXPECTED ? -2 : -1;
+  return loc;
+}
 
 /**
  * A GPS fix outside the site radius (plus the fix's own accuracy and a margin), or a
@@ -11,14 +29,21 @@ export function locationMismatch(): Rule {
   return {
     id: 'location-mismatch',
     onReport(e, ctx, dev) {
-      // The runs of consecutive bad fixes and scans live on the device's record (dev.locGps, dev.locScan).
+      // The runs of consecutive bad fixes and scans live on the device's record (dev.locGps,
+      // dev.locScan), and so does what this reads of the registry entry (dev.loc): every report
+      // of the fleet comes here.
       const d = dev.reg;
       if (!d) return;
       const c = ctx.cfg['location-mismatch'];
-      if (e.gps && d.siteLat !== null && d.siteLon !== null) {
-        const allowed = d.siteRadiusM + (e.gps.accuracyM ?? 0) + c.marginM;
+      let loc = dev.loc;
+      if (!loc) dev.loc = loc = siteOf(d);
+      const gps = e.gps;
+      if (gps && loc[LOC_SITE] === 1) {
+        const siteLat = loc[LOC_SITE + 1] as number;
+        const siteLon = loc[LOC_SITE + 2] as number;
+        const allowed = (loc[LOC_SITE + 3] as number) + (gps.accuracyM ?? 0) + c.marginM;
         // The exact distance only when the cheap bound cannot rule a mismatch out.
-        const dist = surelyWithinM(d.siteLat, d.siteLon, e.gps.lat, e.gps.lon, allowed) ? 0 : distanceM(d.siteLat, d.siteLon, e.gps.lat, e.gps.lon);
+        const dist = surelyWithinM(siteLat, siteLon, gps.lat, gps.lon, allowed) ? 0 : distanceM(siteLat, siteLon, gps.lat, gps.lon);
         const n = dist > allowed ? dev.locGps + 1 : 0;
         dev.locGps = n;
         if (n >= c.consecutiveScans) {
@@ -32,24 +57,31 @@ export function locationMismatch(): Rule {
           });
         }
       }
-      if (e.neighbors && e.neighbors.length > 0 && d.expectedNeighbors.size > 0) {
+      const neighbors = e.neighbors;
+      let expected = loc[LOC_EXPECTED] as number;
+      if (neighbors && neighbors.length > 0 && expected !== 0) {
         let heard = 0;
         // As numbers: the expected cells are a handful, scanned in one small array; a long list
         // (unusual) is asked of the registry's set.
-        if (d.expectedNeighbors.size <= 32) {
-          const exp = (dev.expectedNos ??= Int32Array.from(d.expectedNeighbors, ctx.cellNo));
+        if (expected === -2) {
+          let i = LOC_CELLS;
+          for (const x of d.expectedNeighbors) loc[i++] = ctx.cellNo(x);
+          loc[LOC_EXPECTED] = expected = d.expectedNeighbors.size;
+        }
+        if (expected > 0) {
           const nb = ctx.neighborIds;
-          for (let i = 0; i < e.neighbors.length; i++) {
+          const end = LOC_CELLS + expected;
+          for (let i = 0; i < neighbors.length; i++) {
             const x = nb[i] as number;
-            for (let j = 0; j < exp.length; j++) {
-              if (exp[j] === x) {
+            for (let j = LOC_CELLS; j < end; j++) {
+              if (loc[j] === x) {
                 heard++;
                 break;
               }
             }
           }
-        } else for (const x of e.neighbors) if (d.expectedNeighbors.has(x)) heard++;
-        const overlap = heard / e.neighbors.length;
+        } else for (const x of neighbors) if (d.expectedNeighbors.has(x)) heard++;
+        const overlap = heard / neighbors.length;
         const n = overlap < c.minNeighborOverlap ? dev.locScan + 1 : 0;
         dev.locScan = n;
         if (n >= c.consecutiveScans) {
@@ -58,7 +90,7 @@ export function locationMismatch(): Rule {
             severity: c.severity,
             t: e.t,
             serial: e.serial,
-            summary: `The radio scan of ${quoted(e.serial)} hears ${heard} of ${e.neighbors.length} cells from its site's expected neighbours, ${n} scans in a row: it is operating away from its site.`,
+            summary: `The radio scan of ${quoted(e.serial)} hears ${heard} of ${neighbors.length} cells from its site's expected neighbours, ${n} scans in a row: it is operating away from its site.`,
             evidence: { kind: 'neighbors', neighbors: e.neighbors, expected: [...d.expectedNeighbors], overlap, consecutive: n },
           });
         }
