@@ -254,6 +254,7 @@ export const LOC_CELLS = 5;
  * event touches one record instead of a map per rule.
  */
 export interface DeviceRuntime {
+  serial: string;
   lastSeen: number;
   /** live sessions by session id (or source address when the gateway gives none) */
   sessions: Map<string, DeviceSession>;
@@ -273,6 +274,8 @@ export interface DeviceRuntime {
   /** the registry entry as of `regVersion` (see RegistryView.version) */
   reg: DeviceView | undefined;
   regVersion: number;
+  /** `reg`'s status (the rules that ask only that need not reach the entry) */
+  status: DeviceStatus | undefined;
   /** device-moving: the track (MV_FIX, MV_LENS, MV_CELLS) and the times of the moves within its window */
   moving: Float64Array | undefined;
   moves: number[] | undefined;
