@@ -224,28 +224,49 @@ export function retireMovedSessions(rt: DeviceRuntime, before: DeviceView, after
 }
 
 /**
- * device-moving's track of a device (DeviceRuntime.moving). Every report of the fleet reads and
- * updates it, so it is one flat array written in place (one object to reach, no object per
- * report, no boxed number per field): at MV_FIX 1 once a GPS fix is held, then the last fix
- * (lat, lon, accuracy), at MV_LENS the lengths of the last three scans, oldest first (0: none),
- * and from MV_CELLS those scans back to back, each its distinct cells (RuleContext.cellNo) in
- * the order first heard.
+ * The per-device numbers device-moving and location-mismatch read on every report of the fleet
+ * (DeviceRuntime.track), on one flat array: one object to reach per report, written in place
+ * (no object per report, no boxed number per field).
+ * - device-moving, from TR_FIX: 1 once a GPS fix is held, then the last fix (lat, lon,
+ *   accuracy); at TR_LENS the lengths of the last three scans, oldest first (0: none), the scans
+ *   themselves back to back after the expected cells (from `TR_CELLS + track[TR_ROOM]`), each
+ *   its distinct cells (RuleContext.cellNo) in the order first heard.
+ * - location-mismatch, what it reads of the registry entry (filled when `siteFresh` is false,
+ *   that is after the entry was refreshed): at TR_SITE 1 when the site is known, then its lat,
+ *   lon and radius; at TR_EXPECTED the number of expected neighbours held from TR_CELLS as cell
+ *   numbers, 0 when there are none, -1 when there are too many to hold (the entry's set is
+ *   asked), -2 when not yet interned (the first report with a scan does it); at TR_ROOM the
+ *   slots kept for them.
  */
-export const MV_FIX = 0;
-export const MV_LENS = 4;
-export const MV_CELLS = 7;
+export const TR_FIX = 0;
+export const TR_LENS = 4;
+export const TR_SITE = 7;
+export const TR_EXPECTED = 11;
+export const TR_ROOM = 12;
+export const TR_CELLS = 13;
+/** cells a new track has room for (three scans of a handful of neighbours) */
+const TRACK_CELLS = 24;
+
+/** The device's track, a new one (no fix, no scan, no site) if it has none. */
+export function trackOf(rt: DeviceRuntime): Float64Array {
+  return (rt.track ??= new Float64Array(TR_CELLS + TRACK_CELLS));
+}
 
 /**
- * location-mismatch's copy of what it reads of a device's registry entry (DeviceRuntime.loc),
- * on the record: one array to reach on every report, not the entry, its set and boxed numbers.
- * At LOC_SITE 1 when the site is known, then its lat, lon and radius; at LOC_EXPECTED the
- * expected neighbours held from LOC_CELLS as cell numbers (RuleContext.cellNo), or 0 when there
- * are none, -1 when there are too many to hold (the entry's set is asked), -2 when not yet
- * interned (the first report with a scan does it).
+ * A copy of `tr` whose expected-cell room is `room` and whose scans region holds `scanRoom`
+ * cells (what fits is copied: the header, the expected cells when the room is unchanged, the
+ * scans). Returns a new array, also set on the record.
  */
-export const LOC_SITE = 0;
-export const LOC_EXPECTED = 4;
-export const LOC_CELLS = 5;
+export function resizeTrack(rt: DeviceRuntime, tr: Float64Array, room: number, scanRoom: number): Float64Array {
+  const oldRoom = tr[TR_ROOM] as number;
+  const scans = (tr[TR_LENS] as number) + (tr[TR_LENS + 1] as number) + (tr[TR_LENS + 2] as number);
+  const to = new Float64Array(TR_CELLS + room + scanRoom);
+  to.set(tr.subarray(0, TR_CELLS + (room === oldRoom ? room : 0)));
+  to[TR_ROOM] = room;
+  to.set(tr.subarray(TR_CELLS + oldRoom, TR_CELLS + oldRoom + scans), TR_CELLS + room);
+  rt.track = to;
+  return to;
+}
 
 /**
  * What the engine remembers about a device it has seen (registered or not): one record per
@@ -276,14 +297,15 @@ export interface DeviceRuntime {
   regVersion: number;
   /** `reg`'s status (the rules that ask only that need not reach the entry) */
   status: DeviceStatus | undefined;
-  /** device-moving: the track (MV_FIX, MV_LENS, MV_CELLS) and the times of the moves within its window */
-  moving: Float64Array | undefined;
+  /** device-moving's and location-mismatch's numbers (TR_*) */
+  track: Float64Array | undefined;
+  /** location-mismatch: the track's site part is filled from `reg` (false when `reg` is refreshed) */
+  siteFresh: boolean;
+  /** device-moving: the times of the moves within its window */
   moves: number[] | undefined;
   /** location-mismatch: consecutive bad GPS fixes and bad neighbour scans */
   locGps: number;
   locScan: number;
-  /** location-mismatch: what it reads of `reg`, on one flat array (LOC_*; reset when `reg` is refreshed) */
-  loc: Float64Array | undefined;
   /** source-ip-mismatch: an address found inside `reg`'s prefixes, or any address when it has none (reset when `reg` is refreshed) */
   ipOk: string | undefined;
   /** unregistered-cell: `announced` was found all registered at `cellsOkVersion` (skip re-checking the same set) */
@@ -321,17 +343,15 @@ export function markHeldCellNos(mark: Uint8Array, records: readonly Iterable<Dev
   let held = 0;
   for (const rts of records) {
     for (const rt of rts) {
-      const tr = rt.moving;
+      const tr = rt.track;
       if (tr) {
-        const n = (tr[MV_LENS] as number) + (tr[MV_LENS + 1] as number) + (tr[MV_LENS + 2] as number);
-        for (let i = MV_CELLS; i < MV_CELLS + n; i++) mark[tr[i] as number] = 1;
-        held += n;
-      }
-      const loc = rt.loc;
-      if (loc) {
-        const n = loc[LOC_EXPECTED] as number;
-        for (let i = LOC_CELLS; i < LOC_CELLS + n; i++) mark[loc[i] as number] = 1;
-        if (n > 0) held += n;
+        // The expected cells too when the entry was refreshed since: marking more than is read is safe.
+        const expected = Math.max(0, tr[TR_EXPECTED] as number);
+        for (let i = TR_CELLS; i < TR_CELLS + expected; i++) mark[tr[i] as number] = 1;
+        const at = TR_CELLS + (tr[TR_ROOM] as number);
+        const n = (tr[TR_LENS] as number) + (tr[TR_LENS + 1] as number) + (tr[TR_LENS + 2] as number);
+        for (let i = at; i < at + n; i++) mark[tr[i] as number] = 1;
+        held += expected + n;
       }
     }
   }

@@ -1,48 +1,44 @@
 import type { Rule } from '../rule.js';
-import { MV_CELLS, MV_FIX, MV_LENS } from '../state.js';
+import { trackOf, TR_CELLS, TR_FIX, TR_LENS, TR_ROOM, type DeviceRuntime } from '../state.js';
 import { distanceM, surelyWithinM } from '../geo.js';
 import { quoted, quotedList } from '../text.js';
 
 /** Scans up to this many cells (the norm: a handful of neighbours) are searched linearly. */
 const SMALL_SCAN = 16;
-/** cells a new track has room for (three scans of a handful of neighbours) */
-const TRACK_CELLS = 24;
+/** the least room for scans a track is given when it must grow or shrink */
+const SCAN_ROOM = 24;
 
-/** A track with no fix and no scan (layout: state.ts, MV_*). */
-function newTrack(): Float64Array {
-  return new Float64Array(MV_CELLS + TRACK_CELLS);
-}
-
-/** The held scans' cells as a set (scans of more than SMALL_SCAN cells, and the exact union: rare). */
-function heldSet(tr: Float64Array, end: number): Set<number> {
+/** The held scans' cells (tr[at, end)) as a set (scans of more than SMALL_SCAN cells, and the exact union: rare). */
+function heldSet(tr: Float64Array, at: number, end: number): Set<number> {
   const seen = new Set<number>();
-  for (let i = MV_CELLS; i < end; i++) seen.add(tr[i] as number);
+  for (let i = at; i < end; i++) seen.add(tr[i] as number);
   return seen;
 }
 
 /**
- * Keeps `scan[0, m)` as the newest scan, dropping the oldest. Returns the track, a new array
- * when the scans outgrew it or left most of it unused (a device sending one scan of a thousand
- * cells must not keep that much for ever).
+ * Keeps `scan[0, m)` as the newest scan of the device's track, dropping the oldest. The track
+ * is replaced when the scans outgrow it or leave most of it unused (a device sending one scan
+ * of a thousand cells must not keep that much for ever).
  */
-function keep(tr: Float64Array, scan: Int32Array, m: number): Float64Array {
-  const n0 = tr[MV_LENS] as number;
-  const n1 = tr[MV_LENS + 1] as number;
-  const n2 = tr[MV_LENS + 2] as number;
-  const need = MV_CELLS + n1 + n2 + m;
+function keep(dev: DeviceRuntime, tr: Float64Array, scan: Int32Array, m: number): void {
+  const n0 = tr[TR_LENS] as number;
+  const n1 = tr[TR_LENS + 1] as number;
+  const n2 = tr[TR_LENS + 2] as number;
+  const base = TR_CELLS + (tr[TR_ROOM] as number);
+  const kept = n1 + n2 + m;
   let to = tr;
-  if (need > tr.length || (tr.length > MV_CELLS + 4 * TRACK_CELLS && 4 * need < tr.length)) {
-    to = new Float64Array(need + TRACK_CELLS);
-    for (let i = 0; i < MV_LENS; i++) to[i] = tr[i] as number;
+  if (base + kept > tr.length || (tr.length - base > 4 * SCAN_ROOM && 4 * kept < tr.length - base)) {
+    to = new Float64Array(base + kept + SCAN_ROOM);
+    to.set(tr.subarray(0, base));
+    dev.track = to;
   }
   // The two newer scans move down over the oldest (copied forwards: the target is below the source).
-  for (let i = 0; i < n1 + n2; i++) to[MV_CELLS + i] = tr[MV_CELLS + n0 + i] as number;
-  const at = MV_CELLS + n1 + n2;
+  for (let i = 0; i < n1 + n2; i++) to[base + i] = tr[base + n0 + i] as number;
+  const at = base + n1 + n2;
   for (let i = 0; i < m; i++) to[at + i] = scan[i] as number;
-  to[MV_LENS] = n1;
-  to[MV_LENS + 1] = n2;
-  to[MV_LENS + 2] = m;
-  return to;
+  to[TR_LENS] = n1;
+  to[TR_LENS + 1] = n2;
+  to[TR_LENS + 2] = m;
 }
 
 /**
@@ -59,9 +55,8 @@ export function deviceMoving(): Rule {
     onReport(e, ctx, dev) {
       // Hot path (every report of the fleet): nothing is allocated unless a move is found.
       const c = ctx.cfg['device-moving'];
-      // The track lives on the device's record (dev.moving).
-      let tr = dev.moving;
-      if (!tr) dev.moving = tr = newTrack();
+      // The track lives on the device's record (dev.track).
+      const tr = trackOf(dev);
       // A move, as evidence (cell ids as sent) and for the summary (quoted: a rogue chooses the
       // neighbour list it reports).
       let gpsMove: string | undefined;
@@ -70,18 +65,18 @@ export function deviceMoving(): Rule {
       const gps = e.gps;
       if (gps) {
         const acc = gps.accuracyM ?? 0;
-        const lat = tr[MV_FIX + 1] as number;
-        const lon = tr[MV_FIX + 2] as number;
-        const limit = (tr[MV_FIX + 3] as number) + acc + c.minMoveM;
+        const lat = tr[TR_FIX + 1] as number;
+        const lon = tr[TR_FIX + 2] as number;
+        const limit = (tr[TR_FIX + 3] as number) + acc + c.minMoveM;
         // The exact distance only when the cheap bound cannot rule a move out.
-        if (tr[MV_FIX] === 1 && !surelyWithinM(lat, lon, gps.lat, gps.lon, limit)) {
+        if (tr[TR_FIX] === 1 && !surelyWithinM(lat, lon, gps.lat, gps.lon, limit)) {
           const d = distanceM(lat, lon, gps.lat, gps.lon);
           if (d > limit) gpsMove = `GPS moved ${Math.round(d)} m`;
         }
-        tr[MV_FIX] = 1;
-        tr[MV_FIX + 1] = gps.lat;
-        tr[MV_FIX + 2] = gps.lon;
-        tr[MV_FIX + 3] = acc;
+        tr[TR_FIX] = 1;
+        tr[TR_FIX + 1] = gps.lat;
+        tr[TR_FIX + 2] = gps.lon;
+        tr[TR_FIX + 3] = acc;
       }
       const neighbors = e.neighbors;
       if (neighbors && neighbors.length > 0) {
@@ -92,14 +87,15 @@ export function deviceMoving(): Rule {
         const len = neighbors.length;
         const nb = ctx.neighborIds;
         if (scan.length < len) scan = new Int32Array(len);
-        const n0 = tr[MV_LENS] as number;
-        const n1 = tr[MV_LENS + 1] as number;
-        const n2 = tr[MV_LENS + 2] as number;
-        const end = MV_CELLS + n0 + n1 + n2;
+        const n0 = tr[TR_LENS] as number;
+        const n1 = tr[TR_LENS + 1] as number;
+        const n2 = tr[TR_LENS + 2] as number;
+        const base = TR_CELLS + (tr[TR_ROOM] as number);
+        const end = base + n0 + n1 + n2;
         let m = 0;
         let inter = 0;
         if (len > SMALL_SCAN || n0 > SMALL_SCAN || n1 > SMALL_SCAN || n2 > SMALL_SCAN) {
-          const held = heldSet(tr, end);
+          const held = heldSet(tr, base, end);
           const inScan = new Set<number>();
           for (let i = 0; i < len; i++) {
             const x = nb[i] as number;
@@ -113,7 +109,7 @@ export function deviceMoving(): Rule {
             const x = nb[i] as number;
             for (let j = 0; j < m; j++) if (scan[j] === x) continue next;
             scan[m++] = x;
-            for (let k = MV_CELLS; k < end; k++) {
+            for (let k = base; k < end; k++) {
               if (tr[k] === x) {
                 inter++;
                 break;
@@ -129,7 +125,7 @@ export function deviceMoving(): Rule {
             // bound >= union, so inter / bound <= the overlap: when even that clears the bound, no move.
             const bound = m - inter + n0 + n1 + n2;
             if (inter / bound < c.maxNeighborJaccard) {
-              union = heldSet(tr, end).size + m - inter;
+              union = heldSet(tr, base, end).size + m - inter;
               near = inter / union < c.maxNeighborJaccard;
             }
           }
@@ -143,8 +139,7 @@ export function deviceMoving(): Rule {
             scanTold = `scan of ${quotedList(names)} ${shares}`;
           }
         }
-        const kept = keep(tr, scan, m);
-        if (kept !== tr) dev.moving = kept;
+        keep(dev, tr, scan, m);
       }
       if (gpsMove === undefined && scanMove === undefined) return;
       const moved: string[] = [];
@@ -173,8 +168,11 @@ export function deviceMoving(): Rule {
     },
     onRegistryUpdate(e, _before, _after, ctx) {
       const dev = ctx.runtime(e.serial);
-      if (dev) {
-        dev.moving = undefined;
+      const tr = dev?.track;
+      if (dev && tr) {
+        // The fix and the scans are forgotten (location-mismatch's part of the track stays).
+        tr[TR_FIX] = 0;
+        tr[TR_LENS] = tr[TR_LENS + 1] = tr[TR_LENS + 2] = 0;
         dev.moves = undefined;
       }
     },

@@ -1,23 +1,28 @@
 import type { Rule } from '../rule.js';
 import { distanceM, surelyWithinM } from '../geo.js';
-import { LOC_CELLS, LOC_EXPECTED, LOC_SITE, type DeviceView } from '../state.js';
+import { resizeTrack, trackOf, TR_CELLS, TR_EXPECTED, TR_LENS, TR_ROOM, TR_SITE, type DeviceRuntime, type DeviceView } from '../state.js';
 import { quoted } from '../text.js';
 
-/** Expected neighbours up to this many are held as cell numbers on the device's record. */
+/** Expected neighbours up to this many are held as cell numbers on the device's track. */
 const HELD_EXPECTED = 32;
 
-/** What the rule reads of a registry entry, laid out as state.ts says (LOC_*); the expected cells are interned at the first scan. */
-function siteOf(d: DeviceView): Float64Array {
+/** Fills the track's site part from the registry entry (layout: state.ts, TR_*); the expected cells are interned at the first scan. */
+function siteOf(dev: DeviceRuntime, d: DeviceView): Float64Array {
+  let tr = trackOf(dev);
   const size = d.expectedNeighbors.size;
-  const loc = new Float64Array(LOC_CELLS + (size <= HELD_EXPECTED ? size : 0));
-  if (d.siteLat !== null && d.siteLon !== null) {
-    loc[LOC_SITE] = 1;
-    loc[LOC_SITE + 1] = d.siteLat;
-    loc[LOC_SITE + 2] = d.siteLon;
+  const room = size <= HELD_EXPECTED ? size : 0;
+  if (room !== tr[TR_ROOM]) {
+    const scans = (tr[TR_LENS] as number) + (tr[TR_LENS + 1] as number) + (tr[TR_LENS + 2] as number);
+    tr = resizeTrack(dev, tr, room, Math.max(scans, tr.length - TR_CELLS - (tr[TR_ROOM] as number)));
   }
-  loc[LOC_SITE + 3] = d.siteRadiusM;
-  loc[LOC_EXPECTED] = size === 0 ? 0 : size <= HELD_EXPECTED ? -2 : -1;
-  return loc;
+  const known = d.siteLat !== null && d.siteLon !== null;
+  tr[TR_SITE] = known ? 1 : 0;
+  tr[TR_SITE + 1] = d.siteLat ?? NaN;
+  tr[TR_SITE + 2] = d.siteLon ?? NaN;
+  tr[TR_SITE + 3] = d.siteRadiusM;
+  tr[TR_EXPECTED] = size === 0 ? 0 : size <= HELD_EXPECTED ? -2 : -1;
+  dev.siteFresh = true;
+  return tr;
 }
 
 /**
@@ -30,18 +35,17 @@ export function locationMismatch(): Rule {
     id: 'location-mismatch',
     onReport(e, ctx, dev) {
       // The runs of consecutive bad fixes and scans live on the device's record (dev.locGps,
-      // dev.locScan), and so does what this reads of the registry entry (dev.loc): every report
+      // dev.locScan), and so does what this reads of the registry entry (dev.track): every report
       // of the fleet comes here.
       const d = dev.reg;
       if (!d) return;
       const c = ctx.cfg['location-mismatch'];
-      let loc = dev.loc;
-      if (!loc) dev.loc = loc = siteOf(d);
+      const loc = dev.siteFresh ? (dev.track as Float64Array) : siteOf(dev, d);
       const gps = e.gps;
-      if (gps && loc[LOC_SITE] === 1) {
-        const siteLat = loc[LOC_SITE + 1] as number;
-        const siteLon = loc[LOC_SITE + 2] as number;
-        const allowed = (loc[LOC_SITE + 3] as number) + (gps.accuracyM ?? 0) + c.marginM;
+      if (gps && loc[TR_SITE] === 1) {
+        const siteLat = loc[TR_SITE + 1] as number;
+        const siteLon = loc[TR_SITE + 2] as number;
+        const allowed = (loc[TR_SITE + 3] as number) + (gps.accuracyM ?? 0) + c.marginM;
         // The exact distance only when the cheap bound cannot rule a mismatch out.
         const dist = surelyWithinM(siteLat, siteLon, gps.lat, gps.lon, allowed) ? 0 : distanceM(siteLat, siteLon, gps.lat, gps.lon);
         const n = dist > allowed ? dev.locGps + 1 : 0;
@@ -58,22 +62,22 @@ export function locationMismatch(): Rule {
         }
       }
       const neighbors = e.neighbors;
-      let expected = loc[LOC_EXPECTED] as number;
+      let expected = loc[TR_EXPECTED] as number;
       if (neighbors && neighbors.length > 0 && expected !== 0) {
         let heard = 0;
         // As numbers: the expected cells are a handful, scanned in one small array; a long list
         // (unusual) is asked of the registry's set.
         if (expected === -2) {
-          let i = LOC_CELLS;
+          let i = TR_CELLS;
           for (const x of d.expectedNeighbors) loc[i++] = ctx.cellNo(x);
-          loc[LOC_EXPECTED] = expected = d.expectedNeighbors.size;
+          loc[TR_EXPECTED] = expected = d.expectedNeighbors.size;
         }
         if (expected > 0) {
           const nb = ctx.neighborIds;
-          const end = LOC_CELLS + expected;
+          const end = TR_CELLS + expected;
           for (let i = 0; i < neighbors.length; i++) {
             const x = nb[i] as number;
-            for (let j = LOC_CELLS; j < end; j++) {
+            for (let j = TR_CELLS; j < end; j++) {
               if (loc[j] === x) {
                 heard++;
                 break;
