@@ -206,7 +206,7 @@ export function createEngine(opts: EngineOptions) {
         // Not registered when last seen (or never seen): moved to the recent end of `strangers`,
         // or to `runtimes` if the registry has it now.
         rt = strangers.get(serial);
-        if (rt === undefined) rt = { serial, lastSeen: t, sessions: new Map(), ipSeen: new Map(), ipLast: undefined, ipLastT: -Infinity, announced: new Set(), announcedIds: [], reg: undefined, regVersion: -1, status: undefined, track: undefined, siteFresh: false, moves: undefined, locGps: 0, locScan: 0, ipOk: undefined, cellsOk: undefined, cellsOkVersion: -1 };
+        if (rt === undefined) rt = { serial, lastSeen: t, sessions: new Map(), ipSeen: new Map(), ipLast: undefined, ipLastT: -Infinity, announced: new Set(), announcedIds: [], announcedFrom: undefined, reg: undefined, regVersion: -1, status: undefined, track: undefined, siteFresh: false, moves: undefined, locGps: 0, locScan: 0, ipOk: undefined, cellsOk: undefined, cellsOkVersion: -1 };
         else strangers.delete(serial);
         if (registry.get(serial) !== undefined) {
           runtimes.set(serial, rt);

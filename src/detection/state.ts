@@ -292,6 +292,12 @@ export interface DeviceRuntime {
   announced: Set<string>;
   /** the same cells as an array (the set's order), to tell cheaply whether an event announces the same again */
   announcedIds: string[];
+  /**
+   * A frozen list (the replay's decoder hands out one frozen array per distinct list) whose
+   * cells, in order and without repeats, are `announcedIds`: the same list again is known to
+   * announce the same cells without comparing them (undefined when none is).
+   */
+  announcedFrom: readonly string[] | undefined;
   /** the registry entry as of `regVersion` (see RegistryView.version) */
   reg: DeviceView | undefined;
   regVersion: number;
@@ -364,14 +370,19 @@ export function markHeldCellNos(mark: Uint8Array, records: readonly Iterable<Dev
  * same set object, which unregistered-cell relies on to skip cells it checked already).
  */
 export function announceCells(rt: DeviceRuntime, cellIds: readonly string[]): void {
+  if (cellIds === rt.announcedFrom) return;
   const cur = rt.announcedIds;
   if (cur.length === cellIds.length) {
     let i = 0;
     while (i < cur.length && cur[i] === cellIds[i]) i++;
-    if (i === cur.length) return;
+    if (i === cur.length) {
+      rt.announcedFrom = Object.isFrozen(cellIds) ? cellIds : undefined;
+      return;
+    }
   }
   rt.announced = new Set(cellIds);
   rt.announcedIds = [...rt.announced];
+  rt.announcedFrom = Object.isFrozen(cellIds) && rt.announcedIds.length === cellIds.length ? cellIds : undefined;
 }
 
 /**
