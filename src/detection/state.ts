@@ -309,6 +309,17 @@ export function announceCells(rt: DeviceRuntime, cellIds: readonly string[]): vo
   rt.announcedIds = [...rt.announced];
 }
 
+/** One subscriber of SubscriberIndex. */
+interface SubscriberRecord {
+  /** the key's instance (SubscriberIndex.observe hands it out) */
+  readonly imsi: string;
+  msisdn: string | undefined;
+  imei: string | undefined;
+  lastT: number;
+  cells: string[];
+  cellT: number[];
+}
+
 /**
  * Subscribers joined across identifiers (IMSI, MSISDN, IMEI) with the cells they were on
  * recently. Bounded: subscribers not seen within the retention are dropped by `expire`.
@@ -316,16 +327,24 @@ export function announceCells(rt: DeviceRuntime, cellIds: readonly string[]): vo
 export class SubscriberIndex {
   // The cells of a subscriber are a handful: parallel arrays in first-seen order (what a Map
   // iterates in) instead of a Map per subscriber, searched linearly.
-  private readonly byImsi = new Map<string, { msisdn: string | undefined; imei: string | undefined; lastT: number; cells: string[]; cellT: number[] }>();
+  private readonly byImsi = new Map<string, SubscriberRecord>();
   private readonly imsiByMsisdn = new Map<string, string>();
 
-  observe(imsi: string, t: number, cellId?: string, msisdn?: string, imei?: string): void {
+  /**
+   * Records an event of the subscriber; returns the index's own instance of `imsi` (equal to
+   * it): a caller that keeps the IMSI (subscriber-surge's window, through the engine) then holds
+   * the one string the index holds, not the event's fresh one, which would live on and be
+   * promoted by the collector once per attach.
+   */
+  observe(imsi: string, t: number, cellId?: string, msisdn?: string, imei?: string): string {
     let s = this.byImsi.get(imsi);
     // Every field from the start: one hidden class for all subscribers (msisdn and imei come later).
-    if (!s) this.byImsi.set(imsi, (s = { msisdn: undefined, imei: undefined, lastT: t, cells: [], cellT: [] }));
+    if (!s) this.byImsi.set(imsi, (s = { imsi, msisdn: undefined, imei: undefined, lastT: t, cells: [], cellT: [] }));
     if (t > s.lastT) s.lastT = t;
     if (msisdn && s.msisdn !== msisdn) this.link(imsi, s, msisdn);
-    if (imei) s.imei = imei;
+    // Kept only when it changed: the same number in a fresh string would be garbage the
+    // collector has to promote (the record is old), once per attach.
+    if (imei && s.imei !== imei) s.imei = imei;
     if (cellId) {
       const i = s.cells.indexOf(cellId);
       if (i < 0) {
@@ -333,6 +352,7 @@ export class SubscriberIndex {
         s.cellT.push(t);
       } else if (t > (s.cellT[i] as number)) s.cellT[i] = t;
     }
+    return s.imsi;
   }
 
   /**
