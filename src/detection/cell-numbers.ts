@@ -9,9 +9,17 @@
  * exactly when the strings are, before and after a sweep: no finding changes.
  */
 export class CellNumbers {
-  private readonly nos = new Map<string, number>();
+  // An open-addressing table of its own, not a Map<string, number>: every neighbour of every
+  // report is looked up here, and a probe of one small Int32Array (then one pointer compare: the
+  // decoder hands out the same string instance for the same id) touches less memory than a
+  // Map's buckets, entries and the key strings of other entries in the chain.
+  /** slot -> number + 1 (0: empty); at most half full */
+  private table = new Int32Array(1024);
+  /** each number's hash (for the probe and for rebuilding the table) */
+  private hashes = new Int32Array(1024);
   private readonly names: (string | undefined)[] = [];
   private readonly free: number[] = [];
+  private count = 0;
   /** the dictionary size at which the next sweep is due */
   private sweepAt: number;
   /** sweeps so far (engine.sizes().cellSweeps) */
@@ -24,15 +32,31 @@ export class CellNumbers {
 
   /** The id's number (a new one, or a freed one reused, for an id not held). */
   readonly no = (id: string): number => {
-    let n = this.nos.get(id);
-    if (n === undefined) {
-      n = this.free.pop();
-      if (n === undefined) {
-        n = this.names.length;
-        this.names.push(id);
-      } else this.names[n] = id;
-      this.nos.set(id, n);
+    let h = 0x811c9dc5;
+    for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+    h ^= h >>> 15;
+    const table = this.table;
+    const mask = table.length - 1;
+    let i = h & mask;
+    for (;;) {
+      const v = table[i] as number;
+      if (v === 0) break;
+      if (this.hashes[v - 1] === h && this.names[v - 1] === id) return v - 1;
+      i = (i + 1) & mask;
     }
+    let n = this.free.pop();
+    if (n === undefined) {
+      n = this.names.length;
+      this.names.push(id);
+      if (n >= this.hashes.length) {
+        const grown = new Int32Array(this.hashes.length * 2);
+        grown.set(this.hashes);
+        this.hashes = grown;
+      }
+    } else this.names[n] = id;
+    this.hashes[n] = h;
+    table[i] = n + 1;
+    if (++this.count * 2 > table.length) this.rebuild(table.length * 2);
     return n;
   };
 
@@ -40,7 +64,7 @@ export class CellNumbers {
 
   /** ids interned now */
   get size(): number {
-    return this.nos.size;
+    return this.count;
   }
 
   /** numbers in use or free (the largest the dictionary has been) */
@@ -50,7 +74,7 @@ export class CellNumbers {
 
   /** Has the dictionary grown enough since the last sweep to pay for another? */
   get sweepDue(): boolean {
-    return this.nos.size >= this.sweepAt;
+    return this.count >= this.sweepAt;
   }
 
   /**
@@ -70,10 +94,27 @@ export class CellNumbers {
     for (let n = 0; n < this.names.length; n++) {
       const id = this.names[n];
       if (id === undefined || mark[n] === 1) continue;
-      this.nos.delete(id);
+      this.count--;
       this.names[n] = undefined;
       this.free.push(n);
     }
-    this.sweepAt = this.nos.size + Math.max(this.sweepMin, this.nos.size, held + records);
+    // The table is sized for the ids kept (never below its first size), as the sweep itself is for the slots.
+    let size = 1024;
+    while (size < 2 * this.count + 2) size *= 2;
+    this.rebuild(size);
+    this.sweepAt = this.count + Math.max(this.sweepMin, this.count, held + records);
+  }
+
+  /** Puts every id held into a fresh table of `size` slots (a power of two). */
+  private rebuild(size: number): void {
+    const table = new Int32Array(size);
+    const mask = size - 1;
+    for (let n = 0; n < this.names.length; n++) {
+      if (this.names[n] === undefined) continue;
+      let i = (this.hashes[n] as number) & mask;
+      while (table[i] !== 0) i = (i + 1) & mask;
+      table[i] = n + 1;
+    }
+    this.table = table;
   }
 }

@@ -10,7 +10,7 @@ import { createRules } from './rules/index.js';
 import { TypeCounts } from './type-counts.js';
 import { CellFlags, type CellFlagRecord } from './cell-flags.js';
 import { CellRecords } from './cell-records.js';
-import { announceCells, markHeldCellNos, pruneDevice, relocates, SubscriberIndex, type DeviceRuntime, type DeviceView, type RegistryView } from './state.js';
+import { announceCells, markHeldCellNos, pruneDevice, relocates, seeAddress, SubscriberIndex, type DeviceRuntime, type DeviceView, type RegistryView } from './state.js';
 
 export interface EngineOptions {
   registry: RegistryView;
@@ -65,6 +65,8 @@ export interface EngineStats {
 const NON_FLAGGING = new Set<RuleId>(['payment-exposure', 'idle-device']);
 const TICK_MS = 60_000;
 const EXPIRE_EVERY_MS = 3_600_000;
+/** slots of the engine's cache of registered devices' records (a power of two) */
+const RECENT_SLOTS = 1 << 18;
 
 /**
  * The detection engine: one instance per stream. The live server and `femtoguard detect` feed
@@ -186,30 +188,47 @@ export function createEngine(opts: EngineOptions) {
     },
   };
 
+  // Registered devices' records by a hash of the serial, in front of `runtimes`: one array slot
+  // and the record itself to reach on most events, not the map's buckets and keys. Only records
+  // of `runtimes` go in (they are never dropped); a slot taken by another serial falls back to
+  // the maps.
+  const recent: (DeviceRuntime | undefined)[] = new Array<DeviceRuntime | undefined>(RECENT_SLOTS).fill(undefined);
+
   /** The device's record, its registry entry refreshed when the registry changed since. */
   function runtimeOf(serial: string, t: number): DeviceRuntime {
-    let rt = runtimes.get(serial);
-    if (rt === undefined) {
-      // Not registered when last seen (or never seen): moved to the recent end of `strangers`,
-      // or to `runtimes` if the registry has it now.
-      rt = strangers.get(serial);
-      if (rt === undefined) rt = { lastSeen: t, sessions: new Map(), ipSeen: new Map(), announced: new Set(), announcedIds: [], reg: undefined, regVersion: -1, moving: undefined, locGps: 0, locScan: 0, expectedNos: undefined, cellsOk: undefined, cellsOkVersion: -1 };
-      else strangers.delete(serial);
-      if (registry.get(serial) !== undefined) runtimes.set(serial, rt);
-      else {
-        strangers.set(serial, rt);
-        if (strangers.size > strangerCap) {
-          // The first key is the least recently seen (never this one: it was just set last).
-          strangers.delete(strangers.keys().next().value as string);
-          evictedDevices++;
+    let h = 0x811c9dc5;
+    for (let i = 0; i < serial.length; i++) h = Math.imul(h ^ serial.charCodeAt(i), 0x01000193);
+    const slot = (h ^ (h >>> 15)) & (RECENT_SLOTS - 1);
+    let rt = recent[slot];
+    if (rt === undefined || rt.serial !== serial) {
+      rt = runtimes.get(serial);
+      if (rt === undefined) {
+        // Not registered when last seen (or never seen): moved to the recent end of `strangers`,
+        // or to `runtimes` if the registry has it now.
+        rt = strangers.get(serial);
+        if (rt === undefined) rt = { serial, lastSeen: t, sessions: new Map(), ipSeen: new Map(), ipLast: undefined, ipLastT: -Infinity, announced: new Set(), announcedIds: [], announcedFrom: undefined, reg: undefined, regVersion: -1, status: undefined, track: undefined, siteFresh: false, moves: undefined, locGps: 0, locScan: 0, ipOk: undefined, cellsOk: undefined, cellsOkVersion: -1 };
+        else strangers.delete(serial);
+        if (registry.get(serial) !== undefined) {
+          runtimes.set(serial, rt);
+          recent[slot] = rt;
+        } else {
+          strangers.set(serial, rt);
+          if (strangers.size > strangerCap) {
+            // The first key is the least recently seen (never this one: it was just set last).
+            strangers.delete(strangers.keys().next().value as string);
+            evictedDevices++;
+          }
         }
-      }
+      } else recent[slot] = rt;
     }
     if (t > rt.lastSeen) rt.lastSeen = t;
     if (rt.regVersion !== registry.version) {
-      rt.reg = registry.get(serial);
+      const reg = registry.get(serial);
+      rt.reg = reg;
       rt.regVersion = registry.version;
-      rt.expectedNos = undefined;
+      rt.status = reg?.status;
+      rt.siteFresh = false;
+      rt.ipOk = undefined;
     }
     return rt;
   }
@@ -328,7 +347,7 @@ export function createEngine(opts: EngineOptions) {
           // and make the unit's next address look like a clone.
           for (const [k, x] of rt.sessions) if (x.ip === e.sourceIp) rt.sessions.delete(k);
         }
-        rt.ipSeen.set(e.sourceIp, e.t);
+        seeAddress(rt, e.sourceIp, e.t);
         break;
       }
       case 'femto.report': {
@@ -344,13 +363,15 @@ export function createEngine(opts: EngineOptions) {
         }
         for (const h of byType.report) h(e, ctx, rt);
         if (e.sourceIp) {
-          if (!rt.ipSeen.has(e.sourceIp)) pruneDevice(rt, e.t, sessionBounds);
-          rt.ipSeen.set(e.sourceIp, e.t);
+          // A new address: the old ones may be forgotten (pruneDevice). The last one is known.
+          if (e.sourceIp !== rt.ipLast && !rt.ipSeen.has(e.sourceIp)) pruneDevice(rt, e.t, sessionBounds);
+          seeAddress(rt, e.sourceIp, e.t);
         }
         break;
       }
       case 'ue.attach': {
-        subscribers.observe(e.imsi, e.t, e.cellId, e.msisdn, e.imei);
+        // The index's instance of the same IMSI: subscriber-surge keeps it in its window.
+        e.imsi = subscribers.observe(e.imsi, e.t, e.cellId, e.msisdn, e.imei);
         const cell = cells.of(e.cellId, e.t);
         for (const h of byType.attach) h(e, ctx, cell);
         break;

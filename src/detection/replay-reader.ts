@@ -16,7 +16,6 @@ import {
   NdjsonSplitter,
   OrderedIntake,
   parseLine,
-  recordId,
   REC_F64,
   REC_I32,
   recordTime,
@@ -26,8 +25,10 @@ import {
   type EventRecords,
   type FgEvent,
   type NdjsonLine,
-  type Timed,
 } from '../events/index.js';
+// Not (yet) exported by the events door: where a scanned record's id bytes are.
+import { recordIdLength, recordIdStart } from '../events/fast-scan.js';
+import { HeldEvents } from './held-events.js';
 import type { DetectionConfig } from './config.js';
 import type { Engine } from './engine.js';
 import { TypeCounts } from './type-counts.js';
@@ -88,6 +89,26 @@ class InBatch {
 }
 
 /**
+ * Input batches whose events have all gone out, kept for reuse: allocating (and zeroing) the
+ * megabytes of a batch every 4,096 lines was a third of the reader's garbage collection,
+ * since V8 runs a full collection per 64 MB of array buffers allocated.
+ */
+const POOLED = 4;
+
+/**
+ * Events enter the intake in groups of this many lines, after the dedup table slots of the
+ * whole group have been read one after the other: the table (megabytes: the ids of six hours)
+ * misses the caches on nearly every new id, and this way the misses of a group overlap instead
+ * of each stalling the thread in turn. The intake sees the same events in the same order.
+ */
+const LOOKAHEAD = 16;
+
+/** Bytes between two lines that still join a run (ReplayReader.runSrc): a newline, with a carriage return. */
+const MAX_GAP = 2;
+/** Room for those gaps in every outgoing batch, on top of the bytes of its lines. */
+const GAP_ROOM = ROWS * MAX_GAP;
+
+/**
  * Input batches kept alive by held events, besides the one being filled, past which the held
  * events are copied into fresh batches (ReplayReader.compact). A stream in time order holds
  * the ten minutes of the reorder horizon, a handful of batches; this bounds the case where
@@ -95,21 +116,6 @@ class InBatch {
  */
 const MAX_PINNED = 32;
 
-/** An accepted event waiting for its turn (what the reorder buffer holds: no decoded event). */
-class Waiting implements Timed {
-  constructor(
-    readonly t: number,
-    readonly id: string | undefined,
-    /** where its bytes and record are (moved by ReplayReader.compact) */
-    public src: InBatch,
-    public row: number,
-    public start: number,
-    public end: number,
-    readonly kind: number,
-    /** recordType's numbering, 6 for registry.update */
-    readonly type: number,
-  ) {}
-}
 
 /** The buffers of a batch: shared memory when two engine threads read the same batch. */
 function newOut(bytes: number, base: number, shared: boolean): OrderedBatch {
@@ -117,7 +123,7 @@ function newOut(bytes: number, base: number, shared: boolean): OrderedBatch {
   return {
     base,
     rows: 0,
-    data: new Uint8Array(mem(bytes)),
+    data: new Uint8Array(mem(bytes + GAP_ROOM)),
     kinds: new Uint8Array(mem(ROWS)),
     spans: new Int32Array(mem(ROWS * 2 * 4)),
     rec: { i32: new Int32Array(mem(ROWS * REC_I32 * 4)), f64: new Float64Array(mem(ROWS * REC_F64 * 8)) },
@@ -130,15 +136,46 @@ const TYPE_CODE: Record<string, number> = { 'femto.report': 1, 'femto.session': 
 
 export class ReplayReader {
   private readonly splitter = new NdjsonSplitter();
-  private readonly order: OrderedIntake<Waiting>;
+  /** accepted events waiting for their turn (what the reorder buffer holds: handles, no decoded event) */
+  private readonly held = new HeldEvents<InBatch>();
+  private readonly order: OrderedIntake<number>;
+  /** the last events read, not yet in the intake (handles, in the order read) */
+  private readonly pending = new Int32Array(LOOKAHEAD);
+  private pendingCount = 0;
+  /**
+   * The piece of the chunk being read that was copied into the input batch in one go: chunk
+   * bytes [segStart, segEnd) are at segAt in segBatch. A line inside it needs no copy of its
+   * own (one copy per chunk and batch instead of one per line, and no view object per line).
+   */
+  private segBuf: Buffer | null = null;
+  private segStart = 0;
+  private segEnd = 0;
+  private segAt = 0;
+  private segBatch: InBatch | null = null;
+  /**
+   * Lines emitted one after the other that also lie one after the other in one input batch
+   * (the common case: a stream in time order) are copied into the outgoing batch as one run,
+   * when the run ends: bytes runSrc.data[runStart, runEnd) go to out.data at runAt. The few
+   * bytes between two of its lines (a newline) go along; the batch's spans skip them.
+   */
+  private runSrc: InBatch | null = null;
+  private runStart = 0;
+  private runEnd = 0;
+  private runAt = 0;
+  /** sum of the slots touched (kept so the reads are not optimized away) */
+  private touched = 0;
   private readonly ev: EventsSummary = { lines: 0, accepted: 0, rejected: [], rejectedCount: 0, unknownTypes: {}, duplicates: 0, late: 0, tooOld: 0, scanned: 0 };
   private input = new InBatch(BYTES);
+  /** spare input batches (see POOLED) */
+  private readonly pool: InBatch[] = [];
   /** earlier input batches that held events keep alive */
   private readonly pinned = new Set<InBatch>();
   /** compact past this many pinned batches (doubles when the events held really fill that many) */
   private pinLimit = MAX_PINNED;
   private out: OrderedBatch;
   private outPos = 0;
+  /** bytes of the lines in `out` (outPos also counts the gaps runs copied along) */
+  private outLines = 0;
   /** events emitted so far (the next one's order number) */
   private emitted = 0;
   /** events emitted per type, and the types in the order first emitted (the engine's byType) */
@@ -161,17 +198,20 @@ export class ReplayReader {
     this.fastScan = opts.fastScan !== false;
     this.shared = opts.shared === true;
     this.out = newOut(BYTES, 0, this.shared);
-    this.order = new OrderedIntake<Waiting>(config.maxOutOfOrderMs, config.dedupWindowMs, (w) => this.emit(w));
+    this.order = new OrderedIntake<number>(config.maxOutOfOrderMs, config.dedupWindowMs, (h) => this.emit(h), this.held);
   }
 
   /** Reads a chunk of the input (any cut: lines may span chunks). */
   push(chunk: Buffer): void {
     this.splitter.pushRaw(chunk, this.onRaw, this.onError);
+    this.segBuf = null; // the caller may reuse the chunk's memory
   }
 
   /** End of input: everything still waiting goes out, then the last batch. */
   end(): void {
     this.splitter.endRaw(this.onRaw, this.onError);
+    this.segBuf = null;
+    this.drainPending();
     this.order.reorder.flush();
     this.send();
   }
@@ -194,20 +234,35 @@ export class ReplayReader {
     this.ev.lines++;
     const len = end - start;
     let inb = this.input;
-    if (inb.rows === ROWS || inb.pos + len > inb.data.length) {
-      if (inb.held > 0) this.pinned.add(inb);
-      this.input = inb = new InBatch(Math.max(BYTES, len));
+    const copied = buf === this.segBuf && this.segBatch === inb && start >= this.segStart && end <= this.segEnd;
+    if (inb.rows === ROWS || (!copied && inb.pos + len > inb.data.length)) {
+      const full = inb;
+      this.input = inb = this.newBatch(len);
+      if (full.held > 0) this.pinned.add(full);
+      else this.recycle(full);
       if (this.pinned.size > this.pinLimit) this.compact();
       // A window that needed more room once need not keep it: back to the bound when it shrank.
       else if (this.pinned.size <= MAX_PINNED) this.pinLimit = MAX_PINNED;
     }
-    const at = inb.pos;
-    inb.data.set(buf.subarray(start, end), at);
+    let at: number;
+    if (copied && this.segBatch === inb) at = this.segAt + (start - this.segStart);
+    else {
+      // This line and the rest of the chunk, as far as the batch has room: the lines after it come from there.
+      at = inb.pos;
+      const n = Math.min(buf.length - start, inb.data.length - at);
+      inb.data.set(buf.subarray(start, start + n), at);
+      this.segBuf = buf;
+      this.segStart = start;
+      this.segEnd = start + n;
+      this.segAt = at;
+      this.segBatch = inb;
+    }
     const row = inb.rows;
-    let w: Waiting;
+    let h: number;
     if (this.fastScan && scanEvent(inb.data, at, at + len, inb.rec, row)) {
       this.ev.scanned++;
-      w = new Waiting(recordTime(inb.rec, row), recordId(inb.data, inb.rec, row), inb, row, at, at + len, SCANNED, recordType(inb.rec, row));
+      const id = recordIdStart(inb.rec, row);
+      h = this.held.alloc(inb, row, at, at + len, recordTime(inb.rec, row), SCANNED, recordType(inb.rec, row), id === -1 ? -1 : id - at, recordIdLength(inb.rec, row), undefined);
     } else {
       const l = parseLine(buf, start, end, line, bytes);
       if ('error' in l) return this.reject(line, l.error);
@@ -217,18 +272,66 @@ export class ReplayReader {
         else this.reject(line, v.error);
         return;
       }
-      w = new Waiting(v.event.t, v.event.id, inb, row, at, at + len, PARSED, TYPE_CODE[v.event.type] as number);
+      h = this.held.alloc(inb, row, at, at + len, v.event.t, PARSED, TYPE_CODE[v.event.type] as number, -1, 0, v.event.id);
     }
     inb.rows++;
-    inb.pos += len;
+    inb.pos = at + len;
     this.ev.accepted++;
     inb.held++;
-    if (!this.order.push(w)) this.release(w.src);
+    this.pending[this.pendingCount++] = h;
+    if (this.pendingCount === LOOKAHEAD) {
+      // The group's dedup slots first (see LOOKAHEAD), then the group.
+      let sum = 0;
+      const held = this.held;
+      for (let k = 0; k < LOOKAHEAD; k++) {
+        const p = this.pending[k] as number;
+        if (held.idOff[p] !== -1) sum += this.order.touchId(held.idHash[p] as number);
+      }
+      this.touched += sum;
+      this.drainPending();
+    }
   };
+
+  /** The event's turn to enter the intake (dedup, then order). */
+  private intake(h: number): void {
+    if (!this.order.push(h)) {
+      this.release(this.held.src[h] as InBatch);
+      this.held.release(h);
+    }
+  }
+
+  /** Every event read goes into the intake, in the order read. */
+  private drainPending(): void {
+    const n = this.pendingCount;
+    this.pendingCount = 0;
+    for (let k = 0; k < n; k++) this.intake(this.pending[k] as number);
+  }
 
   /** One event of `b` went out (or was dropped): the batch may be let go. */
   private release(b: InBatch): void {
-    if (--b.held === 0) this.pinned.delete(b);
+    if (--b.held === 0) {
+      this.pinned.delete(b);
+      if (b !== this.input) this.recycle(b);
+    }
+  }
+
+  /** An empty input batch with room for a line of `len` bytes: a pooled one when it has. */
+  private newBatch(len: number): InBatch {
+    if (len > BYTES) return new InBatch(len);
+    return this.pool.pop() ?? new InBatch(BYTES);
+  }
+
+  /** A batch none of whose events is held any more: kept for reuse (its records zeroed, as new). */
+  private recycle(b: InBatch): void {
+    if (b.data.length !== BYTES || this.pool.length >= POOLED) return;
+    if (b === this.runSrc) this.flushRun(); // its bytes are about to be overwritten
+    // The row after the last may hold a refused line's partial scan.
+    const used = Math.min(ROWS, b.rows + 1);
+    b.rec.i32.fill(0, 0, used * REC_I32);
+    b.rec.f64.fill(0, 0, used * REC_F64);
+    b.rows = 0;
+    b.pos = 0;
+    this.pool.push(b);
   }
 
   /**
@@ -236,22 +339,27 @@ export class ReplayReader {
    * batches can be collected: memory then follows the events held, not the batches they came in.
    */
   private compact(): void {
-    let to = new InBatch(BYTES);
-    this.order.reorder.forEachHeld((w) => {
-      if (w.src === this.input) return;
-      const len = w.end - w.start;
-      if (to.rows === ROWS || to.pos + len > to.data.length) to = new InBatch(Math.max(BYTES, len));
+    let to = this.newBatch(0);
+    const held = this.held;
+    const move = (h: number): void => {
+      const src = held.src[h] as InBatch;
+      if (src === this.input) return;
+      const start = held.start[h] as number;
+      const len = (held.end[h] as number) - start;
+      if (to.rows === ROWS || to.pos + len > to.data.length) to = this.newBatch(len);
       const at = to.pos;
-      to.data.set(w.src.data.subarray(w.start, w.end), at);
-      if (w.kind === SCANNED) copyRecord(w.src.rec, w.row, to.rec, to.rows, at - w.start);
-      this.release(w.src);
-      w.src = to;
-      w.row = to.rows++;
-      w.start = at;
-      w.end = at + len;
+      to.data.set(src.data.subarray(start, start + len), at);
+      if (held.kind[h] === SCANNED) copyRecord(src.rec, held.row[h] as number, to.rec, to.rows, at - start);
+      this.release(src);
+      held.src[h] = to;
+      held.row[h] = to.rows++;
+      held.start[h] = at;
+      held.end[h] = at + len;
       to.pos = at + len;
       if (to.held++ === 0) this.pinned.add(to);
-    });
+    };
+    this.order.reorder.forEachHeld(move);
+    for (let k = 0; k < this.pendingCount; k++) move(this.pending[k] as number);
     this.compactions++;
     // Densely packed now: if they still fill the limit, a bigger horizon needs more room.
     this.pinLimit = Math.max(MAX_PINNED, 2 * this.pinned.size);
@@ -271,32 +379,59 @@ export class ReplayReader {
   }
 
   /** The event's turn: its bytes (and record) are copied into the outgoing batch. */
-  private emit(w: Waiting): void {
-    const len = w.end - w.start;
+  private emit(h: number): void {
+    const held = this.held;
+    const src = held.src[h] as InBatch;
+    const start = held.start[h] as number;
+    const len = (held.end[h] as number) - start;
+    const kind = held.kind[h] as number;
     let out = this.out;
-    if (out.rows === ROWS || this.outPos + len > out.data.length) {
+    // Right after the run's last line in the same input batch (its newline between): it joins the run.
+    let joins = src === this.runSrc && start >= this.runEnd && start - this.runEnd <= MAX_GAP;
+    let at = joins ? this.runAt + (start - this.runStart) : this.outPos;
+    // Batches fill by the bytes of their lines, as if packed (the room for gaps is on top).
+    if (out.rows === ROWS || this.outLines + len > out.data.length - GAP_ROOM) {
       this.send();
-      if (len > this.out.data.length) this.out = newOut(len, this.emitted, this.shared);
+      if (len > this.out.data.length - GAP_ROOM) this.out = newOut(len, this.emitted, this.shared);
       out = this.out;
+      joins = false;
+      at = 0;
     }
+    if (!joins) {
+      this.flushRun();
+      this.runSrc = src;
+      this.runStart = start;
+      this.runAt = at;
+    }
+    this.runEnd = start + len;
     this.emitted++;
-    this.typeCounts.add(w.type);
-    const at = this.outPos;
-    out.data.set(w.src.data.subarray(w.start, w.end), at);
+    this.typeCounts.add(held.type[h] as number);
     const i = out.rows++;
-    out.kinds[i] = w.kind;
+    out.kinds[i] = kind;
     out.spans[2 * i] = at;
     out.spans[2 * i + 1] = at + len;
-    if (w.kind === SCANNED) copyRecord(w.src.rec, w.row, out.rec, i, at - w.start);
+    if (kind === SCANNED) copyRecord(src.rec, held.row[h] as number, out.rec, i, at - start);
     this.outPos = at + len;
-    this.release(w.src);
+    this.outLines += len;
+    this.release(src);
+    held.release(h);
+  }
+
+  /** Copies the run of lines waiting to be copied into the outgoing batch (see `runSrc`). */
+  private flushRun(): void {
+    const src = this.runSrc;
+    if (src === null) return;
+    this.out.data.set(src.data.subarray(this.runStart, this.runEnd), this.runAt);
+    this.runSrc = null;
   }
 
   private send(): void {
+    this.flushRun();
     if (this.out.rows === 0) return;
     const b = this.out;
     this.out = newOut(BYTES, this.emitted, this.shared);
     this.outPos = 0;
+    this.outLines = 0;
     this.onBatch(b);
   }
 }

@@ -20,7 +20,7 @@ export interface RuleContext {
    * Cell ids interned as small integers, shared by the rules: a neighbour scan is compared as
    * numbers in a few contiguous arrays, not as strings spread over the heap. The engine frees
    * numbers nothing holds (the ids come from devices: an unbounded set), and it knows only the
-   * holders on DeviceRuntime (`moving.scans`, `expectedNos`): a rule that keeps numbers anywhere
+   * holders on DeviceRuntime (`moving`, `loc`): a rule that keeps numbers anywhere
    * else must be marked by the engine's `markHeldCellNos`, or a freed number may name another cell.
    */
   cellNo(cellId: string): number;

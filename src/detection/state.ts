@@ -169,7 +169,22 @@ export interface DeviceSession {
 
 /** The last time a session's address was seen (its `up`, later session events and reports). */
 export function sessionLastSeen(rt: DeviceRuntime, s: DeviceSession): number {
-  return Math.max(s.upAt, rt.ipSeen.get(s.ip) ?? -Infinity);
+  return Math.max(s.upAt, addressSeen(rt, s.ip) ?? -Infinity);
+}
+
+/** The last time the device was seen from `ip` (DeviceRuntime.ipSeen). */
+export function addressSeen(rt: DeviceRuntime, ip: string): number | undefined {
+  return ip === rt.ipLast ? rt.ipLastT : rt.ipSeen.get(ip);
+}
+
+/** The device was seen from `ip` at `t` (the time is set, as given, not raised to it). */
+export function seeAddress(rt: DeviceRuntime, ip: string, t: number): void {
+  if (ip !== rt.ipLast) {
+    if (rt.ipLast !== undefined) rt.ipSeen.set(rt.ipLast, rt.ipLastT);
+    rt.ipSeen.set(ip, t);
+    rt.ipLast = ip;
+  }
+  rt.ipLastT = t;
 }
 
 /** credential-shared's liveness bounds (`sessionLivenessMs`, `gatewaySessionMaxMs`). */
@@ -208,16 +223,49 @@ export function retireMovedSessions(rt: DeviceRuntime, before: DeviceView, after
   }
 }
 
-/** device-moving's track of a device (kept on the device's runtime record) */
-export interface MovingTrack {
-  /** the last GPS fix, kept in place (no object per report: this runs for every report) */
-  hasFix: boolean;
-  fixLat: number;
-  fixLon: number;
-  fixAcc: number;
-  /** the last three scans, each its distinct cells (RuleContext.cellNo) in the order first heard */
-  scans: number[][];
-  moves: number[];
+/**
+ * The per-device numbers device-moving and location-mismatch read on every report of the fleet
+ * (DeviceRuntime.track), on one flat array: one object to reach per report, written in place
+ * (no object per report, no boxed number per field).
+ * - device-moving, from TR_FIX: 1 once a GPS fix is held, then the last fix (lat, lon,
+ *   accuracy); at TR_LENS the lengths of the last three scans, oldest first (0: none), the scans
+ *   themselves back to back after the expected cells (from `TR_CELLS + track[TR_ROOM]`), each
+ *   its distinct cells (RuleContext.cellNo) in the order first heard.
+ * - location-mismatch, what it reads of the registry entry (filled when `siteFresh` is false,
+ *   that is after the entry was refreshed): at TR_SITE 1 when the site is known, then its lat,
+ *   lon and radius; at TR_EXPECTED the number of expected neighbours held from TR_CELLS as cell
+ *   numbers, 0 when there are none, -1 when there are too many to hold (the entry's set is
+ *   asked), -2 when not yet interned (the first report with a scan does it); at TR_ROOM the
+ *   slots kept for them.
+ */
+export const TR_FIX = 0;
+export const TR_LENS = 4;
+export const TR_SITE = 7;
+export const TR_EXPECTED = 11;
+export const TR_ROOM = 12;
+export const TR_CELLS = 13;
+/** cells a new track has room for (three scans of a handful of neighbours) */
+const TRACK_CELLS = 24;
+
+/** The device's track, a new one (no fix, no scan, no site) if it has none. */
+export function trackOf(rt: DeviceRuntime): Float64Array {
+  return (rt.track ??= new Float64Array(TR_CELLS + TRACK_CELLS));
+}
+
+/**
+ * A copy of `tr` whose expected-cell room is `room` and whose scans region holds `scanRoom`
+ * cells (what fits is copied: the header, the expected cells when the room is unchanged, the
+ * scans). Returns a new array, also set on the record.
+ */
+export function resizeTrack(rt: DeviceRuntime, tr: Float64Array, room: number, scanRoom: number): Float64Array {
+  const oldRoom = tr[TR_ROOM] as number;
+  const scans = (tr[TR_LENS] as number) + (tr[TR_LENS + 1] as number) + (tr[TR_LENS + 2] as number);
+  const to = new Float64Array(TR_CELLS + room + scanRoom);
+  to.set(tr.subarray(0, TR_CELLS + (room === oldRoom ? room : 0)));
+  to[TR_ROOM] = room;
+  to.set(tr.subarray(TR_CELLS + oldRoom, TR_CELLS + oldRoom + scans), TR_CELLS + room);
+  rt.track = to;
+  return to;
 }
 
 /**
@@ -227,25 +275,45 @@ export interface MovingTrack {
  * event touches one record instead of a map per rule.
  */
 export interface DeviceRuntime {
+  serial: string;
   lastSeen: number;
   /** live sessions by session id (or source address when the gateway gives none) */
   sessions: Map<string, DeviceSession>;
-  /** last time each source address was seen */
+  /**
+   * last time each source address was seen, but for `ipLast` (held here too, with a time that
+   * may be stale): its time is `ipLastT`. Most events come from the address of the one before,
+   * so that one is kept on the record, not written to the map every time. Read through
+   * `addressSeen`, written through `seeAddress`.
+   */
   ipSeen: Map<string, number>;
+  ipLast: string | undefined;
+  ipLastT: number;
   /** cells the device announced most recently */
   announced: Set<string>;
   /** the same cells as an array (the set's order), to tell cheaply whether an event announces the same again */
   announcedIds: string[];
+  /**
+   * A frozen list (the replay's decoder hands out one frozen array per distinct list) whose
+   * cells, in order and without repeats, are `announcedIds`: the same list again is known to
+   * announce the same cells without comparing them (undefined when none is).
+   */
+  announcedFrom: readonly string[] | undefined;
   /** the registry entry as of `regVersion` (see RegistryView.version) */
   reg: DeviceView | undefined;
   regVersion: number;
-  /** device-moving */
-  moving: MovingTrack | undefined;
+  /** `reg`'s status (the rules that ask only that need not reach the entry) */
+  status: DeviceStatus | undefined;
+  /** device-moving's and location-mismatch's numbers (TR_*) */
+  track: Float64Array | undefined;
+  /** location-mismatch: the track's site part is filled from `reg` (false when `reg` is refreshed) */
+  siteFresh: boolean;
+  /** device-moving: the times of the moves within its window */
+  moves: number[] | undefined;
   /** location-mismatch: consecutive bad GPS fixes and bad neighbour scans */
   locGps: number;
   locScan: number;
-  /** location-mismatch: `reg.expectedNeighbors` as cell numbers (reset when `reg` is refreshed) */
-  expectedNos: Int32Array | undefined;
+  /** source-ip-mismatch: an address found inside `reg`'s prefixes, or any address when it has none (reset when `reg` is refreshed) */
+  ipOk: string | undefined;
   /** unregistered-cell: `announced` was found all registered at `cellsOkVersion` (skip re-checking the same set) */
   cellsOk: Set<string> | undefined;
   cellsOkVersion: number;
@@ -259,9 +327,11 @@ export interface DeviceRuntime {
  * record for ever.
  */
 export function pruneDevice(rt: DeviceRuntime, t: number, b: SessionBounds): void {
+  if (rt.ipLast !== undefined) rt.ipSeen.set(rt.ipLast, rt.ipLastT);
   for (const [k, s] of rt.sessions) if (t - sessionLastSeen(rt, s) > (s.gateway ? b.gatewayMs : b.livenessMs)) rt.sessions.delete(k);
   const before = t - b.livenessMs;
   for (const [ip, seen] of rt.ipSeen) if (seen < before && !holdsAddress(rt, ip)) rt.ipSeen.delete(ip);
+  if (rt.ipLast !== undefined && !rt.ipSeen.has(rt.ipLast)) rt.ipLast = undefined;
 }
 
 /** Does one of the device's sessions come from `ip`? (A kept session's address keeps its last sighting.) */
@@ -279,14 +349,15 @@ export function markHeldCellNos(mark: Uint8Array, records: readonly Iterable<Dev
   let held = 0;
   for (const rts of records) {
     for (const rt of rts) {
-      for (const s of rt.moving?.scans ?? []) {
-        for (const x of s) mark[x] = 1;
-        held += s.length;
-      }
-      const exp = rt.expectedNos;
-      if (exp) {
-        for (let i = 0; i < exp.length; i++) mark[exp[i] as number] = 1;
-        held += exp.length;
+      const tr = rt.track;
+      if (tr) {
+        // The expected cells too when the entry was refreshed since: marking more than is read is safe.
+        const expected = Math.max(0, tr[TR_EXPECTED] as number);
+        for (let i = TR_CELLS; i < TR_CELLS + expected; i++) mark[tr[i] as number] = 1;
+        const at = TR_CELLS + (tr[TR_ROOM] as number);
+        const n = (tr[TR_LENS] as number) + (tr[TR_LENS + 1] as number) + (tr[TR_LENS + 2] as number);
+        for (let i = at; i < at + n; i++) mark[tr[i] as number] = 1;
+        held += expected + n;
       }
     }
   }
@@ -299,14 +370,30 @@ export function markHeldCellNos(mark: Uint8Array, records: readonly Iterable<Dev
  * same set object, which unregistered-cell relies on to skip cells it checked already).
  */
 export function announceCells(rt: DeviceRuntime, cellIds: readonly string[]): void {
+  if (cellIds === rt.announcedFrom) return;
   const cur = rt.announcedIds;
   if (cur.length === cellIds.length) {
     let i = 0;
     while (i < cur.length && cur[i] === cellIds[i]) i++;
-    if (i === cur.length) return;
+    if (i === cur.length) {
+      rt.announcedFrom = Object.isFrozen(cellIds) ? cellIds : undefined;
+      return;
+    }
   }
   rt.announced = new Set(cellIds);
   rt.announcedIds = [...rt.announced];
+  rt.announcedFrom = Object.isFrozen(cellIds) && rt.announcedIds.length === cellIds.length ? cellIds : undefined;
+}
+
+/** One subscriber of SubscriberIndex. */
+interface SubscriberRecord {
+  /** the key's instance (SubscriberIndex.observe hands it out) */
+  readonly imsi: string;
+  msisdn: string | undefined;
+  imei: string | undefined;
+  lastT: number;
+  cells: string[];
+  cellT: number[];
 }
 
 /**
@@ -316,16 +403,24 @@ export function announceCells(rt: DeviceRuntime, cellIds: readonly string[]): vo
 export class SubscriberIndex {
   // The cells of a subscriber are a handful: parallel arrays in first-seen order (what a Map
   // iterates in) instead of a Map per subscriber, searched linearly.
-  private readonly byImsi = new Map<string, { msisdn: string | undefined; imei: string | undefined; lastT: number; cells: string[]; cellT: number[] }>();
+  private readonly byImsi = new Map<string, SubscriberRecord>();
   private readonly imsiByMsisdn = new Map<string, string>();
 
-  observe(imsi: string, t: number, cellId?: string, msisdn?: string, imei?: string): void {
+  /**
+   * Records an event of the subscriber; returns the index's own instance of `imsi` (equal to
+   * it): a caller that keeps the IMSI (subscriber-surge's window, through the engine) then holds
+   * the one string the index holds, not the event's fresh one, which would live on and be
+   * promoted by the collector once per attach.
+   */
+  observe(imsi: string, t: number, cellId?: string, msisdn?: string, imei?: string): string {
     let s = this.byImsi.get(imsi);
     // Every field from the start: one hidden class for all subscribers (msisdn and imei come later).
-    if (!s) this.byImsi.set(imsi, (s = { msisdn: undefined, imei: undefined, lastT: t, cells: [], cellT: [] }));
+    if (!s) this.byImsi.set(imsi, (s = { imsi, msisdn: undefined, imei: undefined, lastT: t, cells: [], cellT: [] }));
     if (t > s.lastT) s.lastT = t;
     if (msisdn && s.msisdn !== msisdn) this.link(imsi, s, msisdn);
-    if (imei) s.imei = imei;
+    // Kept only when it changed: the same number in a fresh string would be garbage the
+    // collector has to promote (the record is old), once per attach.
+    if (imei && s.imei !== imei) s.imei = imei;
     if (cellId) {
       const i = s.cells.indexOf(cellId);
       if (i < 0) {
@@ -333,6 +428,7 @@ export class SubscriberIndex {
         s.cellT.push(t);
       } else if (t > (s.cellT[i] as number)) s.cellT[i] = t;
     }
+    return s.imsi;
   }
 
   /**

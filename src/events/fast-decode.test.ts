@@ -44,9 +44,11 @@ describe('EventDecoder objects and interning', () => {
     expect(b.sourceIp).toBe(a.sourceIp);
     expect(b.cellIds).toBe(a.cellIds);
     expect(Object.isFrozen(a.cellIds)).toBe(true);
-    // neighbour scans rarely repeat: decoded fresh, equal but not shared
+    // neighbour scans rarely repeat as a whole: a fresh array each time, its elements interned
     expect(b.neighbors).toEqual(a.neighbors);
     expect(b.neighbors).not.toBe(a.neighbors);
+    expect(b.neighbors![0]).toBe(a.neighbors![0]);
+    expect(b.neighbors![1]).toBe(a.neighbors![1]);
     expect(() => (a.cellIds as string[]).push('x')).toThrow(TypeError);
     // elements are interned too: a ue.attach on the report's cell shares the cellId string
     const attach = decodeLine(d, `{"type":"ue.attach","cellId":"45008-200000057","imsi":"12345","ts":${TS}}`) as Extract<FgEvent, { type: 'ue.attach' }>;
@@ -85,13 +87,25 @@ describe('EventDecoder objects and interning', () => {
     }
     expect((last as Extract<FgEvent, { type: 'femto.report' }>).serial).toBe('450080000999999');
     const stats = d.cacheStats();
-    expect(stats.stringSlots).toBe(2 * 4096);
+    expect(stats.stringSlots).toBe(3 * 4096);
     expect(stats.listSlots).toBe(4096);
     // the device cache filled up (its 4096 slots) and kept churning, not growing; the cell cache holds one
     expect(stats.strings).toBeLessThanOrEqual(4096 + 1);
     expect(stats.strings).toBeGreaterThan(3000);
     // the one cellIds list, repeated a million times, holds one slot
     expect(stats.lists).toBe(1);
+  });
+
+  it('ok/neighbour ids that share a slot, or never repeat, still decode to the right values (the cache stays bounded)', () => {
+    const d = new EventDecoder({ cacheBits: 1 });
+    for (let k = 0; k < 2000; k++) {
+      const line = `{"type":"femto.report","serial":"S","neighbors":["N${k}","N${k % 7}","N${k}","N${(k * 31) % 1000}"],"ts":${TS}}`;
+      expect(defined(decodeLine(d, line))).toStrictEqual(slowPath(Buffer.from(line)));
+    }
+    const big = new EventDecoder({ cacheBits: 16 });
+    for (let k = 0; k < 20_000; k++) decodeLine(big, `{"type":"femto.report","serial":"S","neighbors":["N${k}"],"ts":${TS}}`);
+    expect(big.cacheStats().stringSlots).toBe(2 * 65536 + 4096);
+    expect(big.cacheStats().strings).toBeLessThanOrEqual(1 + 4096);
   });
 
   it('ok/id is a plain string or undefined', () => {

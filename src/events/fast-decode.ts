@@ -74,7 +74,7 @@ class StringCache {
   private readonly values: string[];
   private readonly hashes: Int32Array;
 
-  constructor(size: number) {
+  constructor(readonly size: number) {
     this.mask = size - 1;
     this.values = Array.from({ length: size }, () => '');
     this.hashes = new Int32Array(size);
@@ -172,16 +172,17 @@ class ListCache {
  *
  * Only what repeats is interned: device strings (serial, address, ...) and cell ids in one
  * cache each, and the cellIds lists (a device announces the same ones report after report) in
- * one, 2^cacheBits slots per cache. Subscriber identities, one-off values (session ids,
- * certificate fingerprints, transaction ids) and neighbour scans are created fresh: they are
- * many and rarely repeat (on the benchmark's stream a cache missed 55% of subscriber strings
- * and 79% of neighbour scans), so a cache cost a probe per field and gained little; measured
- * on the engine's thread, decoding them fresh made the replay faster (8% for the strings, 5%
- * of the device side for the scans). (In one shared cache they also evicted the serials and
- * cells every report repeats.) Fixed memory: about 2^cacheBits × 150 bytes of tables (10 MiB
- * at the default 16 bits, mostly the cellIds cache's byte copies, allocated at its first list)
- * plus the strings and arrays the slots hold (each string at most 256 characters, each cached
- * array text at most 512 bytes).
+ * one, 2^cacheBits slots per cache; the elements of neighbour scans in a small cache of their
+ * own (2^12 slots at most: see NEIGHBOR_BITS). Subscriber identities, one-off values (session
+ * ids, certificate fingerprints, transaction ids) and neighbour scans as whole arrays are
+ * created fresh: they are many and rarely repeat (on the benchmark's stream a cache missed 55%
+ * of subscriber strings and 79% of neighbour scans), so a cache cost a probe per field and
+ * gained little; measured on the engine's thread, decoding them fresh made the replay faster
+ * (8% for the strings, 5% of the device side for the scans). (In one shared cache they also
+ * evicted the serials and cells every report repeats.) Fixed memory: about 2^cacheBits × 150
+ * bytes of tables (10 MiB at the default 16 bits, mostly the cellIds cache's byte copies,
+ * allocated at its first list) plus the strings and arrays the slots hold (each string at most
+ * 256 characters, each cached array text at most 512 bytes).
  */
 export class EventDecoder {
   private readonly slots: number;
@@ -190,6 +191,8 @@ export class EventDecoder {
   /** cellId and the elements of cellIds */
   private readonly cell: StringCache;
   private readonly cellIdLists: ListCache;
+  /** the elements of neighbour scans: a small table of its own, so that it stays in the CPU cache */
+  private readonly neighbor: StringCache;
 
   constructor(opts: { cacheBits?: number } = {}) {
     const bits = opts.cacheBits ?? 16;
@@ -199,6 +202,7 @@ export class EventDecoder {
     this.device = new StringCache(size);
     this.cell = new StringCache(size);
     this.cellIdLists = new ListCache(size, this.cell);
+    this.neighbor = new StringCache(1 << Math.min(bits, NEIGHBOR_BITS));
   }
 
   /** the record's `id` as a string (not interned: ids are unique), or undefined when the line has none */
@@ -228,7 +232,7 @@ export class EventDecoder {
           sourceIp: optStr(this.device, buf, i32, b, mask, F_SOURCE_IP),
           cellIds: optList(this.cellIdLists, buf, i32, b, mask, F_CELL_IDS),
           gps: (mask & (1 << F_GPS)) === 0 ? undefined : gpsOf(i32, f64, b, fb),
-          neighbors: optFreshList(buf, i32, b, mask, F_NEIGHBORS),
+          neighbors: optNeighbors(this.neighbor, buf, i32, b, mask, F_NEIGHBORS),
           swVersion: optStr(this.device, buf, i32, b, mask, F_SW_VERSION),
           configHash: optStr(this.device, buf, i32, b, mask, F_CONFIG_HASH),
         };
@@ -289,8 +293,8 @@ export class EventDecoder {
   /** Slots of all string and list caches, and how many hold a value: the caches never grow past their slots. */
   cacheStats(): { stringSlots: number; strings: number; listSlots: number; lists: number } {
     return {
-      stringSlots: 2 * this.slots,
-      strings: this.device.held() + this.cell.held(),
+      stringSlots: 2 * this.slots + this.neighbor.size,
+      strings: this.device.held() + this.cell.held() + this.neighbor.held(),
       listSlots: this.slots,
       lists: this.cellIdLists.held(),
     };
@@ -346,21 +350,29 @@ function optList(cache: ListCache, buf: Uint8Array, i32: Int32Array, b: number, 
 }
 
 /**
- * A list decoded fresh, elements and all: a neighbour scan. On the benchmark's stream 229,000
- * of 545,000 scans were distinct and a cache missed 79% of them, and each miss cost a byte
- * copy into a cold table: decoding them fresh made the device side of the replay about 5%
- * faster (measured interleaved, minimum of four runs each).
+ * Entries of the neighbour cache: a scan names the same few cells over and over (1,007 distinct
+ * ids in 2.7 million elements of the benchmark's first million lines), and a table this small
+ * stays in the CPU cache, where probing it costs less than creating the string.
  */
-function optFreshList(buf: Uint8Array, i32: Int32Array, b: number, mask: number, f: number): string[] | undefined {
+const NEIGHBOR_BITS = 12;
+
+/**
+ * A neighbour scan: a fresh array (scans rarely repeat as a whole: on the benchmark's stream
+ * 229,000 of 545,000 were distinct, and a list cache missed 79% of them), its elements interned
+ * in the neighbour cache, so no string is created per element and the engine's cell-number
+ * lookups meet strings whose hash is computed already.
+ */
+function optNeighbors(cells: StringCache, buf: Uint8Array, i32: Int32Array, b: number, mask: number, f: number): string[] | undefined {
   if ((mask & (1 << f)) === 0) return undefined;
   const p = b + 2 + 3 * f;
   const e = i32[p]! + i32[p + 1]!;
   const out: string[] = [];
   for (let j = i32[p]! + 1; j < e; j++) {
     if (buf[j] !== 34) continue; // whitespace, commas, the closing bracket
-    let k = j + 1;
+    const es = j + 1;
+    let k = es;
     while (buf[k] !== 34) k++;
-    out.push(latin1(buf, j + 1, k));
+    out.push(cells.get(buf, es, k - es, hashBytes(buf, es, k)));
     j = k;
   }
   return out;

@@ -73,10 +73,22 @@ export function recordTime(rec: EventRecords, row: number): number {
   return rec.f64[row * REC_F64 + D_T]!;
 }
 
+/** Byte offset of a scanned record's `id` (its characters: printable ASCII, no escapes), or -1 when the line has none. */
+export function recordIdStart(rec: EventRecords, row: number): number {
+  const b = row * REC_I32;
+  return (rec.i32[b + 1]! & (1 << F_ID)) === 0 ? -1 : rec.i32[b + 2 + 3 * F_ID]!;
+}
+
+/** Length in bytes of a scanned record's `id` (meaningful when recordIdStart is not -1). */
+export function recordIdLength(rec: EventRecords, row: number): number {
+  return rec.i32[row * REC_I32 + 2 + 3 * F_ID + 1]!;
+}
+
 /**
  * Copies record `srcRow` of `src` to `dstRow` of `dst`, for when the line's bytes are copied too
  * (into another batch buffer): `shift` is the new offset of the line minus the old one, added to
- * every byte offset the record holds. Lengths, hashes and numbers are copied as they are.
+ * every byte offset the record holds. Lengths, hashes and numbers are copied as they are. Only
+ * the slots of the fields present are written: the row of `dst` must be zeroed (never written).
  */
 export function copyRecord(src: EventRecords, srcRow: number, dst: EventRecords, dstRow: number, shift: number): void {
   const sb = srcRow * REC_I32;
@@ -86,11 +98,14 @@ export function copyRecord(src: EventRecords, srcRow: number, dst: EventRecords,
   const mask = si[sb + 1]!;
   di[db] = si[sb]!;
   di[db + 1] = mask;
-  for (let f = 0; f < FIELD_COUNT; f++) {
+  // Present fields only (lowest bit first): an absent field's slots mean nothing, and `dst` is
+  // zeroed where a record was never written, as a fresh or recycled record table is.
+  for (let m = mask; m !== 0; m &= m - 1) {
+    const f = 31 - Math.clz32(m & -m);
     const sp = sb + 2 + 3 * f;
     const dp = db + 2 + 3 * f;
-    // Only present fields whose first slot is a byte offset move with the line.
-    const moves = (mask & (1 << f)) !== 0 && (OFFSET_FIELDS & (1 << f)) !== 0 && (f !== F_TS || si[sp + 2] === 1);
+    // Fields whose first slot is a byte offset move with the line.
+    const moves = (OFFSET_FIELDS & (1 << f)) !== 0 && (f !== F_TS || si[sp + 2] === 1);
     di[dp] = moves ? si[sp]! + shift : si[sp]!;
     di[dp + 1] = si[sp + 1]!;
     di[dp + 2] = si[sp + 2]!;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DedupWindow, hashId, ReorderBuffer } from './reorder.js';
+import { DedupWindow, hashId, hashIdBytes, ReorderBuffer } from './reorder.js';
 import type { FgEvent } from './types.js';
 
 const MIN = 60_000;
@@ -219,5 +219,37 @@ describe('DedupWindow collisions', () => {
     expect(d.isDuplicate(b, 1000.5, 1000.5)).toBe(true);
     expect(d.isDuplicate(a, 1000.5, 1000.5)).toBe(false);
     expect(d.duplicates).toBe(3);
+  });
+});
+
+describe('DedupWindow on id bytes', () => {
+  const bytes = (id: string): Buffer => Buffer.from(`xx${id}y`, 'latin1');
+
+  it('ok/hashIdBytes is hashId of the same ASCII characters', () => {
+    for (const id of ['e1', 'x0355786', 'tx550841893052', '~ !"#', 'a'.repeat(256)]) expect(hashIdBytes(bytes(id), 2, id.length)).toBe(hashId(id));
+  });
+
+  it('ok/an id given as bytes and the same id given as a string are one id, both ways, colliding hashes included', () => {
+    const d = new DedupWindow(1000);
+    const [a, b] = ['x0355786', 'x1414240']; // same hash (see above)
+    expect(d.isDuplicateBytes(bytes(a), 2, a.length, hashId(a), 0, 0)).toBe(false);
+    expect(d.isDuplicate(b, 1, 1)).toBe(false);
+    expect(d.isDuplicate(a, 2, 2)).toBe(true);
+    expect(d.isDuplicateBytes(bytes(b), 2, b.length, hashId(b), 2, 2)).toBe(true);
+    expect(d.isDuplicateBytes(bytes('x035578'), 2, 7, hashId('x035578'), 2, 2)).toBe(false);
+    expect(d.duplicates).toBe(2);
+  });
+
+  it('ok/a stream given half as bytes gives the answers of the same stream given as strings', () => {
+    const r = rng(11);
+    const s = new DedupWindow(50);
+    const m = new DedupWindow(50);
+    for (let i = 0; i < 20_000; i++) {
+      const id = `e${Math.floor(r() * 3000)}`;
+      const want = s.isDuplicate(id, i / 10, i / 10);
+      const got = i % 2 === 0 ? m.isDuplicate(id, i / 10, i / 10) : m.isDuplicateBytes(bytes(id), 2, id.length, hashIdBytes(bytes(id), 2, id.length), i / 10, i / 10);
+      expect(got).toBe(want);
+    }
+    expect(m.size).toBe(s.size);
   });
 });

@@ -15,6 +15,34 @@ function precedes(a: Timed, as: number, b: Timed, bs: number): boolean {
   return as < bs;
 }
 
+/**
+ * How the ordering reads an event of type T. Events are objects with `t` and `id` (`Timed`,
+ * the default) or anything else that can answer the same: the reader of `femtoguard detect`
+ * orders integer handles to events whose time and id bytes sit in typed arrays, so that the
+ * events it holds for the out-of-order horizon are nothing for the garbage collector.
+ * Whatever T is, the order is the one `precedes` defines on (t, id, arrival).
+ */
+export interface OrderKeys<T> {
+  time(e: T): number;
+  /** a comes out before b (as, bs: arrival numbers): time, then id (UTF-16 code unit order) when both have one and they differ, then arrival */
+  precedes(a: T, as: number, b: T, bs: number): boolean;
+}
+
+/** What the intake needs besides the order: the dedup check on the event's id. */
+export interface IntakeKeys<T> extends OrderKeys<T> {
+  /** Whether the event's id is in `dedup` already (false when it has no id); when not, the id is added (DedupWindow.isDuplicate). */
+  isDuplicate(dedup: DedupWindow, e: T, now: number): boolean;
+}
+
+const TIMED_KEYS: IntakeKeys<Timed> = {
+  time: (e) => e.t,
+  precedes,
+  isDuplicate: (dedup, e, now) => e.id !== undefined && dedup.isDuplicate(e.id, e.t, now),
+};
+
+/** The keys argument: optional for `Timed` events (TIMED_KEYS), required for any other T. */
+type KeysArg<T> = T extends Timed ? [keys?: IntakeKeys<T>] : [keys: IntakeKeys<T>];
+
 /** Slots emitted from the front of the run are reclaimed once they are this many and half the array. */
 const COMPACT_AT = 4096;
 
@@ -31,21 +59,27 @@ const COMPACT_AT = 4096;
  * cache misses). Only stragglers go to a min-heap, and the two are merged on the way out in
  * the same total order, so the output is exactly that of a single priority queue.
  */
-export class ReorderBuffer<T extends Timed> {
+export class ReorderBuffer<T> {
   // Sorted run: run[head..] in order; runSeq holds each event's arrival number.
   private run: (T | undefined)[] = [];
   private runSeq: number[] = [];
   private head = 0;
   // Min-heap of the events that arrived behind the run's tail.
-  private readonly heap = new SeqHeap<T>(precedes);
+  private readonly heap: SeqHeap<T>;
   private seq = 0;
   private maxT = -Infinity;
+  private readonly keys: OrderKeys<T>;
   late = 0;
 
   constructor(
     private readonly maxDelayMs: number,
     private readonly emit: (e: T) => void,
-  ) {}
+    ...keys: KeysArg<T>
+  ) {
+    const k = (keys[0] ?? TIMED_KEYS) as OrderKeys<T>;
+    this.keys = k;
+    this.heap = new SeqHeap<T>(k.precedes);
+  }
 
   /** The time up to which every event has been emitted. */
   get watermark(): number {
@@ -57,21 +91,23 @@ export class ReorderBuffer<T extends Timed> {
   }
 
   push(e: T): void {
-    if (e.t < this.maxT - this.maxDelayMs) {
+    const keys = this.keys;
+    const t = keys.time(e);
+    if (t < this.maxT - this.maxDelayMs) {
       this.late++;
       this.emit(e);
       return;
     }
     const s = this.seq++;
     const n = this.run.length;
-    if (n === this.head || !precedes(e, s, this.run[n - 1] as T, this.runSeq[n - 1] as number)) {
+    if (n === this.head || !keys.precedes(e, s, this.run[n - 1] as T, this.runSeq[n - 1] as number)) {
       this.run.push(e);
       this.runSeq.push(s);
     } else {
       this.heap.push(e, s);
     }
-    if (e.t > this.maxT) {
-      this.maxT = e.t;
+    if (t > this.maxT) {
+      this.maxT = t;
       this.drain(this.maxT - this.maxDelayMs);
     }
   }
@@ -91,6 +127,7 @@ export class ReorderBuffer<T extends Timed> {
   private drain(w: number): void {
     const run = this.run;
     const heap = this.heap;
+    const keys = this.keys;
     for (;;) {
       const r = this.head < run.length ? (run[this.head] as T) : undefined;
       const h = heap.peek();
@@ -99,14 +136,14 @@ export class ReorderBuffer<T extends Timed> {
         if (h === undefined) break;
         fromRun = false;
       } else if (h === undefined) fromRun = true;
-      else fromRun = precedes(r, this.runSeq[this.head] as number, h, heap.peekSeq());
+      else fromRun = keys.precedes(r, this.runSeq[this.head] as number, h, heap.peekSeq());
       if (fromRun) {
         const x = r as T;
-        if (!(x.t < w)) break;
+        if (!(keys.time(x) < w)) break;
         run[this.head++] = undefined;
         this.emit(x);
       } else {
-        if (!((h as T).t < w)) break;
+        if (!(keys.time(h as T) < w)) break;
         this.emit(heap.pop());
       }
     }
@@ -128,9 +165,10 @@ export class ReorderBuffer<T extends Timed> {
  * an event older than the dedup window (its id can no longer be checked), drop a repeated id,
  * and put the rest in order (ReorderBuffer). One implementation, so both give the same order.
  */
-export class OrderedIntake<T extends Timed> {
+export class OrderedIntake<T> {
   readonly reorder: ReorderBuffer<T>;
   private readonly dedup: DedupWindow;
+  private readonly keys: IntakeKeys<T>;
   duplicates = 0;
   /** older than the dedup window: dropped, since idempotency can no longer be guaranteed for them */
   tooOld = 0;
@@ -139,19 +177,22 @@ export class OrderedIntake<T extends Timed> {
     private readonly maxOutOfOrderMs: number,
     private readonly dedupWindowMs: number,
     emit: (e: T) => void,
+    ...keys: KeysArg<T>
   ) {
-    this.reorder = new ReorderBuffer(maxOutOfOrderMs, emit);
+    this.keys = (keys[0] ?? TIMED_KEYS) as IntakeKeys<T>;
+    this.reorder = new ReorderBuffer<T>(maxOutOfOrderMs, emit, ...([this.keys] as KeysArg<T>));
     this.dedup = new DedupWindow(dedupWindowMs);
   }
 
   /** False when the event was dropped (a repeated id, or older than the dedup window). */
   push(e: T): boolean {
     const newest = this.reorder.watermark + this.maxOutOfOrderMs;
-    if (e.t < newest - this.dedupWindowMs) {
+    const t = this.keys.time(e);
+    if (t < newest - this.dedupWindowMs) {
       this.tooOld++;
       return false;
     }
-    if (e.id !== undefined && this.dedup.isDuplicate(e.id, e.t, Math.max(e.t, newest))) {
+    if (this.keys.isDuplicate(this.dedup, e, Math.max(t, newest))) {
       this.duplicates++;
       return false;
     }
@@ -161,6 +202,15 @@ export class OrderedIntake<T extends Timed> {
 
   get late(): number {
     return this.reorder.late;
+  }
+
+  /**
+   * Loads the memory the dedup check of an id with hash `h` (hashId) will read
+   * (DedupWindow.touch), for a caller that has the next few events before it pushes them: the
+   * cache misses of their checks then overlap. Changes nothing.
+   */
+  touchId(h: number): number {
+    return this.dedup.touch(h);
   }
 
   /** ids remembered */
@@ -181,7 +231,17 @@ export function hashId(id: string): number {
   return (h ^ (h >>> 16)) | 0;
 }
 
+/** hashId of the id whose characters are the bytes buf[s, s+n) (each byte one UTF-16 code unit: ASCII ids, as the byte scanner admits). */
+export function hashIdBytes(buf: Uint8Array, s: number, n: number): number {
+  let h = 0x811c9dc5;
+  for (let i = s; i < s + n; i++) h = Math.imul(h ^ (buf[i] as number), 0x01000193);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) | 0;
+}
+
 const MIN_SLOTS = 1 << 12;
+const NO_BYTES = new Uint8Array(0);
 const MIN_ENTRIES = 1 << 11;
 /** Slots in use (live or expired) may fill this share of the table (as n/8) before it is swept. */
 const MAX_USED_EIGHTHS = 6;
@@ -240,11 +300,42 @@ export class DedupWindow {
   /** True when this id was seen already (the event must be skipped). */
   isDuplicate(id: string, t: number, now: number): boolean {
     const h = hashId(id);
-    if (this.find(id, h) !== -1) {
+    if (this.find(h, id, NO_BYTES, 0, id.length) !== -1) {
       this.duplicates++;
       return true;
     }
-    this.append(id, h, t);
+    this.append(h, id, NO_BYTES, 0, id.length, t);
+    this.expire(now);
+    return false;
+  }
+
+  /**
+   * isDuplicate of the id whose characters are the bytes buf[s, s+n), one UTF-16 code unit per
+   * byte (ASCII: what the byte scanner admits), without making it a string. The same window as
+   * isDuplicate's: an id given either way matches the same id given the other way. `h` is
+   * hashIdBytes(buf, s, n), which the caller has computed already (to touch its slot early).
+   */
+  isDuplicateBytes(buf: Uint8Array, s: number, n: number, h: number, t: number, now: number): boolean {
+    if (this.find(h, null, buf, s, n) !== -1) {
+      this.duplicates++;
+      return true;
+    }
+    this.append(h, null, buf, s, n, t);
+    this.expire(now);
+    return false;
+  }
+
+  /**
+   * Reads the table slot where an id of hash `h` starts its probe, so that a later isDuplicate
+   * of it finds that cache line (and page) loaded: a caller that knows the next ids can have
+   * their cache misses overlap instead of waiting for each in turn. Answers nothing.
+   */
+  touch(h: number): number {
+    return this.slots[2 * (h & this.slotMask)] as number;
+  }
+
+  /** Drops the entries older than the window at `now`. */
+  private expire(now: number): void {
     // The queue is in arrival order: it stops at the first id still inside the window, as a
     // queue must (an id leaves only from the head).
     const horizon = now - this.windowMs;
@@ -256,15 +347,17 @@ export class DedupWindow {
     }
     const slotCount = this.slotMask + 1;
     if (this.tail - this.head < slotCount >> 3 && slotCount > MIN_SLOTS) this.rebuild(slotCount >> 1);
-    return false;
   }
 
   get size(): number {
     return this.tail - this.head;
   }
 
-  /** Ring index of the live entry holding `id`, or -1 (and then `freeSlot` is where it would go). */
-  private find(id: string, h: number): number {
+  /**
+   * Ring index of the live entry holding the id, or -1 (and then `freeSlot` is where it would
+   * go). The id is the string `id` (of length n), or when that is null the bytes buf[s, s+n).
+   */
+  private find(h: number, id: string | null, buf: Uint8Array, s0: number, n: number): number {
     const slots = this.slots;
     const mask = this.slotMask;
     // Slot values below this belong to expired entries.
@@ -280,34 +373,41 @@ export class DedupWindow {
         if (free === -1) free = i;
       } else if (slots[2 * i + 1] === h) {
         const r = (s - 1 + this.base) & (this.times.length - 1);
-        if (this.holds(r, id)) return r;
+        if (this.holds(r, id, buf, s0, n)) return r;
       }
     }
   }
 
-  /** Whether entry `r` is `id` (called only when the hashes match). */
-  private holds(r: number, id: string): boolean {
-    if (this.lengths[r] !== id.length) return false;
+  /** Whether entry `r` is the id (as in `find`; called only when the hashes match). */
+  private holds(r: number, id: string | null, buf: Uint8Array, s: number, n: number): boolean {
+    if (this.lengths[r] !== n) return false;
     const start = this.starts[r] as number;
     const chars = this.chars;
     const cm = chars.length - 1;
-    for (let k = 0; k < id.length; k++) if (chars[(start + k) & cm] !== id.charCodeAt(k)) return false;
+    if (id !== null) {
+      for (let k = 0; k < n; k++) if (chars[(start + k) & cm] !== id.charCodeAt(k)) return false;
+    } else {
+      for (let k = 0; k < n; k++) if (chars[(start + k) & cm] !== buf[s + k]) return false;
+    }
     return true;
   }
 
-  /** Adds `id` as the newest entry, in `freeSlot` (from the `find` that just missed it). */
-  private append(id: string, h: number, t: number): void {
+  /** Adds the id (as in `find`) as the newest entry, in `freeSlot` (from the `find` that just missed it). */
+  private append(h: number, id: string | null, buf: Uint8Array, s: number, len: number, t: number): void {
     if (this.tail - this.head === this.times.length) this.growEntries();
-    while (this.charTail - this.charHead + id.length > this.chars.length) this.growChars();
+    while (this.charTail - this.charHead + len > this.chars.length) this.growChars();
     const n = this.tail;
     const r = n & (this.times.length - 1);
     this.tail++;
     this.times[r] = t;
     this.starts[r] = this.charTail;
-    this.lengths[r] = id.length;
+    this.lengths[r] = len;
     const cm = this.chars.length - 1;
-    for (let k = 0; k < id.length; k++) this.chars[(this.charTail + k) & cm] = id.charCodeAt(k);
-    this.charTail += id.length;
+    const chars = this.chars;
+    const at = this.charTail;
+    if (id !== null) for (let k = 0; k < len; k++) chars[(at + k) & cm] = id.charCodeAt(k);
+    else for (let k = 0; k < len; k++) chars[(at + k) & cm] = buf[s + k] as number;
+    this.charTail += len;
     const slot = this.freeSlot;
     if (this.slots[2 * slot] === 0) this.used++;
     this.slots[2 * slot] = n - this.base + 1;

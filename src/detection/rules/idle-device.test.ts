@@ -46,4 +46,21 @@ describe('idle-device', () => {
     const r = detect(fleet(), [ev.report(0, { serial: 'KTF1' }), ...heartbeat(0, 1500), ev.report(1501, { serial: 'KTF1' }), ...heartbeat(1505, 2000)]);
     expect(r.one('idle-device')).toMatchObject({ count: 1 });
   });
+
+  it('ok/devices put in the registry during the stream, and several silent at once, are all raised', () => {
+    const three = [device('KTF1'), device('KTF2'), device('KTF3')];
+    // KTF9 joins at 10 and is never seen; KTF3 and KTF1 go silent after 0 and 5: all idle at the 1450 check.
+    const events = [ev.report(0, { serial: 'KTF3' }), ev.report(5, { serial: 'KTF1' }), ev.update(10, { serial: 'KTF9', status: 'active' }), ...heartbeat(0, 1500)];
+    const raised = detect(three, events).of('idle-device');
+    expect(raised.map((a) => [a.serial, a.ts]).sort()).toEqual([
+      ['KTF1', iso(1450)],
+      ['KTF3', iso(1450)],
+      ['KTF9', iso(1450)],
+    ]);
+  });
+
+  it('ok/a device suspended while silent is raised once it is active again, not before', () => {
+    const events = [ev.report(0, { serial: 'KTF1' }), ev.update(1, { serial: 'KTF1', status: 'suspended' }), ...heartbeat(0, 1500), ev.update(1502, { serial: 'KTF1', status: 'active' }), ...heartbeat(1505, 1530)];
+    expect(detect(fleet(), events).one('idle-device')).toMatchObject({ serial: 'KTF1', ts: iso(1510), evidence: { lastSeen: iso(0) } });
+  });
 });

@@ -1,12 +1,68 @@
-import type { Rule } from '../rule.js';
+import type { Rule, RuleContext } from '../rule.js';
 import { quoted } from '../text.js';
 
 const SCAN_EVERY_MS = 10 * 60_000;
 
-/** An `active` device not seen for longer than `idleMs` (counted from the start of the stream for one never seen). */
+/**
+ * An `active` device not seen for longer than `idleMs` (counted from the start of the stream for one never seen).
+ *
+ * A scan does not visit the whole registry (every ten minutes of event time, for every device):
+ * the devices still seen lately wait in a min-heap by the last sighting it knows of, which is
+ * never later than their real one (sightings only move forward), so the scan takes from it only
+ * those that may have gone silent and puts back, with their new time, those seen since. The
+ * silent ones wait in `silent`, looked at in every scan until they are seen again: they are
+ * judged as before, in registry order, on the status and flag of the moment.
+ */
 export function idleDevice(): Rule {
   let nextScan = -Infinity;
   const flagged = new Map<string, number>();
+  /** each registered serial's position in the registry's order (the order findings are raised in) */
+  const order = new Map<string, number>();
+  let knownVersion = -1;
+  // The heap: parallel arrays, ordered by `heapLast`.
+  const heapLast: number[] = [];
+  const heapSerial: string[] = [];
+  let silent: string[] = [];
+
+  const lastOf = (serial: string, ctx: RuleContext): number => ctx.runtime(serial)?.lastSeen ?? ctx.startT;
+
+  function push(serial: string, last: number): void {
+    let i = heapLast.length;
+    heapLast.push(last);
+    heapSerial.push(serial);
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if ((heapLast[p] as number) <= last) break;
+      heapLast[i] = heapLast[p] as number;
+      heapSerial[i] = heapSerial[p] as string;
+      i = p;
+    }
+    heapLast[i] = last;
+    heapSerial[i] = serial;
+  }
+
+  function pop(): string {
+    const top = heapSerial[0] as string;
+    const last = heapLast.pop() as number;
+    const serial = heapSerial.pop() as string;
+    const n = heapLast.length;
+    if (n > 0) {
+      let i = 0;
+      for (;;) {
+        let c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && (heapLast[c + 1] as number) < (heapLast[c] as number)) c++;
+        if ((heapLast[c] as number) >= last) break;
+        heapLast[i] = heapLast[c] as number;
+        heapSerial[i] = heapSerial[c] as string;
+        i = c;
+      }
+      heapLast[i] = last;
+      heapSerial[i] = serial;
+    }
+    return top;
+  }
+
   return {
     id: 'idle-device',
     onTick(t, ctx, final) {
@@ -15,10 +71,35 @@ export function idleDevice(): Rule {
       if (t < nextScan && !final) return;
       nextScan = t + SCAN_EVERY_MS;
       const c = ctx.cfg['idle-device'];
-      for (const d of ctx.registry.devices.values()) {
-        if (d.status !== 'active') continue;
-        const last = ctx.runtime(d.serial)?.lastSeen ?? ctx.startT;
-        if (t - last <= c.idleMs) continue;
+      // Devices put in the registry since the last scan join the heap (the registry only grows).
+      if (knownVersion !== ctx.registry.version) {
+        knownVersion = ctx.registry.version;
+        for (const serial of ctx.registry.devices.keys()) {
+          if (order.has(serial)) continue;
+          order.set(serial, order.size);
+          push(serial, lastOf(serial, ctx));
+        }
+      }
+      // Silent now: those silent at the last scan and not seen since, and those of the heap
+      // whose last sighting is older than the limit; the others go (back) to the heap.
+      const idle: string[] = [];
+      for (const serial of silent) {
+        const last = lastOf(serial, ctx);
+        if (t - last > c.idleMs) idle.push(serial);
+        else push(serial, last);
+      }
+      while (heapLast.length > 0 && t - (heapLast[0] as number) > c.idleMs) {
+        const serial = pop();
+        const last = lastOf(serial, ctx);
+        if (t - last > c.idleMs) idle.push(serial);
+        else push(serial, last);
+      }
+      idle.sort((a, b) => (order.get(a) as number) - (order.get(b) as number));
+      silent = idle;
+      for (const serial of idle) {
+        const d = ctx.registry.get(serial);
+        if (d === undefined || d.status !== 'active') continue;
+        const last = lastOf(serial, ctx);
         if ((flagged.get(d.serial) ?? -Infinity) >= last) continue;
         flagged.set(d.serial, last);
         ctx.raise({

@@ -1,13 +1,13 @@
 import type { FemtoReportEvent, FemtoSessionEvent } from '../../events/index.js';
 import type { Rule, RuleContext } from '../rule.js';
-import type { DeviceRuntime } from '../state.js';
+import type { DeviceRuntime, DeviceView } from '../state.js';
 import { quoted } from '../text.js';
 
 /** A registered device that is not `active` brings a session up or reports. */
 export function inactiveDevice(): Rule {
   const check = (e: FemtoSessionEvent | FemtoReportEvent, ctx: RuleContext, dev: DeviceRuntime): void => {
-    const d = dev.reg;
-    if (!d || d.status === 'active') return;
+    if (dev.status === undefined || dev.status === 'active') return;
+    const d = dev.reg as DeviceView;
     const c = ctx.cfg['inactive-device'];
     const severity = d.status === 'provisioned' ? c.provisionedSeverity : d.status === 'suspended' ? c.suspendedSeverity : c.severity;
     const why =

@@ -1,6 +1,29 @@
 import type { Rule } from '../rule.js';
 import { distanceM, surelyWithinM } from '../geo.js';
+import { resizeTrack, trackOf, TR_CELLS, TR_EXPECTED, TR_LENS, TR_ROOM, TR_SITE, type DeviceRuntime, type DeviceView } from '../state.js';
 import { quoted } from '../text.js';
+
+/** Expected neighbours up to this many are held as cell numbers on the device's track. */
+const HELD_EXPECTED = 32;
+
+/** Fills the track's site part from the registry entry (layout: state.ts, TR_*); the expected cells are interned at the first scan. */
+function siteOf(dev: DeviceRuntime, d: DeviceView): Float64Array {
+  let tr = trackOf(dev);
+  const size = d.expectedNeighbors.size;
+  const room = size <= HELD_EXPECTED ? size : 0;
+  if (room !== tr[TR_ROOM]) {
+    const scans = (tr[TR_LENS] as number) + (tr[TR_LENS + 1] as number) + (tr[TR_LENS + 2] as number);
+    tr = resizeTrack(dev, tr, room, Math.max(scans, tr.length - TR_CELLS - (tr[TR_ROOM] as number)));
+  }
+  const known = d.siteLat !== null && d.siteLon !== null;
+  tr[TR_SITE] = known ? 1 : 0;
+  tr[TR_SITE + 1] = d.siteLat ?? NaN;
+  tr[TR_SITE + 2] = d.siteLon ?? NaN;
+  tr[TR_SITE + 3] = d.siteRadiusM;
+  tr[TR_EXPECTED] = size === 0 ? 0 : size <= HELD_EXPECTED ? -2 : -1;
+  dev.siteFresh = true;
+  return tr;
+}
 
 /**
  * A GPS fix outside the site radius (plus the fix's own accuracy and a margin), or a
@@ -11,14 +34,20 @@ export function locationMismatch(): Rule {
   return {
     id: 'location-mismatch',
     onReport(e, ctx, dev) {
-      // The runs of consecutive bad fixes and scans live on the device's record (dev.locGps, dev.locScan).
+      // The runs of consecutive bad fixes and scans live on the device's record (dev.locGps,
+      // dev.locScan), and so does what this reads of the registry entry (dev.track): every report
+      // of the fleet comes here.
       const d = dev.reg;
       if (!d) return;
       const c = ctx.cfg['location-mismatch'];
-      if (e.gps && d.siteLat !== null && d.siteLon !== null) {
-        const allowed = d.siteRadiusM + (e.gps.accuracyM ?? 0) + c.marginM;
+      const loc = dev.siteFresh ? (dev.track as Float64Array) : siteOf(dev, d);
+      const gps = e.gps;
+      if (gps && loc[TR_SITE] === 1) {
+        const siteLat = loc[TR_SITE + 1] as number;
+        const siteLon = loc[TR_SITE + 2] as number;
+        const allowed = (loc[TR_SITE + 3] as number) + (gps.accuracyM ?? 0) + c.marginM;
         // The exact distance only when the cheap bound cannot rule a mismatch out.
-        const dist = surelyWithinM(d.siteLat, d.siteLon, e.gps.lat, e.gps.lon, allowed) ? 0 : distanceM(d.siteLat, d.siteLon, e.gps.lat, e.gps.lon);
+        const dist = surelyWithinM(siteLat, siteLon, gps.lat, gps.lon, allowed) ? 0 : distanceM(siteLat, siteLon, gps.lat, gps.lon);
         const n = dist > allowed ? dev.locGps + 1 : 0;
         dev.locGps = n;
         if (n >= c.consecutiveScans) {
@@ -32,24 +61,31 @@ export function locationMismatch(): Rule {
           });
         }
       }
-      if (e.neighbors && e.neighbors.length > 0 && d.expectedNeighbors.size > 0) {
+      const neighbors = e.neighbors;
+      let expected = loc[TR_EXPECTED] as number;
+      if (neighbors && neighbors.length > 0 && expected !== 0) {
         let heard = 0;
         // As numbers: the expected cells are a handful, scanned in one small array; a long list
         // (unusual) is asked of the registry's set.
-        if (d.expectedNeighbors.size <= 32) {
-          const exp = (dev.expectedNos ??= Int32Array.from(d.expectedNeighbors, ctx.cellNo));
+        if (expected === -2) {
+          let i = TR_CELLS;
+          for (const x of d.expectedNeighbors) loc[i++] = ctx.cellNo(x);
+          loc[TR_EXPECTED] = expected = d.expectedNeighbors.size;
+        }
+        if (expected > 0) {
           const nb = ctx.neighborIds;
-          for (let i = 0; i < e.neighbors.length; i++) {
+          const end = TR_CELLS + expected;
+          for (let i = 0; i < neighbors.length; i++) {
             const x = nb[i] as number;
-            for (let j = 0; j < exp.length; j++) {
-              if (exp[j] === x) {
+            for (let j = TR_CELLS; j < end; j++) {
+              if (loc[j] === x) {
                 heard++;
                 break;
               }
             }
           }
-        } else for (const x of e.neighbors) if (d.expectedNeighbors.has(x)) heard++;
-        const overlap = heard / e.neighbors.length;
+        } else for (const x of neighbors) if (d.expectedNeighbors.has(x)) heard++;
+        const overlap = heard / neighbors.length;
         const n = overlap < c.minNeighborOverlap ? dev.locScan + 1 : 0;
         dev.locScan = n;
         if (n >= c.consecutiveScans) {
@@ -58,7 +94,7 @@ export function locationMismatch(): Rule {
             severity: c.severity,
             t: e.t,
             serial: e.serial,
-            summary: `The radio scan of ${quoted(e.serial)} hears ${heard} of ${e.neighbors.length} cells from its site's expected neighbours, ${n} scans in a row: it is operating away from its site.`,
+            summary: `The radio scan of ${quoted(e.serial)} hears ${heard} of ${neighbors.length} cells from its site's expected neighbours, ${n} scans in a row: it is operating away from its site.`,
             evidence: { kind: 'neighbors', neighbors: e.neighbors, expected: [...d.expectedNeighbors], overlap, consecutive: n },
           });
         }

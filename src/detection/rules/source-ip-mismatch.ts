@@ -6,9 +6,15 @@ import { quoted, quotedList } from '../text.js';
 /** A session (or report) from an address outside the device's registered broadband prefixes. */
 export function sourceIpMismatch(): Rule {
   const check = (e: FemtoSessionEvent | FemtoReportEvent, ip: string | undefined, ctx: RuleContext, dev: DeviceRuntime): void => {
-    if (!ip) return;
+    // A device sends from the same address event after event: one found inside its prefixes is
+    // remembered on its record until the registry entry changes (the engine resets dev.ipOk).
+    if (!ip || ip === dev.ipOk) return;
     const d = dev.reg;
-    if (!d || d.prefixes.size === 0 || d.prefixes.contains(ip)) return;
+    if (!d) return;
+    if (d.prefixes.size === 0 || d.prefixes.contains(ip)) {
+      dev.ipOk = ip;
+      return;
+    }
     ctx.raise({
       rule: 'source-ip-mismatch',
       severity: ctx.cfg['source-ip-mismatch'].severity,
