@@ -9,9 +9,7 @@
  * one UTF-16 code unit), or the string the ordinary path parsed. Order and dedup read either
  * exactly as they read the string: the same order and the same drops as the engine's own intake.
  */
-import type { DedupWindow } from '../events/index.js';
-// Not (yet) exported by the events door: the id hash DedupWindow uses, on bytes.
-import { hashIdBytes } from '../events/reorder.js';
+import { hashIdBytes, type DedupWindow } from '../events/index.js';
 
 /** Where an event's line lives (ReplayReader's input batch). */
 export interface LineStore {

@@ -18,6 +18,8 @@ import {
   parseLine,
   REC_F64,
   REC_I32,
+  recordIdLength,
+  recordIdStart,
   recordTime,
   recordType,
   scanEvent,
@@ -26,8 +28,6 @@ import {
   type FgEvent,
   type NdjsonLine,
 } from '../events/index.js';
-// Not (yet) exported by the events door: where a scanned record's id bytes are.
-import { recordIdLength, recordIdStart } from '../events/fast-scan.js';
 import { HeldEvents } from './held-events.js';
 import type { DetectionConfig } from './config.js';
 import type { Engine } from './engine.js';
