@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SubscriberIndex } from './state.js';
+import { digitsKey } from './subscriber-table.js';
 
 /** A string equal to `s` but a different instance (as a freshly decoded event field is). */
 const fresh = (s: string): string => Buffer.from(s, 'latin1').toString('latin1');
@@ -31,7 +32,13 @@ describe('SubscriberIndex', () => {
     ]);
   });
 
-  it('ok/expire forgets exactly the cells and subscribers a full visit would, with links kept far longer than cells (random walk against a plain model)', () => {
+  // IMSIs and MSISDNs as digits (the numeric table), as other strings (the string fallback), and mixed.
+  const walks: [string, (n: number) => string, (n: number) => string, number][] = [
+    ['other strings', (n) => `i${n}`, (n) => `m${n}`, 300],
+    ['digits', (n) => `${45008_0000_000000 + n}`, (n) => `+8210${n}`, 3000],
+    ['mixed, with leading zeros', (n) => (n % 3 === 0 ? `0${n}` : n % 3 === 1 ? `${n}` : `x${n}`), (n) => (n % 2 === 0 ? `0${n}` : `+${n}`), 3000],
+  ];
+  it.each(walks)('ok/expire forgets exactly the cells and subscribers a full visit would, with links kept far longer than cells (random walk against a plain model: %s)', (_, imsiNo, msisdnNo, subscribers) => {
     let seed = 7;
     const rnd = (n: number): number => {
       seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
@@ -39,16 +46,17 @@ describe('SubscriberIndex', () => {
     };
     const idx = new SubscriberIndex();
     // the model: every subscriber visited on every expiry
-    const model = new Map<string, { lastT: number; msisdn?: string; cells: Map<string, number> }>();
+    const model = new Map<string, { lastT: number; msisdn?: string; imei?: string; cells: Map<string, number> }>();
     const byMsisdn = new Map<string, string>();
     let t = 0;
     for (let step = 0; step < 20_000; step++) {
       t += rnd(50);
-      const imsi = `i${rnd(300)}`;
+      const imsi = fresh(imsiNo(rnd(subscribers)));
       const cell = rnd(4) === 0 ? undefined : `c${rnd(20)}`;
-      const msisdn = rnd(3) === 0 ? `m${rnd(300)}` : undefined;
+      const msisdn = rnd(3) === 0 ? fresh(msisdnNo(rnd(subscribers))) : undefined;
+      const imei = rnd(5) === 0 ? fresh(rnd(2) === 0 ? `35200${rnd(9)}` : `imei${rnd(9)}`) : undefined;
       const et = t - rnd(30); // a little out of order
-      idx.observe(imsi, et, cell, msisdn);
+      expect(idx.observe(imsi, et, cell, msisdn, imei)).toBe(imsi);
       let m = model.get(imsi);
       if (!m) model.set(imsi, (m = { lastT: et, cells: new Map() }));
       if (et > m.lastT) m.lastT = et;
@@ -62,6 +70,7 @@ describe('SubscriberIndex', () => {
         m.msisdn = msisdn;
         byMsisdn.set(msisdn, imsi);
       }
+      if (imei) m.imei = imei;
       if (cell) m.cells.set(cell, Math.max(m.cells.get(cell) ?? -Infinity, et));
       if (step % 500 === 499) {
         const before = t - 2_000;
@@ -76,11 +85,26 @@ describe('SubscriberIndex', () => {
           for (const [c, ct] of x.cells) if (ct < before) x.cells.delete(c);
         }
         expect(idx.size).toBe(model.size);
+        for (let n = 0; n < subscribers; n += 7) if (!model.has(imsiNo(n))) expect(idx.identifiers(imsiNo(n))).toBeUndefined();
         for (const [k, x] of model) {
           expect(idx.cellsSince(k, -Infinity)).toEqual([...x.cells]);
           if (x.msisdn) expect(idx.imsiOf(x.msisdn)).toBe(byMsisdn.get(x.msisdn));
+          expect(idx.identifiers(k)).toEqual({ ...(x.msisdn ? { msisdn: x.msisdn } : {}), ...(x.imei ? { imei: x.imei } : {}) });
         }
       }
     }
+  });
+});
+
+describe('digitsKey', () => {
+  it('ok/digit strings of up to 15 digits, with or without one leading +, are distinct numbers', () => {
+    const ids = ['', '0', '00', '7', '07', '007', '+7', '+07', '450080000094133', '999999999999999', '000000000000000', '+999999999999999'];
+    const keys = ids.map(digitsKey);
+    expect(new Set(keys).size).toBe(ids.length);
+    for (const k of keys) expect(Number.isSafeInteger(k) && k !== 0).toBe(true);
+  });
+
+  it('fail/anything else is NaN (kept as a string)', () => {
+    for (const s of ['+', '++1', '1+', '1e5', ' 1', '1.5', '-1', '0x1', '1234567890123456', '+1234567890123456', '١٢٣']) expect(digitsKey(s)).toBeNaN();
   });
 });
