@@ -39,12 +39,13 @@ export function digitsKey(s: string): number {
   return sign * (p + v);
 }
 
-/** per-subscriber numbers: [IMSI key (NaN: not digits), last time, MSISDN key, IMEI key] */
-const STRIDE = 4;
+/** per-subscriber numbers (one cache line): [IMSI key (NaN: not digits), last time, MSISDN key, IMEI key, first cell's last time] */
+const STRIDE = 8;
 const F_KEY = 0;
 const F_LAST = 1;
 const F_MSISDN = 2;
 const F_IMEI = 3;
+const F_CELL0_T = 4;
 /** an identifier not held (no key is 0) */
 const NONE = 0;
 
@@ -70,13 +71,17 @@ export class SubscriberIndex {
   private readonly otherImsis = new Map<string, number>();
   /** per subscriber number (STRIDE): see F_* */
   private num = new Float64Array(STRIDE * 1024);
-  /** per subscriber number: the IMSI (undefined: the number is free), its identifiers, cells */
-  private readonly imsis: (string | undefined)[] = [];
+  /**
+   * Per subscriber number, side by side: the IMSI (undefined: the number is free) and its first
+   * cell (undefined: none), whose time is F_CELL0_T. Most events name the subscriber's first
+   * cell again: they reach no array of their own.
+   */
+  private readonly refs: (string | undefined)[] = [];
   private readonly msisdns: (string | undefined)[] = [];
   private readonly imeis: (string | undefined)[] = [];
-  // The cells of a subscriber are a handful: parallel arrays in first-seen order, searched linearly.
-  private readonly cells: string[][] = [];
-  private readonly cellTs: number[][] = [];
+  // The cells after the first are a handful: parallel arrays in first-seen order, searched linearly.
+  private readonly cells: (string[] | undefined)[] = [];
+  private readonly cellTs: (number[] | undefined)[] = [];
   private readonly free: number[] = [];
   private live = 0;
   private readonly imsiByMsisdn = new Map<string, string>();
@@ -130,19 +135,19 @@ export class SubscriberIndex {
   private add(imsi: string, k: number, t: number): number {
     let no = this.free.pop();
     if (no === undefined) {
-      no = this.imsis.length;
-      this.imsis.push(undefined);
+      no = this.msisdns.length;
+      this.refs.push(undefined, undefined);
       this.msisdns.push(undefined);
       this.imeis.push(undefined);
-      this.cells.push([]);
-      this.cellTs.push([]);
+      this.cells.push(undefined);
+      this.cellTs.push(undefined);
       if (STRIDE * (no + 1) > this.num.length) {
         const n = new Float64Array(this.num.length * 2);
         n.set(this.num);
         this.num = n;
       }
     }
-    this.imsis[no] = imsi;
+    this.refs[2 * no] = imsi;
     const b = STRIDE * no;
     this.num[b + F_KEY] = k;
     this.num[b + F_LAST] = t;
@@ -194,15 +199,30 @@ export class SubscriberIndex {
       }
     }
     if (cellId) {
-      const cells = this.cells[no] as string[];
-      const cellT = this.cellTs[no] as number[];
-      const i = cells.indexOf(cellId);
-      if (i < 0) {
-        cells.push(cellId);
-        cellT.push(t);
-      } else if (t > (cellT[i] as number)) cellT[i] = t;
+      const c0 = this.refs[2 * no + 1];
+      if (c0 === cellId) {
+        if (t > (num[b + F_CELL0_T] as number)) num[b + F_CELL0_T] = t;
+      } else if (c0 === undefined) {
+        this.refs[2 * no + 1] = cellId;
+        num[b + F_CELL0_T] = t;
+      } else this.seeOtherCell(no, cellId, t);
     }
-    return this.imsis[no] as string;
+    return this.refs[2 * no] as string;
+  }
+
+  /** Subscriber `no` was on `cellId` (not its first cell) at `t`. */
+  private seeOtherCell(no: number, cellId: string, t: number): void {
+    let cells = this.cells[no];
+    let cellT = this.cellTs[no];
+    if (cells === undefined || cellT === undefined) {
+      this.cells[no] = cells = [];
+      this.cellTs[no] = cellT = [];
+    }
+    const i = cells.indexOf(cellId);
+    if (i < 0) {
+      cells.push(cellId);
+      cellT.push(t);
+    } else if (t > (cellT[i] as number)) cellT[i] = t;
   }
 
   /** Sets subscriber `no`'s MSISDN (key `mk`, NaN when not digits), or clears it (undefined). */
@@ -218,7 +238,7 @@ export class SubscriberIndex {
    * that subscriber's own next event naming the number links it back).
    */
   private link(imsi: string, no: number, msisdn: string, mk: number): void {
-    const own = this.imsis[no] as string;
+    const own = this.refs[2 * no] as string;
     const old = this.msisdns[no];
     if (old !== undefined && this.imsiByMsisdn.get(old) === own) this.imsiByMsisdn.delete(old);
     const prev = this.imsiByMsisdn.get(msisdn);
@@ -246,9 +266,14 @@ export class SubscriberIndex {
   cellsSince(imsi: string, since: number): [string, number][] {
     const no = this.find(imsi, digitsKey(imsi));
     if (no < 0) return [];
-    const cells = this.cells[no] as string[];
-    const cellT = this.cellTs[no] as number[];
     const out: [string, number][] = [];
+    const c0 = this.refs[2 * no + 1];
+    if (c0 === undefined) return out;
+    const t0 = this.num[STRIDE * no + F_CELL0_T] as number;
+    if (t0 >= since) out.push([c0, t0]);
+    const cells = this.cells[no];
+    const cellT = this.cellTs[no];
+    if (cells === undefined || cellT === undefined) return out;
     for (let i = 0; i < cells.length; i++) {
       const t = cellT[i] as number;
       if (t >= since) out.push([cells[i] as string, t]);
@@ -263,36 +288,54 @@ export class SubscriberIndex {
    */
   expire(before: number, linkBefore: number = before): void {
     const num = this.num;
-    for (let no = 0; no < this.imsis.length; no++) {
-      const imsi = this.imsis[no];
+    const refs = this.refs;
+    for (let no = 0; no < this.msisdns.length; no++) {
+      const imsi = refs[2 * no];
       if (imsi === undefined) continue;
       const b = STRIDE * no;
-      const cells = this.cells[no] as string[];
-      const cellT = this.cellTs[no] as number[];
+      const cells = this.cells[no];
+      const cellT = this.cellTs[no];
       if ((num[b + F_LAST] as number) < linkBefore) {
         const k = num[b + F_KEY] as number;
         if (k !== k) this.otherImsis.delete(imsi);
         else this.remove(k);
         const msisdn = this.msisdns[no];
         if (msisdn && this.imsiByMsisdn.get(msisdn) === imsi) this.imsiByMsisdn.delete(msisdn);
-        this.imsis[no] = undefined;
+        refs[2 * no] = undefined;
+        refs[2 * no + 1] = undefined;
         this.msisdns[no] = undefined;
         this.imeis[no] = undefined;
-        cells.length = 0;
-        cellT.length = 0;
+        this.cells[no] = undefined;
+        this.cellTs[no] = undefined;
         this.free.push(no);
         this.live--;
         continue;
       }
+      if (refs[2 * no + 1] === undefined) continue;
+      // The cells kept, in first-seen order: the first one kept becomes the first cell.
+      let first = (num[b + F_CELL0_T] as number) >= before;
+      if (!first) refs[2 * no + 1] = undefined;
+      if (cells === undefined || cellT === undefined) continue;
       let k = 0;
       for (let i = 0; i < cells.length; i++) {
         const t = cellT[i] as number;
         if (t < before) continue;
+        if (!first) {
+          refs[2 * no + 1] = cells[i] as string;
+          num[b + F_CELL0_T] = t;
+          first = true;
+          continue;
+        }
         cells[k] = cells[i] as string;
         cellT[k++] = t;
       }
-      cells.length = k;
-      cellT.length = k;
+      if (k === 0) {
+        this.cells[no] = undefined;
+        this.cellTs[no] = undefined;
+      } else {
+        cells.length = k;
+        cellT.length = k;
+      }
     }
   }
 
