@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { DistinctImsis } from './distinct-imsis.js';
 import { foldWindow, levelAt, type SurgeWindow } from './cell-records.js';
 
 const HOUR = 3_600_000;
 const settings = { baselineFactor: 4, maxDailyGrowth: 3, levelHalfLifeMs: HOUR, warmupWindows: 0 };
 const window = (start: number, n: number, fired: boolean, baseline: number, levelT: number): SurgeWindow => ({
   start,
-  imsis: new Set(Array.from({ length: n }, (_, i) => `i${i}`)),
+  imsis: new DistinctImsis(Array.from({ length: n }, (_, i) => `i${i}`)),
   fired,
   settings,
   baseline,

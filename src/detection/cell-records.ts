@@ -3,6 +3,7 @@
  * (`CellRecords`), subscriber-surge's window and learned level, ims-downgrade's window and
  * span. Split from state.ts, which keeps the registry view, device records and subscribers.
  */
+import type { DistinctImsis } from './distinct-imsis.js';
 import type { RegistryView } from './state.js';
 
 /** Per-cell state, one record per cell id seen in an attach or an IMS registration. */
@@ -20,7 +21,8 @@ export interface CellState {
 
 export interface SurgeWindow {
   start: number;
-  imsis: Set<string>;
+  /** the window's distinct subscribers */
+  imsis: DistinctImsis;
   fired: boolean;
   /** the rule's settings, for folding the window when the engine expires a quiet cell */
   settings: SurgeSettings;
@@ -154,8 +156,8 @@ export class CellRecords {
    * baseline, so nothing is lost) unless its IMS evidence span can still reach a later window;
    * a registered cell's (bounded by the registry) keeps its learned level and week profile, its
    * closed surge window folded into them as the next attach would do (`alpha`: subscriber-surge's
-   * baselineAlpha), and that window's subscriber set let go. An IMS record is let go once its
-   * evidence span is past.
+   * baselineAlpha), and that window's subscriber set emptied, its table let go. An IMS record
+   * is let go once its evidence span is past.
    */
   expire(before: number, alpha: number): void {
     for (const [cellId, c] of this.cells) {
@@ -170,7 +172,7 @@ export class CellRecords {
       const w = c.surge;
       if (w && w.imsis.size > 0) {
         foldWindow(w, alpha);
-        w.imsis = new Set();
+        w.imsis.release();
         w.fired = false;
         w.tainted = false;
       }

@@ -370,8 +370,8 @@ export function createEngine(opts: EngineOptions) {
         break;
       }
       case 'ue.attach': {
-        // The index's instance of the same IMSI: subscriber-surge keeps it in its window.
-        e.imsi = subscribers.observe(e.imsi, e.t, e.cellId, e.msisdn, e.imei);
+        // subscriber-surge keeps no IMSI string (DistinctImsis): the event's own is read while fresh.
+        subscribers.observe(e.imsi, e.t, e.cellId, e.msisdn, e.imei);
         const cell = cells.of(e.cellId, e.t);
         for (const h of byType.attach) h(e, ctx, cell);
         break;

@@ -174,9 +174,8 @@ export class SubscriberIndex {
 
   /**
    * Records an event of the subscriber; returns the index's own instance of `imsi` (equal to
-   * it): a caller that keeps the IMSI (subscriber-surge's window, through the engine) then holds
-   * the one string the index holds, not the event's fresh one, which would live on and be
-   * promoted by the collector once per attach.
+   * it): a caller that keeps the IMSI then holds the one string the index holds, not the
+   * event's fresh one, which would live on and be promoted by the collector once per event.
    */
   observe(imsi: string, t: number, cellId?: string, msisdn?: string, imei?: string): string {
     const k = digitsKey(imsi);

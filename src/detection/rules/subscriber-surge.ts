@@ -1,4 +1,5 @@
 import type { Rule } from '../rule.js';
+import { DistinctImsis } from '../distinct-imsis.js';
 import { foldWindow, levelAt, weekSlot, type SurgeWindow } from '../cell-records.js';
 import { quoted } from '../text.js';
 
@@ -25,11 +26,11 @@ export function subscriberSurge(): Rule {
       const start = e.t - (e.t % c.windowMs);
       // The window lives on the cell's record (cell.surge).
       let w = cell.surge;
-      if (!w) cell.surge = w = { start, imsis: new Set(), fired: false, settings: c, baseline: 0, levelT: start, windows: 0, week: undefined, registered: cell.registered, tainted: false };
+      if (!w) cell.surge = w = { start, imsis: new DistinctImsis(), fired: false, settings: c, baseline: 0, levelT: start, windows: 0, week: undefined, registered: cell.registered, tainted: false };
       if (start > w.start) {
         foldWindow(w, c.baselineAlpha);
         w.start = start;
-        w.imsis = new Set();
+        w.imsis.clear();
         w.fired = false;
         w.tainted = false;
       } else if (start < w.start) {
