@@ -95,6 +95,16 @@ export async function replayFilesOnThread(job: { registryPath: string; eventsPat
   devices = undefined;
 
   const inFlight = new Int32Array(2);
+  /**
+   * Batches sent and not yet acknowledged by both workers, in the order sent (each worker
+   * processes and acknowledges them in that order), and the acknowledgements per worker. A
+   * worker acknowledges a batch once it has consumed it: the engine keeps decoded events
+   * (strings copied out of the batch), never a view of its memory. Once both have, the reader
+   * writes a later batch into it (ReplayReader.reuse).
+   */
+  const unacked: OrderedBatch[] = [];
+  const acked = [0, 0];
+  let released = 0;
   let wake: (() => void) | null = null;
   let failed = false;
   /** Stops everything: the reader, a side waiting for the other, and both workers (a live one would keep the process up). */
@@ -116,6 +126,8 @@ export async function replayFilesOnThread(job: { registryPath: string; eventsPat
         w.on('message', (m: FromWorker) => {
           if (m.kind === 'ack') {
             inFlight[i] = (inFlight[i] as number) - 1;
+            acked[i] = (acked[i] as number) + 1;
+            for (; released < Math.min(acked[0] as number, acked[1] as number); released++) reader.reuse(unacked.shift() as OrderedBatch);
             wake?.();
           } else done = m.result;
         });
@@ -133,6 +145,7 @@ export async function replayFilesOnThread(job: { registryPath: string; eventsPat
   const reader = new ReplayReader(
     config,
     (batch) => {
+      unacked.push(batch);
       for (let i = 0; i < workers.length; i++) {
         inFlight[i] = (inFlight[i] as number) + 1;
         (workers[i] as Worker).postMessage({ kind: 'batch', batch } satisfies ToWorker);
