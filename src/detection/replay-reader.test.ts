@@ -106,4 +106,40 @@ describe('ReplayReader', () => {
     reader.end();
     expect(idsOut(batches)).toEqual(Array.from({ length: 9 }, (_, k) => `r${k}`));
   });
+
+  it('ok/batches handed back through reuse are written again and read as fresh ones do (records of other shapes were in their rows)', () => {
+    // Types and optional fields vary line by line, so a reused row held a record of another shape.
+    const lines: string[] = [];
+    for (let k = 0; k < 30_000; k++) {
+      const ts = T0 + k * 100;
+      const id = `u${k}`;
+      const shape = k % 5;
+      if (shape === 0) lines.push(JSON.stringify({ type: 'femto.report', serial: `S${k % 7}`, ts, id, ...(k % 3 === 0 ? { gps: { lat: 37.5, lon: 127 + k / 1e5, accuracyM: 10 } } : {}), ...(k % 2 === 0 ? { cellIds: ['45008-1', `45008-${k % 9}`] } : {}) }));
+      else if (shape === 1) lines.push(JSON.stringify({ type: 'ue.attach', cellId: `45008-${k % 11}`, imsi: `45008000000${k % 1000}`, ts, id, ...(k % 2 === 0 ? { imei: `35${k}` } : {}) }));
+      else if (shape === 2) lines.push(JSON.stringify({ type: 'ims.register', imsi: `45008000000${k % 1000}`, ipsec: k % 3 === 0, ts, id, ...(k % 4 === 0 ? { msisdn: `8210${k}` } : {}) }));
+      else if (shape === 3) lines.push(JSON.stringify({ type: 'payment.auth', txId: `tx${k}`, msisdn: `8210${k % 50}`, amountMinor: k, currency: 'KRW', ts, id, ...(k % 2 === 0 ? { merchant: `m${k % 13}` } : {}) }));
+      else lines.push(JSON.stringify({ type: 'femto.session', serial: `S${k % 7}`, phase: k % 2 === 0 ? 'up' : 'down', sourceIp: '10.0.0.1', ts, id }));
+    }
+    const text = Buffer.from(lines.join('\n') + '\n');
+    const read = (reuse: boolean): { events: string[]; distinct: number } => {
+      const d = new EventDecoder();
+      const events: string[] = [];
+      const seen = new Set<OrderedBatch>();
+      const reader: ReplayReader = new ReplayReader(config, (b) => {
+        seen.add(b);
+        const buf = Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength);
+        for (let i = 0; i < b.rows; i++) events.push(JSON.stringify(b.kinds[i] === SCANNED ? d.decode(buf, b.rec, i) : JSON.parse(buf.toString('utf8', b.spans[2 * i], b.spans[2 * i + 1]))));
+        if (reuse) reader.reuse(b);
+      });
+      for (let i = 0; i < text.length; i += 1 << 16) reader.push(text.subarray(i, i + (1 << 16)));
+      reader.end();
+      return { events, distinct: seen.size };
+    };
+    const fresh = read(false);
+    const reused = read(true);
+    expect(fresh.distinct).toBeGreaterThan(5);
+    expect(reused.distinct).toBe(2);
+    expect(reused.events).toEqual(fresh.events);
+    expect(fresh.events.length).toBe(lines.length);
+  });
 });

@@ -60,7 +60,8 @@ export const PARSED = 1;
 
 /**
  * Events in processing order: event i is the bytes `data[spans[2i], spans[2i+1])`; when
- * `kinds[i]` is SCANNED, row i of `rec` is its scanner record (offsets into `data`).
+ * `kinds[i]` is SCANNED, row i of `rec` is its scanner record (offsets into `data`; the slots of
+ * fields absent from it mean nothing: a reused batch keeps an older record's values there).
  */
 export interface OrderedBatch {
   /** order number of the batch's first event in the stream (event i is number base + i) */
@@ -130,6 +131,12 @@ function newOut(bytes: number, base: number, shared: boolean): OrderedBatch {
   };
 }
 
+/**
+ * Outgoing batches kept for reuse: enough for those a consumer hands back while the next are
+ * in flight (replay-thread.ts keeps at most MAX_IN_FLIGHT batches per worker unacknowledged).
+ */
+const SPARE_OUT = 8;
+
 /** Event types in the order of the engine's count (EngineStats.byType keys appear in order first seen). */
 const TYPE_NAMES = ['', 'femto.report', 'femto.session', 'ue.attach', 'ims.register', 'payment.auth', 'registry.update'] as const;
 const TYPE_CODE: Record<string, number> = { 'femto.report': 1, 'femto.session': 2, 'ue.attach': 3, 'ims.register': 4, 'payment.auth': 5, 'registry.update': 6 };
@@ -173,6 +180,8 @@ export class ReplayReader {
   /** compact past this many pinned batches (doubles when the events held really fill that many) */
   private pinLimit = MAX_PINNED;
   private out: OrderedBatch;
+  /** outgoing batches handed back through `reuse` */
+  private readonly spareOut: OrderedBatch[] = [];
   private outPos = 0;
   /** bytes of the lines in `out` (outPos also counts the gaps runs copied along) */
   private outLines = 0;
@@ -199,6 +208,17 @@ export class ReplayReader {
     this.shared = opts.shared === true;
     this.out = newOut(BYTES, 0, this.shared);
     this.order = new OrderedIntake<number>(config.maxOutOfOrderMs, config.dedupWindowMs, (h) => this.emit(h), this.held);
+  }
+
+  /**
+   * The consumer is done with batch `b` (sent through `onBatch`), and nothing reads its memory
+   * any more: a later batch may be written into it. Allocating (and zeroing) fresh memory for
+   * every batch was gigabytes over a long replay, and shared memory is freed only once every
+   * thread that saw the batch has collected it. A batch of the usual size is kept (a few at most).
+   */
+  reuse(b: OrderedBatch): void {
+    if (b.data.length !== BYTES + GAP_ROOM || this.spareOut.length >= SPARE_OUT) return;
+    this.spareOut.push(b);
   }
 
   /** Reads a chunk of the input (any cut: lines may span chunks). */
@@ -429,7 +449,12 @@ export class ReplayReader {
     this.flushRun();
     if (this.out.rows === 0) return;
     const b = this.out;
-    this.out = newOut(BYTES, this.emitted, this.shared);
+    const spare = this.spareOut.pop();
+    if (spare !== undefined) {
+      spare.base = this.emitted;
+      spare.rows = 0;
+      this.out = spare;
+    } else this.out = newOut(BYTES, this.emitted, this.shared);
     this.outPos = 0;
     this.outLines = 0;
     this.onBatch(b);

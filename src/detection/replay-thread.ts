@@ -16,6 +16,7 @@
  * capped too (see below).
  */
 import { createReadStream } from 'node:fs';
+import { open as fsOpen } from 'node:fs/promises';
 import { setFlagsFromString } from 'node:v8';
 import { isMainThread, MessageChannel, parentPort, receiveMessageOnPort, Worker, workerData, type MessagePort } from 'node:worker_threads';
 import type { Alert } from './alerts.js';
@@ -58,6 +59,27 @@ type FromWorker =
 const open = (path: string): AsyncIterable<Buffer> => createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>;
 
 /**
+ * The events file in chunks of up to 1 MiB, all read into the same buffer: a chunk is valid only
+ * until the next is asked for (ReplayReader.push copies what it keeps). A stream's fresh 1 MiB
+ * buffer per chunk was more than a gigabyte of array buffers on the benchmark, and V8 runs a full
+ * collection per 64 MB of those: 68 of the reader's full collections, 4 with this. Errors are the
+ * stream's (same messages: ENOENT on open, EISDIR on the first read).
+ */
+async function* chunksOf(path: string): AsyncGenerator<Buffer> {
+  const file = await fsOpen(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const { bytesRead } = await file.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) return;
+      yield buf.subarray(0, bytesRead);
+    }
+  } finally {
+    await file.close();
+  }
+}
+
+/**
  * Replays two files on three threads; same result as `replay` over the same inputs. The main
  * thread reads (the registry once, handed to both workers; then the events); one worker runs
  * the engine for device events, the other for subscriber events
@@ -95,6 +117,16 @@ export async function replayFilesOnThread(job: { registryPath: string; eventsPat
   devices = undefined;
 
   const inFlight = new Int32Array(2);
+  /**
+   * Batches sent and not yet acknowledged by both workers, in the order sent (each worker
+   * processes and acknowledges them in that order), and the acknowledgements per worker. A
+   * worker acknowledges a batch once it has consumed it: the engine keeps decoded events
+   * (strings copied out of the batch), never a view of its memory. Once both have, the reader
+   * writes a later batch into it (ReplayReader.reuse).
+   */
+  const unacked: OrderedBatch[] = [];
+  const acked = [0, 0];
+  let released = 0;
   let wake: (() => void) | null = null;
   let failed = false;
   /** Stops everything: the reader, a side waiting for the other, and both workers (a live one would keep the process up). */
@@ -116,6 +148,8 @@ export async function replayFilesOnThread(job: { registryPath: string; eventsPat
         w.on('message', (m: FromWorker) => {
           if (m.kind === 'ack') {
             inFlight[i] = (inFlight[i] as number) - 1;
+            acked[i] = (acked[i] as number) + 1;
+            for (; released < Math.min(acked[0] as number, acked[1] as number); released++) reader.reuse(unacked.shift() as OrderedBatch);
             wake?.();
           } else done = m.result;
         });
@@ -133,6 +167,7 @@ export async function replayFilesOnThread(job: { registryPath: string; eventsPat
   const reader = new ReplayReader(
     config,
     (batch) => {
+      unacked.push(batch);
       for (let i = 0; i < workers.length; i++) {
         inFlight[i] = (inFlight[i] as number) + 1;
         (workers[i] as Worker).postMessage({ kind: 'batch', batch } satisfies ToWorker);
@@ -142,7 +177,7 @@ export async function replayFilesOnThread(job: { registryPath: string; eventsPat
   );
   let bytes = 0;
   async function read(): Promise<void> {
-    for await (const chunk of open(eventsPath)) {
+    for await (const chunk of chunksOf(eventsPath)) {
       bytes += chunk.length;
       reader.push(chunk);
       while (!failed && ((inFlight[0] as number) >= MAX_IN_FLIGHT || (inFlight[1] as number) >= MAX_IN_FLIGHT)) await new Promise<void>((r) => (wake = r));

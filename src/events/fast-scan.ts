@@ -88,7 +88,8 @@ export function recordIdLength(rec: EventRecords, row: number): number {
  * Copies record `srcRow` of `src` to `dstRow` of `dst`, for when the line's bytes are copied too
  * (into another batch buffer): `shift` is the new offset of the line minus the old one, added to
  * every byte offset the record holds. Lengths, hashes and numbers are copied as they are. Only
- * the slots of the fields present are written: the row of `dst` must be zeroed (never written).
+ * the slots of the fields present are written: the other slots of the row of `dst` keep what they
+ * held, which means nothing (a record's readers go by its presence mask, as for any record).
  */
 export function copyRecord(src: EventRecords, srcRow: number, dst: EventRecords, dstRow: number, shift: number): void {
   const sb = srcRow * REC_I32;
@@ -98,8 +99,7 @@ export function copyRecord(src: EventRecords, srcRow: number, dst: EventRecords,
   const mask = si[sb + 1]!;
   di[db] = si[sb]!;
   di[db + 1] = mask;
-  // Present fields only (lowest bit first): an absent field's slots mean nothing, and `dst` is
-  // zeroed where a record was never written, as a fresh or recycled record table is.
+  // Present fields only (lowest bit first): an absent field's slots mean nothing.
   for (let m = mask; m !== 0; m &= m - 1) {
     const f = 31 - Math.clz32(m & -m);
     const sp = sb + 2 + 3 * f;
