@@ -1,9 +1,9 @@
 /**
  * Detection throughput: `femtoguard detect` run as a real child process over a generated fleet
  * (20,000 femtocells, about 5 million events: bench/gen-events.ts), beside the ceiling
- * measured in the same run: a child that reads the same file with the same chunked reads
- * (1 MiB) and JSON.parse-es every line, and does nothing else. The ceiling runs before and
- * after detect; the faster of the two counts. Peak memory is each child's peak RSS, from GNU
+ * measured in the same run: a child that reads the same file with the same chunked reads (1 MiB
+ * into one reused buffer) and JSON.parse-es every line, and does nothing else. The ceiling runs
+ * before and after detect; the faster of the two counts. Peak memory is each child's peak RSS, from GNU
  * time (`%M`) or, without it, VmHWM polled from /proc.
  * Targets: detect >= 50% of the ceiling's events per second, peak RSS < 1 GiB.
  *
@@ -43,11 +43,11 @@ const { values: opts, positionals } = parseArgs({
 });
 
 /**
- * The ceiling: the same reads as `femtoguard detect` (a 1 MiB createReadStream, lines split on
- * \n, carried across chunks) and JSON.parse on every non-blank line. Plain JS, no transpiler.
+ * The ceiling: the same reads as `femtoguard detect` (1 MiB reads into one reused buffer,
+ * src/detection/replay-thread.ts chunksOf; lines split on \n, carried across chunks in copies)
+ * and JSON.parse on every non-blank line. Plain JS, no transpiler.
  */
 const CEILING = `
-const { createReadStream } = require('node:fs');
 (async () => {
   let lines = 0, objects = 0, errors = 0, carry = null;
   const parse = (text) => {
@@ -55,7 +55,12 @@ const { createReadStream } = require('node:fs');
     lines++;
     try { if (typeof JSON.parse(text) === 'object') objects++; } catch { errors++; }
   };
-  for await (const chunk of createReadStream(process.argv[1], { highWaterMark: 1 << 20 })) {
+  const file = await require('node:fs/promises').open(process.argv[1], 'r');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  for (;;) {
+    const { bytesRead } = await file.read(buf, 0, buf.length, null);
+    if (bytesRead === 0) break;
+    const chunk = buf.subarray(0, bytesRead);
     let start = 0;
     let nl = chunk.indexOf(10);
     while (nl !== -1) {
@@ -66,6 +71,7 @@ const { createReadStream } = require('node:fs');
     }
     if (start < chunk.length) carry = carry ? Buffer.concat([carry, chunk.subarray(start)]) : Buffer.from(chunk.subarray(start));
   }
+  await file.close();
   if (carry) parse(carry.toString('utf8'));
   process.stdout.write(JSON.stringify({ lines, objects, errors }) + '\\n');
 })();
