@@ -4,7 +4,8 @@ import type { DetectionConfig, RuleId } from './config.js';
 import { createEngine, type EngineStats } from './engine.js';
 import type { EnginePartition } from './partition.js';
 import { RegistryView } from './state.js';
-import { ReplayFeed, ReplayReader, type EventsSummary, type LineError, type OrderedBatch } from './replay-reader.js';
+import { ReplayFeed } from './replay-feed.js';
+import { ReplayReader, type EventsSummary, type LineError, type OrderedBatch } from './replay-reader.js';
 
 export type { LineError, EventsSummary } from './replay-reader.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DedupWindow, hashId, hashIdBytes, ReorderBuffer } from './reorder.js';
+import { DedupWindow, hashId, hashIdBytes } from './dedup.js';
+import { ReorderBuffer } from './reorder.js';
 import type { FgEvent } from './types.js';
 
 const MIN = 60_000;

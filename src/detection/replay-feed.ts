@@ -1,0 +1,49 @@
+import { EventDecoder, recordTime, recordType, validateEvent, type FgEvent } from '../events/index.js';
+import type { Engine } from './engine.js';
+import { SCANNED, type OrderedBatch } from './replay-reader.js';
+
+/**
+ * The engine's half: decodes each ordered batch and hands the events to the engine in that
+ * order (`processOrdered`: the reader has deduplicated and ordered them already). With a
+ * `side`, the engine is one of two partitioned engines (EngineOptions.partition): events of
+ * the other side only move its clock (`advanceOrdered`), and are not decoded.
+ */
+export class ReplayFeed {
+  private readonly decoder = new EventDecoder();
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly side?: 'device' | 'subscriber',
+  ) {}
+
+  consume(b: OrderedBatch): void {
+    const buf = Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength);
+    const side = this.side;
+    for (let i = 0; i < b.rows; i++) {
+      const seq = b.base + i;
+      if (b.kinds[i] === SCANNED) {
+        if (side !== undefined) {
+          const ty = recordType(b.rec, i);
+          // 1 and 2 (report, session) are device events; 3 to 5 subscriber events
+          if ((ty <= 2) !== (side === 'device')) {
+            this.engine.advanceOrdered(recordTime(b.rec, i), seq);
+            continue;
+          }
+        }
+        this.engine.processOrdered(this.decoder.decode(buf, b.rec, i), seq);
+        continue;
+      }
+      const e = reparse(buf, b.spans[2 * i] as number, b.spans[2 * i + 1] as number);
+      const mine = side === undefined || e.type === 'registry.update' || (e.type === 'femto.report' || e.type === 'femto.session') === (side === 'device');
+      if (mine) this.engine.processOrdered(e, seq);
+      else this.engine.advanceOrdered(e.t, seq);
+    }
+  }
+}
+
+/** A line the reader validated already, parsed again on this side (lines the scanner left: rare). */
+function reparse(buf: Buffer, start: number, end: number): FgEvent {
+  const v = validateEvent(JSON.parse(buf.toString('utf8', start, end)));
+  if (!v.ok) throw new Error('an event the reader accepted failed validation on the engine side');
+  return v.event;
+}
