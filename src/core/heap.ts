@@ -1,7 +1,8 @@
 /**
  * A binary min-heap for a total, deterministic order: every item carries a sequence number
  * (its arrival, given by the caller or counted here), and `precedes` breaks key ties with it.
- * Used by the event reorder buffer (stragglers) and the simulator's job scheduler.
+ * Used by the event reorder buffer (stragglers), the simulator's job scheduler and idle-device
+ * (serials keyed by their last sighting, given as the sequence number).
  */
 export class SeqHeap<T> {
   private readonly items: T[] = [];

@@ -1,4 +1,4 @@
-import { digitsKey } from './subscriber-table.js';
+import { digitsKey, hashKey } from './subscriber-table.js';
 
 /** the smallest table a set with members has (a power of two) */
 const MIN_SLOTS = 16;
@@ -31,7 +31,7 @@ export class DistinctImsis {
     if (keys === undefined) this.keys = keys = new Float64Array(MIN_SLOTS);
     else if (2 * (this.count + 1) > keys.length) keys = this.grow(keys);
     const mask = keys.length - 1;
-    let i = hash(k) & mask;
+    let i = hashKey(k) & mask;
     for (;;) {
       const sk = keys[i] as number;
       if (sk === k) return;
@@ -48,7 +48,7 @@ export class DistinctImsis {
     for (let j = 0; j < old.length; j++) {
       const k = old[j] as number;
       if (k === 0) continue;
-      let i = hash(k) & mask;
+      let i = hashKey(k) & mask;
       while ((keys[i] as number) !== 0) i = (i + 1) & mask;
       keys[i] = k;
     }
@@ -87,13 +87,4 @@ function nextPow2(n: number): number {
   let p = 1;
   while (p < n) p *= 2;
   return p;
-}
-
-function hash(k: number): number {
-  const lo = k % 4294967296 | 0;
-  const hi = (k / 4294967296) | 0;
-  let h = Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return h ^ (h >>> 16);
 }

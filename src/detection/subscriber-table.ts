@@ -49,7 +49,8 @@ const F_CELL0_T = 4;
 /** an identifier not held (no key is 0) */
 const NONE = 0;
 
-function hashKey(k: number): number {
+/** A 32-bit hash of a digits key (digitsKey), for open-addressing tables of keys. */
+export function hashKey(k: number): number {
   const lo = k % 4294967296 | 0;
   const hi = (k / 4294967296) | 0;
   let h = Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b);

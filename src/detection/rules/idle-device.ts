@@ -1,3 +1,4 @@
+import { SeqHeap } from '../../core/index.js';
 import type { Rule, RuleContext } from '../rule.js';
 import { quoted } from '../text.js';
 
@@ -19,49 +20,12 @@ export function idleDevice(): Rule {
   /** each registered serial's position in the registry's order (the order findings are raised in) */
   const order = new Map<string, number>();
   let knownVersion = -1;
-  // The heap: parallel arrays, ordered by `heapLast`.
-  const heapLast: number[] = [];
-  const heapSerial: string[] = [];
+  // The heap of serials, keyed by the last sighting it knows of: SeqHeap's number is that time
+  // (equal times come out in any order: the silent are sorted into registry order below).
+  const heap = new SeqHeap<string>((_a, lastA, _b, lastB) => lastA < lastB);
   let silent: string[] = [];
 
   const lastOf = (serial: string, ctx: RuleContext): number => ctx.runtime(serial)?.lastSeen ?? ctx.startT;
-
-  function push(serial: string, last: number): void {
-    let i = heapLast.length;
-    heapLast.push(last);
-    heapSerial.push(serial);
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if ((heapLast[p] as number) <= last) break;
-      heapLast[i] = heapLast[p] as number;
-      heapSerial[i] = heapSerial[p] as string;
-      i = p;
-    }
-    heapLast[i] = last;
-    heapSerial[i] = serial;
-  }
-
-  function pop(): string {
-    const top = heapSerial[0] as string;
-    const last = heapLast.pop() as number;
-    const serial = heapSerial.pop() as string;
-    const n = heapLast.length;
-    if (n > 0) {
-      let i = 0;
-      for (;;) {
-        let c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && (heapLast[c + 1] as number) < (heapLast[c] as number)) c++;
-        if ((heapLast[c] as number) >= last) break;
-        heapLast[i] = heapLast[c] as number;
-        heapSerial[i] = heapSerial[c] as string;
-        i = c;
-      }
-      heapLast[i] = last;
-      heapSerial[i] = serial;
-    }
-    return top;
-  }
 
   return {
     id: 'idle-device',
@@ -77,7 +41,7 @@ export function idleDevice(): Rule {
         for (const serial of ctx.registry.devices.keys()) {
           if (order.has(serial)) continue;
           order.set(serial, order.size);
-          push(serial, lastOf(serial, ctx));
+          heap.push(serial, lastOf(serial, ctx));
         }
       }
       // Silent now: those silent at the last scan and not seen since, and those of the heap
@@ -86,13 +50,13 @@ export function idleDevice(): Rule {
       for (const serial of silent) {
         const last = lastOf(serial, ctx);
         if (t - last > c.idleMs) idle.push(serial);
-        else push(serial, last);
+        else heap.push(serial, last);
       }
-      while (heapLast.length > 0 && t - (heapLast[0] as number) > c.idleMs) {
-        const serial = pop();
+      while (heap.size > 0 && t - heap.peekSeq() > c.idleMs) {
+        const serial = heap.pop();
         const last = lastOf(serial, ctx);
         if (t - last > c.idleMs) idle.push(serial);
-        else push(serial, last);
+        else heap.push(serial, last);
       }
       idle.sort((a, b) => (order.get(a) as number) - (order.get(b) as number));
       silent = idle;
