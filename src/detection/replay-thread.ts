@@ -1,10 +1,11 @@
 /**
- * `femtoguard detect` over files runs on two threads. The main thread reads the events file
+ * `femtoguard detect` over files runs on three threads. The main thread reads the events file
  * (ReplayReader, replay-reader.ts): it splits lines, reads each with the byte scanner
  * (src/events/fast-scan.ts; JSON.parse and validation for lines the scanner leaves), drops
  * duplicates and puts events in order, holding records rather than parsed events; batches of
- * ordered line bytes and records cross to a worker as transferred buffers (no copy, no
- * structured clone of objects). The worker decodes them and runs the engine (ReplayFeed).
+ * ordered line bytes and records go to both workers in shared memory (no copy, no structured
+ * clone of objects), and are written again once both have acknowledged them. Each worker
+ * decodes them (ReplayFeed, replay-feed.ts) and runs its side of the engine.
  * `replay` (stdin, in process) runs the same two halves on one thread: same alerts, same
  * summary.
  *
