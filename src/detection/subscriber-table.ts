@@ -173,12 +173,8 @@ export class SubscriberIndex {
     }
   }
 
-  /**
-   * Records an event of the subscriber; returns the index's own instance of `imsi` (equal to
-   * it): a caller that keeps the IMSI then holds the one string the index holds, not the
-   * event's fresh one, which would live on and be promoted by the collector once per event.
-   */
-  observe(imsi: string, t: number, cellId?: string, msisdn?: string, imei?: string): string {
+  /** Records an event of the subscriber: its time, the identifiers it carries, its cell. */
+  observe(imsi: string, t: number, cellId?: string, msisdn?: string, imei?: string): void {
     const k = digitsKey(imsi);
     let no = this.find(imsi, k);
     if (no < 0) no = this.add(imsi, k, t);
@@ -207,7 +203,6 @@ export class SubscriberIndex {
         num[b + F_CELL0_T] = t;
       } else this.seeOtherCell(no, cellId, t);
     }
-    return this.refs[2 * no] as string;
   }
 
   /** Subscriber `no` was on `cellId` (not its first cell) at `t`. */
