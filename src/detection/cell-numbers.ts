@@ -1,3 +1,5 @@
+import { hashId } from '../events/index.js';
+
 /**
  * Cell ids interned as small integers (RuleContext.cellNo), with the ids nothing holds any
  * more freed and their numbers reused.
@@ -32,9 +34,7 @@ export class CellNumbers {
 
   /** The id's number (a new one, or a freed one reused, for an id not held). */
   readonly no = (id: string): number => {
-    let h = 0x811c9dc5;
-    for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
-    h ^= h >>> 15;
+    const h = hashId(id);
     const table = this.table;
     const mask = table.length - 1;
     let i = h & mask;

@@ -1,5 +1,5 @@
 import type { FgEvent, RegistryUpdateEvent } from '../events/index.js';
-import { OrderedIntake } from '../events/index.js';
+import { hashId, OrderedIntake } from '../events/index.js';
 import type { DeviceInput } from '../registry/index.js';
 import { AlertBook, SEVERITY_RANK, type Alert, type Finding } from './alerts.js';
 import { CellNumbers } from './cell-numbers.js';
@@ -150,9 +150,7 @@ export function createEngine(opts: EngineOptions) {
 
   /** The device's record, its registry entry refreshed when the registry changed since. */
   function runtimeOf(serial: string, t: number): DeviceRuntime {
-    let h = 0x811c9dc5;
-    for (let i = 0; i < serial.length; i++) h = Math.imul(h ^ serial.charCodeAt(i), 0x01000193);
-    const slot = (h ^ (h >>> 15)) & (RECENT_SLOTS - 1);
+    const slot = hashId(serial) & (RECENT_SLOTS - 1);
     let rt = recent[slot];
     if (rt === undefined || rt.serial !== serial) {
       rt = runtimes.get(serial);

@@ -3,8 +3,9 @@
  * and the reader of `femtoguard detect`, which checks ids from their bytes.
  */
 /**
- * 32-bit FNV-1a over the UTF-16 code units, finished with the murmur3 mix so low bits spread.
- * Exported for the tests only (to build colliding ids); not part of the events/ door.
+ * 32-bit FNV-1a over the UTF-16 code units, finished with the murmur3 mix so low bits spread:
+ * the ids' hash here, and the string hash of the detection engine's own open-addressing tables
+ * (cell numbers, device records).
  */
 export function hashId(id: string): number {
   let h = 0x811c9dc5;

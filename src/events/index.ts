@@ -7,7 +7,7 @@ export { parseEventTime, formatEventTime } from './timestamp.js';
 export { NdjsonSplitter, readNdjson, parseLine, MAX_LINE_BYTES } from './ndjson.js';
 export type { NdjsonLine, RawLine } from './ndjson.js';
 export { ReorderBuffer, OrderedIntake } from './reorder.js';
-export { DedupWindow, hashIdBytes } from './dedup.js';
+export { DedupWindow, hashId, hashIdBytes } from './dedup.js';
 export type { Timed } from './reorder.js';
 export type { EventStore, EventBus, StoredEvent } from './store.js';
 export { forEachNdjsonLine, followEventLog } from './follow.js';
