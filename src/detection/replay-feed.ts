@@ -30,7 +30,7 @@ export class ReplayFeed {
             continue;
           }
         }
-        this.engine.processOrdered(this.decoder.decode(buf, b.rec, i), seq);
+        this.engine.processOrdered(this.decoder.decodeForEngine(buf, b.rec, i), seq);
         continue;
       }
       const e = reparse(buf, b.spans[2 * i] as number, b.spans[2 * i + 1] as number);

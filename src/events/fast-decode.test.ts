@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EventDecoder } from './fast-decode.js';
-import { ATTACH, decodeLine, defined, IMS, PAY, REPORT, SESSION, scanOne, slowPath, TS } from './fast-scan-kit.js';
+import { ATTACH, decodeLine, defined, IMS, PAY, REPORT, SAMPLES, SESSION, scanOne, slowPath, TS } from './fast-scan-kit.js';
 import { createRecords, scanEvent } from './fast-scan.js';
 import type { FgEvent } from './types.js';
 
@@ -114,5 +114,29 @@ describe('EventDecoder objects and interning', () => {
     expect(d.id(Buffer.from(ATTACH), rec, 0)).toBe('e17727');
     const noId = `{"type":"ue.attach","cellId":"c","imsi":"12345","ts":${TS}}`;
     expect(d.id(Buffer.from(noId), scanOne(noId)!, 0)).toBeUndefined();
+  });
+
+  it('ok/decodeForEngine: every field of decode, a report\'s ts, id, swVersion and configHash read when asked', () => {
+    const d = new EventDecoder();
+    const read = (e: FgEvent): Record<string, unknown> => {
+      const out: Record<string, unknown> = {};
+      for (const k of Object.keys(decodeLine(new EventDecoder(), REPORT))) out[k] = (e as unknown as Record<string, unknown>)[k];
+      return out;
+    };
+    const lines = [...SAMPLES, `{"type":"femto.report","serial":"s","ts":1754003493715}`, REPORT.replace(`"ts":${TS}`, '"ts":1754003493715')];
+    for (const line of lines) {
+      const rec = scanOne(line)!;
+      const e = d.decodeForEngine(Buffer.from(line), rec, 0);
+      const want = slowPath(Buffer.from(line))!;
+      if (want.type !== 'femto.report') expect(defined(e)).toStrictEqual(defined(want));
+      else {
+        expect(read(e)).toEqual(read(want));
+        expect(e.type).toBe('femto.report');
+      }
+    }
+    // the lazy fields read the batch's bytes: valid while the line is (the engine reads them before returning)
+    const buf = Buffer.from(REPORT);
+    const e = d.decodeForEngine(buf, scanOne(REPORT)!, 0) as Extract<FgEvent, { type: 'femto.report' }>;
+    expect([e.id, e.ts, e.swVersion, e.configHash]).toEqual(['e9895', '2025-08-05T02:14:09.123Z', 'FW-4.2.1', 'sha256:00ff']);
   });
 });

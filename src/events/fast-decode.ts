@@ -3,7 +3,7 @@
  * `validateEvent(JSON.parse(line))` gives, with the strings that repeat interned in bounded
  * direct-mapped caches. The record layout (field ids, slots, type codes) is fast-scan.ts's.
  */
-import type { FgEvent, GpsFix } from './types.js';
+import type { FemtoReportEvent, FgEvent, GpsFix } from './types.js';
 import {
   D_ACCURACY,
   D_AMOUNT,
@@ -290,6 +290,37 @@ export class EventDecoder {
     }
   }
 
+  /**
+   * The same event as `decode`, but for a report (most of the stream) its `ts`, `id`,
+   * `swVersion` and `configHash` are read from the line's bytes when asked (a fresh string of
+   * the same value each time), not created up front: the detection engine reads a report's
+   * `id` only into the evidence of a finding, raised while the report is processed, and the
+   * three others never. The event reads the batch's memory (`buf`, `rec`), so it is for a
+   * consumer done with it before that memory is written again: the engine's `processOrdered`,
+   * which keeps no event past its return (replay-thread.ts reuses a batch only once both
+   * sides have consumed it). Not own properties: a spread or JSON.stringify of it would miss
+   * them, and it is not `toEqual` to `decode`'s.
+   */
+  decodeForEngine(buf: Uint8Array, rec: EventRecords, row: number): FgEvent {
+    const i32 = rec.i32;
+    const b = row * REC_I32;
+    if (i32[b] !== T_REPORT) return this.decode(buf, rec, row);
+    const f64 = rec.f64;
+    const mask = i32[b + 1]!;
+    const fb = row * REC_F64;
+    return new ScannedReport(
+      buf,
+      rec,
+      row,
+      f64[fb + D_T]!,
+      str(this.device, buf, i32, b, F_SERIAL),
+      optStr(this.device, buf, i32, b, mask, F_SOURCE_IP),
+      optList(this.cellIdLists, buf, i32, b, mask, F_CELL_IDS),
+      (mask & (1 << F_GPS)) === 0 ? undefined : gpsOf(i32, f64, b, fb),
+      optNeighbors(this.neighbor, buf, i32, b, mask, F_NEIGHBORS),
+    );
+  }
+
   /** Slots of all string and list caches, and how many hold a value: the caches never grow past their slots. */
   cacheStats(): { stringSlots: number; strings: number; listSlots: number; lists: number } {
     return {
@@ -298,6 +329,47 @@ export class EventDecoder {
       listSlots: this.slots,
       lists: this.cellIdLists.held(),
     };
+  }
+}
+
+/** A report from EventDecoder.decodeForEngine: what the engine does not read on every report is read from the bytes when asked. */
+class ScannedReport implements FemtoReportEvent {
+  readonly type = 'femto.report';
+
+  constructor(
+    private readonly buf: Uint8Array,
+    private readonly rec: EventRecords,
+    private readonly row: number,
+    readonly t: number,
+    readonly serial: string,
+    readonly sourceIp: string | undefined,
+    readonly cellIds: string[] | undefined,
+    readonly gps: GpsFix | undefined,
+    readonly neighbors: string[] | undefined,
+  ) {}
+
+  get ts(): string | number {
+    const i32 = this.rec.i32;
+    const p = this.row * REC_I32 + 2 + 3 * F_TS;
+    return i32[p + 2] === 1 ? latin1(this.buf, i32[p]!, i32[p]! + i32[p + 1]!) : this.rec.f64[this.row * REC_F64 + D_TS]!;
+  }
+
+  get id(): string | undefined {
+    return recordId(this.buf, this.rec, this.row);
+  }
+
+  get swVersion(): string | undefined {
+    return this.field(F_SW_VERSION);
+  }
+
+  get configHash(): string | undefined {
+    return this.field(F_CONFIG_HASH);
+  }
+
+  private field(f: number): string | undefined {
+    const i32 = this.rec.i32;
+    const b = this.row * REC_I32;
+    return optStr(null, this.buf, i32, b, i32[b + 1]!, f);
   }
 }
 

@@ -25,7 +25,9 @@ export function unregisteredCell(): Rule {
     }
     return pattern === null || pattern.test(cellId);
   };
-  const check = (cellId: string, t: number, ctx: RuleContext, seen: Seen, serial?: string, eventId?: string): void => {
+  // The event, not its id: the id is read only when a finding is raised (a replayed report reads
+  // it from the line's bytes when asked: EventDecoder.decodeForEngine).
+  const check = (cellId: string, t: number, ctx: RuleContext, seen: Seen, serial: string | undefined, event: { readonly id?: string | undefined }): void => {
     if (ctx.registry.cellRegistered(cellId) || !femto(cellId, ctx)) return;
     const source = seenText(seen, serial, asIs);
     ctx.raise({
@@ -35,13 +37,13 @@ export function unregisteredCell(): Rule {
       cellId,
       ...(serial ? { serial } : {}),
       summary: `Cell ${quoted(cellId)} is not in any registered femtocell's allowed cells but ${seenText(seen, serial, quoted)}: treat every subscriber on it as exposed and block the device announcing it.`,
-      evidence: { source, serial: serial ?? null, eventId: eventId ?? null },
+      evidence: { source, serial: serial ?? null, eventId: event.id ?? null },
     });
   };
   return {
     id: 'unregistered-cell',
     onSession: (e, ctx) => {
-      if (e.phase === 'up' && e.cellIds) for (const c of e.cellIds) check(c, e.t, ctx, 'session', e.serial, e.id);
+      if (e.phase === 'up' && e.cellIds) for (const c of e.cellIds) check(c, e.t, ctx, 'session', e.serial, e);
     },
     onReport: (e, ctx, dev) => {
       if (!e.cellIds) return;
@@ -52,7 +54,7 @@ export function unregisteredCell(): Rule {
       let ok = true;
       for (const c of e.cellIds) {
         if (!ctx.registry.cellRegistered(c)) ok = false;
-        check(c, e.t, ctx, 'report', e.serial, e.id);
+        check(c, e.t, ctx, 'report', e.serial, e);
       }
       if (ok) {
         dev.cellsOk = dev.announced;
@@ -60,7 +62,7 @@ export function unregisteredCell(): Rule {
       }
     },
     onAttach: (e, ctx, cell) => {
-      if (!cell.registered) check(e.cellId, e.t, ctx, 'attach', undefined, e.id);
+      if (!cell.registered) check(e.cellId, e.t, ctx, 'attach', undefined, e);
     },
   };
 }
