@@ -1,4 +1,4 @@
-import { digitsKey, hashKey } from './subscriber-table.js';
+import { digitsKey, hashKey, imsiKeyOf, type SubscriberIds } from './subscriber-table.js';
 
 /** the smallest table a set with members has (a power of two) */
 const MIN_SLOTS = 16;
@@ -23,10 +23,19 @@ export class DistinctImsis {
 
   add(imsi: string): void {
     const k = digitsKey(imsi);
-    if (k !== k) {
-      (this.others ??= new Set()).add(imsi);
-      return;
-    }
+    if (k !== k) (this.others ??= new Set()).add(imsi);
+    else this.addKey(k);
+  }
+
+  /** Adds an event's IMSI by its key (SubscriberIds: the decoder's, if it has one); the string is read only when not digits. */
+  addIds(ids: SubscriberIds): void {
+    const k = imsiKeyOf(ids);
+    if (k !== k) (this.others ??= new Set()).add(ids.imsi);
+    else this.addKey(k);
+  }
+
+  /** Adds the IMSI of digits key `k` (not NaN). */
+  private addKey(k: number): void {
     let keys = this.keys;
     if (keys === undefined) this.keys = keys = new Float64Array(MIN_SLOTS);
     else if (2 * (this.count + 1) > keys.length) keys = this.grow(keys);

@@ -323,13 +323,14 @@ export function createEngine(opts: EngineOptions) {
       }
       case 'ue.attach': {
         // subscriber-surge keeps no IMSI string (DistinctImsis): the event's own is read while fresh.
-        subscribers.observe(e.imsi, e.t, e.cellId, e.msisdn, e.imei);
+        // The identifiers go by their keys (SubscriberIds): a decoder may have them from the bytes.
+        subscribers.observeIds(e, e.t, e.cellId);
         const cell = cells.of(e.cellId, e.t);
         for (const h of byType.attach) h(e, ctx, cell);
         break;
       }
       case 'ims.register': {
-        subscribers.observe(e.imsi, e.t, e.cellId, e.msisdn);
+        subscribers.observeIds(e, e.t, e.cellId);
         const cell = e.cellId ? cells.of(e.cellId, e.t) : undefined;
         for (const h of byType.ims) h(e, ctx, cell);
         break;

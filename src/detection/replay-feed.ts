@@ -1,4 +1,4 @@
-import { EventDecoder, recordTime, recordType, validateEvent, type FgEvent } from '../events/index.js';
+import { EventDecoder, recordTime, recordType, SubscriberDecoder, validateEvent, type FgEvent } from '../events/index.js';
 import type { Engine } from './engine.js';
 import { SCANNED, type OrderedBatch } from './replay-reader.js';
 
@@ -6,15 +6,22 @@ import { SCANNED, type OrderedBatch } from './replay-reader.js';
  * The engine's half: decodes each ordered batch and hands the events to the engine in that
  * order (`processOrdered`: the reader has deduplicated and ordered them already). With a
  * `side`, the engine is one of two partitioned engines (EngineOptions.partition): events of
- * the other side only move its clock (`advanceOrdered`), and are not decoded.
+ * the other side only move its clock (`advanceOrdered`), and are not decoded. The subscriber
+ * side decodes with SubscriberDecoder: its attaches and registrations read their strings from
+ * the batch only when the engine asks for them, so each is released once processed (the batch
+ * is handed back after `consume`).
  */
 export class ReplayFeed {
-  private readonly decoder = new EventDecoder();
+  private readonly decoder: EventDecoder | null;
+  private readonly subscriberDecoder: SubscriberDecoder | null;
 
   constructor(
     private readonly engine: Engine,
     private readonly side?: 'device' | 'subscriber',
-  ) {}
+  ) {
+    this.decoder = side === 'subscriber' ? null : new EventDecoder();
+    this.subscriberDecoder = side === 'subscriber' ? new SubscriberDecoder() : null;
+  }
 
   consume(b: OrderedBatch): void {
     const buf = Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength);
@@ -30,7 +37,12 @@ export class ReplayFeed {
             continue;
           }
         }
-        this.engine.processOrdered(this.decoder.decodeForEngine(buf, b.rec, i), seq);
+        const sd = this.subscriberDecoder;
+        if (sd !== null) {
+          const e = sd.decode(buf, b.rec, i);
+          this.engine.processOrdered(e, seq);
+          if (e.type !== 'payment.auth') e.release();
+        } else this.engine.processOrdered((this.decoder as EventDecoder).decodeForEngine(buf, b.rec, i), seq);
         continue;
       }
       const e = reparse(buf, b.spans[2 * i] as number, b.spans[2 * i + 1] as number);

@@ -35,9 +35,16 @@ const HEAP_GROWING_PERCENT = 50;
 type Side = 'device' | 'subscriber';
 /** Batches handed to a worker and not yet processed: bounds the memory between the threads. */
 const MAX_IN_FLIGHT = 4;
-/** `sync` slots: batches the device side has finished; 1 once the replay failed (nobody waits any more). */
+/**
+ * `sync` slots: batches each side has finished (DONE, by side); 1 once the replay failed (nobody
+ * waits any more); 1 while the reader waits for that side to finish a batch (WAITING, by side).
+ */
 const DEVICE_DONE = 0;
 const FAILED = 1;
+const SUBSCRIBER_DONE = 2;
+const DONE: Record<Side, number> = { device: DEVICE_DONE, subscriber: SUBSCRIBER_DONE };
+const WAITING: Record<Side, number> = { device: 3, subscriber: 4 };
+const SYNC_SLOTS = 5;
 
 interface Job {
   /** marks this module's own worker (the module is also imported on the main thread) */
@@ -53,8 +60,9 @@ interface Job {
 
 type ToWorker = { kind: 'batch'; batch: OrderedBatch } | { kind: 'end' };
 
+/** `wake`: the worker finished a batch while the reader waited for it (WAITING). */
 type FromWorker =
-  | { kind: 'ack' }
+  | { kind: 'wake' }
   | { kind: 'done'; result: ReplayEngineResult };
 
 const open = (path: string): AsyncIterable<Buffer> => createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>;
@@ -108,7 +116,7 @@ export async function replayFilesOnThread(job: { registryPath: string; eventsPat
   // From source (tests and benchmarks run the CLI under tsx) the worker must load TypeScript:
   // tsx's hooks do not follow into worker threads, so the worker registers them first.
   const boot = self.pathname.endsWith('.ts') ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => m.register()).then(() => import(${JSON.stringify(self.href)}))` : `import(${JSON.stringify(self.href)})`;
-  const sync = new Int32Array(new SharedArrayBuffer(8));
+  const sync = new Int32Array(new SharedArrayBuffer(4 * SYNC_SLOTS));
   const channel = new MessageChannel();
   const start = (side: Side, flags: MessagePort): Worker => {
     const data: Job = { fgReplayThread: true, side, devices: devices ?? [], config, flags, sync };
@@ -117,17 +125,26 @@ export async function replayFilesOnThread(job: { registryPath: string; eventsPat
   const workers = [start('device', channel.port1), start('subscriber', channel.port2)];
   devices = undefined;
 
-  const inFlight = new Int32Array(2);
+  const sides: Side[] = ['device', 'subscriber'];
   /**
    * Batches sent and not yet acknowledged by both workers, in the order sent (each worker
-   * processes and acknowledges them in that order), and the acknowledgements per worker. A
-   * worker acknowledges a batch once it has consumed it: the engine keeps decoded events
-   * (strings copied out of the batch), never a view of its memory. Once both have, the reader
-   * writes a later batch into it (ReplayReader.reuse).
+   * processes and acknowledges them in that order). A worker acknowledges a batch once it has
+   * consumed it, by counting it in `sync` (DONE): the engine keeps decoded events (strings
+   * copied out of the batch), never a view of its memory. Once both have, the reader writes a
+   * later batch into it (ReplayReader.reuse). The counts are read between chunks; a message
+   * per batch to this thread cost each worker more than its batch's other overhead, so a
+   * worker sends one (`wake`) only when the reader waits for it.
    */
   const unacked: OrderedBatch[] = [];
-  const acked = [0, 0];
+  let sent = 0;
   let released = 0;
+  const inFlight = (i: number): number => sent - Atomics.load(sync, DONE[sides[i] as Side]);
+  const full = (): boolean => inFlight(0) >= MAX_IN_FLIGHT || inFlight(1) >= MAX_IN_FLIGHT;
+  /** Hands the batches both workers have finished back to the reader. */
+  const collect = (): void => {
+    const done = Math.min(Atomics.load(sync, DEVICE_DONE), Atomics.load(sync, SUBSCRIBER_DONE));
+    for (; released < done; released++) reader.reuse(unacked.shift() as OrderedBatch);
+  };
   let wake: (() => void) | null = null;
   let failed = false;
   /** Stops everything: the reader, a side waiting for the other, and both workers (a live one would keep the process up). */
@@ -147,12 +164,8 @@ export async function replayFilesOnThread(job: { registryPath: string; eventsPat
       new Promise<ReplayEngineResult>((resolve, reject) => {
         let done: ReplayEngineResult | undefined;
         w.on('message', (m: FromWorker) => {
-          if (m.kind === 'ack') {
-            inFlight[i] = (inFlight[i] as number) - 1;
-            acked[i] = (acked[i] as number) + 1;
-            for (; released < Math.min(acked[0] as number, acked[1] as number); released++) reader.reuse(unacked.shift() as OrderedBatch);
-            wake?.();
-          } else done = m.result;
+          if (m.kind === 'wake') wake?.();
+          else done = m.result;
         });
         w.on('error', (e) => fail(e, reject));
         w.on('exit', (code) => {
@@ -169,10 +182,8 @@ export async function replayFilesOnThread(job: { registryPath: string; eventsPat
     config,
     (batch) => {
       unacked.push(batch);
-      for (let i = 0; i < workers.length; i++) {
-        inFlight[i] = (inFlight[i] as number) + 1;
-        (workers[i] as Worker).postMessage({ kind: 'batch', batch } satisfies ToWorker);
-      }
+      sent++;
+      for (const w of workers) w.postMessage({ kind: 'batch', batch } satisfies ToWorker);
     },
     { shared: true },
   );
@@ -180,8 +191,16 @@ export async function replayFilesOnThread(job: { registryPath: string; eventsPat
   async function read(): Promise<void> {
     for await (const chunk of chunksOf(eventsPath)) {
       bytes += chunk.length;
+      collect();
       reader.push(chunk);
-      while (!failed && ((inFlight[0] as number) >= MAX_IN_FLIGHT || (inFlight[1] as number) >= MAX_IN_FLIGHT)) await new Promise<void>((r) => (wake = r));
+      while (!failed && full()) {
+        // Each side at the limit is asked to wake this thread; then the counts are read again: a
+        // side that finished a batch before it saw the request has counted it by then.
+        for (let i = 0; i < sides.length; i++) if (inFlight(i) >= MAX_IN_FLIGHT) Atomics.store(sync, WAITING[sides[i] as Side], 1);
+        if (!full()) break;
+        await new Promise<void>((r) => (wake = r));
+        collect();
+      }
       wake = null;
       if (failed) return;
       onProgress?.(bytes, reader.summary().accepted);
@@ -251,14 +270,13 @@ if (!isMainThread && parentPort && (workerData as Partial<Job> | null)?.fgReplay
   port.on('message', (m: ToWorker) => {
     if (m.kind === 'batch') {
       side.consume(m.batch);
-      if (job.side === 'device') {
-        // Flags first, then the count: a subscriber side that sees the count finds the flags.
-        if (raised.length > 0) job.flags.postMessage(raised.splice(0));
-        Atomics.store(job.sync, DEVICE_DONE, batches + 1);
-        Atomics.notify(job.sync, DEVICE_DONE);
-      }
+      // Flags first, then the count: a subscriber side that sees the count finds the flags.
+      if (job.side === 'device' && raised.length > 0) job.flags.postMessage(raised.splice(0));
+      // The count acknowledges the batch (the reader may write into it from now on).
+      Atomics.store(job.sync, DONE[job.side], batches + 1);
+      if (job.side === 'device') Atomics.notify(job.sync, DEVICE_DONE);
       batches++;
-      port.postMessage({ kind: 'ack' } satisfies FromWorker);
+      if (Atomics.exchange(job.sync, WAITING[job.side], 0) === 1) port.postMessage({ kind: 'wake' } satisfies FromWorker);
       return;
     }
     port.postMessage({ kind: 'done', result: side.finish() } satisfies FromWorker);

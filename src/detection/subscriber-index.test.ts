@@ -33,6 +33,41 @@ describe('SubscriberIndex', () => {
     ]);
   });
 
+  it('ok/with keys from the decoder, strings are read only for a new subscriber or a changed identifier', () => {
+    const idx = new SubscriberIndex();
+    const reads: string[] = [];
+    const ids = (imsi: string, msisdn: string, imei: string) => ({
+      imsiKey: digitsKey(imsi),
+      msisdnKey: digitsKey(msisdn),
+      imeiKey: digitsKey(imei),
+      get imsi() {
+        reads.push('imsi');
+        return imsi;
+      },
+      get msisdn() {
+        reads.push('msisdn');
+        return msisdn;
+      },
+      get imei() {
+        reads.push('imei');
+        return imei;
+      },
+    });
+    idx.observeIds(ids('450080000000626', '+821010000626', '352009858454957'), 1, 'c1');
+    expect(reads.sort()).toEqual(['imei', 'imsi', 'msisdn']);
+    reads.length = 0;
+    idx.observeIds(ids('450080000000626', '+821010000626', '352009858454957'), 2, 'c1');
+    expect(reads).toEqual([]);
+    idx.observeIds(ids('450080000000626', '+821010000627', '352009858454957'), 3, 'c2');
+    expect(reads).toEqual(['msisdn']);
+    expect(idx.identifiers('450080000000626')).toEqual({ msisdn: '+821010000627', imei: '352009858454957' });
+    expect(idx.imsiOf('+821010000627')).toBe('450080000000626');
+    expect(idx.cellsSince('450080000000626', 0)).toEqual([
+      ['c1', 2],
+      ['c2', 3],
+    ]);
+  });
+
   // IMSIs and MSISDNs as digits (the numeric table), as other strings (the string fallback), and mixed.
   const walks: [string, (n: number) => string, (n: number) => string, number][] = [
     ['other strings', (n) => `i${n}`, (n) => `m${n}`, 300],

@@ -14,29 +14,28 @@
  * IMSIs that are not digits): the input is attacker-controlled, so nothing assumes the shape.
  */
 
+import { digitsKey } from '../events/index.js';
+
+// The key of digit identifiers is defined beside the decoder that computes it from bytes.
+export { digitsKey };
+
 /**
- * A digit string of at most 15 digits as a number, `10^length + value` (so `"007"` and `"7"`
- * differ), negated when the digits follow one `+`; NaN for anything else. Never 0.
+ * An event's subscriber identifiers (an attach or an IMS registration: its own properties), with
+ * their digitsKey when its decoder computed them from the bytes (SubscriberKeys: 0 for an
+ * identifier absent; the strings are then read only when they must be kept or compared).
  */
-export function digitsKey(s: string): number {
-  const n = s.length;
-  let i = 0;
-  let sign = 1;
-  if (n > 0 && s.charCodeAt(0) === 43 /* + */) {
-    if (n === 1) return NaN;
-    sign = -1;
-    i = 1;
-  }
-  if (n - i > 15) return NaN;
-  let v = 0;
-  let p = 1;
-  for (; i < n; i++) {
-    const d = s.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return NaN;
-    v = v * 10 + d;
-    p *= 10;
-  }
-  return sign * (p + v);
+export interface SubscriberIds {
+  readonly imsi: string;
+  readonly msisdn?: string | undefined;
+  readonly imei?: string | undefined;
+  readonly imsiKey?: number;
+  readonly msisdnKey?: number;
+  readonly imeiKey?: number;
+}
+
+/** The IMSI's digitsKey: the decoder's, else computed from the string. */
+export function imsiKeyOf(ids: SubscriberIds): number {
+  return ids.imsiKey ?? digitsKey(ids.imsi);
 }
 
 /** per-subscriber numbers (one cache line): [IMSI key (NaN: not digits), last time, MSISDN key, IMEI key, first cell's last time] */
@@ -89,7 +88,11 @@ export class SubscriberIndex {
 
   /** The subscriber number of `imsi` (its digits key `k`), or -1. */
   private find(imsi: string, k: number): number {
-    if (k !== k) return this.otherImsis.get(imsi) ?? -1;
+    return k !== k ? (this.otherImsis.get(imsi) ?? -1) : this.findKey(k);
+  }
+
+  /** The subscriber number of the IMSI of digits key `k` (not NaN), or -1. */
+  private findKey(k: number): number {
     const slots = this.slots;
     const mask = (slots.length >>> 1) - 1;
     let i = hashKey(k) & mask;
@@ -175,23 +178,46 @@ export class SubscriberIndex {
 
   /** Records an event of the subscriber: its time, the identifiers it carries, its cell. */
   observe(imsi: string, t: number, cellId?: string, msisdn?: string, imei?: string): void {
-    const k = digitsKey(imsi);
-    let no = this.find(imsi, k);
-    if (no < 0) no = this.add(imsi, k, t);
+    this.observeIds({ imsi, msisdn, imei }, t, cellId);
+  }
+
+  /**
+   * The same for an event's identifiers (SubscriberIds): a string is read only for a subscriber
+   * not held yet, an IMSI that is not digits, or an identifier that changed (or is not digits).
+   */
+  observeIds(ids: SubscriberIds, t: number, cellId?: string): void {
+    const k = ids.imsiKey ?? digitsKey(ids.imsi);
+    let no = k !== k ? (this.otherImsis.get(ids.imsi) ?? -1) : this.findKey(k);
+    if (no < 0) no = this.add(ids.imsi, k, t);
     const num = this.num;
     const b = STRIDE * no;
     if (t > (num[b + F_LAST] as number)) num[b + F_LAST] = t;
     // An identifier is kept only when it changed (compared as numbers when it is digits): the
-    // same one in a fresh string would be garbage the collector has to promote.
-    if (msisdn) {
-      const mk = digitsKey(msisdn);
-      if (mk === mk ? num[b + F_MSISDN] !== mk : this.msisdns[no] !== msisdn) this.link(imsi, no, msisdn, mk);
+    // same one in a fresh string would be garbage the collector has to promote. An empty one
+    // counts as absent (key 0).
+    let mk = ids.msisdnKey;
+    if (mk === undefined) {
+      const msisdn = ids.msisdn;
+      mk = msisdn ? digitsKey(msisdn) : 0;
     }
-    if (imei) {
-      const ik = digitsKey(imei);
-      if (ik === ik ? num[b + F_IMEI] !== ik : this.imeis[no] !== imei) {
-        this.imeis[no] = imei;
-        num[b + F_IMEI] = ik === ik ? ik : NONE;
+    if (mk !== 0 && (mk === mk ? num[b + F_MSISDN] !== mk : this.msisdns[no] !== ids.msisdn)) this.link(no, ids.msisdn as string, mk);
+    let ik = ids.imeiKey;
+    if (ik === undefined) {
+      const imei = ids.imei;
+      ik = imei ? digitsKey(imei) : 0;
+    }
+    if (ik !== 0) {
+      if (ik === ik) {
+        if (num[b + F_IMEI] !== ik) {
+          this.imeis[no] = ids.imei;
+          num[b + F_IMEI] = ik;
+        }
+      } else {
+        const imei = ids.imei;
+        if (this.imeis[no] !== imei) {
+          this.imeis[no] = imei;
+          num[b + F_IMEI] = NONE;
+        }
       }
     }
     if (cellId) {
@@ -232,12 +258,12 @@ export class SubscriberIndex {
    * subscriber's cells), and the subscriber the number led to before no longer holds it (so
    * that subscriber's own next event naming the number links it back).
    */
-  private link(imsi: string, no: number, msisdn: string, mk: number): void {
+  private link(no: number, msisdn: string, mk: number): void {
     const own = this.refs[2 * no] as string;
     const old = this.msisdns[no];
     if (old !== undefined && this.imsiByMsisdn.get(old) === own) this.imsiByMsisdn.delete(old);
     const prev = this.imsiByMsisdn.get(msisdn);
-    if (prev !== undefined && prev !== imsi) {
+    if (prev !== undefined && prev !== own) {
       const p = this.find(prev, digitsKey(prev));
       if (p >= 0 && this.msisdns[p] === msisdn) this.setMsisdn(p, undefined, NaN);
     }

@@ -36,7 +36,7 @@ export function subscriberSurge(): Rule {
       } else if (start < w.start) {
         return; // an attach from a window already closed (late beyond the reorder limit)
       }
-      w.imsis.add(e.imsi);
+      w.imsis.addIds(e);
       // One finding per surging window (as ims-downgrade): the alert's count is the number of
       // windows that surged, not the number of strangers after the first one over the line.
       if (w.fired) return;
