@@ -19,7 +19,8 @@ import { canonicalTime, latin1, scanNumber, scannedNumber } from './fast-scan-va
 import { parseEventTime } from './timestamp.js';
 
 // Field ids: one bit each in the record's presence mask, three Int32 slots each
-// (start, length, hash). Every key means the same thing in all five fast-path types.
+// (start, length, hash; the hash only for the fields in HASHED). Every key means the same
+// thing in all five fast-path types.
 const F_TYPE = 0;
 export const F_TS = 1;
 export const F_ID = 2;
@@ -141,6 +142,12 @@ const ALLOWED = [
   BASE | bit(F_IMSI) | bit(F_IPSEC) | bit(F_CELL_ID) | bit(F_MSISDN),
   BASE | bit(F_TX_ID) | bit(F_MSISDN) | bit(F_AMOUNT_MINOR) | bit(F_CURRENCY) | bit(F_METHOD) | bit(F_MERCHANT),
 ];
+/**
+ * Fields whose third slot holds the hashBytes hash of their text: those EventDecoder interns
+ * (fast-decode.ts). The decoder creates the others fresh and never reads their hash, so it is
+ * not computed (hashing the neighbour lists and subscriber ids was a tenth of the scanner).
+ */
+const HASHED = bit(F_SERIAL) | bit(F_SOURCE_IP) | bit(F_CELL_IDS) | bit(F_SW_VERSION) | bit(F_CONFIG_HASH) | bit(F_ENDPOINT) | bit(F_CELL_ID);
 /** Fields whose first slot is a byte offset into the line (ts only when it is a string); the others hold flags there. */
 const OFFSET_FIELDS = ~(bit(F_TYPE) | bit(F_GPS) | bit(F_IPSEC) | bit(F_AMOUNT_MINOR));
 const REQ = bit(F_TYPE) | bit(F_TS);
@@ -268,7 +275,7 @@ function scanValue(buf: Uint8Array, i: number, end: number, f: number, i32: Int3
       return scanTs(buf, i, end, i32, f64, p, fb);
     case F_CELL_IDS:
     case F_NEIGHBORS:
-      return scanList(buf, i, end, i32, p);
+      return scanList(buf, i, end, i32, p, f === F_CELL_IDS);
     case F_GPS:
       return scanGps(buf, i, end, i32, f64, p, fb);
     case F_IPSEC:
@@ -299,9 +306,8 @@ function scanValue(buf: Uint8Array, i: number, end: number, f: number, i32: Int3
       break;
     default: // validate.ts isStr. "" is declined, not refused: validate.ts reads it as absent in an optional field.
       if (n < 1 || n > MAX_ID) return -1;
-      if (f === F_ID) return j; // ids are not interned
   }
-  i32[p + 2] = hashBytes(buf, s, s + n);
+  if ((HASHED & (1 << f)) !== 0) i32[p + 2] = hashBytes(buf, s, s + n);
   return j;
 }
 
@@ -357,8 +363,8 @@ export function hashBytes(buf: Uint8Array, s: number, e: number): number {
   return h;
 }
 
-/** A string array (validate.ts isStrList); the hash covers its whole text. */
-function scanList(buf: Uint8Array, i: number, end: number, i32: Int32Array, p: number): number {
+/** A string array (validate.ts isStrList); the hash (when `hashed`) covers its whole text. */
+function scanList(buf: Uint8Array, i: number, end: number, i32: Int32Array, p: number, hashed: boolean): number {
   if (i >= end || buf[i] !== 91 /* [ */) return -1;
   const s = i;
   let j = skipWs(buf, i + 1, end);
@@ -384,7 +390,7 @@ function scanList(buf: Uint8Array, i: number, end: number, i32: Int32Array, p: n
   }
   i32[p] = s;
   i32[p + 1] = j - s;
-  i32[p + 2] = hashBytes(buf, s, j);
+  if (hashed) i32[p + 2] = hashBytes(buf, s, j);
   return j;
 }
 
