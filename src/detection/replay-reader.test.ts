@@ -138,7 +138,8 @@ describe('ReplayReader', () => {
     const fresh = read(false);
     const reused = read(true);
     expect(fresh.distinct).toBeGreaterThan(5);
-    expect(reused.distinct).toBe(2);
+    // Handed back at once, batches come round again: the few that hold the horizon's lines, not one per batch.
+    expect(reused.distinct).toBeLessThanOrEqual(4);
     expect(reused.events).toEqual(fresh.events);
     expect(fresh.events.length).toBe(lines.length);
   });
