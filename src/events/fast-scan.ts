@@ -100,16 +100,26 @@ export function copyRecord(src: EventRecords, srcRow: number, dst: EventRecords,
   const mask = si[sb + 1]!;
   di[db] = si[sb]!;
   di[db + 1] = mask;
-  // Present fields only (lowest bit first): an absent field's slots mean nothing.
-  for (let m = mask; m !== 0; m &= m - 1) {
-    const f = 31 - Math.clz32(m & -m);
-    const sp = sb + 2 + 3 * f;
-    const dp = db + 2 + 3 * f;
-    // Fields whose first slot is a byte offset move with the line.
-    const moves = (OFFSET_FIELDS & (1 << f)) !== 0 && (f !== F_TS || si[sp + 2] === 1);
-    di[dp] = moves ? si[sp]! + shift : si[sp]!;
-    di[dp + 1] = si[sp + 1]!;
-    di[dp + 2] = si[sp + 2]!;
+  if (shift === 0) {
+    // The line did not move (the replay reader's common case): every slot as it is.
+    for (let m = mask; m !== 0; m &= m - 1) {
+      const p = 2 + 3 * (31 - Math.clz32(m & -m));
+      di[db + p] = si[sb + p]!;
+      di[db + p + 1] = si[sb + p + 1]!;
+      di[db + p + 2] = si[sb + p + 2]!;
+    }
+  } else {
+    // Present fields only (lowest bit first): an absent field's slots mean nothing.
+    for (let m = mask; m !== 0; m &= m - 1) {
+      const f = 31 - Math.clz32(m & -m);
+      const sp = sb + 2 + 3 * f;
+      const dp = db + 2 + 3 * f;
+      // Fields whose first slot is a byte offset move with the line.
+      const moves = (OFFSET_FIELDS & (1 << f)) !== 0 && (f !== F_TS || si[sp + 2] === 1);
+      di[dp] = moves ? si[sp]! + shift : si[sp]!;
+      di[dp + 1] = si[sp + 1]!;
+      di[dp + 2] = si[sp + 2]!;
+    }
   }
   const sf = srcRow * REC_F64;
   const df = dstRow * REC_F64;
@@ -168,6 +178,14 @@ interface Key {
   bytes: Uint8Array;
   field: number;
 }
+/** Each field's key, by field id. */
+const KEY_BYTES: Uint8Array[] = [];
+/**
+ * The field whose key came after field f's in the last line that had f (index FIELD_COUNT: the
+ * first key), or -1: lines of one type write their keys in one order, so the next key is
+ * compared with its likely name first. Only a hint: what matches is exactly what keyField finds.
+ */
+const NEXT_KEY = new Int8Array(FIELD_COUNT + 1).fill(-1);
 /** Known keys grouped by length: a key is found by its length, then a byte compare. */
 const KEYS_BY_LENGTH: Key[][] = (() => {
   const names: [string, number][] = [
@@ -179,7 +197,10 @@ const KEYS_BY_LENGTH: Key[][] = (() => {
   ];
   const table: Key[][] = [];
   for (let n = 0; n <= 15; n++) table.push([]);
-  for (const [name, field] of names) table[name.length]!.push({ bytes: ascii(name), field });
+  for (const [name, field] of names) {
+    table[name.length]!.push({ bytes: ascii(name), field });
+    KEY_BYTES[field] = ascii(name);
+  }
   return table;
 })();
 const GPS_LAT = 1;
@@ -222,13 +243,22 @@ function scanObject(buf: Uint8Array, start: number, end: number, i32: Int32Array
   i = skipWs(buf, i + 1, end);
   i32[b] = 0;
   let mask = 0;
+  let prev = FIELD_COUNT;
   for (;;) {
     if (i >= end || buf[i] !== 34) return false;
     const ks = i + 1;
-    let j = ks;
-    while (j < end && buf[j] !== 34) j++;
-    if (j >= end) return false;
-    const f = keyField(buf, ks, j - ks);
+    let j: number;
+    let f = NEXT_KEY[prev]!;
+    const guess = f < 0 ? undefined : KEY_BYTES[f];
+    if (guess !== undefined && ks + guess.length < end && buf[ks + guess.length] === 34 && sameBytes(buf, ks, guess)) j = ks + guess.length;
+    else {
+      j = ks;
+      while (j < end && buf[j] !== 34) j++;
+      if (j >= end) return false;
+      f = keyField(buf, ks, j - ks);
+      if (f >= 0) NEXT_KEY[prev] = f;
+    }
+    prev = f;
     if (f < 0 || (mask & (1 << f)) !== 0) return false; // unknown or duplicate key
     mask |= 1 << f;
     i = skipWs(buf, j + 1, end);
@@ -251,6 +281,12 @@ function scanObject(buf: Uint8Array, start: number, end: number, i32: Int32Array
   const required = REQUIRED[type]!;
   if ((mask & required) !== required) return false;
   i32[b + 1] = mask;
+  return true;
+}
+
+/** Whether buf[s, s + name.length) holds the bytes of `name`. */
+function sameBytes(buf: Uint8Array, s: number, name: Uint8Array): boolean {
+  for (let x = 0; x < name.length; x++) if (buf[s + x] !== name[x]) return false;
   return true;
 }
 
@@ -312,13 +348,15 @@ function scanValue(buf: Uint8Array, i: number, end: number, f: number, i32: Int3
 }
 
 function typeCode(buf: Uint8Array, s: number, n: number): number {
-  outer: for (let code = 1; code < TYPE_NAMES.length; code++) {
-    const name = TYPE_NAMES[code]!;
-    if (name.length !== n) continue;
-    for (let x = 0; x < n; x++) if (buf[s + x] !== name[x]) continue outer;
-    return code;
-  }
-  return 0;
+  // One candidate by length and first byte, then its bytes.
+  let code: number;
+  if (n === 12) code = buf[s] === 102 /* f */ ? T_REPORT : buf[s] === 105 /* i */ ? T_IMS : T_PAYMENT;
+  else if (n === 13) code = T_SESSION;
+  else if (n === 9) code = T_ATTACH;
+  else return 0;
+  const name = TYPE_NAMES[code]!;
+  for (let x = 0; x < n; x++) if (buf[s + x] !== name[x]) return 0;
+  return code;
 }
 
 /**
