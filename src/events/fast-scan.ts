@@ -378,13 +378,17 @@ function scanString(buf: Uint8Array, i: number, end: number, i32: Int32Array, p:
  * escape, a control or non-ASCII byte, or no end before `end` (the slow path decides those).
  */
 function plainStringEnd(buf: Uint8Array, s: number, end: number): number {
-  for (let j = s; j < end; j++) {
-    const c = buf[j]!;
-    if (c === 34) return j;
-    if (c < 32 || c > 126 || c === 92) return -1;
-  }
-  return -1;
+  let j = s;
+  while (j < end && STRING_BYTE[buf[j]!] === 0) j++;
+  return j < end && buf[j] === 34 ? j : -1;
 }
+
+/** Per byte value: 0 for a character a plain string may hold (printable ASCII but `"` and `\`), else 1. */
+const STRING_BYTE = (() => {
+  const t = new Uint8Array(256).fill(1);
+  for (let c = 32; c <= 126; c++) if (c !== 34 && c !== 92) t[c] = 0;
+  return t;
+})();
 
 /**
  * The interning key of buf[s, e): a word-at-a-time multiplicative hash (a quarter of the dependent
