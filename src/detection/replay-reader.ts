@@ -71,27 +71,56 @@ export interface OrderedBatch {
 }
 
 const ROWS = 4096;
+/**
+ * Lines a batch takes as it is read: fewer than its rows as an outgoing batch, so that the few
+ * events of other batches that go out among its own (stragglers) fit in it too (see Slab).
+ */
+const IN_ROWS = ROWS - 256;
 const BYTES = 1 << 20;
+/** Room after a batch's lines for the bytes of other batches' events that go out in it. */
+const FOREIGN_ROOM = 1 << 17;
 
-/** Lines as read, before ordering: where an accepted event waits until its turn. */
-class InBatch {
+/**
+ * A batch's memory in both of its roles. As read (`input`), lines are copied into `data` in the
+ * order read and scanned into `rec` (this thread's); there an accepted event waits for its turn.
+ * As the outgoing batch (`out`: shared with the engine threads), its rows are the events in
+ * processing order: its own events point at their bytes where they were read (no copy), and the
+ * events of other batches that go out among them (events read out of order, and any after the
+ * batch could take no more) are copied in after its lines (`foreignPos`). A stream in time order
+ * so copies each line once, from the chunk read, where it used to be copied a second time into
+ * the outgoing batch.
+ */
+class Slab {
+  readonly out: OrderedBatch;
   readonly data: Uint8Array;
-  readonly rec = createRecords(ROWS);
+  /** room for lines as read: data[0, cap); the rest is for other batches' events (FOREIGN_ROOM) */
+  readonly cap: number;
+  /** scanner records of the lines as read (row k: the k-th line read into the batch) */
+  readonly rec = createRecords(IN_ROWS);
   rows = 0;
   pos = 0;
   /** its events accepted and not emitted yet: while any, the batch stays in memory */
   held = 0;
-  constructor(bytes: number) {
-    this.data = new Uint8Array(bytes);
+  /** where the next event of another batch goes, while this is the outgoing batch */
+  foreignPos = 0;
+  /** handed to the consumer, and not handed back (`reuse`) yet: nothing may write into it */
+  sent = false;
+  /** has been the outgoing batch since it was last recycled (it can be only once) */
+  wasOut = false;
+  constructor(bytes: number, shared: boolean) {
+    this.cap = bytes;
+    this.out = newOut(bytes + FOREIGN_ROOM, shared);
+    this.data = this.out.data;
   }
 }
 
 /**
- * Input batches whose events have all gone out, kept for reuse: allocating (and zeroing) the
- * megabytes of a batch every 4,096 lines was a third of the reader's garbage collection,
- * since V8 runs a full collection per 64 MB of array buffers allocated.
+ * Batches none of whose events is held, out of the consumer's hands, kept for reuse:
+ * allocating (and zeroing) the megabytes of a batch every 4,096 lines was a third of the
+ * reader's garbage collection, since V8 runs a full collection per 64 MB of array buffers
+ * allocated, and shared memory is freed only once every thread that saw it has collected it.
  */
-const POOLED = 4;
+const POOLED = 8;
 
 /**
  * Events enter the intake in groups of this many lines, after the dedup table slots of the
@@ -101,38 +130,26 @@ const POOLED = 4;
  */
 const LOOKAHEAD = 16;
 
-/** Bytes between two lines that still join a run (ReplayReader.runSrc): a newline, with a carriage return. */
-const MAX_GAP = 2;
-/** Room for those gaps in every outgoing batch, on top of the bytes of its lines. */
-const GAP_ROOM = ROWS * MAX_GAP;
-
 /**
- * Input batches kept alive by held events, besides the one being filled, past which the held
+ * Batches kept alive by held events, besides the one being filled, past which the held
  * events are copied into fresh batches (ReplayReader.compact). A stream in time order holds
  * the ten minutes of the reorder horizon, a handful of batches; this bounds the case where
  * each batch keeps one event that waits while the rest of it, late, went out at once.
  */
 const MAX_PINNED = 32;
 
-
 /** The buffers of a batch: shared memory when two engine threads read the same batch. */
-function newOut(bytes: number, base: number, shared: boolean): OrderedBatch {
+function newOut(bytes: number, shared: boolean): OrderedBatch {
   const mem = (n: number): ArrayBuffer => (shared ? (new SharedArrayBuffer(n) as unknown as ArrayBuffer) : new ArrayBuffer(n));
   return {
-    base,
+    base: 0,
     rows: 0,
-    data: new Uint8Array(mem(bytes + GAP_ROOM)),
+    data: new Uint8Array(mem(bytes)),
     kinds: new Uint8Array(mem(ROWS)),
     spans: new Int32Array(mem(ROWS * 2 * 4)),
     rec: { i32: new Int32Array(mem(ROWS * REC_I32 * 4)), f64: new Float64Array(mem(ROWS * REC_F64 * 8)) },
   };
 }
-
-/**
- * Outgoing batches kept for reuse: enough for those a consumer hands back while the next are
- * in flight (replay-thread.ts keeps at most MAX_IN_FLIGHT batches per worker unacknowledged).
- */
-const SPARE_OUT = 8;
 
 /** Event types in the order of the engine's count (EngineStats.byType keys appear in order first seen). */
 const TYPE_NAMES = ['', 'femto.report', 'femto.session', 'ue.attach', 'ims.register', 'payment.auth', 'registry.update'] as const;
@@ -141,7 +158,7 @@ const TYPE_CODE: Record<string, number> = { 'femto.report': 1, 'femto.session': 
 export class ReplayReader {
   private readonly splitter = new NdjsonSplitter();
   /** accepted events waiting for their turn (what the reorder buffer holds: handles, no decoded event) */
-  private readonly held = new HeldEvents<InBatch>();
+  private readonly held = new HeldEvents<Slab>();
   private readonly order: OrderedIntake<number>;
   /** the last events read, not yet in the intake (handles, in the order read) */
   private readonly pending = new Int32Array(LOOKAHEAD);
@@ -155,33 +172,21 @@ export class ReplayReader {
   private segStart = 0;
   private segEnd = 0;
   private segAt = 0;
-  private segBatch: InBatch | null = null;
-  /**
-   * Lines emitted one after the other that also lie one after the other in one input batch
-   * (the common case: a stream in time order) are copied into the outgoing batch as one run,
-   * when the run ends: bytes runSrc.data[runStart, runEnd) go to out.data at runAt. The few
-   * bytes between two of its lines (a newline) go along; the batch's spans skip them.
-   */
-  private runSrc: InBatch | null = null;
-  private runStart = 0;
-  private runEnd = 0;
-  private runAt = 0;
+  private segBatch: Slab | null = null;
   /** sum of the slots touched (kept so the reads are not optimized away) */
   private touched = 0;
   private readonly ev: EventsSummary = { lines: 0, accepted: 0, rejected: [], rejectedCount: 0, unknownTypes: {}, duplicates: 0, late: 0, tooOld: 0, scanned: 0 };
-  private input = new InBatch(BYTES);
-  /** spare input batches (see POOLED) */
-  private readonly pool: InBatch[] = [];
-  /** earlier input batches that held events keep alive */
-  private readonly pinned = new Set<InBatch>();
+  private input: Slab;
+  /** the outgoing batch being filled, or none (the next event's turn picks one) */
+  private outSlab: Slab | null = null;
+  /** spare batches (see POOLED) */
+  private readonly pool: Slab[] = [];
+  /** the batch of each outgoing batch handed out, for `reuse` */
+  private readonly slabOf = new WeakMap<OrderedBatch, Slab>();
+  /** earlier batches that held events keep alive */
+  private readonly pinned = new Set<Slab>();
   /** compact past this many pinned batches (doubles when the events held really fill that many) */
   private pinLimit = MAX_PINNED;
-  private out: OrderedBatch;
-  /** outgoing batches handed back through `reuse` */
-  private readonly spareOut: OrderedBatch[] = [];
-  private outPos = 0;
-  /** bytes of the lines in `out` (outPos also counts the gaps runs copied along) */
-  private outLines = 0;
   /** events emitted so far (the next one's order number) */
   private emitted = 0;
   /** events emitted per type, and the types in the order first emitted (the engine's byType) */
@@ -190,7 +195,7 @@ export class ReplayReader {
   private readonly fastScan: boolean;
   private readonly shared: boolean;
 
-  /** `onBatch` receives each full batch (and the last one at `end`); it owns it from then on. */
+  /** `onBatch` receives each full batch (and the last one at `end`); it owns it until it hands it back through `reuse`. */
   constructor(
     config: DetectionConfig,
     private readonly onBatch: (b: OrderedBatch) => void,
@@ -203,7 +208,7 @@ export class ReplayReader {
   ) {
     this.fastScan = opts.fastScan !== false;
     this.shared = opts.shared === true;
-    this.out = newOut(BYTES, 0, this.shared);
+    this.input = this.newBatch(0);
     this.order = new OrderedIntake<number>(config.maxOutOfOrderMs, config.dedupWindowMs, (h) => this.emit(h), this.held);
   }
 
@@ -211,11 +216,14 @@ export class ReplayReader {
    * The consumer is done with batch `b` (sent through `onBatch`), and nothing reads its memory
    * any more: a later batch may be written into it. Allocating (and zeroing) fresh memory for
    * every batch was gigabytes over a long replay, and shared memory is freed only once every
-   * thread that saw the batch has collected it. A batch of the usual size is kept (a few at most).
+   * thread that saw the batch has collected it. A batch never handed back is left to the
+   * garbage collector once its events have all gone out.
    */
   reuse(b: OrderedBatch): void {
-    if (b.data.length !== BYTES + GAP_ROOM || this.spareOut.length >= SPARE_OUT) return;
-    this.spareOut.push(b);
+    const s = this.slabOf.get(b);
+    if (s === undefined || !s.sent) return;
+    s.sent = false;
+    this.letGo(s);
   }
 
   /** Reads a chunk of the input (any cut: lines may span chunks). */
@@ -252,21 +260,16 @@ export class ReplayReader {
     const len = end - start;
     let inb = this.input;
     const copied = buf === this.segBuf && this.segBatch === inb && start >= this.segStart && end <= this.segEnd;
-    if (inb.rows === ROWS || (!copied && inb.pos + len > inb.data.length)) {
-      const full = inb;
-      this.input = inb = this.newBatch(len);
-      if (full.held > 0) this.pinned.add(full);
-      else this.recycle(full);
-      if (this.pinned.size > this.pinLimit) this.compact();
-      // A window that needed more room once need not keep it: back to the bound when it shrank.
-      else if (this.pinned.size <= MAX_PINNED) this.pinLimit = MAX_PINNED;
+    if (inb.rows === IN_ROWS || (!copied && inb.pos + len > inb.cap)) {
+      this.retireInput(len);
+      inb = this.input;
     }
     let at: number;
     if (copied && this.segBatch === inb) at = this.segAt + (start - this.segStart);
     else {
       // This line and the rest of the chunk, as far as the batch has room: the lines after it come from there.
       at = inb.pos;
-      const n = Math.min(buf.length - start, inb.data.length - at);
+      const n = Math.min(buf.length - start, inb.cap - at);
       inb.data.set(buf.subarray(start, start + n), at);
       this.segBuf = buf;
       this.segStart = start;
@@ -309,10 +312,21 @@ export class ReplayReader {
     }
   };
 
+  /** The input batch is done (full, or sent as the outgoing batch): a fresh one, with room for a line of `len` bytes. */
+  private retireInput(len: number): void {
+    const full = this.input;
+    this.input = this.newBatch(len);
+    if (full.held > 0) this.pinned.add(full);
+    else this.letGo(full);
+    if (this.pinned.size > this.pinLimit) this.compact();
+    // A window that needed more room once need not keep it: back to the bound when it shrank.
+    else if (this.pinned.size <= MAX_PINNED) this.pinLimit = MAX_PINNED;
+  }
+
   /** The event's turn to enter the intake (dedup, then order). */
   private intake(h: number): void {
     if (!this.order.push(h)) {
-      this.release(this.held.src[h] as InBatch);
+      this.release(this.held.src[h] as Slab);
       this.held.release(h);
     }
   }
@@ -325,69 +339,70 @@ export class ReplayReader {
   }
 
   /** One event of `b` went out (or was dropped): the batch may be let go. */
-  private release(b: InBatch): void {
+  private release(b: Slab): void {
     if (--b.held === 0) {
       this.pinned.delete(b);
-      if (b !== this.input) this.recycle(b);
+      this.letGo(b);
     }
   }
 
-  /** An empty input batch with room for a line of `len` bytes: a pooled one when it has. */
-  private newBatch(len: number): InBatch {
-    if (len > BYTES) return new InBatch(len);
-    return this.pool.pop() ?? new InBatch(BYTES);
-  }
-
-  /** A batch none of whose events is held any more: kept for reuse (its records zeroed, as new). */
-  private recycle(b: InBatch): void {
-    if (b.data.length !== BYTES || this.pool.length >= POOLED) return;
-    if (b === this.runSrc) this.flushRun(); // its bytes are about to be overwritten
-    // The row after the last may hold a refused line's partial scan.
-    const used = Math.min(ROWS, b.rows + 1);
-    b.rec.i32.fill(0, 0, used * REC_I32);
-    b.rec.f64.fill(0, 0, used * REC_F64);
+  /** Recycles `b` if nothing needs it any more: no event held, not being filled, not in the consumer's hands. */
+  private letGo(b: Slab): void {
+    if (b.held !== 0 || b.sent || b === this.input || b === this.outSlab) return;
+    if (b.cap !== BYTES || this.pool.length >= POOLED) return;
+    // Its records need no zeroing: readers go by each record's presence mask.
     b.rows = 0;
     b.pos = 0;
+    b.wasOut = false;
+    b.out.rows = 0;
     this.pool.push(b);
   }
 
+  /** An empty batch with room for a line of `len` bytes: a pooled one when it has. */
+  private newBatch(len: number): Slab {
+    const s = len > BYTES ? new Slab(len, this.shared) : (this.pool.pop() ?? new Slab(BYTES, this.shared));
+    this.slabOf.set(s.out, s);
+    return s;
+  }
+
   /**
-   * Copies every held event that lives in an earlier input batch into fresh batches, so those
+   * Copies every held event that lives in an earlier batch into fresh batches, so those
    * batches can be collected: memory then follows the events held, not the batches they came in.
    */
   private compact(): void {
     let to = this.newBatch(0);
     const held = this.held;
     const move = (h: number): void => {
-      const src = held.src[h] as InBatch;
+      const src = held.src[h] as Slab;
       if (src === this.input) return;
       const start = held.start[h] as number;
       const len = (held.end[h] as number) - start;
-      if (to.rows === ROWS || to.pos + len > to.data.length) to = this.newBatch(len);
+      if (to.rows === IN_ROWS || to.pos + len > to.cap) to = this.newBatch(len);
       const at = to.pos;
       to.data.set(src.data.subarray(start, start + len), at);
       if (held.kind[h] === SCANNED) copyRecord(src.rec, held.row[h] as number, to.rec, to.rows, at - start);
-      this.release(src);
       held.src[h] = to;
       held.row[h] = to.rows++;
       held.start[h] = at;
       held.end[h] = at + len;
       to.pos = at + len;
       if (to.held++ === 0) this.pinned.add(to);
+      this.release(src);
     };
     this.order.reorder.forEachHeld(move);
     for (let k = 0; k < this.pendingCount; k++) move(this.pending[k] as number);
+    if (to.held === 0) this.letGo(to);
     this.compactions++;
     // Densely packed now: if they still fill the limit, a bigger horizon needs more room.
     this.pinLimit = Math.max(MAX_PINNED, 2 * this.pinned.size);
   }
 
-  /** input batches kept alive by held events (for the bounded-memory test) */
+  /** batches kept alive by held events (for the bounded-memory test) */
   get pinnedBatches(): number {
     return this.pinned.size;
   }
 
-  /** times held events were moved out of their input batches (see MAX_PINNED) */
+  /** times held events were moved out of their batches (see MAX_PINNED) */
   compactions = 0;
 
   private reject(line: number, error: string): void {
@@ -395,32 +410,30 @@ export class ReplayReader {
     if (this.ev.rejected.length < MAX_LISTED_ERRORS) this.ev.rejected.push({ line, error });
   }
 
-  /** The event's turn: its bytes (and record) are copied into the outgoing batch. */
+  /** The event's turn: its row of the outgoing batch (its bytes copied only when they are in another batch). */
   private emit(h: number): void {
     const held = this.held;
-    const src = held.src[h] as InBatch;
+    const src = held.src[h] as Slab;
     const start = held.start[h] as number;
     const len = (held.end[h] as number) - start;
     const kind = held.kind[h] as number;
-    let out = this.out;
-    // Right after the run's last line in the same input batch (its newline between): it joins the run.
-    let joins = src === this.runSrc && start >= this.runEnd && start - this.runEnd <= MAX_GAP;
-    let at = joins ? this.runAt + (start - this.runStart) : this.outPos;
-    // Batches fill by the bytes of their lines, as if packed (the room for gaps is on top).
-    if (out.rows === ROWS || this.outLines + len > out.data.length - GAP_ROOM) {
+    let s = this.outSlab;
+    // The outgoing batch moves on to the batch of this event once its own events have all gone
+    // out (and no more lines come into it): from there on, that batch's events need no copy.
+    if (s !== src && !src.wasOut && (s === null || (s.held === 0 && s !== this.input))) {
       this.send();
-      if (len > this.out.data.length - GAP_ROOM) this.out = newOut(len, this.emitted, this.shared);
-      out = this.out;
-      joins = false;
-      at = 0;
+      s = this.begin(src);
+    } else if (s === null || s.out.rows === ROWS || (s !== src && s.foreignPos + len > s.data.length)) {
+      this.send();
+      s = this.begin(src.wasOut ? this.newBatch(len) : src);
     }
-    if (!joins) {
-      this.flushRun();
-      this.runSrc = src;
-      this.runStart = start;
-      this.runAt = at;
+    const out = s.out;
+    let at = start;
+    if (s !== src) {
+      at = s.foreignPos;
+      s.data.set(src.data.subarray(start, start + len), at);
+      s.foreignPos = at + len;
     }
-    this.runEnd = start + len;
     this.emitted++;
     this.typeCounts.add(held.type[h] as number);
     const i = out.rows++;
@@ -428,32 +441,32 @@ export class ReplayReader {
     out.spans[2 * i] = at;
     out.spans[2 * i + 1] = at + len;
     if (kind === SCANNED) copyRecord(src.rec, held.row[h] as number, out.rec, i, at - start);
-    this.outPos = at + len;
-    this.outLines += len;
     this.release(src);
     held.release(h);
   }
 
-  /** Copies the run of lines waiting to be copied into the outgoing batch (see `runSrc`). */
-  private flushRun(): void {
-    const src = this.runSrc;
-    if (src === null) return;
-    this.out.data.set(src.data.subarray(this.runStart, this.runEnd), this.runAt);
-    this.runSrc = null;
+  /** `s` becomes the outgoing batch; other batches' events go after its lines (after all it may take, while lines still come in). */
+  private begin(s: Slab): Slab {
+    this.outSlab = s;
+    s.wasOut = true;
+    s.out.base = this.emitted;
+    s.out.rows = 0;
+    s.foreignPos = s === this.input ? s.cap : s.pos;
+    return s;
   }
 
+  /** Hands the outgoing batch to the consumer (an empty one is only let go). */
   private send(): void {
-    this.flushRun();
-    if (this.out.rows === 0) return;
-    const b = this.out;
-    const spare = this.spareOut.pop();
-    if (spare !== undefined) {
-      spare.base = this.emitted;
-      spare.rows = 0;
-      this.out = spare;
-    } else this.out = newOut(BYTES, this.emitted, this.shared);
-    this.outPos = 0;
-    this.outLines = 0;
-    this.onBatch(b);
+    const s = this.outSlab;
+    if (s === null) return;
+    this.outSlab = null;
+    if (s.out.rows === 0) {
+      this.letGo(s);
+      return;
+    }
+    s.sent = true;
+    // No line may be written into memory the consumer reads from now on.
+    if (s === this.input) this.retireInput(0);
+    this.onBatch(s.out);
   }
 }

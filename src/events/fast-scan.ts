@@ -19,7 +19,8 @@ import { canonicalTime, latin1, scanNumber, scannedNumber } from './fast-scan-va
 import { parseEventTime } from './timestamp.js';
 
 // Field ids: one bit each in the record's presence mask, three Int32 slots each
-// (start, length, hash). Every key means the same thing in all five fast-path types.
+// (start, length, hash; the hash only for the fields in HASHED). Every key means the same
+// thing in all five fast-path types.
 const F_TYPE = 0;
 export const F_TS = 1;
 export const F_ID = 2;
@@ -99,16 +100,26 @@ export function copyRecord(src: EventRecords, srcRow: number, dst: EventRecords,
   const mask = si[sb + 1]!;
   di[db] = si[sb]!;
   di[db + 1] = mask;
-  // Present fields only (lowest bit first): an absent field's slots mean nothing.
-  for (let m = mask; m !== 0; m &= m - 1) {
-    const f = 31 - Math.clz32(m & -m);
-    const sp = sb + 2 + 3 * f;
-    const dp = db + 2 + 3 * f;
-    // Fields whose first slot is a byte offset move with the line.
-    const moves = (OFFSET_FIELDS & (1 << f)) !== 0 && (f !== F_TS || si[sp + 2] === 1);
-    di[dp] = moves ? si[sp]! + shift : si[sp]!;
-    di[dp + 1] = si[sp + 1]!;
-    di[dp + 2] = si[sp + 2]!;
+  if (shift === 0) {
+    // The line did not move (the replay reader's common case): every slot as it is.
+    for (let m = mask; m !== 0; m &= m - 1) {
+      const p = 2 + 3 * (31 - Math.clz32(m & -m));
+      di[db + p] = si[sb + p]!;
+      di[db + p + 1] = si[sb + p + 1]!;
+      di[db + p + 2] = si[sb + p + 2]!;
+    }
+  } else {
+    // Present fields only (lowest bit first): an absent field's slots mean nothing.
+    for (let m = mask; m !== 0; m &= m - 1) {
+      const f = 31 - Math.clz32(m & -m);
+      const sp = sb + 2 + 3 * f;
+      const dp = db + 2 + 3 * f;
+      // Fields whose first slot is a byte offset move with the line.
+      const moves = (OFFSET_FIELDS & (1 << f)) !== 0 && (f !== F_TS || si[sp + 2] === 1);
+      di[dp] = moves ? si[sp]! + shift : si[sp]!;
+      di[dp + 1] = si[sp + 1]!;
+      di[dp + 2] = si[sp + 2]!;
+    }
   }
   const sf = srcRow * REC_F64;
   const df = dstRow * REC_F64;
@@ -141,6 +152,12 @@ const ALLOWED = [
   BASE | bit(F_IMSI) | bit(F_IPSEC) | bit(F_CELL_ID) | bit(F_MSISDN),
   BASE | bit(F_TX_ID) | bit(F_MSISDN) | bit(F_AMOUNT_MINOR) | bit(F_CURRENCY) | bit(F_METHOD) | bit(F_MERCHANT),
 ];
+/**
+ * Fields whose third slot holds the hashBytes hash of their text: those EventDecoder interns
+ * (fast-decode.ts). The decoder creates the others fresh and never reads their hash, so it is
+ * not computed (hashing the neighbour lists and subscriber ids was a tenth of the scanner).
+ */
+const HASHED = bit(F_SERIAL) | bit(F_SOURCE_IP) | bit(F_CELL_IDS) | bit(F_SW_VERSION) | bit(F_CONFIG_HASH) | bit(F_ENDPOINT) | bit(F_CELL_ID);
 /** Fields whose first slot is a byte offset into the line (ts only when it is a string); the others hold flags there. */
 const OFFSET_FIELDS = ~(bit(F_TYPE) | bit(F_GPS) | bit(F_IPSEC) | bit(F_AMOUNT_MINOR));
 const REQ = bit(F_TYPE) | bit(F_TS);
@@ -161,6 +178,14 @@ interface Key {
   bytes: Uint8Array;
   field: number;
 }
+/** Each field's key, by field id. */
+const KEY_BYTES: Uint8Array[] = [];
+/**
+ * The field whose key came after field f's in the last line that had f (index FIELD_COUNT: the
+ * first key), or -1: lines of one type write their keys in one order, so the next key is
+ * compared with its likely name first. Only a hint: what matches is exactly what keyField finds.
+ */
+const NEXT_KEY = new Int8Array(FIELD_COUNT + 1).fill(-1);
 /** Known keys grouped by length: a key is found by its length, then a byte compare. */
 const KEYS_BY_LENGTH: Key[][] = (() => {
   const names: [string, number][] = [
@@ -172,7 +197,10 @@ const KEYS_BY_LENGTH: Key[][] = (() => {
   ];
   const table: Key[][] = [];
   for (let n = 0; n <= 15; n++) table.push([]);
-  for (const [name, field] of names) table[name.length]!.push({ bytes: ascii(name), field });
+  for (const [name, field] of names) {
+    table[name.length]!.push({ bytes: ascii(name), field });
+    KEY_BYTES[field] = ascii(name);
+  }
   return table;
 })();
 const GPS_LAT = 1;
@@ -215,13 +243,22 @@ function scanObject(buf: Uint8Array, start: number, end: number, i32: Int32Array
   i = skipWs(buf, i + 1, end);
   i32[b] = 0;
   let mask = 0;
+  let prev = FIELD_COUNT;
   for (;;) {
     if (i >= end || buf[i] !== 34) return false;
     const ks = i + 1;
-    let j = ks;
-    while (j < end && buf[j] !== 34) j++;
-    if (j >= end) return false;
-    const f = keyField(buf, ks, j - ks);
+    let j: number;
+    let f = NEXT_KEY[prev]!;
+    const guess = f < 0 ? undefined : KEY_BYTES[f];
+    if (guess !== undefined && ks + guess.length < end && buf[ks + guess.length] === 34 && sameBytes(buf, ks, guess)) j = ks + guess.length;
+    else {
+      j = ks;
+      while (j < end && buf[j] !== 34) j++;
+      if (j >= end) return false;
+      f = keyField(buf, ks, j - ks);
+      if (f >= 0) NEXT_KEY[prev] = f;
+    }
+    prev = f;
     if (f < 0 || (mask & (1 << f)) !== 0) return false; // unknown or duplicate key
     mask |= 1 << f;
     i = skipWs(buf, j + 1, end);
@@ -247,6 +284,12 @@ function scanObject(buf: Uint8Array, start: number, end: number, i32: Int32Array
   return true;
 }
 
+/** Whether buf[s, s + name.length) holds the bytes of `name`. */
+function sameBytes(buf: Uint8Array, s: number, name: Uint8Array): boolean {
+  for (let x = 0; x < name.length; x++) if (buf[s + x] !== name[x]) return false;
+  return true;
+}
+
 /** Field id of the key buf[s, s+n), or -1. Keys with escapes or odd bytes never match. */
 function keyField(buf: Uint8Array, s: number, n: number): number {
   if (n > 15) return -1;
@@ -268,7 +311,7 @@ function scanValue(buf: Uint8Array, i: number, end: number, f: number, i32: Int3
       return scanTs(buf, i, end, i32, f64, p, fb);
     case F_CELL_IDS:
     case F_NEIGHBORS:
-      return scanList(buf, i, end, i32, p);
+      return scanList(buf, i, end, i32, p, f === F_CELL_IDS);
     case F_GPS:
       return scanGps(buf, i, end, i32, f64, p, fb);
     case F_IPSEC:
@@ -299,20 +342,21 @@ function scanValue(buf: Uint8Array, i: number, end: number, f: number, i32: Int3
       break;
     default: // validate.ts isStr. "" is declined, not refused: validate.ts reads it as absent in an optional field.
       if (n < 1 || n > MAX_ID) return -1;
-      if (f === F_ID) return j; // ids are not interned
   }
-  i32[p + 2] = hashBytes(buf, s, s + n);
+  if ((HASHED & (1 << f)) !== 0) i32[p + 2] = hashBytes(buf, s, s + n);
   return j;
 }
 
 function typeCode(buf: Uint8Array, s: number, n: number): number {
-  outer: for (let code = 1; code < TYPE_NAMES.length; code++) {
-    const name = TYPE_NAMES[code]!;
-    if (name.length !== n) continue;
-    for (let x = 0; x < n; x++) if (buf[s + x] !== name[x]) continue outer;
-    return code;
-  }
-  return 0;
+  // One candidate by length and first byte, then its bytes.
+  let code: number;
+  if (n === 12) code = buf[s] === 102 /* f */ ? T_REPORT : buf[s] === 105 /* i */ ? T_IMS : T_PAYMENT;
+  else if (n === 13) code = T_SESSION;
+  else if (n === 9) code = T_ATTACH;
+  else return 0;
+  const name = TYPE_NAMES[code]!;
+  for (let x = 0; x < n; x++) if (buf[s + x] !== name[x]) return 0;
+  return code;
 }
 
 /**
@@ -334,13 +378,17 @@ function scanString(buf: Uint8Array, i: number, end: number, i32: Int32Array, p:
  * escape, a control or non-ASCII byte, or no end before `end` (the slow path decides those).
  */
 function plainStringEnd(buf: Uint8Array, s: number, end: number): number {
-  for (let j = s; j < end; j++) {
-    const c = buf[j]!;
-    if (c === 34) return j;
-    if (c < 32 || c > 126 || c === 92) return -1;
-  }
-  return -1;
+  let j = s;
+  while (j < end && STRING_BYTE[buf[j]!] === 0) j++;
+  return j < end && buf[j] === 34 ? j : -1;
 }
+
+/** Per byte value: 0 for a character a plain string may hold (printable ASCII but `"` and `\`), else 1. */
+const STRING_BYTE = (() => {
+  const t = new Uint8Array(256).fill(1);
+  for (let c = 32; c <= 126; c++) if (c !== 34 && c !== 92) t[c] = 0;
+  return t;
+})();
 
 /**
  * The interning key of buf[s, e): a word-at-a-time multiplicative hash (a quarter of the dependent
@@ -357,8 +405,8 @@ export function hashBytes(buf: Uint8Array, s: number, e: number): number {
   return h;
 }
 
-/** A string array (validate.ts isStrList); the hash covers its whole text. */
-function scanList(buf: Uint8Array, i: number, end: number, i32: Int32Array, p: number): number {
+/** A string array (validate.ts isStrList); the hash (when `hashed`) covers its whole text. */
+function scanList(buf: Uint8Array, i: number, end: number, i32: Int32Array, p: number, hashed: boolean): number {
   if (i >= end || buf[i] !== 91 /* [ */) return -1;
   const s = i;
   let j = skipWs(buf, i + 1, end);
@@ -384,7 +432,7 @@ function scanList(buf: Uint8Array, i: number, end: number, i32: Int32Array, p: n
   }
   i32[p] = s;
   i32[p + 1] = j - s;
-  i32[p + 2] = hashBytes(buf, s, j);
+  if (hashed) i32[p + 2] = hashBytes(buf, s, j);
   return j;
 }
 
