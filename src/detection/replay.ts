@@ -111,7 +111,15 @@ export async function replay(opts: {
 }): Promise<{ alerts: Alert[]; summary: ReplaySummary }> {
   const reg = await loadRegistry(opts.registry);
   const side = createReplayEngine(reg.view, opts.config);
-  const reader = new ReplayReader(opts.config, side.consume, { fastScan: opts.fastScan !== false });
+  // The engine keeps nothing of a batch once it has consumed it: its memory takes a later batch.
+  const reader: ReplayReader = new ReplayReader(
+    opts.config,
+    (b) => {
+      side.consume(b);
+      reader.reuse(b);
+    },
+    { fastScan: opts.fastScan !== false },
+  );
   let bytes = 0;
   for await (const chunk of opts.events) {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
