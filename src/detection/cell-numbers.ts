@@ -14,7 +14,8 @@ export class CellNumbers {
   // An open-addressing table of its own, not a Map<string, number>: every neighbour of every
   // report is looked up here, and a probe of one small Int32Array (then one pointer compare: the
   // decoder hands out the same string instance for the same id) touches less memory than a
-  // Map's buckets, entries and the key strings of other entries in the chain.
+  // Map's buckets, entries and the key strings of other entries in the chain. A replayed
+  // report's neighbours are probed with the line's bytes (numberOfBytes): no string per cell.
   /** slot -> number + 1 (0: empty); at most half full */
   private table = new Int32Array(1024);
   /** each number's hash (for the probe and for rebuilding the table) */
