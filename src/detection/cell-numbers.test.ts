@@ -23,6 +23,23 @@ describe('CellNumbers', () => {
     expect(c.slots).toBe(4);
   });
 
+  it('ok/numberOfBytes finds an interned id from its bytes, -1 for one not held (never held, or swept)', () => {
+    const c = new CellNumbers(2);
+    const buf = Buffer.from('x"45008-1"45008-2"45008-12"');
+    const at = (id: string): number => c.numberOfBytes(buf, buf.indexOf(`"${id}"`) + 1, id.length);
+    expect(at('45008-1')).toBe(-1);
+    expect([c.no('45008-1'), c.no('45008-12')]).toEqual([0, 1]);
+    expect([at('45008-1'), at('45008-12'), at('45008-2')]).toEqual([0, 1, -1]);
+    // one id a prefix of another: the length is compared too
+    expect(c.numberOfBytes(buf, 2, 6)).toBe(-1);
+    c.sweep((mark) => ((mark[1] = 1), 1), 0);
+    expect([at('45008-1'), at('45008-12')]).toEqual([-1, 1]);
+    // past a rebuild of the table the numbers are still found
+    for (let i = 0; i < 2000; i++) c.no(`n${i}`);
+    expect(at('45008-12')).toBe(1);
+    expect(c.numberOfBytes(Buffer.from('n1999'), 0, 5)).toBe(c.no('n1999'));
+  });
+
   it('fail/no sweep is due until the dictionary has grown by what the last one cost', () => {
     const c = new CellNumbers(2);
     c.no('a');

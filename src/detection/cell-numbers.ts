@@ -1,4 +1,4 @@
-import { hashId } from '../events/index.js';
+import { hashId, hashIdBytes } from '../events/index.js';
 
 /**
  * Cell ids interned as small integers (RuleContext.cellNo), with the ids nothing holds any
@@ -14,7 +14,8 @@ export class CellNumbers {
   // An open-addressing table of its own, not a Map<string, number>: every neighbour of every
   // report is looked up here, and a probe of one small Int32Array (then one pointer compare: the
   // decoder hands out the same string instance for the same id) touches less memory than a
-  // Map's buckets, entries and the key strings of other entries in the chain.
+  // Map's buckets, entries and the key strings of other entries in the chain. A replayed
+  // report's neighbours are probed with the line's bytes (numberOfBytes): no string per cell.
   /** slot -> number + 1 (0: empty); at most half full */
   private table = new Int32Array(1024);
   /** each number's hash (for the probe and for rebuilding the table) */
@@ -59,6 +60,27 @@ export class CellNumbers {
     if (++this.count * 2 > table.length) this.rebuild(table.length * 2);
     return n;
   };
+
+  /**
+   * The number of the id whose characters are the bytes buf[s, s+n) (ASCII, as the byte scanner
+   * admits), or -1 when no id of those characters is interned: a replayed report's neighbours
+   * are looked up from the line's bytes, and only an id not held needs its string made (`no`).
+   */
+  numberOfBytes(buf: Uint8Array, s: number, n: number): number {
+    const h = hashIdBytes(buf, s, n);
+    const table = this.table;
+    const mask = table.length - 1;
+    let i = h & mask;
+    for (;;) {
+      const v = table[i] as number;
+      if (v === 0) return -1;
+      if (this.hashes[v - 1] === h) {
+        const id = this.names[v - 1] as string;
+        if (id.length === n && sameBytes(id, buf, s)) return v - 1;
+      }
+      i = (i + 1) & mask;
+    }
+  }
 
   readonly name = (n: number): string => this.names[n] as string;
 
@@ -117,4 +139,10 @@ export class CellNumbers {
     }
     this.table = table;
   }
+}
+
+/** Whether buf[s, s + id.length) are the id's characters, compared from the end (ids share prefixes: MCC-MNC and more). */
+function sameBytes(id: string, buf: Uint8Array, s: number): boolean {
+  for (let x = id.length - 1; x >= 0; x--) if (id.charCodeAt(x) !== buf[s + x]) return false;
+  return true;
 }

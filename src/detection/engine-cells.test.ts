@@ -4,7 +4,7 @@
  * no finding.
  */
 import { describe, expect, it } from 'vitest';
-import type { FgEvent } from '../events/index.js';
+import { createRecords, EventDecoder, scanEvent, type FgEvent } from '../events/index.js';
 import { detectionConfigSchema } from './config.js';
 import { createEngine } from './engine.js';
 import { RegistryView } from './state.js';
@@ -74,5 +74,18 @@ describe('engine: cell numbers are bounded by live state', () => {
     const rules = new Set(ref.alerts.map((a) => a.rule));
     expect(rules).toEqual(new Set(['device-moving', 'location-mismatch']));
     expect(swept.alerts).toEqual(ref.alerts);
+    // The replay's reports (EventDecoder.decodeForEngine) number their neighbours from the
+    // line's bytes: the same findings, with the sweeps freeing and reusing numbers under them.
+    const decoder = new EventDecoder();
+    const scanned = events.map((e): FgEvent => {
+      if (e.type !== 'femto.report') return e;
+      const line = Buffer.from(JSON.stringify({ ...e, t: undefined }));
+      const rec = createRecords(1);
+      expect(scanEvent(line, 0, line.length, rec, 0)).toBe(true);
+      return decoder.decodeForEngine(line, rec, 0);
+    });
+    const bytes = run(devices, scanned, 0);
+    expect(bytes.engine.sizes().cellSweeps).toBe(swept.engine.sizes().cellSweeps);
+    expect(bytes.alerts).toEqual(ref.alerts);
   });
 });

@@ -15,6 +15,17 @@ import { announceCells, markHeldCellNos, pruneDevice, relocates, seeAddress, Sub
 
 export { UNKNOWN_DEVICE_CAP, type EngineOptions, type EngineStats } from './engine-options.js';
 
+/**
+ * What a report from EventDecoder.decodeForEngine (the replay's reports) has beyond the event
+ * contract: its neighbour cells numbered from the line's bytes (ScannedReport in
+ * events/fast-decode.ts). Other reports (live detection's, parsed lines) have no `neighborNos`.
+ */
+interface ScannedNeighbors {
+  /** the length in bytes of the `neighbors` list's text, -1 when the line has none */
+  readonly neighborText: number;
+  neighborNos?: (cells: CellNumbers, out: Int32Array) => number;
+}
+
 /** Rules whose findings do not make a cell suspicious (they are about payments or idleness). */
 const NON_FLAGGING = new Set<RuleId>(['payment-exposure', 'idle-device']);
 const TICK_MS = 60_000;
@@ -79,6 +90,7 @@ export function createEngine(opts: EngineOptions) {
   // device records, all marked by `markHeldCellNos`.
   const cellNos = new CellNumbers(opts.cellSweepMin);
   let neighborIds = new Int32Array(64);
+  let neighborCount = 0;
   const stats: EngineStats = { events: 0, byType: {}, duplicates: 0, late: 0, tooOld: 0, findings: 0 };
   const typeCounts = new TypeCounts(['femto.report', 'ue.attach', 'ims.register', 'femto.session', 'payment.auth', 'registry.update']);
   let startT = NaN;
@@ -139,6 +151,9 @@ export function createEngine(opts: EngineOptions) {
     cellName: cellNos.name,
     get neighborIds() {
       return neighborIds;
+    },
+    get neighborCount() {
+      return neighborCount;
     },
   };
 
@@ -305,13 +320,31 @@ export function createEngine(opts: EngineOptions) {
       case 'femto.report': {
         const rt = runtimeOf(e.serial, e.t);
         if (e.cellIds) announceCells(rt, e.cellIds);
-        const nb = e.neighbors;
-        if (nb) {
-          // Between reports: no number is in flight outside the device records.
-          if (cellNos.sweepDue) cellNos.sweep((mark) => markHeldCellNos(mark, [runtimes.values(), strangers.values()]), runtimes.size + strangers.size);
-          if (nb.length > neighborIds.length) neighborIds = new Int32Array(nb.length);
-          const cellNo = cellNos.no;
-          for (let i = 0; i < nb.length; i++) neighborIds[i] = cellNo(nb[i] as string);
+        // A replayed report (EventDecoder.decodeForEngine) numbers its neighbours from the
+        // line's bytes, and makes their strings only if a rule asks for `neighbors` (evidence).
+        const scanned = e as typeof e & ScannedNeighbors;
+        if (scanned.neighborNos !== undefined) {
+          const text = scanned.neighborText;
+          neighborCount = 0;
+          if (text >= 0) {
+            // Between reports: no number is in flight outside the device records.
+            if (cellNos.sweepDue) cellNos.sweep((mark) => markHeldCellNos(mark, [runtimes.values(), strangers.values()]), runtimes.size + strangers.size);
+            // at most one cell per three bytes of the list's text (`"",` each)
+            const room = ((text / 3) | 0) + 1;
+            if (room > neighborIds.length) neighborIds = new Int32Array(room);
+            neighborCount = scanned.neighborNos(cellNos, neighborIds);
+          }
+        } else {
+          const nb = e.neighbors;
+          neighborCount = 0;
+          if (nb) {
+            // Between reports: no number is in flight outside the device records.
+            if (cellNos.sweepDue) cellNos.sweep((mark) => markHeldCellNos(mark, [runtimes.values(), strangers.values()]), runtimes.size + strangers.size);
+            if (nb.length > neighborIds.length) neighborIds = new Int32Array(nb.length);
+            const cellNo = cellNos.no;
+            for (let i = 0; i < nb.length; i++) neighborIds[i] = cellNo(nb[i] as string);
+            neighborCount = nb.length;
+          }
         }
         for (const h of byType.report) h(e, ctx, rt);
         if (e.sourceIp) {

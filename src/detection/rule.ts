@@ -27,10 +27,16 @@ export interface RuleContext {
   cellName(no: number): string;
   /**
    * In onReport: the report's `neighbors` as cell numbers, in order (`neighborIds[i]` is
-   * `cellNo(e.neighbors[i])`, for i below `e.neighbors.length`). Interned once per report by
+   * `cellNo(e.neighbors[i])`, for i below `neighborCount`). Interned once per report by
    * the engine; the array is reused, valid only during the handler.
    */
   readonly neighborIds: Int32Array;
+  /**
+   * In onReport: how many neighbours the report names (`e.neighbors.length`, 0 when it has
+   * none). Read this, not `e.neighbors`: a replayed report makes that array from the line's
+   * bytes when asked (EventDecoder.decodeForEngine), so only for a finding's evidence.
+   */
+  readonly neighborCount: number;
   /** the time of the first event of the stream (baseline for idleness) */
   readonly startT: number;
   raise(f: Finding): void;

@@ -139,4 +139,29 @@ describe('EventDecoder objects and interning', () => {
     const e = d.decodeForEngine(buf, scanOne(REPORT)!, 0) as Extract<FgEvent, { type: 'femto.report' }>;
     expect([e.id, e.ts, e.swVersion, e.configHash]).toEqual(['e9895', '2025-08-05T02:14:09.123Z', 'FW-4.2.1', 'sha256:00ff']);
   });
+
+  it('ok/decodeForEngine: a report\'s neighbours numbered from the bytes (a string made only for a cell not held), and made as strings when asked', () => {
+    type Scanned = { neighborText: number; neighborNos(cells: unknown, out: Int32Array): number; neighbors?: string[] };
+    const names: string[] = [];
+    const made: string[] = [];
+    const cells = {
+      numberOfBytes: (buf: Uint8Array, s: number, n: number): number => names.indexOf(Buffer.from(buf.subarray(s, s + n)).toString('latin1')),
+      no: (id: string): number => (made.push(id), names.push(id) - 1),
+    };
+    const d = new EventDecoder();
+    const line = `{"type":"femto.report","serial":"s","neighbors":[ "A-1" , "B-22","A-1","C"],"ts":${TS}}`;
+    const e = d.decodeForEngine(Buffer.from(line), scanOne(line)!, 0) as unknown as Scanned;
+    const out = new Int32Array(((e.neighborText / 3) | 0) + 1);
+    expect(e.neighborText).toBe('[ "A-1" , "B-22","A-1","C"]'.length);
+    expect(e.neighborNos(cells, out)).toBe(4);
+    expect([...out.subarray(0, 4)]).toEqual([0, 1, 0, 2]);
+    expect(made).toEqual(['A-1', 'B-22', 'C']);
+    expect(e.neighbors).toEqual(['A-1', 'B-22', 'A-1', 'C']);
+    expect(e.neighbors).toBe(e.neighbors);
+    for (const l of [`{"type":"femto.report","serial":"s","ts":${TS}}`, `{"type":"femto.report","serial":"s","neighbors":[],"ts":${TS}}`]) {
+      const x = d.decodeForEngine(Buffer.from(l), scanOne(l)!, 0) as unknown as Scanned;
+      expect([x.neighborText, x.neighbors]).toEqual(l.includes('[]') ? [2, []] : [-1, undefined]);
+      if (x.neighborText >= 0) expect(x.neighborNos(cells, out)).toBe(0);
+    }
+  });
 });

@@ -302,7 +302,11 @@ export class EventDecoder {
    * them, and it is not `toEqual` to `decode`'s. Its `sourceIp` is created fresh, not interned:
    * the engine compares it with the device's last address by value, and a cache of addresses
    * beside the serials cost more (a probe of two tables and the string, and the serials it
-   * evicted) than it saved: measured on the device side, 5% faster without.
+   * evicted) than it saved: measured on the device side, 5% faster without. Its `neighbors`
+   * too is made from the bytes when asked (fresh strings, kept once made): the engine numbers
+   * the cells from the bytes (`neighborNos`, `neighborText`: its cell-number table is probed
+   * with the bytes, so no string is made for a cell it holds) and the rules read the array only
+   * into a finding's evidence.
    */
   decodeForEngine(buf: Uint8Array, rec: EventRecords, row: number): FgEvent {
     const i32 = rec.i32;
@@ -320,7 +324,7 @@ export class EventDecoder {
       optStr(null, buf, i32, b, mask, F_SOURCE_IP),
       optList(this.cellIdLists, buf, i32, b, mask, F_CELL_IDS),
       (mask & (1 << F_GPS)) === 0 ? undefined : gpsOf(i32, f64, b, fb),
-      optNeighbors(this.neighbor, buf, i32, b, mask, F_NEIGHBORS),
+      (mask & (1 << F_NEIGHBORS)) === 0 ? -1 : i32[b + 3 + 3 * F_NEIGHBORS]!,
     );
   }
 
@@ -335,9 +339,22 @@ export class EventDecoder {
   }
 }
 
+/**
+ * A table of cell numbers, as a decodeForEngine report numbers its neighbours
+ * (ScannedReport.neighborNos; the detection engine's CellNumbers).
+ */
+export interface NeighborCells {
+  /** the number of the cell whose id is the bytes buf[s, s+n), or -1 when the table holds none */
+  numberOfBytes(buf: Uint8Array, s: number, n: number): number;
+  /** the id's number (a new one for an id not held) */
+  no(id: string): number;
+}
+
 /** A report from EventDecoder.decodeForEngine: what the engine does not read on every report is read from the bytes when asked. */
 class ScannedReport implements FemtoReportEvent {
   readonly type = 'femto.report';
+  /** the neighbour list, once asked for */
+  private scan: string[] | undefined = undefined;
 
   constructor(
     private readonly buf: Uint8Array,
@@ -348,8 +365,41 @@ class ScannedReport implements FemtoReportEvent {
     readonly sourceIp: string | undefined,
     readonly cellIds: string[] | undefined,
     readonly gps: GpsFix | undefined,
-    readonly neighbors: string[] | undefined,
+    /** the length in bytes of the `neighbors` list's text, -1 when the line has none */
+    readonly neighborText: number,
   ) {}
+
+  /** built from the line's bytes at the first read (fresh strings: a rule reads it only into evidence) */
+  get neighbors(): string[] | undefined {
+    if (this.neighborText < 0) return undefined;
+    if (this.scan !== undefined) return this.scan;
+    const i32 = this.rec.i32;
+    const b = this.row * REC_I32;
+    return (this.scan = optNeighbors(null, this.buf, i32, b, i32[b + 1]!, F_NEIGHBORS));
+  }
+
+  /**
+   * Puts the cell number of each neighbour, in order, into out (which has room for
+   * neighborText / 3 + 1 of them) and returns how many; looked up in `cells` from the line's
+   * bytes, so a string is made only for a cell the table does not hold.
+   */
+  neighborNos(cells: NeighborCells, out: Int32Array): number {
+    const buf = this.buf;
+    const i32 = this.rec.i32;
+    const p = this.row * REC_I32 + 2 + 3 * F_NEIGHBORS;
+    const e = i32[p]! + this.neighborText;
+    let m = 0;
+    for (let j = i32[p]! + 1; j < e; j++) {
+      if (buf[j] !== 34) continue; // whitespace, commas, the closing bracket
+      const es = j + 1;
+      let k = es;
+      while (buf[k] !== 34) k++;
+      const no = cells.numberOfBytes(buf, es, k - es);
+      out[m++] = no >= 0 ? no : cells.no(latin1(buf, es, k));
+      j = k;
+    }
+    return m;
+  }
 
   get ts(): string | number {
     const i32 = this.rec.i32;
@@ -437,7 +487,7 @@ const NEIGHBOR_BITS = 12;
  * in the neighbour cache, so no string is created per element and the engine's cell-number
  * lookups meet strings whose hash is computed already.
  */
-function optNeighbors(cells: StringCache, buf: Uint8Array, i32: Int32Array, b: number, mask: number, f: number): string[] | undefined {
+function optNeighbors(cells: StringCache | null, buf: Uint8Array, i32: Int32Array, b: number, mask: number, f: number): string[] | undefined {
   if ((mask & (1 << f)) === 0) return undefined;
   const p = b + 2 + 3 * f;
   const e = i32[p]! + i32[p + 1]!;
@@ -447,7 +497,7 @@ function optNeighbors(cells: StringCache, buf: Uint8Array, i32: Int32Array, b: n
     const es = j + 1;
     let k = es;
     while (buf[k] !== 34) k++;
-    out.push(cells.get(buf, es, k - es, hashBytes(buf, es, k)));
+    out.push(cells === null ? latin1(buf, es, k) : cells.get(buf, es, k - es, hashBytes(buf, es, k)));
     j = k;
   }
   return out;

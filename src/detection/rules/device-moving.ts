@@ -78,13 +78,12 @@ export function deviceMoving(): Rule {
         tr[TR_FIX + 2] = gps.lon;
         tr[TR_FIX + 3] = acc;
       }
-      const neighbors = e.neighbors;
-      if (neighbors && neighbors.length > 0) {
+      const len = ctx.neighborCount;
+      if (len > 0) {
         // The scan is kept as its distinct cells, as cell numbers (the engine interned them:
-        // ctx.neighborIds), so the last three scans are a few numbers on the track. The overlap
-        // is counted while doing so, and the exact union is computed only when the overlap could
-        // be below the bound.
-        const len = neighbors.length;
+        // ctx.neighborIds; e.neighbors is read only into evidence), so the last three scans are
+        // a few numbers on the track. The overlap is counted while doing so, and the exact union
+        // is computed only when the overlap could be below the bound.
         const nb = ctx.neighborIds;
         if (scan.length < len) scan = new Int32Array(len);
         const n0 = tr[TR_LENS] as number;

@@ -61,9 +61,10 @@ export function locationMismatch(): Rule {
           });
         }
       }
-      const neighbors = e.neighbors;
+      // The scan as the engine's cell numbers (ctx.neighborIds): e.neighbors is read only into evidence.
+      const count = ctx.neighborCount;
       let expected = loc[TR_EXPECTED] as number;
-      if (neighbors && neighbors.length > 0 && expected !== 0) {
+      if (count > 0 && expected !== 0) {
         let heard = 0;
         // As numbers: the expected cells are a handful, scanned in one small array; a long list
         // (unusual) is asked of the registry's set.
@@ -72,10 +73,10 @@ export function locationMismatch(): Rule {
           for (const x of d.expectedNeighbors) loc[i++] = ctx.cellNo(x);
           loc[TR_EXPECTED] = expected = d.expectedNeighbors.size;
         }
+        const nb = ctx.neighborIds;
         if (expected > 0) {
-          const nb = ctx.neighborIds;
           const end = TR_CELLS + expected;
-          for (let i = 0; i < neighbors.length; i++) {
+          for (let i = 0; i < count; i++) {
             const x = nb[i] as number;
             for (let j = TR_CELLS; j < end; j++) {
               if (loc[j] === x) {
@@ -84,8 +85,8 @@ export function locationMismatch(): Rule {
               }
             }
           }
-        } else for (const x of neighbors) if (d.expectedNeighbors.has(x)) heard++;
-        const overlap = heard / neighbors.length;
+        } else for (let i = 0; i < count; i++) if (d.expectedNeighbors.has(ctx.cellName(nb[i] as number))) heard++;
+        const overlap = heard / count;
         const n = overlap < c.minNeighborOverlap ? dev.locScan + 1 : 0;
         dev.locScan = n;
         if (n >= c.consecutiveScans) {
@@ -94,7 +95,7 @@ export function locationMismatch(): Rule {
             severity: c.severity,
             t: e.t,
             serial: e.serial,
-            summary: `The radio scan of ${quoted(e.serial)} hears ${heard} of ${neighbors.length} cells from its site's expected neighbours, ${n} scans in a row: it is operating away from its site.`,
+            summary: `The radio scan of ${quoted(e.serial)} hears ${heard} of ${count} cells from its site's expected neighbours, ${n} scans in a row: it is operating away from its site.`,
             evidence: { kind: 'neighbors', neighbors: e.neighbors, expected: [...d.expectedNeighbors], overlap, consecutive: n },
           });
         }
