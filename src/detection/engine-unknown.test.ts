@@ -107,3 +107,32 @@ describe('engine: records of unknown serials are bounded', () => {
     expect(s.devices).toBe(5 + 2);
   });
 });
+
+describe('engine: device records by the serial\'s bytes (deviceRecords, for replayed reports)', () => {
+  it('ok/a registered device\'s record is found from its bytes once a report gave its hash; fail/other bytes under the same hash and unregistered serials are not', () => {
+    const engine = engineWith();
+    const bytes = (s: string): Uint8Array => Buffer.from(`"${s}"`, 'latin1');
+    const { deviceRecords } = engine;
+    expect(deviceRecords.ofSerialBytes(bytes('KTF1'), 1, 4, 1234)).toBeUndefined();
+    // plain events (live detection's) fill nothing
+    engine.push(ev.report(0, { serial: 'KTF1', sourceIp: '175.198.195.7' }));
+    expect(deviceRecords.ofSerialBytes(bytes('KTF1'), 1, 4, 1234)).toBeUndefined();
+    // a replayed report carries the scanner's hash of its serial (ScannedReport.serialHash)
+    engine.push({ ...ev.report(1, { serial: 'KTF1', sourceIp: '175.198.195.7' }), serialHash: 1234 } as unknown as Parameters<typeof engine.push>[0]);
+    engine.push({ ...ev.report(2, { serial: 'STRANGER', sourceIp: '203.0.113.9' }), serialHash: 99 } as unknown as Parameters<typeof engine.push>[0]);
+    engine.drain();
+    const rt = deviceRecords.ofSerialBytes(bytes('KTF1'), 1, 4, 1234);
+    expect(rt?.serial).toBe('KTF1');
+    expect(deviceRecords.warm(1234)).toBe(4);
+    // a collision of the hash with other bytes (the serial is the sender's choice) is a miss
+    expect(deviceRecords.ofSerialBytes(bytes('KTF2'), 1, 4, 1234)).toBeUndefined();
+    expect(deviceRecords.ofSerialBytes(bytes('KTF11'), 1, 5, 1234)).toBeUndefined();
+    expect(deviceRecords.ofSerialBytes(bytes('STRANGER'), 1, 8, 99)).toBeUndefined();
+    // the record handed back with a report (ScannedReport.device) is the one runtimeOf keeps
+    engine.push({ ...ev.report(3, { serial: 'KTF1', sourceIp: '175.198.195.8' }), device: rt } as unknown as Parameters<typeof engine.push>[0]);
+    engine.finish();
+    expect(rt?.lastSeen).toBe(ev.report(3, { serial: 'KTF1' }).t);
+    expect(engine.sizes()).toMatchObject({ devices: 2, unknownDevices: 1 });
+  });
+});
+

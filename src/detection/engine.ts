@@ -24,14 +24,26 @@ interface ScannedNeighbors {
   /** the length in bytes of the `neighbors` list's text, -1 when the line has none */
   readonly neighborText: number;
   neighborNos?: (cells: CellNumbers, out: Int32Array) => number;
+  /** the record the engine's DeviceRecords (`ofSerialBytes`) found for the serial when it was decoded */
+  readonly device?: DeviceRuntime;
+  /** the scanner's hash of the serial's bytes (DeviceRecords' key) */
+  readonly serialHash?: number;
 }
 
 /** Rules whose findings do not make a cell suspicious (they are about payments or idleness). */
 const NON_FLAGGING = new Set<RuleId>(['payment-exposure', 'idle-device']);
 const TICK_MS = 60_000;
 const EXPIRE_EVERY_MS = 3_600_000;
-/** slots of the engine's cache of registered devices' records (a power of two) */
+/** slots of the engine's caches of registered devices' records (a power of two) */
 const RECENT_SLOTS = 1 << 18;
+
+/** The slot of a hash in a table of RECENT_SLOTS (the scanner's byte hash clusters in its low bits). */
+function slotOfBytesHash(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d);
+  h ^= h >>> 15;
+  return h & (RECENT_SLOTS - 1);
+}
 
 /**
  * The detection engine: one instance per stream. The live server and `femtoguard detect` feed
@@ -163,10 +175,43 @@ export function createEngine(opts: EngineOptions) {
   // the maps.
   const recent: (DeviceRuntime | undefined)[] = new Array<DeviceRuntime | undefined>(RECENT_SLOTS).fill(undefined);
 
-  /** The device's record, its registry entry refreshed when the registry changed since. */
-  function runtimeOf(serial: string, t: number): DeviceRuntime {
+  // The same records by the scanner's hash of the serial's bytes, for a replayed report:
+  // EventDecoder.decodeForEngine looks its serial up here from the line's bytes (`deviceRecords`)
+  // and hands over the record it finds (ScannedNeighbors.device) with that record's serial, so
+  // such a report makes no serial string and hashes it no second time. Filled by runtimeOf
+  // (from a report's `serialHash`) with records of `runtimes` only, as `recent` is: a record
+  // found here is the one runtimeOf would return. A slot taken by another serial is a miss (the
+  // report goes through runtimeOf).
+  const byBytes: (DeviceRuntime | undefined)[] = new Array<DeviceRuntime | undefined>(RECENT_SLOTS).fill(undefined);
+  const byBytesHash = new Int32Array(RECENT_SLOTS);
+  const deviceRecords = {
+    /** the registered device's record whose serial is the bytes buf[s, s+n) (scanner hash h), if held here */
+    ofSerialBytes(buf: Uint8Array, s: number, n: number, h: number): DeviceRuntime | undefined {
+      const slot = slotOfBytesHash(h);
+      if (byBytesHash[slot] !== h) return undefined;
+      const rt = byBytes[slot];
+      if (rt === undefined) return undefined;
+      const serial = rt.serial;
+      if (serial.length !== n) return undefined;
+      for (let x = 0; x < n; x++) if (serial.charCodeAt(x) !== buf[s + x]) return undefined;
+      return rt;
+    },
+    /** loads what ofSerialBytes(…, h) reads (EventDecoder.warmDevices) */
+    warm(h: number): number {
+      const rt = byBytes[slotOfBytesHash(h)];
+      return rt === undefined ? 0 : rt.serial.length;
+    },
+  };
+
+  /**
+   * The device's record, its registry entry refreshed when the registry changed since.
+   * `bytesHash`: the scanner's hash of the serial's bytes (a replayed report's), to find a
+   * registered device's record from them next time (`byBytes`).
+   */
+  function runtimeOf(serial: string, t: number, bytesHash?: number): DeviceRuntime {
     const slot = hashId(serial) & (RECENT_SLOTS - 1);
     let rt = recent[slot];
+    let registered = true;
     if (rt === undefined || rt.serial !== serial) {
       rt = runtimes.get(serial);
       if (rt === undefined) {
@@ -179,6 +224,7 @@ export function createEngine(opts: EngineOptions) {
           runtimes.set(serial, rt);
           recent[slot] = rt;
         } else {
+          registered = false;
           strangers.set(serial, rt);
           if (strangers.size > strangerCap) {
             // The first key is the least recently seen (never this one: it was just set last).
@@ -188,9 +234,19 @@ export function createEngine(opts: EngineOptions) {
         }
       } else recent[slot] = rt;
     }
+    if (registered && bytesHash !== undefined) {
+      const b = slotOfBytesHash(bytesHash);
+      byBytes[b] = rt;
+      byBytesHash[b] = bytesHash;
+    }
+    return seen(rt, t);
+  }
+
+  /** A registered device's record (found by runtimeOf, or in `byBytes`) seen at `t`: its registry entry refreshed when the registry changed since. */
+  function seen(rt: DeviceRuntime, t: number): DeviceRuntime {
     if (t > rt.lastSeen) rt.lastSeen = t;
     if (rt.regVersion !== registry.version) {
-      const reg = registry.get(serial);
+      const reg = registry.get(rt.serial);
       rt.reg = reg;
       rt.regVersion = registry.version;
       rt.status = reg?.status;
@@ -318,11 +374,13 @@ export function createEngine(opts: EngineOptions) {
         break;
       }
       case 'femto.report': {
-        const rt = runtimeOf(e.serial, e.t);
-        if (e.cellIds) announceCells(rt, e.cellIds);
-        // A replayed report (EventDecoder.decodeForEngine) numbers its neighbours from the
-        // line's bytes, and makes their strings only if a rule asks for `neighbors` (evidence).
+        // A replayed report (EventDecoder.decodeForEngine) comes with its device's record when
+        // `deviceRecords` held it, and numbers its neighbours from the line's bytes, making
+        // their strings only if a rule asks for `neighbors` (evidence).
         const scanned = e as typeof e & ScannedNeighbors;
+        const found = scanned.device;
+        const rt = found !== undefined ? seen(found, e.t) : runtimeOf(e.serial, e.t, scanned.serialHash);
+        if (e.cellIds) announceCells(rt, e.cellIds);
         if (scanned.neighborNos !== undefined) {
           const text = scanned.neighborText;
           neighborCount = 0;
@@ -391,6 +449,11 @@ export function createEngine(opts: EngineOptions) {
   const reorder = intake.reorder;
 
   return {
+    /**
+     * Registered devices' records by their serial's bytes, for a decoder of replayed reports
+     * (EventDecoder's `devices`): such a report names its record, and the engine skips looking it up.
+     */
+    deviceRecords,
     /** Feeds one validated event (any arrival order within the out-of-order limit); false when it was dropped (duplicate id, or older than the dedup window). */
     push(e: FgEvent): boolean {
       return intake.push(e);

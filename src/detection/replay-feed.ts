@@ -19,13 +19,15 @@ export class ReplayFeed {
     private readonly engine: Engine,
     private readonly side?: 'device' | 'subscriber',
   ) {
-    this.decoder = side === 'subscriber' ? null : new EventDecoder();
+    // Reports' serials are looked up in the engine's device records from their bytes.
+    this.decoder = side === 'subscriber' ? null : new EventDecoder({ devices: engine.deviceRecords });
     this.subscriberDecoder = side === 'subscriber' ? new SubscriberDecoder() : null;
   }
 
   consume(b: OrderedBatch): void {
     const buf = Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength);
     const side = this.side;
+    if (this.decoder !== null) this.decoder.warmDevices(b.rec, b.rows);
     for (let i = 0; i < b.rows; i++) {
       const seq = b.base + i;
       if (b.kinds[i] === SCANNED) {

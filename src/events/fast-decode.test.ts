@@ -164,4 +164,35 @@ describe('EventDecoder objects and interning', () => {
       if (x.neighborText >= 0) expect(x.neighborNos(cells, out)).toBe(0);
     }
   });
+  it('ok/decodeForEngine: a report\'s serial taken from the record `devices` find by its bytes, else interned; warmDevices touches reports\' serials only', () => {
+    const rec = { serial: 'KTF000057' };
+    const asked: string[] = [];
+    const warmed: number[] = [];
+    const devices = {
+      ofSerialBytes: (buf: Uint8Array, s: number, n: number): { serial: string } | undefined => {
+        const serial = Buffer.from(buf.subarray(s, s + n)).toString('latin1');
+        asked.push(serial);
+        return serial === rec.serial ? rec : undefined;
+      },
+      warm: (h: number): number => (warmed.push(h), 0),
+    };
+    type Scanned = { serial: string; device: unknown; serialHash: number };
+    const d = new EventDecoder({ devices });
+    const found = d.decodeForEngine(Buffer.from(REPORT), scanOne(REPORT)!, 0) as unknown as Scanned;
+    expect(found.serial).toBe(rec.serial);
+    expect(found.device).toBe(rec);
+    const other = REPORT.replace('KTF000057', 'KTF000058');
+    const missed = d.decodeForEngine(Buffer.from(other), scanOne(other)!, 0) as unknown as Scanned;
+    expect([missed.serial, missed.device]).toEqual(['KTF000058', undefined]);
+    expect(missed.serialHash).not.toBe(found.serialHash);
+    // a session is decoded as by `decode`: no lookup
+    expect((d.decodeForEngine(Buffer.from(SESSION), scanOne(SESSION)!, 0) as FgEvent & { serial: string }).serial).toBe('KTF000001');
+    expect(asked).toEqual(['KTF000057', 'KTF000058']);
+    expect(d.warmDevices(scanOne(REPORT)!, 1)).toBe(0);
+    expect(d.warmDevices(scanOne(SESSION)!, 1)).toBe(0);
+    expect(warmed).toEqual([found.serialHash]);
+    // without devices: interned, no record
+    const plain = new EventDecoder().decodeForEngine(Buffer.from(REPORT), scanOne(REPORT)!, 0) as unknown as Scanned;
+    expect([plain.serial, plain.device]).toEqual(['KTF000057', undefined]);
+  });
 });

@@ -193,8 +193,11 @@ export class EventDecoder {
   private readonly cellIdLists: ListCache;
   /** the elements of neighbour scans: a small table of its own, so that it stays in the CPU cache */
   private readonly neighbor: StringCache;
+  /** the consumer's device records, which decodeForEngine takes a report's serial from */
+  private readonly devices: DeviceRecords | null;
 
-  constructor(opts: { cacheBits?: number } = {}) {
+  /** `devices`: see decodeForEngine. */
+  constructor(opts: { cacheBits?: number; devices?: DeviceRecords } = {}) {
     const bits = opts.cacheBits ?? 16;
     if (!Number.isInteger(bits) || bits < 1 || bits > 24) throw new RangeError(`EventDecoder: cacheBits must be an integer in 1..24, got ${bits}`);
     const size = 1 << bits;
@@ -203,6 +206,7 @@ export class EventDecoder {
     this.cell = new StringCache(size);
     this.cellIdLists = new ListCache(size, this.cell);
     this.neighbor = new StringCache(1 << Math.min(bits, NEIGHBOR_BITS));
+    this.devices = opts.devices ?? null;
   }
 
   /** the record's `id` as a string (not interned: ids are unique), or undefined when the line has none */
@@ -306,7 +310,9 @@ export class EventDecoder {
    * too is made from the bytes when asked (fresh strings, kept once made): the engine numbers
    * the cells from the bytes (`neighborNos`, `neighborText`: its cell-number table is probed
    * with the bytes, so no string is made for a cell it holds) and the rules read the array only
-   * into a finding's evidence.
+   * into a finding's evidence. Its `serial` is, when the decoder was given `devices` and they
+   * hold a record of the serial, that record's `serial` (found from the bytes and the
+   * scanner's hash of them; the record is the report's `device`), else interned as `decode`'s.
    */
   decodeForEngine(buf: Uint8Array, rec: EventRecords, row: number): FgEvent {
     const i32 = rec.i32;
@@ -315,17 +321,40 @@ export class EventDecoder {
     const f64 = rec.f64;
     const mask = i32[b + 1]!;
     const fb = row * REC_F64;
+    const p = b + 2 + 3 * F_SERIAL;
+    const hash = i32[p + 2]!;
+    const device = this.devices === null ? undefined : this.devices.ofSerialBytes(buf, i32[p]!, i32[p + 1]!, hash);
     return new ScannedReport(
       buf,
       rec,
       row,
       f64[fb + D_T]!,
-      str(this.device, buf, i32, b, F_SERIAL),
+      device !== undefined ? device.serial : this.device.get(buf, i32[p]!, i32[p + 1]!, hash),
+      device,
+      hash,
       optStr(null, buf, i32, b, mask, F_SOURCE_IP),
       optList(this.cellIdLists, buf, i32, b, mask, F_CELL_IDS),
       (mask & (1 << F_GPS)) === 0 ? undefined : gpsOf(i32, f64, b, fb),
       (mask & (1 << F_NEIGHBORS)) === 0 ? -1 : i32[b + 3 + 3 * F_NEIGHBORS]!,
     );
+  }
+
+  /**
+   * Touches the device records of the reports among the first `rows` records ahead of decoding
+   * them (DeviceRecords.warm): loads of independent records overlap in the CPU, where one by
+   * one, as each report is decoded, each waits for memory. A hint only: rows that hold no
+   * scanned record cost a useless load. Returns anything (a value for the caller to drop).
+   */
+  warmDevices(rec: EventRecords, rows: number): number {
+    const devices = this.devices;
+    if (devices === null) return 0;
+    const i32 = rec.i32;
+    let x = 0;
+    for (let row = 0; row < rows; row++) {
+      const b = row * REC_I32;
+      if (i32[b] === T_REPORT) x ^= devices.warm(i32[b + 4 + 3 * F_SERIAL]!);
+    }
+    return x;
   }
 
   /** Slots of all string and list caches, and how many hold a value: the caches never grow past their slots. */
@@ -350,6 +379,17 @@ export interface NeighborCells {
   no(id: string): number;
 }
 
+/**
+ * Device records keyed by serial, as EventDecoder.decodeForEngine looks a report's serial up
+ * from its bytes (the detection engine's registered devices).
+ */
+export interface DeviceRecords {
+  /** the record of the serial whose characters are the bytes buf[s, s+n) (hashBytes hash h), or undefined when none is held */
+  ofSerialBytes(buf: Uint8Array, s: number, n: number, h: number): { readonly serial: string } | undefined;
+  /** touches (loads into the CPU cache) what ofSerialBytes with hash h will read; returns anything */
+  warm(h: number): number;
+}
+
 /** A report from EventDecoder.decodeForEngine: what the engine does not read on every report is read from the bytes when asked. */
 class ScannedReport implements FemtoReportEvent {
   readonly type = 'femto.report';
@@ -362,6 +402,10 @@ class ScannedReport implements FemtoReportEvent {
     private readonly row: number,
     readonly t: number,
     readonly serial: string,
+    /** the decoder's DeviceRecords' record of the serial, undefined when they hold none (or the decoder has none) */
+    readonly device: { readonly serial: string } | undefined,
+    /** the scanner's hash (hashBytes) of the serial's bytes: DeviceRecords' key */
+    readonly serialHash: number,
     readonly sourceIp: string | undefined,
     readonly cellIds: string[] | undefined,
     readonly gps: GpsFix | undefined,
