@@ -1,5 +1,5 @@
 import type { FgEvent, RegistryUpdateEvent } from '../events/index.js';
-import { hashId, OrderedIntake } from '../events/index.js';
+import { OrderedIntake } from '../events/index.js';
 import type { DeviceInput } from '../registry/index.js';
 import { AlertBook, SEVERITY_RANK, type Alert, type Finding } from './alerts.js';
 import { CellNumbers } from './cell-numbers.js';
@@ -11,6 +11,7 @@ import { TypeCounts } from './type-counts.js';
 import { CellFlags, type CellFlagRecord } from './cell-flags.js';
 import { CellRecords } from './cell-records.js';
 import { UNKNOWN_DEVICE_CAP, type EngineOptions, type EngineStats } from './engine-options.js';
+import { DeviceRecords } from './device-records.js';
 import { announceCells, markHeldCellNos, pruneDevice, relocates, seeAddress, SubscriberIndex, type DeviceRuntime, type DeviceView } from './state.js';
 
 export { UNKNOWN_DEVICE_CAP, type EngineOptions, type EngineStats } from './engine-options.js';
@@ -34,16 +35,6 @@ interface ScannedNeighbors {
 const NON_FLAGGING = new Set<RuleId>(['payment-exposure', 'idle-device']);
 const TICK_MS = 60_000;
 const EXPIRE_EVERY_MS = 3_600_000;
-/** slots of the engine's caches of registered devices' records (a power of two) */
-const RECENT_SLOTS = 1 << 18;
-
-/** The slot of a hash in a table of RECENT_SLOTS (the scanner's byte hash clusters in its low bits). */
-function slotOfBytesHash(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x7feb352d);
-  h ^= h >>> 15;
-  return h & (RECENT_SLOTS - 1);
-}
 
 /**
  * The detection engine: one instance per stream. The live server and `femtoguard detect` feed
@@ -72,30 +63,15 @@ export function createEngine(opts: EngineOptions) {
   const subscribers = new SubscriberIndex();
   const flagRetentionMs = config.rules['payment-exposure'].flagRetentionMs;
   const flags = new CellFlags(flagRetentionMs, opts.trackFlags === true);
-  // Device records, split by whether the serial is registered. Registered serials keep theirs
-  // (bounded by the registry; idle-device reads their lastSeen). Other serials are chosen by
-  // whoever sends the event (a refused check-in's claimed serial), so theirs are kept in
-  // recency order and the least recently seen is evicted past the cap. An evicted serial that
-  // comes back starts a fresh record: unregistered-device raises again (and folds into the same
-  // alert), and only state older than the cap's worth of other unknown serials is lost.
-  const runtimes = new Map<string, DeviceRuntime>();
-  const strangers = new Map<string, DeviceRuntime>();
-  const strangerCap = Math.max(1, opts.unknownDeviceCap ?? UNKNOWN_DEVICE_CAP);
-  let evictedDevices = 0;
-  const recordOf = (serial: string): DeviceRuntime | undefined => runtimes.get(serial) ?? strangers.get(serial);
+  // Device records by serial (device-records.ts: registered ones kept, unknown ones capped).
+  const devices = new DeviceRecords(registry, Math.max(1, opts.unknownDeviceCap ?? UNKNOWN_DEVICE_CAP));
+  const recordOf = (serial: string): DeviceRuntime | undefined => devices.get(serial);
   /** A registry record changed: the device's and its cells' records follow. */
   function changed(before: DeviceView | undefined, after: DeviceView): void {
-    adopt(after.serial);
+    devices.adopt(after.serial);
     cells.registrationChanged(before?.cellIds, after.cellIds);
   }
 
-  /** A serial just put in the registry keeps the record it had while unknown (and can no longer be evicted). */
-  function adopt(serial: string): void {
-    const rt = strangers.get(serial);
-    if (rt === undefined || registry.get(serial) === undefined) return;
-    strangers.delete(serial);
-    runtimes.set(serial, rt);
-  }
   const cells = new CellRecords(registry);
   // Cell numbers (RuleContext.cellNo): device-chosen ids, so ids nothing holds are swept (see
   // CellNumbers). The only places a number outlives the report that interned it are on the
@@ -169,92 +145,10 @@ export function createEngine(opts: EngineOptions) {
     },
   };
 
-  // Registered devices' records by a hash of the serial, in front of `runtimes`: one array slot
-  // and the record itself to reach on most events, not the map's buckets and keys. Only records
-  // of `runtimes` go in (they are never dropped); a slot taken by another serial falls back to
-  // the maps.
-  const recent: (DeviceRuntime | undefined)[] = new Array<DeviceRuntime | undefined>(RECENT_SLOTS).fill(undefined);
-
-  // The same records by the scanner's hash of the serial's bytes, for a replayed report:
-  // EventDecoder.decodeForEngine looks its serial up here from the line's bytes (`deviceRecords`)
-  // and hands over the record it finds (ScannedNeighbors.device) with that record's serial, so
-  // such a report makes no serial string and hashes it no second time. Filled by runtimeOf
-  // (from a report's `serialHash`) with records of `runtimes` only, as `recent` is: a record
-  // found here is the one runtimeOf would return. A slot taken by another serial is a miss (the
-  // report goes through runtimeOf).
-  const byBytes: (DeviceRuntime | undefined)[] = new Array<DeviceRuntime | undefined>(RECENT_SLOTS).fill(undefined);
-  const byBytesHash = new Int32Array(RECENT_SLOTS);
-  const deviceRecords = {
-    /** the registered device's record whose serial is the bytes buf[s, s+n) (scanner hash h), if held here */
-    ofSerialBytes(buf: Uint8Array, s: number, n: number, h: number): DeviceRuntime | undefined {
-      const slot = slotOfBytesHash(h);
-      if (byBytesHash[slot] !== h) return undefined;
-      const rt = byBytes[slot];
-      if (rt === undefined) return undefined;
-      const serial = rt.serial;
-      if (serial.length !== n) return undefined;
-      for (let x = 0; x < n; x++) if (serial.charCodeAt(x) !== buf[s + x]) return undefined;
-      return rt;
-    },
-    /** loads what ofSerialBytes(…, h) reads (EventDecoder.warmDevices) */
-    warm(h: number): number {
-      const rt = byBytes[slotOfBytesHash(h)];
-      return rt === undefined ? 0 : rt.serial.length;
-    },
+  /** Between reports (no number is in flight outside the device records): sweeps the cell numbers when due. */
+  const sweepCellNos = (): void => {
+    if (cellNos.sweepDue) cellNos.sweep((mark) => markHeldCellNos(mark, devices.all()), devices.size);
   };
-
-  /**
-   * The device's record, its registry entry refreshed when the registry changed since.
-   * `bytesHash`: the scanner's hash of the serial's bytes (a replayed report's), to find a
-   * registered device's record from them next time (`byBytes`).
-   */
-  function runtimeOf(serial: string, t: number, bytesHash?: number): DeviceRuntime {
-    const slot = hashId(serial) & (RECENT_SLOTS - 1);
-    let rt = recent[slot];
-    let registered = true;
-    if (rt === undefined || rt.serial !== serial) {
-      rt = runtimes.get(serial);
-      if (rt === undefined) {
-        // Not registered when last seen (or never seen): moved to the recent end of `strangers`,
-        // or to `runtimes` if the registry has it now.
-        rt = strangers.get(serial);
-        if (rt === undefined) rt = { serial, lastSeen: t, sessions: new Map(), ipSeen: new Map(), ipLast: undefined, ipLastT: -Infinity, announced: new Set(), announcedIds: [], announcedFrom: undefined, reg: undefined, regVersion: -1, status: undefined, track: undefined, siteFresh: false, moves: undefined, locGps: 0, locScan: 0, ipOk: undefined, cellsOk: undefined, cellsOkVersion: -1 };
-        else strangers.delete(serial);
-        if (registry.get(serial) !== undefined) {
-          runtimes.set(serial, rt);
-          recent[slot] = rt;
-        } else {
-          registered = false;
-          strangers.set(serial, rt);
-          if (strangers.size > strangerCap) {
-            // The first key is the least recently seen (never this one: it was just set last).
-            strangers.delete(strangers.keys().next().value as string);
-            evictedDevices++;
-          }
-        }
-      } else recent[slot] = rt;
-    }
-    if (registered && bytesHash !== undefined) {
-      const b = slotOfBytesHash(bytesHash);
-      byBytes[b] = rt;
-      byBytesHash[b] = bytesHash;
-    }
-    return seen(rt, t);
-  }
-
-  /** A registered device's record (found by runtimeOf, or in `byBytes`) seen at `t`: its registry entry refreshed when the registry changed since. */
-  function seen(rt: DeviceRuntime, t: number): DeviceRuntime {
-    if (t > rt.lastSeen) rt.lastSeen = t;
-    if (rt.regVersion !== registry.version) {
-      const reg = registry.get(rt.serial);
-      rt.reg = reg;
-      rt.regVersion = registry.version;
-      rt.status = reg?.status;
-      rt.siteFresh = false;
-      rt.ipOk = undefined;
-    }
-    return rt;
-  }
 
   function tick(t: number, final = false): void {
     for (const h of byType.tick) h(t, ctx, final);
@@ -353,7 +247,7 @@ export function createEngine(opts: EngineOptions) {
       case 'femto.session': {
         // The cells an event announces are set before the rules run, so that a finding raised
         // by this very event flags them (payment-exposure counts from the first alert).
-        const rt = runtimeOf(e.serial, e.t);
+        const rt = devices.of(e.serial, e.t);
         if (e.phase === 'up' && e.cellIds) announceCells(rt, e.cellIds);
         for (const h of byType.session) h(e, ctx, rt);
         const key = e.sessionId ?? e.sourceIp;
@@ -379,14 +273,13 @@ export function createEngine(opts: EngineOptions) {
         // their strings only if a rule asks for `neighbors` (evidence).
         const scanned = e as typeof e & ScannedNeighbors;
         const found = scanned.device;
-        const rt = found !== undefined ? seen(found, e.t) : runtimeOf(e.serial, e.t, scanned.serialHash);
+        const rt = found !== undefined ? devices.seen(found, e.t) : devices.of(e.serial, e.t, scanned.serialHash);
         if (e.cellIds) announceCells(rt, e.cellIds);
         if (scanned.neighborNos !== undefined) {
           const text = scanned.neighborText;
           neighborCount = 0;
           if (text >= 0) {
-            // Between reports: no number is in flight outside the device records.
-            if (cellNos.sweepDue) cellNos.sweep((mark) => markHeldCellNos(mark, [runtimes.values(), strangers.values()]), runtimes.size + strangers.size);
+            sweepCellNos();
             // at most one cell per three bytes of the list's text (`"",` each)
             const room = ((text / 3) | 0) + 1;
             if (room > neighborIds.length) neighborIds = new Int32Array(room);
@@ -396,8 +289,7 @@ export function createEngine(opts: EngineOptions) {
           const nb = e.neighbors;
           neighborCount = 0;
           if (nb) {
-            // Between reports: no number is in flight outside the device records.
-            if (cellNos.sweepDue) cellNos.sweep((mark) => markHeldCellNos(mark, [runtimes.values(), strangers.values()]), runtimes.size + strangers.size);
+            sweepCellNos();
             if (nb.length > neighborIds.length) neighborIds = new Int32Array(nb.length);
             const cellNo = cellNos.no;
             for (let i = 0; i < nb.length; i++) neighborIds[i] = cellNo(nb[i] as string);
@@ -453,7 +345,7 @@ export function createEngine(opts: EngineOptions) {
      * Registered devices' records by their serial's bytes, for a decoder of replayed reports
      * (EventDecoder's `devices`): such a report names its record, and the engine skips looking it up.
      */
-    deviceRecords,
+    deviceRecords: devices,
     /** Feeds one validated event (any arrival order within the out-of-order limit); false when it was dropped (duplicate id, or older than the dedup window). */
     push(e: FgEvent): boolean {
       return intake.push(e);
@@ -546,14 +438,14 @@ export function createEngine(opts: EngineOptions) {
     sizes: () => {
       let sessions = 0;
       let addresses = 0;
-      for (const map of [runtimes, strangers]) {
-        for (const rt of map.values()) {
+      for (const records of devices.all()) {
+        for (const rt of records) {
           sessions += rt.sessions.size;
           addresses += rt.ipSeen.size;
         }
       }
       // devices: all records; unknownDevices: those of serials not in the registry (at most the cap)
-      return { devices: runtimes.size + strangers.size, unknownDevices: strangers.size, evictedDevices, subscribers: subscribers.size, buffered: reorder.size, dedupIds: intake.dedupSize, sessions, addresses, cells: cells.size, cellFlags: flags.size, alerts: book.size, evictedAlerts: book.evicted, registryChanges: changes.length - changesHead, cellNos: cellNos.size, cellNoSlots: cellNos.slots, cellSweeps: cellNos.sweeps };
+      return { devices: devices.size, unknownDevices: devices.unknown, evictedDevices: devices.evicted, subscribers: subscribers.size, buffered: reorder.size, dedupIds: intake.dedupSize, sessions, addresses, cells: cells.size, cellFlags: flags.size, alerts: book.size, evictedAlerts: book.evicted, registryChanges: changes.length - changesHead, cellNos: cellNos.size, cellNoSlots: cellNos.slots, cellSweeps: cellNos.sweeps };
     },
   };
 }

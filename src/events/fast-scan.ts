@@ -323,6 +323,14 @@ export function hashBytes(buf: Uint8Array, s: number, e: number): number {
   return h;
 }
 
+/** Spreads a hashBytes hash over all bits (its low bits alone cluster): mask the result to pick a table slot. */
+export function spreadHash(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d);
+  h ^= h >>> 15;
+  return h;
+}
+
 /** A string array (validate.ts isStrList); the hash (when `hashed`) covers its whole text. */
 function scanList(buf: Uint8Array, i: number, end: number, i32: Int32Array, p: number, hashed: boolean): number {
   if (i >= end || buf[i] !== 91 /* [ */) return -1;

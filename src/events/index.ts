@@ -12,5 +12,5 @@ export type { Timed } from './reorder.js';
 export type { EventStore, EventBus, StoredEvent } from './store.js';
 export { SubscriberDecoder, ScannedAttach, ScannedIms, digitsKey, digitsKeyOf, type SubscriberKeys } from './fast-decode-subscriber.js';
 export { forEachNdjsonLine, followEventLog } from './follow.js';
-export { createRecords, scanEvent, recordTime, recordType, copyRecord, recordIdStart, recordIdLength, REC_I32, REC_F64, type EventRecords } from './fast-scan.js';
+export { createRecords, scanEvent, spreadHash, recordTime, recordType, copyRecord, recordIdStart, recordIdLength, REC_I32, REC_F64, type EventRecords } from './fast-scan.js';
 export { EventDecoder, recordId } from './fast-decode.js';
