@@ -38,6 +38,7 @@ import {
   type EventRecords,
 } from './fast-scan.js';
 import { latin1 } from './fast-scan-values.js';
+import { StringCache } from './intern-caches.js';
 import type { ImsRegisterEvent, PaymentAuthEvent, UeAttachEvent } from './types.js';
 
 /**
@@ -211,21 +212,12 @@ export class ScannedIms extends Scanned implements ImsRegisterEvent, SubscriberK
 /** Slots of the cell id cache (a power of two; as EventDecoder's default). */
 const CELL_SLOTS = 1 << 16;
 
-/** Spreads a hashBytes hash over the slots (its low bits alone cluster); as fast-decode.ts's. */
-function slotOf(h: number, mask: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x7feb352d);
-  h ^= h >>> 15;
-  return h & mask;
-}
-
 /**
  * Decodes scanned subscriber events (see the module's doc). One instance per stream; holds a
  * bounded direct-mapped cache of cell id strings (CELL_SLOTS strings of at most 256 characters).
  */
 export class SubscriberDecoder {
-  private readonly cellIds: string[] = Array.from({ length: CELL_SLOTS }, () => '');
-  private readonly cellHashes = new Int32Array(CELL_SLOTS);
+  private readonly cells = new StringCache(CELL_SLOTS);
 
   /** the event of record `row`: what validateEvent(JSON.parse(line)).event gives, as read through its properties */
   decode(buf: Uint8Array, rec: EventRecords, row: number): ScannedAttach | ScannedIms | PaymentAuthEvent {
@@ -247,18 +239,7 @@ export class SubscriberDecoder {
   /** The record's cellId, interned. */
   private cell(buf: Uint8Array, i32: Int32Array, b: number): string {
     const p = b + 2 + 3 * F_CELL_ID;
-    const s = i32[p]!;
-    const n = i32[p + 1]!;
-    const h = i32[p + 2]!;
-    const slot = slotOf(h, CELL_SLOTS - 1);
-    if (this.cellHashes[slot] === h) {
-      const cached = this.cellIds[slot]!;
-      if (cached.length === n && sameChars(cached, buf, s)) return cached;
-    }
-    const fresh = latin1(buf, s, s + n);
-    this.cellIds[slot] = fresh;
-    this.cellHashes[slot] = h;
-    return fresh;
+    return this.cells.get(buf, i32[p]!, i32[p + 1]!, i32[p + 2]!);
   }
 }
 
@@ -283,9 +264,4 @@ function payment(buf: Uint8Array, i32: Int32Array, b: number, f64: Float64Array,
 function text(buf: Uint8Array, i32: Int32Array, b: number, f: number): string {
   const p = b + 2 + 3 * f;
   return latin1(buf, i32[p]!, i32[p]! + i32[p + 1]!);
-}
-
-function sameChars(str: string, buf: Uint8Array, s: number): boolean {
-  for (let x = 0; x < str.length; x++) if (str.charCodeAt(x) !== buf[s + x]) return false;
-  return true;
 }
