@@ -44,7 +44,12 @@ export class ReplayFeed {
           const e = sd.decode(buf, b.rec, i);
           this.engine.processOrdered(e, seq);
           if (e.type !== 'payment.auth') e.release();
-        } else this.engine.processOrdered((this.decoder as EventDecoder).decodeForEngine(buf, b.rec, i), seq);
+        } else {
+          const d = this.decoder as EventDecoder;
+          const e = d.decodeForEngine(buf, b.rec, i);
+          this.engine.processOrdered(e, seq);
+          d.release(e);
+        }
         continue;
       }
       const e = reparse(buf, b.spans[2 * i] as number, b.spans[2 * i + 1] as number);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EventDecoder } from './fast-decode.js';
 import { ATTACH, decodeLine, defined, IMS, PAY, REPORT, SAMPLES, SESSION, scanOne, slowPath, TS } from './fast-scan-kit.js';
 import { createRecords, scanEvent } from './fast-scan.js';
-import type { FgEvent } from './types.js';
+import type { FemtoReportEvent, FgEvent } from './types.js';
 
 describe('EventDecoder errors', () => {
   it('fail/decode of a row that was not scanned throws', () => {
@@ -163,6 +163,23 @@ describe('EventDecoder objects and interning', () => {
       expect([x.neighborText, x.neighbors]).toEqual(l.includes('[]') ? [2, []] : [-1, undefined]);
       if (x.neighborText >= 0) expect(x.neighborNos(cells, out)).toBe(0);
     }
+  });
+  it('fail/decodeForEngine: once released, a report\'s lazy fields throw instead of reading a reused batch; what was read stays', () => {
+    const d = new EventDecoder();
+    const line = `{"type":"femto.report","serial":"s","id":"r1","neighbors":["A-1"],"swVersion":"v1","ts":${TS}}`;
+    const buf = Buffer.from(line);
+    const e = d.decodeForEngine(buf, scanOne(line)!, 0) as FemtoReportEvent;
+    expect(e.neighbors).toEqual(['A-1']);
+    d.release(e);
+    buf.fill(0x20); // the batch is reused
+    expect(e.neighbors).toEqual(['A-1']);
+    expect(e.serial).toBe('s');
+    for (const read of [() => e.id, () => e.ts, () => e.swVersion, () => e.configHash]) expect(read).toThrow(/read after its batch was handed back/);
+    // A plain event (a session, a line the scanner left) has nothing to let go.
+    const s = `{"type":"femto.session","serial":"s","phase":"up","sourceIp":"10.0.0.1","ts":${TS}}`;
+    const session = d.decodeForEngine(Buffer.from(s), scanOne(s)!, 0);
+    d.release(session);
+    expect(session.type).toBe('femto.session');
   });
   it('ok/decodeForEngine: a report\'s serial taken from the record `devices` find by its bytes, else interned; warmDevices touches reports\' serials only', () => {
     const rec = { serial: 'KTF000057' };

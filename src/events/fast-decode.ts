@@ -236,6 +236,11 @@ export class EventDecoder {
     return x;
   }
 
+  /** The engine is done with `e`, from decodeForEngine: a scanned report lets its batch go (later reads of its lazy fields throw). */
+  release(e: FgEvent): void {
+    if (e instanceof ScannedReport) e.release();
+  }
+
   /** Slots of all string and list caches, and how many hold a value: the caches never grow past their slots. */
   cacheStats(): { stringSlots: number; strings: number; listSlots: number; lists: number } {
     return {
@@ -276,8 +281,8 @@ class ScannedReport implements FemtoReportEvent {
   private scan: string[] | undefined = undefined;
 
   constructor(
-    private readonly buf: Uint8Array,
-    private readonly rec: EventRecords,
+    private buf: Uint8Array | null,
+    private rec: EventRecords | null,
     private readonly row: number,
     readonly t: number,
     readonly serial: string,
@@ -292,13 +297,20 @@ class ScannedReport implements FemtoReportEvent {
     readonly neighborText: number,
   ) {}
 
+  /** Lets the batch go (EventDecoder.release): what was not read by now can no longer be. */
+  release(): void {
+    this.buf = null;
+    this.rec = null;
+  }
+
   /** built from the line's bytes at the first read (fresh strings: a rule reads it only into evidence) */
   get neighbors(): string[] | undefined {
     if (this.neighborText < 0) return undefined;
     if (this.scan !== undefined) return this.scan;
-    const i32 = this.rec.i32;
+    const buf = this.bytes();
+    const rec = this.rec as EventRecords;
     const b = this.row * REC_I32;
-    return (this.scan = optNeighbors(null, this.buf, i32, b, i32[b + 1]!, F_NEIGHBORS));
+    return (this.scan = optNeighbors(null, buf, rec.i32, b, rec.i32[b + 1]!, F_NEIGHBORS));
   }
 
   /**
@@ -307,8 +319,9 @@ class ScannedReport implements FemtoReportEvent {
    * bytes, so a string is made only for a cell the table does not hold.
    */
   neighborNos(cells: NeighborCells, out: Int32Array): number {
-    const buf = this.buf;
-    const i32 = this.rec.i32;
+    const buf = this.bytes();
+    const rec = this.rec as EventRecords;
+    const i32 = rec.i32;
     const p = this.row * REC_I32 + 2 + 3 * F_NEIGHBORS;
     const e = i32[p]! + this.neighborText;
     let m = 0;
@@ -325,13 +338,17 @@ class ScannedReport implements FemtoReportEvent {
   }
 
   get ts(): string | number {
-    const i32 = this.rec.i32;
+    const buf = this.bytes();
+    const rec = this.rec as EventRecords;
+    const i32 = rec.i32;
     const p = this.row * REC_I32 + 2 + 3 * F_TS;
-    return i32[p + 2] === 1 ? latin1(this.buf, i32[p]!, i32[p]! + i32[p + 1]!) : this.rec.f64[this.row * REC_F64 + D_TS]!;
+    return i32[p + 2] === 1 ? latin1(buf, i32[p]!, i32[p]! + i32[p + 1]!) : rec.f64[this.row * REC_F64 + D_TS]!;
   }
 
   get id(): string | undefined {
-    return recordId(this.buf, this.rec, this.row);
+    const buf = this.bytes();
+    const rec = this.rec as EventRecords;
+    return recordId(buf, rec, this.row);
   }
 
   get swVersion(): string | undefined {
@@ -343,9 +360,16 @@ class ScannedReport implements FemtoReportEvent {
   }
 
   private field(f: number): string | undefined {
-    const i32 = this.rec.i32;
+    const buf = this.bytes();
+    const rec = this.rec as EventRecords;
     const b = this.row * REC_I32;
-    return optStr(null, this.buf, i32, b, i32[b + 1]!, f);
+    return optStr(null, buf, rec.i32, b, rec.i32[b + 1]!, f);
+  }
+
+  /** The batch's bytes (`rec` is released with them); after `release`, an error rather than whatever a reused batch holds there. */
+  private bytes(): Uint8Array {
+    if (this.buf === null) throw new Error('a scanned report was read after its batch was handed back (EventDecoder.decodeForEngine: the engine must not keep events)');
+    return this.buf;
   }
 }
 
