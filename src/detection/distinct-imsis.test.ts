@@ -16,7 +16,7 @@ describe('DistinctImsis', () => {
       const crowd = w % 7 === 3 ? 5000 : rnd(60);
       for (let i = 0; i < crowd * 2; i++) {
         const s = ids(rnd(crowd + 1));
-        d.add(Buffer.from(s, 'latin1').toString('latin1'));
+        d.addIds({ imsi: Buffer.from(s, 'latin1').toString('latin1') });
         model.add(s);
         if (i % 97 === 0) expect(d.size).toBe(model.size);
       }
@@ -29,8 +29,8 @@ describe('DistinctImsis', () => {
   it('fail/IMSIs that look alike as numbers are distinct (leading zeros, a plus sign, more than 15 digits)', () => {
     const d = new DistinctImsis(['7', '07', '007', '+7', '+07', '1234567890123456', '1234567890123457', '123456789012345', '']);
     expect(d.size).toBe(9);
-    d.add('07');
-    d.add('1234567890123456');
+    d.addIds({ imsi: '07' });
+    d.addIds({ imsi: '1234567890123456' });
     expect(d.size).toBe(9);
   });
 });

@@ -1,4 +1,4 @@
-import { digitsKey, hashKey, imsiKeyOf, type SubscriberIds } from './subscriber-table.js';
+import { hashKey, imsiKeyOf, type SubscriberIds } from './subscriber-table.js';
 
 /** the smallest table a set with members has (a power of two) */
 const MIN_SLOTS = 16;
@@ -18,13 +18,7 @@ export class DistinctImsis {
   private others: Set<string> | undefined;
 
   constructor(imsis?: Iterable<string>) {
-    if (imsis) for (const s of imsis) this.add(s);
-  }
-
-  add(imsi: string): void {
-    const k = digitsKey(imsi);
-    if (k !== k) (this.others ??= new Set()).add(imsi);
-    else this.addKey(k);
+    if (imsis) for (const imsi of imsis) this.addIds({ imsi });
   }
 
   /** Adds an event's IMSI by its key (SubscriberIds: the decoder's, if it has one); the string is read only when not digits. */

@@ -8,24 +8,24 @@ const fresh = (s: string): string => Buffer.from(s, 'latin1').toString('latin1')
 describe('SubscriberIndex', () => {
   it('ok/the same IMSI in fresh strings is one subscriber; another IMSI is another', () => {
     const idx = new SubscriberIndex();
-    idx.observe(fresh('450080000000626'), 1, 'c1');
-    idx.observe(fresh('450080000000626'), 2, 'c1');
-    idx.observe(fresh('450080000000627'), 3);
+    idx.observeIds({ imsi: fresh('450080000000626') }, 1, 'c1');
+    idx.observeIds({ imsi: fresh('450080000000626') }, 2, 'c1');
+    idx.observeIds({ imsi: fresh('450080000000627') }, 3);
     expect(idx.size).toBe(2);
     expect(idx.cellsSince('450080000000626', 0)).toEqual([['c1', 2]]);
   });
 
   it('ok/the latest IMEI and MSISDN win; an unchanged one is kept', () => {
     const idx = new SubscriberIndex();
-    idx.observe('i1', 1, 'c1', '+8210', 'imei-a');
-    idx.observe('i1', 2, 'c1', fresh('+8210'), fresh('imei-a'));
+    idx.observeIds({ imsi: 'i1', msisdn: '+8210', imei: 'imei-a' }, 1, 'c1');
+    idx.observeIds({ imsi: 'i1', msisdn: fresh('+8210'), imei: fresh('imei-a') }, 2, 'c1');
     expect(idx.identifiers('i1')).toEqual({ msisdn: '+8210', imei: 'imei-a' });
-    idx.observe('i1', 3, 'c2', '+8211', 'imei-b');
+    idx.observeIds({ imsi: 'i1', msisdn: '+8211', imei: 'imei-b' }, 3, 'c2');
     expect(idx.identifiers('i1')).toEqual({ msisdn: '+8211', imei: 'imei-b' });
     expect(idx.imsiOf('+8210')).toBeUndefined();
     expect(idx.imsiOf('+8211')).toBe('i1');
     // absent identifiers leave the known ones
-    idx.observe('i1', 4, 'c2');
+    idx.observeIds({ imsi: 'i1' }, 4, 'c2');
     expect(idx.identifiers('i1')).toEqual({ msisdn: '+8211', imei: 'imei-b' });
     expect(idx.cellsSince('i1', 0)).toEqual([
       ['c1', 2],
@@ -92,7 +92,7 @@ describe('SubscriberIndex', () => {
       const msisdn = rnd(3) === 0 ? fresh(msisdnNo(rnd(subscribers))) : undefined;
       const imei = rnd(5) === 0 ? fresh(rnd(2) === 0 ? `35200${rnd(9)}` : `imei${rnd(9)}`) : undefined;
       const et = t - rnd(30); // a little out of order
-      idx.observe(imsi, et, cell, msisdn, imei);
+      idx.observeIds({ imsi, msisdn, imei }, et, cell);
       let m = model.get(imsi);
       if (!m) model.set(imsi, (m = { lastT: et, cells: new Map() }));
       if (et > m.lastT) m.lastT = et;

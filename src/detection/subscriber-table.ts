@@ -176,14 +176,11 @@ export class SubscriberIndex {
     }
   }
 
-  /** Records an event of the subscriber: its time, the identifiers it carries, its cell. */
-  observe(imsi: string, t: number, cellId?: string, msisdn?: string, imei?: string): void {
-    this.observeIds({ imsi, msisdn, imei }, t, cellId);
-  }
-
   /**
-   * The same for an event's identifiers (SubscriberIds): a string is read only for a subscriber
-   * not held yet, an IMSI that is not digits, or an identifier that changed (or is not digits).
+   * Records an event of the subscriber: its time, the identifiers it carries (SubscriberIds: an
+   * event, with the decoder's keys when it has them), its cell. A string is read only for a
+   * subscriber not held yet, an IMSI that is not digits, or an identifier that changed (or is
+   * not digits).
    */
   observeIds(ids: SubscriberIds, t: number, cellId?: string): void {
     const k = ids.imsiKey ?? digitsKey(ids.imsi);
