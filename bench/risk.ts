@@ -12,7 +12,6 @@
  *
  *   npm run bench:risk [-- --subscribers 1000000 --duration 10 --rounds 3 --keep]
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';

@@ -160,7 +160,7 @@ export async function replayFilesOnThread(job: { registryPath: string; eventsPat
     reject(e);
   };
   const results = workers.map(
-    (w, i) =>
+    (w) =>
       new Promise<ReplayEngineResult>((resolve, reject) => {
         let done: ReplayEngineResult | undefined;
         w.on('message', (m: FromWorker) => {

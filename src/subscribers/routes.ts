@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { authorize, can, type TokenService } from '../api/index.js';
 import type { AuditSink } from '../audit-log/index.js';
 import { AppError, isAppError } from '../core/errors.js';
-import { parseEventTime } from '../events/index.js';
 import { formatZodError } from '../registry/index.js';
 import { toCsv, toJson, type ImpactView } from './exports.js';
 import { maskImpact } from './impact.js';
