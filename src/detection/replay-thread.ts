@@ -18,7 +18,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { open as fsOpen } from 'node:fs/promises';
-import { setFlagsFromString } from 'node:v8';
+import { deserialize, serialize, setFlagsFromString } from 'node:v8';
 import { isMainThread, MessageChannel, parentPort, receiveMessageOnPort, Worker, workerData, type MessagePort } from 'node:worker_threads';
 import type { Alert } from './alerts.js';
 import type { DetectionConfig } from './config.js';
@@ -50,15 +50,19 @@ interface Job {
   /** marks this module's own worker (the module is also imported on the main thread) */
   fgReplayThread: true;
   side: Side;
-  /** the registry, read once by the main thread (a pipe can be read only once) */
-  devices: DeviceInput[];
   config: DetectionConfig;
   /** device side: where its cell flags go; subscriber side: where they come from */
   flags: MessagePort;
   sync: Int32Array;
 }
 
-type ToWorker = { kind: 'batch'; batch: OrderedBatch } | { kind: 'end' };
+/**
+ * `registry` comes first, once: the registry's devices as the main thread read them (once: a pipe
+ * can be read only once), v8.serialize'd once for both workers (a structured clone per worker
+ * serialized them twice). The workers are started before it is read, so that their start-up (a
+ * thread, the engine's modules) overlaps the reading.
+ */
+type ToWorker = { kind: 'registry'; devices: Uint8Array } | { kind: 'batch'; batch: OrderedBatch } | { kind: 'end' };
 
 /** `wake`: the worker finished a batch while the reader waited for it (WAITING). */
 type FromWorker =
@@ -100,12 +104,6 @@ async function* chunksOf(path: string): AsyncGenerator<Buffer> {
  */
 export async function replayFilesOnThread(job: { registryPath: string; eventsPath: string; config: DetectionConfig; onProgress?: (bytes: number, events: number) => void }): Promise<{ alerts: Alert[]; summary: ReplaySummary }> {
   const { onProgress, eventsPath, registryPath, config } = job;
-  // Read here, once (a bad header throws the same AppError as in process: the CLI exits 2).
-  const read0 = await readRegistry(open(registryPath));
-  const registry = { devices: read0.devices.length, rejected: read0.rejected };
-  // Released once the workers have their copies (this thread has no use for it).
-  let devices: DeviceInput[] | undefined = read0.devices;
-  read0.devices = [];
   // Under tsx (tests, benchmarks from source) this module is the .ts file; compiled, the .js one.
   const self = new URL(import.meta.url);
   // The old generation may grow to 1.5x what survived the last full collection instead of
@@ -119,11 +117,10 @@ export async function replayFilesOnThread(job: { registryPath: string; eventsPat
   const sync = new Int32Array(new SharedArrayBuffer(4 * SYNC_SLOTS));
   const channel = new MessageChannel();
   const start = (side: Side, flags: MessagePort): Worker => {
-    const data: Job = { fgReplayThread: true, side, devices: devices ?? [], config, flags, sync };
+    const data: Job = { fgReplayThread: true, side, config, flags, sync };
     return new Worker(boot, { eval: true, workerData: data, transferList: [flags], resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB[side] } });
   };
   const workers = [start('device', channel.port1), start('subscriber', channel.port2)];
-  devices = undefined;
 
   const sides: Side[] = ['device', 'subscriber'];
   /**
@@ -177,6 +174,19 @@ export async function replayFilesOnThread(job: { registryPath: string; eventsPat
   // The caller gets the first failure through `all`; the reader below only stops on it.
   const all = Promise.all(results);
   all.catch(() => undefined);
+
+  // Read here, once, while the workers start (a bad header throws the same AppError as in
+  // process: the CLI exits 2, and the workers are stopped).
+  let registry: ReplaySummary['registry'];
+  try {
+    const { devices, rejected } = await readRegistry(open(registryPath));
+    registry = { devices: devices.length, rejected };
+    const bytes = serialize(devices);
+    for (const w of workers) w.postMessage({ kind: 'registry', devices: bytes } satisfies ToWorker);
+  } catch (e) {
+    stop();
+    throw e;
+  }
 
   const reader = new ReplayReader(
     config,
@@ -259,15 +269,17 @@ if (!isMainThread && parentPort && (workerData as Partial<Job> | null)?.fgReplay
   const raised: FlagEvent[] = [];
   let batches = 0;
   const flagsBefore = deviceFlags(job);
-  const view = RegistryView.from(job.devices);
-  // The registry's rows are in the view now; workerData would keep them for the worker's life.
-  job.devices = [];
-  const side = createReplayEngine(
-    view,
-    job.config,
-    job.side === 'device' ? { side: 'device', onFlag: (f) => raised.push(f) } : { side: 'subscriber', flagsBefore: (seq, wait) => flagsBefore(seq, batches, wait) },
-  );
+  let side: ReturnType<typeof createReplayEngine> | undefined;
   port.on('message', (m: ToWorker) => {
+    if (m.kind === 'registry') {
+      side = createReplayEngine(
+        RegistryView.from(deserialize(m.devices) as DeviceInput[], { flat: true }),
+        job.config,
+        job.side === 'device' ? { side: 'device', onFlag: (f) => raised.push(f) } : { side: 'subscriber', flagsBefore: (seq, wait) => flagsBefore(seq, batches, wait) },
+      );
+      return;
+    }
+    if (side === undefined) throw new Error(`detection worker: a ${m.kind} message came before the registry`);
     if (m.kind === 'batch') {
       side.consume(m.batch);
       // Flags first, then the count: a subscriber side that sees the count finds the flags.

@@ -38,11 +38,21 @@ export class RegistryView {
    */
   version = 0;
 
-  static from(devices: Iterable<DeviceInput>): RegistryView {
+  /**
+   * `flat`: the devices' strings are known to be flat strings of their own (a structured clone's
+   * or v8.deserialize's are), so they are kept as they are rather than copied (see `own`): on the
+   * benchmark's 20,000 devices the copies were more than half of the view's building time.
+   */
+  static from(devices: Iterable<DeviceInput>, opts: { flat?: boolean } = {}): RegistryView {
     const v = new RegistryView();
+    if (opts.flat === true) v.own = (s) => s;
     for (const d of devices) v.put(d);
+    v.own = own;
     return v;
   }
+
+  /** how `put` copies a registry string it keeps (see `from`) */
+  private own: (s: string) => string = own;
 
   get(serial: string): DeviceView | undefined {
     return this.devices.get(serial);
@@ -65,6 +75,7 @@ export class RegistryView {
     const old = this.devices.get(d.serial);
     if (old) this.unindex(old);
     this.version++;
+    const own = this.own;
     const serial = own(d.serial);
     const view: DeviceView = {
       serial,
