@@ -1,4 +1,4 @@
-import { SeqHeap } from '../core/index.js';
+import { SeqHeap } from '../core/heap.js';
 import { DedupWindow } from './dedup.js';
 
 /** What ordering needs of an event: its time and its id. */

@@ -1,4 +1,4 @@
-import { SeqHeap } from '../../core/index.js';
+import { SeqHeap } from '../../core/heap.js';
 import type { Rule, RuleContext } from '../rule.js';
 import { quoted } from '../text.js';
 
