@@ -1,4 +1,4 @@
-import { readRegistryCsv, type DeviceInput } from '../registry/index.js';
+import { readRegistryCsvRows, type DeviceInput } from '../registry/index.js';
 import { AlertBook, type Alert, type FoldedAlert } from './alerts.js';
 import type { DetectionConfig, RuleId } from './config.js';
 import { createEngine, type EngineStats } from './engine.js';
@@ -22,18 +22,20 @@ export async function readRegistry(input: AsyncIterable<Buffer | string>): Promi
   const rejected: LineError[] = [];
   /** the line each serial was first read on: FORMATS.md §2 makes the serial unique */
   const lineOf = new Map<string, number>();
-  for await (const r of readRegistryCsv(input)) {
-    if (!r.ok) {
-      rejected.push({ line: r.line, error: r.errors.map((e) => e.replace(/^line \d+: /, '')).join('; ') });
-      continue;
-    }
-    const first = lineOf.get(r.device.serial);
-    // A second row of a serial is refused, not merged or taken over: which of two records is
-    // the device's is for the operator to say, and the first one read is kept.
-    if (first !== undefined) rejected.push({ line: r.line, error: `serial ${r.device.serial} is already on line ${first} (serials are unique)` });
-    else {
-      lineOf.set(r.device.serial, r.line);
-      devices.push(r.device);
+  for await (const rows of readRegistryCsvRows(input)) {
+    for (const r of rows) {
+      if (!r.ok) {
+        rejected.push({ line: r.line, error: r.errors.map((e) => e.replace(/^line \d+: /, '')).join('; ') });
+        continue;
+      }
+      const first = lineOf.get(r.device.serial);
+      // A second row of a serial is refused, not merged or taken over: which of two records is
+      // the device's is for the operator to say, and the first one read is kept.
+      if (first !== undefined) rejected.push({ line: r.line, error: `serial ${r.device.serial} is already on line ${first} (serials are unique)` });
+      else {
+        lineOf.set(r.device.serial, r.line);
+        devices.push(r.device);
+      }
     }
   }
   return { devices, rejected };

@@ -306,20 +306,30 @@ export async function* readCsv(
   input: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>,
   options?: CsvReadOptions,
 ): AsyncGenerator<CsvRecord> {
+  for await (const records of readCsvRecords(input, options)) yield* records;
+}
+
+/**
+ * {@link readCsv}'s records, the records each chunk completes at a time (never an empty
+ * array): for a reader of many rows, one step of an async generator per chunk rather than
+ * per row.
+ */
+export async function* readCsvRecords(
+  input: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>,
+  options?: CsvReadOptions,
+): AsyncGenerator<CsvRecord[]> {
   const parser = new CsvParser(options);
   // ignoreBOM: the parser strips a leading BOM itself, the same way for string input.
   const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
-  const out: CsvRecord[] = [];
   for await (const chunk of input) {
     const text = typeof chunk === 'string' ? decoder.decode() + chunk : decoder.decode(chunk, { stream: true });
+    const out: CsvRecord[] = [];
     parser.feed(text, false, out);
-    if (out.length > 0) {
-      for (const record of out) yield record;
-      out.length = 0;
-    }
+    if (out.length > 0) yield out;
   }
+  const out: CsvRecord[] = [];
   parser.feed(decoder.decode(), true, out);
-  for (const record of out) yield record;
+  if (out.length > 0) yield out;
 }
 
 /** Synchronous form of {@link readCsv} for text already in memory. */

@@ -13,6 +13,7 @@ import {
   formatZodError,
   MAX_LIST_ITEMS,
   readRegistryCsv,
+  readRegistryCsvRows,
   type CsvRowResult,
   type DeviceInput,
 } from './device-input.js';
@@ -248,6 +249,19 @@ describe('CSV rows', () => {
     expect(failed[1]).toMatchObject({ errors: ['line 81: field 11: text after the closing quote (line 82)'] });
     expect(results.filter((r) => r.ok)).toHaveLength(123);
     expect(results.find((r) => r.line === 82)?.ok).toBe(true);
+  });
+
+  it('ok/readRegistryCsvRows gives the same rows as readRegistryCsv, a chunk\'s rows at a time, never an empty group', async () => {
+    const one: CsvRowResult[] = [];
+    for await (const r of readRegistryCsv(createReadStream(SAMPLE, { highWaterMark: 1000 }))) one.push(r);
+    const groups: CsvRowResult[][] = [];
+    for await (const rows of readRegistryCsvRows(createReadStream(SAMPLE, { highWaterMark: 1000 }))) groups.push(rows);
+    expect(groups.length).toBeGreaterThan(10); // 1,000-byte chunks: a few rows each
+    expect(groups.every((g) => g.length > 0)).toBe(true);
+    expect(groups.flat()).toEqual(one);
+    await expect(async () => {
+      for await (const _ of readRegistryCsvRows(['serial,owner\nK,x\n'])) void _;
+    }).rejects.toThrow('registry CSV header has no status column');
   });
 
   it('fail/empty input or a broken header', async () => {

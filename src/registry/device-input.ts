@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { AppError } from '../core/errors.js';
-import { readCsv, type CsvReadOptions } from './csv.js';
+import { readCsvRecords, type CsvReadOptions } from './csv.js';
 import { normalizePrefix } from './prefix.js';
 
 export const DEVICE_STATUSES = ['provisioned', 'active', 'suspended', 'decommissioned', 'lost'] as const;
@@ -281,6 +281,20 @@ export function createCsvRowMapper(header: readonly string[]): CsvRowMapper {
     }
   }
   const width = header.length;
+  /** each column's field index, -1 for a column the header lacks */
+  const at = (c: Column): number => index.get(c) ?? -1;
+  const k = {
+    serial: at('serial'),
+    status: at('status'),
+    cellIds: at('cell_ids'),
+    siteLat: at('site_lat'),
+    siteLon: at('site_lon'),
+    siteRadiusM: at('site_radius_m'),
+    ipPrefixes: at('ip_prefixes'),
+    expectedNeighbors: at('expected_neighbors'),
+    certFingerprints: at('cert_fingerprints'),
+    owner: at('owner'),
+  };
 
   return {
     map(fields, line) {
@@ -288,35 +302,13 @@ export function createCsvRowMapper(header: readonly string[]): CsvRowMapper {
         return { ok: false, line, errors: [`line ${line}: has ${fields.length} fields, the header has ${width}`] };
       }
       const errors: string[] = [];
-      const cell = (c: Column): string => {
-        const k = index.get(c);
-        return k === undefined ? '' : (fields[k] ?? '');
-      };
-      function take<O>(c: Column, rule: Rule<string, O>, fallback: O): O {
-        const raw = cell(c);
-        if (raw.trim().length === 0 && c !== 'serial' && c !== 'status') return fallback;
-        const r = rule(raw);
-        if (r.ok) return r.value;
-        errors.push(`line ${line}: ${c} ${r.message}`);
-        return fallback;
-      }
-      const number =
-        (rule: Rule<number, number>): Rule<string, number> =>
-        (raw) => {
-          const t = raw.trim();
-          return DECIMAL.test(t) ? rule(Number(t), raw) : bad(`${quoteValue(raw)} is not a number`);
-        };
-      const list =
-        (item: Rule<string, string>): Rule<string, string[]> =>
-        (raw) =>
-          listRule(item)(raw.split(';').filter((s) => s.trim().length > 0));
-
-      const serial = take('serial', serialRule, '');
-      const status = take<DeviceStatus>('status', statusRule, 'provisioned');
-      const cellIds = take('cell_ids', list(cellIdRule), []);
+      const row: Row = { fields, line, errors };
+      const serial = take(row, k.serial, 'serial', serialRule, '');
+      const status = take<DeviceStatus>(row, k.status, 'status', statusRule, 'provisioned');
+      const cellIds = take(row, k.cellIds, 'cell_ids', CELL_ID_LIST, []);
       const errorsBeforeSite = errors.length;
-      const siteLat = take<number | null>('site_lat', number(latRule), null);
-      const siteLon = take<number | null>('site_lon', number(lonRule), null);
+      const siteLat = take<number | null>(row, k.siteLat, 'site_lat', LAT_NUMBER, null);
+      const siteLon = take<number | null>(row, k.siteLon, 'site_lon', LON_NUMBER, null);
       // Only judge the pair when each coordinate on its own was fine.
       if (errors.length === errorsBeforeSite) {
         const problem = siteRule(siteLat, siteLon);
@@ -328,16 +320,59 @@ export function createCsvRowMapper(header: readonly string[]): CsvRowMapper {
         cellIds,
         siteLat,
         siteLon,
-        siteRadiusM: take('site_radius_m', number(radiusRule), DEFAULT_SITE_RADIUS_M),
-        ipPrefixes: take('ip_prefixes', list(prefixRule), []),
-        expectedNeighbors: take('expected_neighbors', list(cellIdRule), []),
-        certFingerprints: take('cert_fingerprints', list(fingerprintRule), []),
-        owner: take('owner', ownerRule, null),
+        siteRadiusM: take(row, k.siteRadiusM, 'site_radius_m', RADIUS_NUMBER, DEFAULT_SITE_RADIUS_M),
+        ipPrefixes: take(row, k.ipPrefixes, 'ip_prefixes', PREFIX_LIST, []),
+        expectedNeighbors: take(row, k.expectedNeighbors, 'expected_neighbors', CELL_ID_LIST, []),
+        certFingerprints: take(row, k.certFingerprints, 'cert_fingerprints', FINGERPRINT_LIST, []),
+        owner: take(row, k.owner, 'owner', ownerRule, null),
       };
       return errors.length > 0 ? { ok: false, line, errors } : { ok: true, line, device };
     },
   };
 }
+
+/** A CSV row being mapped: its fields, its line, the errors found so far. */
+interface Row {
+  fields: readonly string[];
+  line: number;
+  errors: string[];
+}
+
+/**
+ * The value of column `c` (field `k`, -1 when the header lacks it) by `rule`; an empty cell
+ * (other than serial's and status's, which are required) is `fallback`, and so is a bad one,
+ * whose error is added to the row's.
+ */
+function take<O>(row: Row, k: number, c: Column, rule: Rule<string, O>, fallback: O): O {
+  const raw = k < 0 ? '' : (row.fields[k] ?? '');
+  if (raw.trim().length === 0 && c !== 'serial' && c !== 'status') return fallback;
+  const r = rule(raw);
+  if (r.ok) return r.value;
+  row.errors.push(`line ${row.line}: ${c} ${r.message}`);
+  return fallback;
+}
+
+/** A rule over numbers, for a CSV cell (a decimal number). */
+const number =
+  (rule: Rule<number, number>): Rule<string, number> =>
+  (raw) => {
+    const t = raw.trim();
+    return DECIMAL.test(t) ? rule(Number(t), raw) : bad(`${quoteValue(raw)} is not a number`);
+  };
+
+/** A rule over a list, for a CSV cell (items separated by ';', empty items skipped). */
+const list = (item: Rule<string, string>): Rule<string, string[]> => {
+  const rule = listRule(item);
+  return (raw) => rule(raw.split(';').filter((s) => s.trim().length > 0));
+};
+
+// The CSV cells' rules, made once rather than per row.
+const LAT_NUMBER = number(latRule);
+const LON_NUMBER = number(lonRule);
+const RADIUS_NUMBER = number(radiusRule);
+const CELL_ID_LIST = list(cellIdRule);
+const PREFIX_LIST = list(prefixRule);
+const FINGERPRINT_LIST = list(fingerprintRule);
 
 /**
  * Reads a whole registry CSV: the first record is the header, every later record becomes a
@@ -349,17 +384,33 @@ export async function* readRegistryCsv(
   input: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>,
   options?: CsvReadOptions,
 ): AsyncGenerator<CsvRowResult> {
+  for await (const rows of readRegistryCsvRows(input, options)) yield* rows;
+}
+
+/**
+ * {@link readRegistryCsv}'s rows, those of each chunk read at a time (never an empty array):
+ * for a reader of a whole registry, one step of an async generator per chunk rather than per row.
+ * @throws AppError invalid `registry.csv_header` when the header is missing or unusable
+ */
+export async function* readRegistryCsvRows(
+  input: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>,
+  options?: CsvReadOptions,
+): AsyncGenerator<CsvRowResult[]> {
   let mapper: CsvRowMapper | undefined;
-  for await (const record of readCsv(input, options)) {
-    if (mapper === undefined) {
-      if ('error' in record) {
-        throw new AppError('invalid', 'registry.csv_header', `registry CSV header, line ${record.line}: ${record.error}`);
+  for await (const records of readCsvRecords(input, options)) {
+    const rows: CsvRowResult[] = [];
+    for (const record of records) {
+      if (mapper === undefined) {
+        if ('error' in record) {
+          throw new AppError('invalid', 'registry.csv_header', `registry CSV header, line ${record.line}: ${record.error}`);
+        }
+        mapper = createCsvRowMapper(record.fields);
+        continue;
       }
-      mapper = createCsvRowMapper(record.fields);
-      continue;
+      if ('error' in record) rows.push({ ok: false, line: record.line, errors: [`line ${record.line}: ${record.error}`] });
+      else rows.push(mapper.map(record.fields, record.line));
     }
-    if ('error' in record) yield { ok: false, line: record.line, errors: [`line ${record.line}: ${record.error}`] };
-    else yield mapper.map(record.fields, record.line);
+    if (rows.length > 0) yield rows;
   }
   if (mapper === undefined) throw new AppError('invalid', 'registry.csv_header', 'registry CSV is empty: no header row');
 }

@@ -9,5 +9,5 @@ export { readCsv, readCsvText, toCsvLine, csvField } from './csv.js';
 export type { CsvRecord } from './csv.js';
 export { parsePrefix, formatPrefix, prefixContains, isIp, PrefixSet } from './prefix.js';
 export type { Prefix } from './prefix.js';
-export { readRegistryCsv, applyDevicePatch, deviceFieldSchemas } from './device-input.js';
+export { readRegistryCsv, readRegistryCsvRows, applyDevicePatch, deviceFieldSchemas } from './device-input.js';
 export type { DevicePatch, CsvRowResult } from './device-input.js';
