@@ -6,10 +6,10 @@
 import { z } from 'zod';
 import { AppError } from '../core/errors.js';
 import { readCsvRecords, type CsvReadOptions } from './csv.js';
+import { DEVICE_STATUSES, type DeviceStatus } from './device-statuses.js';
 import { normalizePrefix } from './prefix.js';
 
-export const DEVICE_STATUSES = ['provisioned', 'active', 'suspended', 'decommissioned', 'lost'] as const;
-export type DeviceStatus = (typeof DEVICE_STATUSES)[number];
+export { DEVICE_STATUSES, type DeviceStatus };
 
 /** One device's registry data, validated and normalised. */
 export interface DeviceInput {
