@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { DEFAULT_POLICY, isSeverity, parseEventTime, reaches, renderJson, renderSummary, reportFormatOf, runAudit, writeReport, type AuditPolicy } from '../audit/index.js';
+import type { AuditPolicy } from '../audit/index.js';
+import { DEFAULT_POLICY } from './choices.js';
 import { jsonTextSafe, terminalSafe, usage } from './output.js';
 import { progressBar } from './progress.js';
 
@@ -50,6 +51,7 @@ export function registerAudit(program: Command): void {
     .option('--session-open-hours <n>', 'an "up" without its "down" counts as open this long', String(DEFAULT_POLICY.sessionOpenHours))
     .action(async (o: AuditFlags) => {
       if (o.inventory === undefined) throw usage('--inventory FILE is required');
+      const { isSeverity, parseEventTime, reaches, renderJson, renderSummary, reportFormatOf, runAudit, writeReport } = await import('../audit/index.js');
       if (o.failOn !== undefined && !isSeverity(o.failOn)) throw usage(`--fail-on must be low, medium, high or critical, got ${JSON.stringify(o.failOn)}`);
       if (o.out !== undefined) reportFormatOf(o.out); // refuse a bad extension before the work, not after
       let now = new Date();

@@ -1,35 +1,7 @@
 import type { Command } from 'commander';
-import { caSettings, resolvePassphrase } from '../app/index.js';
-import { issuingCaExpiry } from '../app/pki-upkeep.js';
-import { initCa, KEY_ALGORITHMS, nameToString, publicCaCertificates, type KeyAlgorithm, type ParsedCertificate } from '../pki/index.js';
+import { KEY_ALGORITHMS, type KeyAlgorithm } from './choices.js';
 import { actor, configFrom, withBase } from './context.js';
 import { printResult, usage } from './output.js';
-
-const DAY_MS = 86_400_000;
-
-/** Whole days left until `notAfter` (rounded down; negative once it has passed). */
-const daysLeft = (c: ParsedCertificate, now: Date): number => Math.floor((c.notAfter.getTime() - now.getTime()) / DAY_MS);
-
-const describe = (c: ParsedCertificate, now: Date): Record<string, string | number> => ({
-  subject: nameToString(c.subject),
-  serial: c.serialHex,
-  fingerprint: c.fingerprint,
-  notBefore: c.notBefore.toISOString(),
-  notAfter: c.notAfter.toISOString(),
-  daysLeft: daysLeft(c, now),
-  key: `${c.keyInfo.type}${c.keyInfo.curve ? ' ' + c.keyInfo.curve : ''}${c.keyInfo.bits ? ' ' + c.keyInfo.bits : ''}`,
-});
-
-/**
- * The line `ca show` ends with when the issuing CA is near its end (fewer than two device
- * lifetimes left, as the server warns) or past it; null otherwise.
- */
-function expiryNotice(issuing: ParsedCertificate, now: Date, deviceValidityDays: number): string | null {
-  const e = issuingCaExpiry(issuing.notAfter, now, deviceValidityDays);
-  if (e.ended) return `the issuing CA ended at ${issuing.notAfter.toISOString()}: nothing can be issued until it is rolled over (docs/pki.md)`;
-  if (e.expiring) return `the issuing CA ends in ${Math.floor(e.daysLeft)} day(s), under twice the device validity (${deviceValidityDays} days): new certificates are cut short at its end; roll it over (docs/pki.md)`;
-  return null;
-}
 
 export function registerCa(program: Command): void {
   const ca = program.command('ca').description('the per-device certificate authority');
@@ -39,7 +11,10 @@ export function registerCa(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (o: { keyAlgorithm?: string; json?: boolean }, cmd: Command) => {
       if (o.keyAlgorithm && !KEY_ALGORITHMS.includes(o.keyAlgorithm as KeyAlgorithm)) throw usage(`--key-algorithm must be one of ${KEY_ALGORITHMS.join(', ')}`);
-      const config = configFrom(cmd, { 'ca.keyAlgorithm': o.keyAlgorithm });
+      const config = await configFrom(cmd, { 'ca.keyAlgorithm': o.keyAlgorithm });
+      const { caSettings, resolvePassphrase } = await import('../app/index.js');
+      const { initCa } = await import('../pki/index.js');
+      const { describe } = await import('./ca-view.js');
       await withBase(cmd, async (base) => {
         const { passphrase, source } = resolvePassphrase(process.env, config.dataDir, { generateIfMissing: true });
         const u = await initCa({ store: base.stores.certs, audit: base.stores.audit, clock: base.clock }, caSettings(config), passphrase, actor());
@@ -54,6 +29,8 @@ export function registerCa(program: Command): void {
     .description('show the CA certificates')
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }, cmd: Command) => {
+      const { publicCaCertificates } = await import('../pki/index.js');
+      const { describe, expiryNotice } = await import('./ca-view.js');
       await withBase(cmd, async (base) => {
         const c = await publicCaCertificates(base.stores.certs);
         if (!c) throw usage('no CA in this data directory: run `femtoguard ca init`');

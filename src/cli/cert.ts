@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { AppError } from '../core/errors.js';
-import { CRL_REASONS, normalizeSerialHex, parseCrlReason, toPem } from '../pki/index.js';
 import type { ChainAnchor, ChainReport } from '../audit-log/index.js';
+import { CRL_REASONS } from './choices.js';
 import { actor, withBase } from './context.js';
 import { printResult, table, usage } from './output.js';
 import { progressBar } from './progress.js';
@@ -16,6 +16,7 @@ export function registerCert(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (o: { serial?: string; cert?: string; reason: string; json?: boolean }, cmd: Command) => {
       if (!!o.serial === !!o.cert) throw usage('give exactly one of --serial or --cert');
+      const { normalizeSerialHex, parseCrlReason } = await import('../pki/index.js');
       const reason = parseCrlReason(o.reason);
       if (reason === CRL_REASONS.removeFromCRL) throw usage('removeFromCRL is not a revocation reason');
       await withBase(cmd, async (ctx) => {
@@ -48,6 +49,7 @@ export function registerCert(program: Command): void {
     .option('--pem', 'print the certificate as PEM')
     .option('--json', 'print JSON')
     .action(async (hex: string, o: { pem?: boolean; json?: boolean }, cmd: Command) => {
+      const { normalizeSerialHex, toPem } = await import('../pki/index.js');
       await withBase(cmd, async (ctx) => {
         const h = normalizeSerialHex(hex);
         if (!h) throw usage('give a hex serial number');

@@ -8,14 +8,9 @@ import type { Command } from 'commander';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startServer } from '../app/index.js';
-import { loadConfig } from '../config/index.js';
-import { createLogger } from '../core/logger.js';
-import { followAlerts, runLive, SCENARIOS, serverReport, type ScenarioName } from '../sim/index.js';
+import { SCENARIOS, type ScenarioName } from './choices.js';
 import type { GlobalOptions } from './context.js';
-import { createView } from './demo-view.js';
 import { list, usage } from './output.js';
-import { formatLive } from './simulate-live.js';
 
 interface DemoFlags {
   devices: string;
@@ -71,6 +66,12 @@ export function registerDemo(program: Command): void {
       if (unknown.length) throw usage(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.join(', ')}`);
 
       const g = cmd.optsWithGlobals<GlobalOptions>();
+      const { loadConfig } = await import('../config/index.js');
+      const { createLogger } = await import('../core/logger.js');
+      const { startServer } = await import('../app/index.js');
+      const { followAlerts, runLive, serverReport } = await import('../sim/index.js');
+      const { createView } = await import('./demo-view.js');
+      const { formatLive } = await import('./simulate-live.js');
       const dataDir = demoDataDir(g.dataDir);
       // Live detection's reorder horizon is short here: the simulator sends its events in time
       // order, so the 10 minutes a real feed needs (FORMATS.md) would only hold every alert back

@@ -3,13 +3,13 @@ import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { once } from 'node:events';
 import { dirname, resolve } from 'node:path';
 import { AppError } from '../core/errors.js';
-import { detectionConfigSchema, replay, replayFilesOnThread, type DetectionConfig } from '../detection/index.js';
-import { formatZodError } from '../registry/index.js';
+import type { DetectionConfig } from '../detection/index.js';
 import { progressBar } from './progress.js';
 import { openInput, openPrivateOutput } from './files.js';
 import { usage } from './output.js';
 
-function readConfig(path: string | undefined): DetectionConfig {
+async function readConfig(path: string | undefined): Promise<DetectionConfig> {
+  const { detectionConfigSchema } = await import('../detection/index.js');
   if (!path) return detectionConfigSchema.parse({});
   let raw: unknown;
   try {
@@ -20,7 +20,10 @@ function readConfig(path: string | undefined): DetectionConfig {
   // A full femtoguard config file carries the detection settings under "detection".
   const section = typeof raw === 'object' && raw !== null && 'detection' in raw ? (raw as { detection: unknown }).detection : raw;
   const r = detectionConfigSchema.safeParse(section);
-  if (!r.success) throw new AppError('invalid', 'detect.config_invalid', `detection config ${path}: ${formatZodError(r.error)}`);
+  if (!r.success) {
+    const { formatZodError } = await import('../registry/index.js');
+    throw new AppError('invalid', 'detect.config_invalid', `detection config ${path}: ${formatZodError(r.error)}`);
+  }
   return r.data;
 }
 
@@ -91,12 +94,13 @@ export function registerDetect(program: Command): void {
       readable(o.events, 'events');
       writable(o.alerts, 'alerts');
       // `--config` is also the global option: whichever of the two took it, it is the same file.
-      const config = readConfig(o.config ?? cmd.optsWithGlobals<{ config?: string }>().config);
+      const config = await readConfig(o.config ?? cmd.optsWithGlobals<{ config?: string }>().config);
       const size = o.events === '-' ? 0 : (statSync(o.events, { throwIfNoEntry: false })?.size ?? 0);
       const bar = progressBar(size, 'bytes');
       const onProgress = (bytes: number, events: number): void => bar.update(bytes, `${events} events`);
       // Files are replayed on a worker thread with a larger young generation (see
       // src/detection/replay-thread.ts); stdin in process. The same replay and engine either way.
+      const { replay, replayFilesOnThread } = await import('../detection/index.js');
       const { alerts, summary } =
         o.events === '-' || o.registry === '-'
           ? await replay({ registry: openInput(o.registry, 'registry') as AsyncIterable<Buffer>, events: openInput(o.events, 'events') as AsyncIterable<Buffer>, config, onProgress })

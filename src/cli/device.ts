@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { createReadStream, statSync } from 'node:fs';
 import { AppError } from '../core/errors.js';
-import { DEVICE_STATUSES, deviceCreateSchema, formatZodError, type Device, type DeviceStatus } from '../registry/index.js';
+import type { Device } from '../registry/index.js';
+import { DEVICE_STATUSES, type DeviceStatus } from './choices.js';
 import { actor, withBase } from './context.js';
 import { list, printResult, table, usage } from './output.js';
 import { progressBar } from './progress.js';
@@ -75,6 +76,7 @@ export function registerDevice(program: Command): void {
         expectedNeighbors: list(o.expectedNeighbors as string | undefined),
         owner: o.owner,
       };
+      const { deviceCreateSchema, formatZodError } = await import('../registry/index.js');
       const parsed = deviceCreateSchema.safeParse(Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)));
       if (!parsed.success) throw usage(formatZodError(parsed.error));
       await withBase(cmd, async (ctx) => {

@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { parseDuration } from '../api/index.js';
 import { AppError } from '../core/errors.js';
-import { fromPemAll, pemOrDerToDerList } from '../pki/index.js';
 import { actor, withBase } from './context.js';
 import { printResult, table } from './output.js';
 
@@ -13,6 +11,7 @@ export function registerEnrollment(program: Command): void {
     .option('--ttl <duration>', 'lifetime, e.g. 7d, 12h, 30m', '7d')
     .option('--json', 'print JSON')
     .action(async (o: { serial: string; ttl: string; json?: boolean }, cmd: Command) => {
+      const { parseDuration } = await import('../api/index.js');
       await withBase(cmd, async (ctx) => {
         const t = await ctx.enrollment.createToken(o.serial, parseDuration(o.ttl), actor());
         printResult(!!o.json, t, () => t.token);
@@ -38,6 +37,7 @@ export function registerEnrollment(program: Command): void {
       } catch (e) {
         throw new AppError('invalid', 'cli.file_unreadable', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
       }
+      const { fromPemAll, pemOrDerToDerList } = await import('../pki/index.js');
       const ders = data.includes('-----BEGIN') ? fromPemAll(data.toString('latin1'), 'CERTIFICATE').map((b) => b.der) : pemOrDerToDerList(data);
       if (ders.length === 0) throw new AppError('invalid', 'est.vendor_root_pem', `${file} holds no certificate`);
       await withBase(cmd, async (ctx) => {

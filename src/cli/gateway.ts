@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { openGatewayRotation } from '../app/admission.js';
 import { actor, withBase } from './context.js';
 import { printResult, table } from './output.js';
 
@@ -13,6 +12,7 @@ export function registerGateway(program: Command): void {
     .description('the current and next gateway address, and retired ones')
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }, cmd: Command) => {
+      const { openGatewayRotation } = await import('../app/admission.js');
       await withBase(cmd, async (ctx) => {
         const view = await openGatewayRotation(ctx).refresh();
         const a = view.announcement();
@@ -29,6 +29,7 @@ export function registerGateway(program: Command): void {
     .option('--reason <text>', 'why (audit log)', 'operator request')
     .option('--json', 'print JSON')
     .action(async (o: { reason: string; json?: boolean }, cmd: Command) => {
+      const { openGatewayRotation } = await import('../app/admission.js');
       await withBase(cmd, async (ctx) => {
         const rotation = openGatewayRotation(ctx);
         const before = (await rotation.refresh()).latest;

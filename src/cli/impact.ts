@@ -1,27 +1,8 @@
 import type { Command } from 'commander';
 import { once } from 'node:events';
 import { statSync } from 'node:fs';
-import { openExposureStore, retentionMs, riskPolicy } from '../app/subscribers.js';
 import { AppError } from '../core/errors.js';
-import {
-  cellsFromAlerts,
-  csvLine,
-  impactFromEvents,
-  impactFromStore,
-  maskImpact,
-  notificationRow,
-  notifications,
-  parseWindowTime,
-  paymentRow,
-  subscriberRow,
-  toJson,
-  type ExposureStore,
-  NOTIFICATION_HEADER,
-  PAYMENTS_HEADER,
-  SUBSCRIBERS_HEADER,
-  type ImpactResult,
-  type RiskPolicy,
-} from '../subscribers/index.js';
+import type { ExposureStore, ImpactResult, RiskPolicy } from '../subscribers/index.js';
 import { actor, configFrom, withBase } from './context.js';
 import { list, usage } from './output.js';
 import { progressBar } from './progress.js';
@@ -73,6 +54,7 @@ async function writeLines(path: string, what: string, lines: Iterable<string>): 
 }
 
 async function writeExports(o: Options, r: ImpactResult): Promise<void> {
+  const { csvLine, notificationRow, notifications, paymentRow, subscriberRow, toJson, NOTIFICATION_HEADER, PAYMENTS_HEADER, SUBSCRIBERS_HEADER } = await import('../subscribers/index.js');
   await writeLines(o.out, 'subscribers export (--out)', [csvLine(SUBSCRIBERS_HEADER), ...r.subscribers.map(subscriberRow)]);
   if (o.payments) await writeLines(o.payments, 'payments export (--payments)', [csvLine(PAYMENTS_HEADER), ...r.payments.map(paymentRow)]);
   if (o.notification) {
@@ -113,6 +95,7 @@ export function registerImpact(program: Command): void {
     .option('--index-behind-ok', 'answer from the exposure index even when it has not indexed every stored event (a warning, not an error)')
     .option('--index-wait <seconds>', 'how long to wait for the server to index the events already stored', '10')
     .action(async (o: Options, cmd: Command) => {
+      const { cellsFromAlerts, impactFromEvents, impactFromStore, maskImpact, parseWindowTime } = await import('../subscribers/index.js');
       const cells = new Set(list(o.cells) ?? []);
       if (o.alerts) {
         const a = await cellsFromAlerts(openInput(o.alerts, 'alerts') as AsyncIterable<Buffer>);
@@ -122,7 +105,7 @@ export function registerImpact(program: Command): void {
       }
       if (!o.cells && !o.alerts) throw usage('name the cells: --cells ID,ID or --alerts ALERTS.ndjson');
       if (cells.size === 0) throw usage('no cells to analyse (the alerts flag none)');
-      const config = configFrom(cmd);
+      const config = await configFrom(cmd);
       let result: ImpactResult;
       if (o.events) {
         const from = o.from ? parseWindowTime(o.from, '--from') : -Infinity;
@@ -144,6 +127,7 @@ export function registerImpact(program: Command): void {
         process.stderr.write(`events: ${stats.lines} lines, ${stats.accepted} accepted, ${stats.rejectedCount} rejected, ${stats.duplicates} duplicates\n`);
         for (const e of stats.rejected.slice(0, 20)) process.stderr.write(`  events line ${e.line}: ${e.error}\n`);
       } else {
+        const { openExposureStore, retentionMs, riskPolicy } = await import('../app/subscribers.js');
         result = await withBase(cmd, async (base) => {
           const now = base.clock.now().getTime();
           const from = o.from ? parseWindowTime(o.from, '--from') : now - retentionMs(base);

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { createLogger } from '../core/logger.js';
 import type { DeviceStatus } from '../registry/index.js';
-import { createSegwBridge, watchApi, type IngestResult, type SessionEventInput } from '../segw/index.js';
+import type { IngestResult, SessionEventInput } from '../segw/index.js';
 import { usage } from './output.js';
 
 interface Options {
@@ -136,6 +135,8 @@ export function registerSegw(program: Command): void {
       if (o.state === '') throw usage('--state must name a file');
       const stateFile = o.state ? resolve(o.state) : defaultSegwStateFile();
       const g = cmd.optsWithGlobals<{ logLevel?: string }>();
+      const { createLogger } = await import('../core/logger.js');
+      const { createSegwBridge, watchApi } = await import('../segw/index.js');
       const log = createLogger({ level: g.logLevel ?? 'info', name: 'femtoguard-segw' });
       const api = apiClient(o.api, token, readToken);
 

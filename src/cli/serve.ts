@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { startServer } from '../app/index.js';
-import { createLogger } from '../core/logger.js';
 import { configFrom } from './context.js';
 
 /** `femtoguard serve`: run the server until SIGTERM/SIGINT, then drain and exit. */
@@ -13,7 +11,9 @@ export function registerServe(program: Command): void {
     .option('--revocation <host:port>', 'dedicated OCSP/CRL listener for gateways (docs/operations.md); new certificates name it')
     .option('--public-url <url>', 'base URL written into certificates for OCSP and CRL')
     .action(async (o: { http?: string; https?: string; revocation?: string; publicUrl?: string }, cmd: Command) => {
-      const config = configFrom(cmd, { http: o.http, https: o.https, revocation: o.revocation, publicUrl: o.publicUrl });
+      const config = await configFrom(cmd, { http: o.http, https: o.https, revocation: o.revocation, publicUrl: o.publicUrl });
+      const { createLogger } = await import('../core/logger.js');
+      const { startServer } = await import('../app/index.js');
       const logger = createLogger({ level: config.logLevel });
       const srv = await startServer(config, { logger });
       const out = [

@@ -3,9 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppError } from '../core/errors.js';
-import { readCsvText } from '../registry/index.js';
-import { formatScore, generate, liveUrls, parseAlerts, runLive, SCENARIOS, score, serverReport, type ScenarioName, type Truth } from '../sim/index.js';
-import { formatLive, plainObserver } from './simulate-live.js';
+import type { Truth } from '../sim/index.js';
+import { SCENARIOS, type ScenarioName } from './choices.js';
 import { list, printResult, usage } from './output.js';
 import { progressBar } from './progress.js';
 
@@ -24,7 +23,8 @@ function readText(path: string, what: string): string {
 }
 
 /** The `imsi` column of an impact CSV (as `femtoguard impact` exports it). */
-function readImpactImsis(path: string): string[] {
+async function readImpactImsis(path: string): Promise<string[]> {
+  const { readCsvText } = await import('../registry/index.js');
   const records = readCsvText(readText(path, 'impact CSV'));
   const header = records[0];
   if (!header || 'error' in header) throw usage(`impact CSV ${path}: no header row`);
@@ -86,6 +86,7 @@ export function registerSimulate(program: Command): void {
       const names = o.scenarios.trim() === 'none' ? [] : (list(o.scenarios) ?? []);
       const unknown = names.filter((n) => !(SCENARIOS as readonly string[]).includes(n));
       if (unknown.length) throw usage(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.join(', ')}`);
+      const { generate, liveUrls, runLive, serverReport } = await import('../sim/index.js');
       if (live) {
         const speed = Number(o.speed);
         if (!Number.isFinite(speed) || speed < 1 || speed > 100_000) throw usage('--speed must be a number from 1 to 100000');
@@ -93,6 +94,7 @@ export function registerSimulate(program: Command): void {
         if (!token) throw usage('live mode needs an admin API token: --token T or FEMTOGUARD_TOKEN');
         const target = o.target as string;
         liveUrls(target, o.est); // a bad URL is a usage error before anything is written
+        const { formatLive, plainObserver } = await import('./simulate-live.js');
         const dir = o.out ?? mkdtempSync(join(tmpdir(), 'fg-sim-live-'));
         // Ctrl-C stops the replay; what was played is still reported.
         const ac = new AbortController();
@@ -151,12 +153,13 @@ export function registerSimulate(program: Command): void {
     .requiredOption('--alerts <file>', 'alerts NDJSON (femtoguard detect --alerts)')
     .option('--impact <file>', 'impact CSV with an imsi column, checked against the exposed subscribers')
     .option('--json', 'print the report as JSON')
-    .action((o: { truth: string; alerts: string; impact?: string; json?: boolean }, cmd: Command) => {
+    .action(async (o: { truth: string; alerts: string; impact?: string; json?: boolean }, cmd: Command) => {
+      const { formatScore, parseAlerts, score } = await import('../sim/index.js');
       // `--json` is also an option of `simulate` itself, which takes it when given after the subcommand.
       const json = o.json === true || cmd.optsWithGlobals<{ json?: boolean }>().json === true;
       const truth = readTruth(o.truth);
       const { alerts, skipped } = parseAlerts(readText(o.alerts, 'alerts'));
-      const report = score(truth, alerts, o.impact !== undefined ? readImpactImsis(o.impact) : undefined);
+      const report = score(truth, alerts, o.impact !== undefined ? await readImpactImsis(o.impact) : undefined);
       printResult(json, { ...report, alertsRead: alerts.length, linesSkipped: skipped }, () => `${alerts.length} alerts read${skipped ? `, ${skipped} lines skipped` : ''}\n${formatScore(report)}`);
     });
 }

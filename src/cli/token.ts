@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { parseDuration, ROLES, type Role } from '../api/index.js';
+import { ROLES, type Role } from './choices.js';
 import { actor, withBase } from './context.js';
 import { printResult, table, usage } from './output.js';
 
@@ -14,6 +14,7 @@ export function registerToken(program: Command): void {
       if (!ROLES.includes(o.role as Role)) throw usage(`--role must be one of ${ROLES.join(', ')}`);
       let ttlSeconds: number | undefined;
       if (o.expiresIn !== undefined) {
+        const { parseDuration } = await import('../api/index.js');
         try {
           ttlSeconds = parseDuration(o.expiresIn);
         } catch {
