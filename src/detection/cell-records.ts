@@ -70,11 +70,11 @@ export interface ImsWindow {
   index: number;
   /**
    * The cell's last `evidenceWindows` windows (this one included), ring-indexed by window
-   * number: registrations and those without IPsec, and their sums, so a low-volume rogue is
-   * judged on a day's evidence when no single window holds enough.
+   * number k: registrations at [2k] and those without IPsec at [2k + 1] (one array, so an event
+   * reaches one place in memory, not two), and their sums, so a low-volume rogue is judged on a
+   * day's evidence when no single window holds enough.
    */
-  spanTotal: Uint32Array;
-  spanWithout: Uint32Array;
+  span: Uint32Array;
   spanSumTotal: number;
   spanSumWithout: number;
   /** no span finding before this window number (one finding per surging span) */

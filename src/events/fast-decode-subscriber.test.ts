@@ -87,6 +87,34 @@ describe('SubscriberDecoder', () => {
     expect(() => e.ts).toThrow(/after its batch was handed back/);
   });
 
+  it('ok/a released event\'s object is reused for the next event of its type, read afresh; one not released is not', () => {
+    const d = new SubscriberDecoder();
+    const other = ATTACH.replace('"imsi":"450080000000626"', '"imsi":"450080000000999"').replace('"e17727"', '"e2"').replace(',"imei":"351082645176936"', '');
+    const a = decode(d, ATTACH);
+    if (a.type !== 'ue.attach') throw new Error('not an attach');
+    expect(a.imsi).toBe('450080000000626');
+    expect(a.imei).toBe('351082645176936');
+    const held = decode(d, other);
+    expect(held).not.toBe(a); // `a` was not released
+    if (held.type !== 'ue.attach') throw new Error('not an attach');
+    held.release();
+    const b = decode(d, ATTACH.replace('"e17727"', '"e3"'));
+    expect(b).toBe(held);
+    expect(read(b)).toEqual(read(slowPath(Buffer.from(ATTACH.replace('"e17727"', '"e3"')))!));
+    // The strings `b` read (imei among them) are not those of the event its object holds next.
+    if (b.type !== 'ue.attach') throw new Error('not an attach');
+    b.release();
+    const c = decode(d, other);
+    expect(c).toBe(b);
+    expect(read(c)).toEqual(read(slowPath(Buffer.from(other))!));
+    const ims = decode(d, IMS);
+    if (ims.type !== 'ims.register') throw new Error('not a registration');
+    ims.release();
+    const ims2 = decode(d, IMS.replace('"ipsec":true', '"ipsec":false'));
+    expect(ims2).toBe(ims);
+    expect(read(ims2)).toEqual(read(slowPath(Buffer.from(IMS.replace('"ipsec":true', '"ipsec":false')))!));
+  });
+
   it('fail/a row that holds no subscriber event throws', () => {
     expect(() => new SubscriberDecoder().decode(Buffer.alloc(0), createRecords(1), 0)).toThrow(/no scanned subscriber event/);
     expect(() => decode(new SubscriberDecoder(), REPORT)).toThrow(/no scanned subscriber event/);

@@ -13,7 +13,9 @@
  * back (replay-thread.ts reuses batches once both workers acknowledged them), so the caller
  * calls `release` once the event is processed, and a string read after that throws instead of
  * reading another event's bytes. Nothing of the engine keeps an event (rules keep strings and
- * numbers); the strings read are ordinary strings and live on.
+ * numbers); the strings read are ordinary strings and live on. So the decoder reuses a released
+ * event's object for the next event of its type (an object per attach and registration was most
+ * of the subscriber side's young garbage): a released event reads as released until then.
  */
 import {
   D_AMOUNT,
@@ -120,6 +122,11 @@ abstract class Scanned {
   private msisdnText: string | undefined = undefined;
 
   protected bind(buf: Uint8Array, i32: Int32Array, b: number, f64: Float64Array, fb: number): void {
+    // A reused object (SubscriberDecoder) forgets the strings of its last event.
+    this.tsText = undefined;
+    this.idText = undefined;
+    this.imsiText = undefined;
+    this.msisdnText = undefined;
     this.buf = buf;
     this.i32 = i32;
     this.b = b;
@@ -135,6 +142,11 @@ abstract class Scanned {
   release(): void {
     this.buf = null;
     this.i32 = null;
+  }
+
+  /** released: the decoder may reuse the object for its next event of this type */
+  get released(): boolean {
+    return this.buf === null;
   }
 
   get ts(): string | number {
@@ -182,9 +194,9 @@ export class ScannedAttach extends Scanned implements UeAttachEvent, SubscriberK
     return (this.mask & (1 << F_IMEI)) === 0 ? undefined : (this.imeiText ??= this.text(F_IMEI));
   }
 
-  /** @internal (SubscriberDecoder) */
-  static of(buf: Uint8Array, i32: Int32Array, b: number, f64: Float64Array, fb: number, cellId: string): ScannedAttach {
-    const e = new ScannedAttach();
+  /** @internal (SubscriberDecoder): the event of the record at `b`, in `e` when given (a released attach) */
+  static of(buf: Uint8Array, i32: Int32Array, b: number, f64: Float64Array, fb: number, cellId: string, e: ScannedAttach = new ScannedAttach()): ScannedAttach {
+    e.imeiText = undefined;
     e.bind(buf, i32, b, f64, fb);
     e.cellId = cellId;
     e.imeiKey = (e.mask & (1 << F_IMEI)) === 0 ? 0 : e.keyOf(F_IMEI);
@@ -199,9 +211,8 @@ export class ScannedIms extends Scanned implements ImsRegisterEvent, SubscriberK
   cellId: string | undefined = undefined;
   readonly imeiKey = 0;
 
-  /** @internal (SubscriberDecoder) */
-  static of(buf: Uint8Array, i32: Int32Array, b: number, f64: Float64Array, fb: number, cellId: string | undefined): ScannedIms {
-    const e = new ScannedIms();
+  /** @internal (SubscriberDecoder): the event of the record at `b`, in `e` when given (a released registration) */
+  static of(buf: Uint8Array, i32: Int32Array, b: number, f64: Float64Array, fb: number, cellId: string | undefined, e: ScannedIms = new ScannedIms()): ScannedIms {
     e.bind(buf, i32, b, f64, fb);
     e.ipsec = i32[b + 2 + 3 * F_IPSEC] === 1;
     e.cellId = cellId;
@@ -218,6 +229,9 @@ const CELL_SLOTS = 1 << 16;
  */
 export class SubscriberDecoder {
   private readonly cells = new StringCache(CELL_SLOTS);
+  /** the last attach and registration handed out: reused once released (see the module's doc) */
+  private attach: ScannedAttach | undefined = undefined;
+  private ims: ScannedIms | undefined = undefined;
 
   /** the event of record `row`: what validateEvent(JSON.parse(line)).event gives, as read through its properties */
   decode(buf: Uint8Array, rec: EventRecords, row: number): ScannedAttach | ScannedIms | PaymentAuthEvent {
@@ -225,10 +239,16 @@ export class SubscriberDecoder {
     const b = row * REC_I32;
     const fb = row * REC_F64;
     switch (i32[b]) {
-      case T_ATTACH:
-        return ScannedAttach.of(buf, i32, b, rec.f64, fb, this.cell(buf, i32, b));
-      case T_IMS:
-        return ScannedIms.of(buf, i32, b, rec.f64, fb, (i32[b + 1]! & (1 << F_CELL_ID)) === 0 ? undefined : this.cell(buf, i32, b));
+      case T_ATTACH: {
+        const last = this.attach;
+        const cellId = this.cell(buf, i32, b);
+        return (this.attach = last !== undefined && last.released ? ScannedAttach.of(buf, i32, b, rec.f64, fb, cellId, last) : ScannedAttach.of(buf, i32, b, rec.f64, fb, cellId));
+      }
+      case T_IMS: {
+        const last = this.ims;
+        const cellId = (i32[b + 1]! & (1 << F_CELL_ID)) === 0 ? undefined : this.cell(buf, i32, b);
+        return (this.ims = last !== undefined && last.released ? ScannedIms.of(buf, i32, b, rec.f64, fb, cellId, last) : ScannedIms.of(buf, i32, b, rec.f64, fb, cellId));
+      }
       case T_PAYMENT:
         return payment(buf, i32, b, rec.f64, fb);
       default:

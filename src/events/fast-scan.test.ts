@@ -7,7 +7,7 @@ import { generate } from '../../bench/gen-events.js';
 import { copyRecord, createRecords, recordTime, scanEvent, type EventRecords } from './fast-scan.js';
 import { EventDecoder } from './fast-decode.js';
 import type { FgEvent } from './types.js';
-import { absentVariants, ATTACH, defined, IMS, LONG_FRACTION_TS, PAY, REPORT, requiredWrittenEmpty, SESSION, slowPath, TS } from './fast-scan-kit.js';
+import { absentVariants, ATTACH, defined, IMS, LONG_FRACTION_TS, PAY, REPORT, requiredWrittenEmpty, scanOne, SESSION, slowPath, TS } from './fast-scan-kit.js';
 
 const SAMPLE = '/work/shared/samples/kt-small/events.ndjson';
 
@@ -434,6 +434,20 @@ describe('scanEvent edge cases', () => {
       }
     });
   }
+
+  it('ok/times that share their date with the one before (its Date.UTC remembered) read as parseEventTime reads them', () => {
+    const times = [
+      '2025-08-05T02:14:09.123Z', '2025-08-05T23:59:59.999Z', '2025-08-05T24:00:00.000Z', '2025-08-05T02:60:09.123Z',
+      '2025-08-05T11:14:09.123+09:00', '2025-08-05T00:00:00.000-23:59', '2025-08-06T00:00:00.000Z', '2025-08-05T00:00:00.000Z',
+      '2025-02-29T00:00:00.000Z', '2025-02-28T00:00:00.000Z', '2025-02-2xT00:00:00.000Z', '2024-02-29T12:00:00.000Z',
+      '2099-12-31T23:59:59.999Z', '2099-12-31T23:59:59.999-00:01', '2000-01-01T00:00:00.000+00:01', '2000-01-01T00:00:00.000Z',
+    ];
+    for (const ts of [...times, ...times.reverse()]) {
+      const rec = scanOne(`{"type":"femto.report","serial":"s","ts":"${ts}"}`);
+      const slow = slowPath(Buffer.from(`{"type":"femto.report","serial":"s","ts":"${ts}"}`));
+      expect(rec === null ? null : recordTime(rec, 0), ts).toBe(slow === null ? null : slow.t);
+    }
+  });
 
   it('ok/scans a line inside a larger buffer at its own offsets and row', () => {
     const buf = Buffer.from(`xx${ATTACH}yy${IMS}`);

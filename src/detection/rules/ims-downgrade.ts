@@ -60,15 +60,16 @@ export function imsDowngrade(): Rule {
       if (!w) cell.ims = w = openWindow(index, c.windowMs, c.evidenceWindows);
       else if (index > w.index) nextWindow(w, index, c.windowMs);
       else if (index < w.index) return;
-      const slot = index % w.spanTotal.length;
+      const spanArr = w.span;
+      const span = spanArr.length >>> 1;
+      const slot = 2 * (index % span);
       w.total++;
       w.without += without;
-      w.spanTotal[slot] = (w.spanTotal[slot] as number) + 1;
-      w.spanWithout[slot] = (w.spanWithout[slot] as number) + without;
+      spanArr[slot] = (spanArr[slot] as number) + 1;
+      spanArr[slot + 1] = (spanArr[slot + 1] as number) + without;
       w.spanSumTotal++;
       w.spanSumWithout += without;
       if (w.fired) return;
-      const span = w.spanTotal.length;
       // The window alone first (its finding covers the span too: one finding per surging span).
       const found =
         w.total >= c.minRegistrations
@@ -135,8 +136,7 @@ function openWindow(index: number, windowMs: number, span: number): ImsWindow {
     total: 0,
     without: 0,
     fired: false,
-    spanTotal: new Uint32Array(span),
-    spanWithout: new Uint32Array(span),
+    span: new Uint32Array(2 * span),
     spanSumTotal: 0,
     spanSumWithout: 0,
     spanQuietUntil: 0,
@@ -146,13 +146,14 @@ function openWindow(index: number, windowMs: number, span: number): ImsWindow {
 
 /** Moves the cell's window on to window number `index`, letting the windows that leave the span go. */
 function nextWindow(w: ImsWindow, index: number, windowMs: number): void {
-  const span = w.spanTotal.length;
+  const spanArr = w.span;
+  const span = spanArr.length >>> 1;
   for (let k = Math.max(w.index + 1, index - span + 1); k <= index; k++) {
-    const slot = k % span;
-    w.spanSumTotal -= w.spanTotal[slot] as number;
-    w.spanSumWithout -= w.spanWithout[slot] as number;
-    w.spanTotal[slot] = 0;
-    w.spanWithout[slot] = 0;
+    const slot = 2 * (k % span);
+    w.spanSumTotal -= spanArr[slot] as number;
+    w.spanSumWithout -= spanArr[slot + 1] as number;
+    spanArr[slot] = 0;
+    spanArr[slot + 1] = 0;
   }
   w.index = index;
   w.start = index * windowMs;
