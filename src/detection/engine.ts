@@ -274,7 +274,8 @@ export function createEngine(opts: EngineOptions) {
         const scanned = e as typeof e & ScannedNeighbors;
         const found = scanned.device;
         const rt = found !== undefined ? devices.seen(found, e.t) : devices.of(e.serial, e.t, scanned.serialHash);
-        if (e.cellIds) announceCells(rt, e.cellIds);
+        // `!== undefined`, not a truth test, which would load the list (a shared, cold array) to learn it is one.
+        if (e.cellIds !== undefined) announceCells(rt, e.cellIds);
         if (scanned.neighborNos !== undefined) {
           const text = scanned.neighborText;
           neighborCount = 0;

@@ -38,7 +38,7 @@ export function locationMismatch(): Rule {
       // dev.locScan), and so does what this reads of the registry entry (dev.track): every report
       // of the fleet comes here.
       const d = dev.reg;
-      if (!d) return;
+      if (d === undefined) return;
       const c = ctx.cfg['location-mismatch'];
       const loc = dev.siteFresh ? (dev.track as Float64Array) : siteOf(dev, d);
       const gps = e.gps;
