@@ -182,11 +182,11 @@ describe('EventDecoder objects and interning', () => {
     expect(session.type).toBe('femto.session');
   });
   it('ok/decodeForEngine: a report\'s serial taken from the record `devices` find by its bytes, else interned; warmDevices touches reports\' serials only', () => {
-    const rec = { serial: 'KTF000057' };
+    const rec = { serial: 'KTF000057', ipLast: undefined, announcedFrom: undefined };
     const asked: string[] = [];
     const warmed: number[] = [];
     const devices = {
-      ofSerialBytes: (buf: Uint8Array, s: number, n: number): { serial: string } | undefined => {
+      ofSerialBytes: (buf: Uint8Array, s: number, n: number): typeof rec | undefined => {
         const serial = Buffer.from(buf.subarray(s, s + n)).toString('latin1');
         asked.push(serial);
         return serial === rec.serial ? rec : undefined;
@@ -211,5 +211,35 @@ describe('EventDecoder objects and interning', () => {
     // without devices: interned, no record
     const plain = new EventDecoder().decodeForEngine(Buffer.from(REPORT), scanOne(REPORT)!, 0) as unknown as Scanned;
     expect([plain.serial, plain.device]).toEqual(['KTF000057', undefined]);
+  });
+  it('ok/decodeForEngine: a report repeating its device\'s last sourceIp or cellIds gets those instances; other values are decoded', () => {
+    const ip = ['175.201.247', '182'].join('.'); // made at run time: not the literal's instance
+    const list = Object.freeze(['45008-200000057']);
+    const rec: { serial: string; ipLast: string | undefined; announcedFrom: readonly string[] | undefined } = { serial: 'KTF000057', ipLast: ip, announcedFrom: list };
+    const d = new EventDecoder({ devices: { ofSerialBytes: () => rec, warm: () => 0 } });
+    const report = (line: string): FemtoReportEvent => d.decodeForEngine(Buffer.from(line), scanOne(line)!, 0) as FemtoReportEvent;
+    const same = report(REPORT);
+    expect(same.sourceIp).toBe(ip);
+    expect(same.cellIds).toBe(list);
+    // Same length, other characters (last, first); another list text of the same cell count; a longer list.
+    for (const [from, to] of [
+      ['"175.201.247.182"', '"175.201.247.183"'],
+      ['"175.201.247.182"', '"275.201.247.182"'],
+      ['"45008-200000057"', '"45008-200000058"'],
+      ['["45008-200000057"]', '["45008-200000057","45008-200000057"]'],
+      ['["45008-200000057"]', '[]'],
+    ] as const) {
+      const line = REPORT.replace(from, to);
+      const e = report(line);
+      const plain = new EventDecoder().decode(Buffer.from(line), scanOne(line)!, 0) as FemtoReportEvent;
+      expect([e.sourceIp, e.cellIds]).toEqual([plain.sourceIp, plain.cellIds]);
+    }
+    // Without a last address or list on the record: decoded as ever.
+    rec.ipLast = undefined;
+    rec.announcedFrom = undefined;
+    const fresh = report(REPORT);
+    expect([fresh.sourceIp, fresh.cellIds]).toEqual(['175.201.247.182', ['45008-200000057']]);
+    expect(fresh.cellIds).not.toBe(list);
+    expect(Object.isFrozen(fresh.cellIds)).toBe(true);
   });
 });

@@ -44,7 +44,7 @@ import {
   type EventRecords,
 } from './fast-scan.js';
 import { latin1 } from './fast-scan-values.js';
-import { ListCache, StringCache } from './intern-caches.js';
+import { ListCache, sameList, StringCache } from './intern-caches.js';
 
 /**
  * Decodes scanned records into events. One instance per stream; holds bounded interning caches.
@@ -182,8 +182,8 @@ export class EventDecoder {
    * consumer done with it before that memory is written again: the engine's `processOrdered`,
    * which keeps no event past its return (replay-thread.ts reuses a batch only once both
    * sides have consumed it). Not own properties: a spread or JSON.stringify of it would miss
-   * them, and it is not `toEqual` to `decode`'s. Its `sourceIp` is created fresh, not interned:
-   * the engine compares it with the device's last address by value, and a cache of addresses
+   * them, and it is not `toEqual` to `decode`'s. Its `sourceIp` is not interned in a cache (it is
+   * the device's last address, or fresh: see below): a cache of addresses
    * beside the serials cost more (a probe of two tables and the string, and the serials it
    * evicted) than it saved: measured on the device side, 5% faster without. Its `neighbors`
    * too is made from the bytes when asked (fresh strings, kept once made): the engine numbers
@@ -192,6 +192,8 @@ export class EventDecoder {
    * into a finding's evidence. Its `serial` is, when the decoder was given `devices` and they
    * hold a record of the serial, that record's `serial` (found from the bytes and the
    * scanner's hash of them; the record is the report's `device`), else interned as `decode`'s.
+   * With such a record, a `sourceIp` or `cellIds` of the same characters as the record's last
+   * (`ipLast`, `announcedFrom`) is that string or list, not a new one.
    */
   decodeForEngine(buf: Uint8Array, rec: EventRecords, row: number): FgEvent {
     const i32 = rec.i32;
@@ -211,11 +213,27 @@ export class EventDecoder {
       device !== undefined ? device.serial : this.device.get(buf, i32[p]!, i32[p + 1]!, hash),
       device,
       hash,
-      optStr(null, buf, i32, b, mask, F_SOURCE_IP),
-      optList(this.cellIdLists, buf, i32, b, mask, F_CELL_IDS),
+      (mask & (1 << F_SOURCE_IP)) === 0 ? undefined : sourceIpOf(device, buf, i32, b),
+      (mask & (1 << F_CELL_IDS)) === 0 ? undefined : this.cellIdsOf(device, buf, i32, b),
       (mask & (1 << F_GPS)) === 0 ? undefined : gpsOf(i32, f64, b, fb),
       (mask & (1 << F_NEIGHBORS)) === 0 ? -1 : i32[b + 3 + 3 * F_NEIGHBORS]!,
     );
+  }
+
+  /**
+   * A report's cellIds: the list its device announced last when the text names the same cells
+   * (a device announces the same ones report after report: compared with that list's few
+   * strings, on the record just found, instead of a probe of the list cache's large tables),
+   * else the list cache's.
+   */
+  private cellIdsOf(device: DecodedDevice | undefined, buf: Uint8Array, i32: Int32Array, b: number): string[] {
+    const p = b + 2 + 3 * F_CELL_IDS;
+    const s = i32[p]!;
+    const e = s + i32[p + 1]!;
+    const last = device === undefined ? undefined : device.announcedFrom;
+    // Frozen, shared instances: typed as string[] to match the event contract; nobody may mutate them.
+    if (last !== undefined && sameList(last, buf, s, e)) return last as string[];
+    return this.cellIdLists.get(buf, s, e, i32[p + 2]!) as string[];
   }
 
   /**
@@ -264,12 +282,25 @@ export interface NeighborCells {
 }
 
 /**
+ * A device's record as EventDecoder.decodeForEngine reads it (the detection engine's
+ * DeviceRuntime): a report of the device that repeats what it sent last is given those
+ * instances, compared by their characters.
+ */
+export interface DecodedDevice {
+  readonly serial: string;
+  /** the source address the device was last seen from, if any */
+  readonly ipLast: string | undefined;
+  /** the frozen cellIds list (from this decoder) the device announced last, if any */
+  readonly announcedFrom: readonly string[] | undefined;
+}
+
+/**
  * Device records keyed by serial, as EventDecoder.decodeForEngine looks a report's serial up
  * from its bytes (the detection engine's registered devices).
  */
 export interface DeviceRecords {
   /** the record of the serial whose characters are the bytes buf[s, s+n) (hashBytes hash h), or undefined when none is held */
-  ofSerialBytes(buf: Uint8Array, s: number, n: number, h: number): { readonly serial: string } | undefined;
+  ofSerialBytes(buf: Uint8Array, s: number, n: number, h: number): DecodedDevice | undefined;
   /** touches (loads into the CPU cache) what ofSerialBytes with hash h will read; returns anything */
   warm(h: number): number;
 }
@@ -287,7 +318,7 @@ class ScannedReport implements FemtoReportEvent {
     readonly t: number,
     readonly serial: string,
     /** the decoder's DeviceRecords' record of the serial, undefined when they hold none (or the decoder has none) */
-    readonly device: { readonly serial: string } | undefined,
+    readonly device: DecodedDevice | undefined,
     /** the scanner's hash (hashBytes) of the serial's bytes: DeviceRecords' key */
     readonly serialHash: number,
     readonly sourceIp: string | undefined,
@@ -380,6 +411,25 @@ export function recordId(buf: Uint8Array, rec: EventRecords, row: number): strin
   if ((i32[b + 1]! & (1 << F_ID)) === 0) return undefined;
   const p = b + 2 + 3 * F_ID;
   return latin1(buf, i32[p]!, i32[p]! + i32[p + 1]!);
+}
+
+/**
+ * A report's sourceIp: the device's last address when the bytes are its characters (the
+ * common case: no string made, and the engine's comparisons with it meet the same instance),
+ * else a fresh string. Not interned in a cache: see decodeForEngine.
+ */
+function sourceIpOf(device: DecodedDevice | undefined, buf: Uint8Array, i32: Int32Array, b: number): string {
+  const p = b + 2 + 3 * F_SOURCE_IP;
+  const s = i32[p]!;
+  const n = i32[p + 1]!;
+  const last = device === undefined ? undefined : device.ipLast;
+  if (last !== undefined && last.length === n) {
+    // From the end: addresses of one network share their first characters.
+    let x = n - 1;
+    while (x >= 0 && last.charCodeAt(x) === buf[s + x]) x--;
+    if (x < 0) return last;
+  }
+  return latin1(buf, s, s + n);
 }
 
 /** lat, lon, accuracyM in the scanner's key-order code (fast-scan.ts scanGps) */
