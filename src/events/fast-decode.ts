@@ -44,7 +44,7 @@ import {
   type EventRecords,
 } from './fast-scan.js';
 import { latin1 } from './fast-scan-values.js';
-import { ListCache, sameList, StringCache } from './intern-caches.js';
+import { ListCache, StringCache } from './intern-caches.js';
 
 /**
  * Decodes scanned records into events. One instance per stream; holds bounded interning caches.
@@ -232,7 +232,7 @@ export class EventDecoder {
     const e = s + i32[p + 1]!;
     const last = device === undefined ? undefined : device.announcedFrom;
     // Frozen, shared instances: typed as string[] to match the event contract; nobody may mutate them.
-    if (last !== undefined && sameList(last, buf, s, e)) return last as string[];
+    if (last !== undefined && sameCells(last, buf, s, e)) return last as string[];
     return this.cellIdLists.get(buf, s, e, i32[p + 2]!) as string[];
   }
 
@@ -430,6 +430,28 @@ function sourceIpOf(device: DecodedDevice | undefined, buf: Uint8Array, i32: Int
     if (x < 0) return last;
   }
   return latin1(buf, s, s + n);
+}
+
+/**
+ * Whether the scanned list text buf[s, e) names exactly the cells of `list`, in order. Reads
+ * the list only within its length: intern-caches' sameList reads one past the end, and in
+ * the profile its loads went through V8's generic keyed-load handler.
+ */
+function sameCells(list: readonly string[], buf: Uint8Array, s: number, e: number): boolean {
+  const count = list.length;
+  let idx = 0;
+  for (let j = s + 1; j < e; j++) {
+    if (buf[j] !== 34) continue; // whitespace, commas, the closing bracket
+    if (idx === count) return false;
+    const id = list[idx++] as string;
+    const n = id.length;
+    const at = j + 1;
+    // From the end: cell ids share their first characters (MCC-MNC and more).
+    if (at + n >= e || buf[at + n] !== 34) return false;
+    for (let x = n - 1; x >= 0; x--) if (id.charCodeAt(x) !== buf[at + x]) return false;
+    j = at + n;
+  }
+  return idx === count;
 }
 
 /** lat, lon, accuracyM in the scanner's key-order code (fast-scan.ts scanGps) */

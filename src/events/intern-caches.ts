@@ -131,7 +131,7 @@ export function sameChars(str: string, buf: Uint8Array, s: number): boolean {
 }
 
 /** Whether the scanned list text buf[s, e) has exactly the elements of `list` (for texts too long to keep a byte copy of). */
-export function sameList(list: readonly string[], buf: Uint8Array, s: number, e: number): boolean {
+function sameList(list: readonly string[], buf: Uint8Array, s: number, e: number): boolean {
   let idx = 0;
   for (let j = s + 1; j < e; j++) {
     if (buf[j] !== 34) continue;
