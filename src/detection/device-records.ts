@@ -130,10 +130,24 @@ export class DeviceRecords {
     return rt;
   }
 
-  /** loads what ofSerialBytes(…, h) reads (EventDecoder.warmDevices) */
+  /**
+   * Loads what ofSerialBytes(…, h) reads, and what the decoder and the rules read next of the
+   * record it finds: the last address and list its report is compared with (EventDecoder's
+   * decodeForEngine) and the track (EventDecoder.warmDevices).
+   */
   warm(h: number): number {
-    const rt = this.byBytes[spreadHash(h) & (SLOTS - 1)];
-    return rt === undefined ? 0 : rt.serial.length;
+    const slot = spreadHash(h) & (SLOTS - 1);
+    const rt = this.byBytes[slot];
+    let x = this.byBytesHash[slot] as number;
+    if (rt === undefined) return x;
+    x ^= rt.serial.length;
+    const ip = rt.ipLast;
+    if (ip !== undefined) x ^= ip.length;
+    const list = rt.announcedFrom;
+    if (list !== undefined && list.length > 0) x ^= (list[0] as string).length;
+    const tr = rt.track;
+    if (tr !== undefined) x ^= tr[0] as number;
+    return x;
   }
 
   /** all records, registered then unknown */

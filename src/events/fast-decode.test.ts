@@ -205,8 +205,8 @@ describe('EventDecoder objects and interning', () => {
     // a session is decoded as by `decode`: no lookup
     expect((d.decodeForEngine(Buffer.from(SESSION), scanOne(SESSION)!, 0) as FgEvent & { serial: string }).serial).toBe('KTF000001');
     expect(asked).toEqual(['KTF000057', 'KTF000058']);
-    expect(d.warmDevices(scanOne(REPORT)!, 1)).toBe(0);
-    expect(d.warmDevices(scanOne(SESSION)!, 1)).toBe(0);
+    expect(d.warmDevices(scanOne(REPORT)!, 0, 1)).toBe(0);
+    expect(d.warmDevices(scanOne(SESSION)!, 0, 1)).toBe(0);
     expect(warmed).toEqual([found.serialHash]);
     // without devices: interned, no record
     const plain = new EventDecoder().decodeForEngine(Buffer.from(REPORT), scanOne(REPORT)!, 0) as unknown as Scanned;

@@ -237,17 +237,19 @@ export class EventDecoder {
   }
 
   /**
-   * Touches the device records of the reports among the first `rows` records ahead of decoding
-   * them (DeviceRecords.warm): loads of independent records overlap in the CPU, where one by
-   * one, as each report is decoded, each waits for memory. A hint only: rows that hold no
-   * scanned record cost a useless load. Returns anything (a value for the caller to drop).
+   * Touches the device records of the reports among records [from, to) ahead of decoding them
+   * (DeviceRecords.warm): loads of independent records overlap in the CPU, where one by one, as
+   * each report is decoded, each waits for memory. For a few rows ahead of the one decoded:
+   * what a whole batch's rows touch does not stay in the CPU's caches until its turn. A hint
+   * only: rows that hold no scanned record cost a useless load. Returns anything (a value for
+   * the caller to drop).
    */
-  warmDevices(rec: EventRecords, rows: number): number {
+  warmDevices(rec: EventRecords, from: number, to: number): number {
     const devices = this.devices;
     if (devices === null) return 0;
     const i32 = rec.i32;
     let x = 0;
-    for (let row = 0; row < rows; row++) {
+    for (let row = from; row < to; row++) {
       const b = row * REC_I32;
       if (i32[b] === T_REPORT) x ^= devices.warm(i32[b + 4 + 3 * F_SERIAL]!);
     }
