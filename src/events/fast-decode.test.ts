@@ -164,6 +164,25 @@ describe('EventDecoder objects and interning', () => {
       if (x.neighborText >= 0) expect(x.neighborNos(cells, out)).toBe(0);
     }
   });
+  it('ok/decodeForEngine: a report\'s fix made when asked, in the line\'s key order, and as numbers (fixInto) without an object', () => {
+    type Scanned = FemtoReportEvent & { fixInto(out: Float64Array): void };
+    const d = new EventDecoder();
+    const out = new Float64Array(4);
+    for (const gps of ['{"lat":37.5,"lon":127.25,"accuracyM":12.5}', '{"lat":37.5,"lon":127.25}', '{"accuracyM":12.5,"lon":127.25,"lat":37.5}', '{"lon":127.25,"lat":37.5}']) {
+      const line = `{"type":"femto.report","serial":"s","gps":${gps},"ts":${TS}}`;
+      const e = d.decodeForEngine(Buffer.from(line), scanOne(line)!, 0) as Scanned;
+      out.fill(-1);
+      e.fixInto(out);
+      expect([...out]).toEqual([1, 37.5, 127.25, gps.includes('accuracyM') ? 12.5 : 0]);
+      expect(JSON.stringify(e.gps)).toBe(gps);
+      expect(e.gps).toBe(e.gps);
+    }
+    const none = `{"type":"femto.report","serial":"s","ts":${TS}}`;
+    const e = d.decodeForEngine(Buffer.from(none), scanOne(none)!, 0) as Scanned;
+    e.fixInto(out);
+    expect(out[0]).toBe(0);
+    expect(e.gps).toBeUndefined();
+  });
   it('fail/decodeForEngine: once released, a report\'s lazy fields throw instead of reading a reused batch; what was read stays', () => {
     const d = new EventDecoder();
     const line = `{"type":"femto.report","serial":"s","id":"r1","neighbors":["A-1"],"swVersion":"v1","ts":${TS}}`;
@@ -174,7 +193,7 @@ describe('EventDecoder objects and interning', () => {
     buf.fill(0x20); // the batch is reused
     expect(e.neighbors).toEqual(['A-1']);
     expect(e.serial).toBe('s');
-    for (const read of [() => e.id, () => e.ts, () => e.swVersion, () => e.configHash]) expect(read).toThrow(/read after its batch was handed back/);
+    for (const read of [() => e.id, () => e.ts, () => e.swVersion, () => e.configHash, () => e.gps]) expect(read).toThrow(/read after its batch was handed back/);
     // A plain event (a session, a line the scanner left) has nothing to let go.
     const s = `{"type":"femto.session","serial":"s","phase":"up","sourceIp":"10.0.0.1","ts":${TS}}`;
     const session = d.decodeForEngine(Buffer.from(s), scanOne(s)!, 0);

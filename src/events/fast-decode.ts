@@ -193,15 +193,15 @@ export class EventDecoder {
    * hold a record of the serial, that record's `serial` (found from the bytes and the
    * scanner's hash of them; the record is the report's `device`), else interned as `decode`'s.
    * With such a record, a `sourceIp` or `cellIds` of the same characters as the record's last
-   * (`ipLast`, `announcedFrom`) is that string or list, not a new one.
+   * (`ipLast`, `announcedFrom`) is that string or list, not a new one. Its `gps` too is made when
+   * asked (kept once made): the engine reads the fix's numbers from the record (`fixInto`), and
+   * the rules read the object only into a finding's evidence.
    */
   decodeForEngine(buf: Uint8Array, rec: EventRecords, row: number): FgEvent {
     const i32 = rec.i32;
     const b = row * REC_I32;
     if (i32[b] !== T_REPORT) return this.decode(buf, rec, row);
-    const f64 = rec.f64;
     const mask = i32[b + 1]!;
-    const fb = row * REC_F64;
     const p = b + 2 + 3 * F_SERIAL;
     const hash = i32[p + 2]!;
     const device = this.devices === null ? undefined : this.devices.ofSerialBytes(buf, i32[p]!, i32[p + 1]!, hash);
@@ -209,13 +209,12 @@ export class EventDecoder {
       buf,
       rec,
       row,
-      f64[fb + D_T]!,
+      rec.f64[row * REC_F64 + D_T]!,
       device !== undefined ? device.serial : this.device.get(buf, i32[p]!, i32[p + 1]!, hash),
       device,
       hash,
       (mask & (1 << F_SOURCE_IP)) === 0 ? undefined : sourceIpOf(device, buf, i32, b),
       (mask & (1 << F_CELL_IDS)) === 0 ? undefined : this.cellIdsOf(device, buf, i32, b),
-      (mask & (1 << F_GPS)) === 0 ? undefined : gpsOf(i32, f64, b, fb),
       (mask & (1 << F_NEIGHBORS)) === 0 ? -1 : i32[b + 3 + 3 * F_NEIGHBORS]!,
     );
   }
@@ -312,6 +311,8 @@ class ScannedReport implements FemtoReportEvent {
   readonly type = 'femto.report';
   /** the neighbour list, once asked for */
   private scan: string[] | undefined = undefined;
+  /** the fix, once asked for (null: not yet) */
+  private fix: GpsFix | undefined | null = null;
 
   constructor(
     private buf: Uint8Array | null,
@@ -325,7 +326,6 @@ class ScannedReport implements FemtoReportEvent {
     readonly serialHash: number,
     readonly sourceIp: string | undefined,
     readonly cellIds: string[] | undefined,
-    readonly gps: GpsFix | undefined,
     /** the length in bytes of the `neighbors` list's text, -1 when the line has none */
     readonly neighborText: number,
   ) {}
@@ -334,6 +334,35 @@ class ScannedReport implements FemtoReportEvent {
   release(): void {
     this.buf = null;
     this.rec = null;
+  }
+
+  /** built from the scanned record at the first read (the engine hands the rules its numbers: see fixInto) */
+  get gps(): GpsFix | undefined {
+    if (this.fix !== null) return this.fix;
+    this.bytes();
+    const rec = this.rec as EventRecords;
+    const b = this.row * REC_I32;
+    return (this.fix = (rec.i32[b + 1]! & (1 << F_GPS)) === 0 ? undefined : gpsOf(rec.i32, rec.f64, b, this.row * REC_F64));
+  }
+
+  /**
+   * Puts the fix's numbers into out, as RuleContext.gpsFix has them (1, lat, lon, accuracyM or
+   * 0 when the fix has none; 0 first when the report has no fix), read from the scanned record:
+   * no object per report.
+   */
+  fixInto(out: Float64Array): void {
+    this.bytes();
+    const rec = this.rec as EventRecords;
+    const b = this.row * REC_I32;
+    if ((rec.i32[b + 1]! & (1 << F_GPS)) === 0) {
+      out[0] = 0;
+      return;
+    }
+    const fb = this.row * REC_F64;
+    out[0] = 1;
+    out[1] = rec.f64[fb + D_LAT]!;
+    out[2] = rec.f64[fb + D_LON]!;
+    out[3] = hasAccuracy(rec.i32[b + 4 + 3 * F_GPS]!) ? rec.f64[fb + D_ACCURACY]! : 0;
   }
 
   /** built from the line's bytes at the first read (fresh strings: a rule reads it only into evidence) */
@@ -459,6 +488,13 @@ function sameCells(list: readonly string[], buf: Uint8Array, s: number, e: numbe
 /** lat, lon, accuracyM in the scanner's key-order code (fast-scan.ts scanGps) */
 const LAT_LON = 1 * 4 + 2;
 const LAT_LON_ACCURACY = LAT_LON * 4 + 3;
+
+/** Whether a fix of scanGps's key-order code `order` has an accuracyM (a base-4 digit 3). */
+function hasAccuracy(order: number): boolean {
+  if (order === LAT_LON_ACCURACY) return true;
+  for (let o = order; o > 0; o = Math.floor(o / 4)) if (o % 4 === 3) return true;
+  return false;
+}
 
 /**
  * The fix, its keys in the order the line wrote them (as JSON.parse keeps them: a rule's
