@@ -40,6 +40,28 @@ describe('CellNumbers', () => {
     expect(c.numberOfBytes(Buffer.from('n1999'), 0, 5)).toBe(c.no('n1999'));
   });
 
+  it('ok/numberOfBytes through sweeps that free and reuse numbers (their bytes packed again); fail/ids no bytes can spell are never found from bytes', () => {
+    const c = new CellNumbers(2);
+    const find = (id: string): number => c.numberOfBytes(Buffer.from(id, 'latin1'), 0, id.length);
+    const ids = Array.from({ length: 3000 }, (_, i) => `45008-${100000000 + i * 7}`);
+    for (const id of ids) c.no(id);
+    // keep every third: the rest are freed, and new ids take their numbers
+    c.sweep((mark) => {
+      for (let i = 0; i < ids.length; i += 3) mark[c.no(ids[i] as string)] = 1;
+      return 1000;
+    }, 0);
+    for (let i = 0; i < 500; i++) c.no(`new-${i}`);
+    for (let i = 0; i < ids.length; i++) expect(find(ids[i] as string)).toBe(i % 3 === 0 ? c.no(ids[i] as string) : -1);
+    for (let i = 0; i < 500; i++) expect(find(`new-${i}`)).toBe(c.no(`new-${i}`));
+    // Latin-1 characters are bytes; a character past 255 is not, nor is an id of 256 characters kept as bytes
+    const long = 'x'.repeat(256);
+    const [latin, wide, longNo] = [c.no('caf\u00e9'), c.no('\u20ac1'), c.no(long)];
+    expect(find('caf\u00e9')).toBe(latin);
+    expect(find('\u20ac1'.replace('\u20ac', '\u00ac'))).toBe(-1);
+    expect(find(long)).toBe(-1);
+    expect([c.no('\u20ac1'), c.no(long)]).toEqual([wide, longNo]);
+  });
+
   it('fail/no sweep is due until the dictionary has grown by what the last one cost', () => {
     const c = new CellNumbers(2);
     c.no('a');

@@ -20,6 +20,14 @@ export class CellNumbers {
   private table = new Int32Array(1024);
   /** each number's hash (for the probe and for rebuilding the table) */
   private hashes = new Int32Array(1024);
+  // The ids' characters also as bytes, back to back in one array (`chars`: each number's start
+  // in `bytes`, -1 for an id with a character past 255, which no scanned bytes can equal): a
+  // lookup from a line's bytes compares bytes with bytes in a few contiguous cache lines, not
+  // with a string object of its own somewhere in the heap (a cache miss per neighbour: the
+  // device side's working set keeps few of them cached). Compacted by each sweep.
+  private chars = new Int32Array(1024);
+  private bytes = new Uint8Array(16384);
+  private bytesEnd = 0;
   private readonly names: (string | undefined)[] = [];
   private readonly free: number[] = [];
   private count = 0;
@@ -53,9 +61,13 @@ export class CellNumbers {
         const grown = new Int32Array(this.hashes.length * 2);
         grown.set(this.hashes);
         this.hashes = grown;
+        const chars = new Int32Array(grown.length);
+        chars.set(this.chars);
+        this.chars = chars;
       }
     } else this.names[n] = id;
     this.hashes[n] = h;
+    this.chars[n] = this.putBytes(id);
     table[i] = n + 1;
     if (++this.count * 2 > table.length) this.rebuild(table.length * 2);
     return n;
@@ -63,23 +75,49 @@ export class CellNumbers {
 
   /**
    * The number of the id whose characters are the bytes buf[s, s+n) (ASCII, as the byte scanner
-   * admits), or -1 when no id of those characters is interned: a replayed report's neighbours
-   * are looked up from the line's bytes, and only an id not held needs its string made (`no`).
+   * admits), or -1 when no id of those characters is interned (nor for an id over 255
+   * characters, not kept as bytes: `no` finds it): a replayed report's neighbours are looked up
+   * from the line's bytes, and only an id not held needs its string made (`no`).
    */
   numberOfBytes(buf: Uint8Array, s: number, n: number): number {
     const h = hashIdBytes(buf, s, n);
     const table = this.table;
     const mask = table.length - 1;
     let i = h & mask;
+    const bytes = this.bytes;
     for (;;) {
       const v = table[i] as number;
       if (v === 0) return -1;
       if (this.hashes[v - 1] === h) {
-        const id = this.names[v - 1] as string;
-        if (id.length === n && sameBytes(id, buf, s)) return v - 1;
+        const at = this.chars[v - 1] as number;
+        // the id's length is the byte before its characters (ids are at most 255 long when pooled)
+        if (at >= 0 && bytes[at - 1] === n && sameBytes(bytes, at, buf, s, n)) return v - 1;
       }
       i = (i + 1) & mask;
     }
+  }
+
+  /**
+   * Appends the id's length and characters to `bytes` (grown as needed); returns where the
+   * characters start, or -1 for an id not pooled (a character past 255, or longer than 255).
+   */
+  private putBytes(id: string): number {
+    const n = id.length;
+    if (n > 255) return -1;
+    for (let x = 0; x < n; x++) if (id.charCodeAt(x) > 255) return -1;
+    if (this.bytesEnd + n + 1 > this.bytes.length) {
+      let size = this.bytes.length * 2;
+      while (size < this.bytesEnd + n + 1) size *= 2;
+      const grown = new Uint8Array(size);
+      grown.set(this.bytes.subarray(0, this.bytesEnd));
+      this.bytes = grown;
+    }
+    const bytes = this.bytes;
+    bytes[this.bytesEnd] = n;
+    const at = this.bytesEnd + 1;
+    for (let x = 0; x < n; x++) bytes[at + x] = id.charCodeAt(x);
+    this.bytesEnd = at + n;
+    return at;
   }
 
   readonly name = (n: number): string => this.names[n] as string;
@@ -120,6 +158,13 @@ export class CellNumbers {
       this.names[n] = undefined;
       this.free.push(n);
     }
+    // The bytes of the ids kept, packed again (freed and reused numbers left theirs behind).
+    this.bytes = new Uint8Array(Math.max(16384, this.bytes.length));
+    this.bytesEnd = 0;
+    for (let n = 0; n < this.names.length; n++) {
+      const id = this.names[n];
+      if (id !== undefined) this.chars[n] = this.putBytes(id);
+    }
     // The table is sized for the ids kept (never below its first size), as the sweep itself is for the slots.
     let size = 1024;
     while (size < 2 * this.count + 2) size *= 2;
@@ -141,8 +186,8 @@ export class CellNumbers {
   }
 }
 
-/** Whether buf[s, s + id.length) are the id's characters, compared from the end (ids share prefixes: MCC-MNC and more). */
-function sameBytes(id: string, buf: Uint8Array, s: number): boolean {
-  for (let x = id.length - 1; x >= 0; x--) if (id.charCodeAt(x) !== buf[s + x]) return false;
+/** Whether buf[s, s + n) equal bytes[at, at + n), compared from the end (ids share prefixes: MCC-MNC and more). */
+function sameBytes(bytes: Uint8Array, at: number, buf: Uint8Array, s: number, n: number): boolean {
+  for (let x = n - 1; x >= 0; x--) if (bytes[at + x] !== buf[s + x]) return false;
   return true;
 }

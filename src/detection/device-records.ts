@@ -8,7 +8,19 @@
  * older than the cap's worth of other unknown serials is lost.
  */
 import { hashId, spreadHash } from '../events/index.js';
+import { DEVICE_STATUSES, type DeviceStatus } from '../registry/index.js';
 import type { DeviceRuntime, RegistryView } from './state.js';
+
+/**
+ * The status as this module's constant of the same characters: an entry's status is a string
+ * read from the registry file (one instance per row), and the rules compare the record's with
+ * constants on every report (`=== 'active'`): two constants compare by identity, where a read
+ * string has its characters compared (reaching one cold string per device).
+ */
+function statusConstant(s: DeviceStatus): DeviceStatus {
+  for (const c of DEVICE_STATUSES) if (c === s) return c;
+  return s;
+}
 
 /** slots of the caches of registered devices' records (a power of two) */
 const SLOTS = 1 << 18;
@@ -99,7 +111,7 @@ export class DeviceRecords {
       const reg = registry.get(rt.serial);
       rt.reg = reg;
       rt.regVersion = registry.version;
-      rt.status = reg?.status;
+      rt.status = reg === undefined ? undefined : statusConstant(reg.status);
       rt.siteFresh = false;
       rt.ipOk = undefined;
     }
@@ -118,10 +130,24 @@ export class DeviceRecords {
     return rt;
   }
 
-  /** loads what ofSerialBytes(…, h) reads (EventDecoder.warmDevices) */
+  /**
+   * Loads what ofSerialBytes(…, h) reads, and what the decoder and the rules read next of the
+   * record it finds: the last address and list its report is compared with (EventDecoder's
+   * decodeForEngine) and the track (EventDecoder.warmDevices).
+   */
   warm(h: number): number {
-    const rt = this.byBytes[spreadHash(h) & (SLOTS - 1)];
-    return rt === undefined ? 0 : rt.serial.length;
+    const slot = spreadHash(h) & (SLOTS - 1);
+    const rt = this.byBytes[slot];
+    let x = this.byBytesHash[slot] as number;
+    if (rt === undefined) return x;
+    x ^= rt.serial.length;
+    const ip = rt.ipLast;
+    if (ip !== undefined) x ^= ip.length;
+    const list = rt.announcedFrom;
+    if (list !== undefined && list.length > 0) x ^= (list[0] as string).length;
+    const tr = rt.track;
+    if (tr !== undefined) x ^= tr[0] as number;
+    return x;
   }
 
   /** all records, registered then unknown */

@@ -29,6 +29,8 @@ interface ScannedNeighbors {
   readonly device?: DeviceRuntime;
   /** the scanner's hash of the serial's bytes (DeviceRecords' key) */
   readonly serialHash?: number;
+  /** puts the fix's numbers into RuleContext.gpsFix's array, read from the scanned record (no `gps` object made) */
+  fixInto?: (out: Float64Array) => void;
 }
 
 /** Rules whose findings do not make a cell suspicious (they are about payments or idleness). */
@@ -79,6 +81,7 @@ export function createEngine(opts: EngineOptions) {
   const cellNos = new CellNumbers(opts.cellSweepMin);
   let neighborIds = new Int32Array(64);
   let neighborCount = 0;
+  const gpsFix = new Float64Array(4);
   const stats: EngineStats = { events: 0, byType: {}, duplicates: 0, late: 0, tooOld: 0, findings: 0 };
   const typeCounts = new TypeCounts(['femto.report', 'ue.attach', 'ims.register', 'femto.session', 'payment.auth', 'registry.update']);
   let startT = NaN;
@@ -143,6 +146,7 @@ export function createEngine(opts: EngineOptions) {
     get neighborCount() {
       return neighborCount;
     },
+    gpsFix,
   };
 
   /** Between reports (no number is in flight outside the device records): sweeps the cell numbers when due. */
@@ -274,7 +278,8 @@ export function createEngine(opts: EngineOptions) {
         const scanned = e as typeof e & ScannedNeighbors;
         const found = scanned.device;
         const rt = found !== undefined ? devices.seen(found, e.t) : devices.of(e.serial, e.t, scanned.serialHash);
-        if (e.cellIds) announceCells(rt, e.cellIds);
+        // `!== undefined`, not a truth test, which would load the list (a shared, cold array) to learn it is one.
+        if (e.cellIds !== undefined) announceCells(rt, e.cellIds);
         if (scanned.neighborNos !== undefined) {
           const text = scanned.neighborText;
           neighborCount = 0;
@@ -294,6 +299,16 @@ export function createEngine(opts: EngineOptions) {
             const cellNo = cellNos.no;
             for (let i = 0; i < nb.length; i++) neighborIds[i] = cellNo(nb[i] as string);
             neighborCount = nb.length;
+          }
+        }
+        if (scanned.fixInto !== undefined) scanned.fixInto(gpsFix);
+        else {
+          const g = e.gps;
+          gpsFix[0] = g === undefined ? 0 : 1;
+          if (g !== undefined) {
+            gpsFix[1] = g.lat;
+            gpsFix[2] = g.lon;
+            gpsFix[3] = g.accuracyM ?? 0;
           }
         }
         for (const h of byType.report) h(e, ctx, rt);

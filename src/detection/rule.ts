@@ -37,6 +37,13 @@ export interface RuleContext {
    * bytes when asked (EventDecoder.decodeForEngine), so only for a finding's evidence.
    */
   readonly neighborCount: number;
+  /**
+   * In onReport: the report's GPS fix as numbers, [1, lat, lon, accuracyM (0 when the fix gives
+   * none)], or 0 first when the report has no fix. Read this, not `e.gps`: a replayed report
+   * makes that object only when asked (EventDecoder.decodeForEngine), so only for evidence. The
+   * array is reused, valid only during the handler.
+   */
+  readonly gpsFix: Float64Array;
   /** the time of the first event of the stream (baseline for idleness) */
   readonly startT: number;
   raise(f: Finding): void;

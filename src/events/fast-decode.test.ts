@@ -164,6 +164,25 @@ describe('EventDecoder objects and interning', () => {
       if (x.neighborText >= 0) expect(x.neighborNos(cells, out)).toBe(0);
     }
   });
+  it('ok/decodeForEngine: a report\'s fix made when asked, in the line\'s key order, and as numbers (fixInto) without an object', () => {
+    type Scanned = FemtoReportEvent & { fixInto(out: Float64Array): void };
+    const d = new EventDecoder();
+    const out = new Float64Array(4);
+    for (const gps of ['{"lat":37.5,"lon":127.25,"accuracyM":12.5}', '{"lat":37.5,"lon":127.25}', '{"accuracyM":12.5,"lon":127.25,"lat":37.5}', '{"lon":127.25,"lat":37.5}']) {
+      const line = `{"type":"femto.report","serial":"s","gps":${gps},"ts":${TS}}`;
+      const e = d.decodeForEngine(Buffer.from(line), scanOne(line)!, 0) as Scanned;
+      out.fill(-1);
+      e.fixInto(out);
+      expect([...out]).toEqual([1, 37.5, 127.25, gps.includes('accuracyM') ? 12.5 : 0]);
+      expect(JSON.stringify(e.gps)).toBe(gps);
+      expect(e.gps).toBe(e.gps);
+    }
+    const none = `{"type":"femto.report","serial":"s","ts":${TS}}`;
+    const e = d.decodeForEngine(Buffer.from(none), scanOne(none)!, 0) as Scanned;
+    e.fixInto(out);
+    expect(out[0]).toBe(0);
+    expect(e.gps).toBeUndefined();
+  });
   it('fail/decodeForEngine: once released, a report\'s lazy fields throw instead of reading a reused batch; what was read stays', () => {
     const d = new EventDecoder();
     const line = `{"type":"femto.report","serial":"s","id":"r1","neighbors":["A-1"],"swVersion":"v1","ts":${TS}}`;
@@ -174,7 +193,7 @@ describe('EventDecoder objects and interning', () => {
     buf.fill(0x20); // the batch is reused
     expect(e.neighbors).toEqual(['A-1']);
     expect(e.serial).toBe('s');
-    for (const read of [() => e.id, () => e.ts, () => e.swVersion, () => e.configHash]) expect(read).toThrow(/read after its batch was handed back/);
+    for (const read of [() => e.id, () => e.ts, () => e.swVersion, () => e.configHash, () => e.gps]) expect(read).toThrow(/read after its batch was handed back/);
     // A plain event (a session, a line the scanner left) has nothing to let go.
     const s = `{"type":"femto.session","serial":"s","phase":"up","sourceIp":"10.0.0.1","ts":${TS}}`;
     const session = d.decodeForEngine(Buffer.from(s), scanOne(s)!, 0);
@@ -182,11 +201,11 @@ describe('EventDecoder objects and interning', () => {
     expect(session.type).toBe('femto.session');
   });
   it('ok/decodeForEngine: a report\'s serial taken from the record `devices` find by its bytes, else interned; warmDevices touches reports\' serials only', () => {
-    const rec = { serial: 'KTF000057' };
+    const rec = { serial: 'KTF000057', ipLast: undefined, announcedFrom: undefined };
     const asked: string[] = [];
     const warmed: number[] = [];
     const devices = {
-      ofSerialBytes: (buf: Uint8Array, s: number, n: number): { serial: string } | undefined => {
+      ofSerialBytes: (buf: Uint8Array, s: number, n: number): typeof rec | undefined => {
         const serial = Buffer.from(buf.subarray(s, s + n)).toString('latin1');
         asked.push(serial);
         return serial === rec.serial ? rec : undefined;
@@ -205,11 +224,41 @@ describe('EventDecoder objects and interning', () => {
     // a session is decoded as by `decode`: no lookup
     expect((d.decodeForEngine(Buffer.from(SESSION), scanOne(SESSION)!, 0) as FgEvent & { serial: string }).serial).toBe('KTF000001');
     expect(asked).toEqual(['KTF000057', 'KTF000058']);
-    expect(d.warmDevices(scanOne(REPORT)!, 1)).toBe(0);
-    expect(d.warmDevices(scanOne(SESSION)!, 1)).toBe(0);
+    expect(d.warmDevices(scanOne(REPORT)!, 0, 1)).toBe(0);
+    expect(d.warmDevices(scanOne(SESSION)!, 0, 1)).toBe(0);
     expect(warmed).toEqual([found.serialHash]);
     // without devices: interned, no record
     const plain = new EventDecoder().decodeForEngine(Buffer.from(REPORT), scanOne(REPORT)!, 0) as unknown as Scanned;
     expect([plain.serial, plain.device]).toEqual(['KTF000057', undefined]);
+  });
+  it('ok/decodeForEngine: a report repeating its device\'s last sourceIp or cellIds gets those instances; other values are decoded', () => {
+    const ip = ['175.201.247', '182'].join('.'); // made at run time: not the literal's instance
+    const list = Object.freeze(['45008-200000057']);
+    const rec: { serial: string; ipLast: string | undefined; announcedFrom: readonly string[] | undefined } = { serial: 'KTF000057', ipLast: ip, announcedFrom: list };
+    const d = new EventDecoder({ devices: { ofSerialBytes: () => rec, warm: () => 0 } });
+    const report = (line: string): FemtoReportEvent => d.decodeForEngine(Buffer.from(line), scanOne(line)!, 0) as FemtoReportEvent;
+    const same = report(REPORT);
+    expect(same.sourceIp).toBe(ip);
+    expect(same.cellIds).toBe(list);
+    // Same length, other characters (last, first); another list text of the same cell count; a longer list.
+    for (const [from, to] of [
+      ['"175.201.247.182"', '"175.201.247.183"'],
+      ['"175.201.247.182"', '"275.201.247.182"'],
+      ['"45008-200000057"', '"45008-200000058"'],
+      ['["45008-200000057"]', '["45008-200000057","45008-200000057"]'],
+      ['["45008-200000057"]', '[]'],
+    ] as const) {
+      const line = REPORT.replace(from, to);
+      const e = report(line);
+      const plain = new EventDecoder().decode(Buffer.from(line), scanOne(line)!, 0) as FemtoReportEvent;
+      expect([e.sourceIp, e.cellIds]).toEqual([plain.sourceIp, plain.cellIds]);
+    }
+    // Without a last address or list on the record: decoded as ever.
+    rec.ipLast = undefined;
+    rec.announcedFrom = undefined;
+    const fresh = report(REPORT);
+    expect([fresh.sourceIp, fresh.cellIds]).toEqual(['175.201.247.182', ['45008-200000057']]);
+    expect(fresh.cellIds).not.toBe(list);
+    expect(Object.isFrozen(fresh.cellIds)).toBe(true);
   });
 });

@@ -18,7 +18,6 @@ import {
   F_CURRENCY,
   F_ENDPOINT,
   F_GPS,
-  F_ID,
   F_IMEI,
   F_IMSI,
   F_IPSEC,
@@ -38,13 +37,15 @@ import {
   T_PAYMENT,
   T_REPORT,
   T_SESSION,
-  hashBytes,
   REC_F64,
   REC_I32,
   type EventRecords,
 } from './fast-scan.js';
 import { latin1 } from './fast-scan-values.js';
 import { ListCache, StringCache } from './intern-caches.js';
+import { gpsOf, hasAccuracy, optList, optNeighbors, optStr, recordId, sameCells, sourceIpOf, str } from './fast-decode-fields.js';
+
+export { recordId } from './fast-decode-fields.js';
 
 /**
  * Decodes scanned records into events. One instance per stream; holds bounded interning caches.
@@ -182,8 +183,8 @@ export class EventDecoder {
    * consumer done with it before that memory is written again: the engine's `processOrdered`,
    * which keeps no event past its return (replay-thread.ts reuses a batch only once both
    * sides have consumed it). Not own properties: a spread or JSON.stringify of it would miss
-   * them, and it is not `toEqual` to `decode`'s. Its `sourceIp` is created fresh, not interned:
-   * the engine compares it with the device's last address by value, and a cache of addresses
+   * them, and it is not `toEqual` to `decode`'s. Its `sourceIp` is not interned in a cache (it is
+   * the device's last address, or fresh: see below): a cache of addresses
    * beside the serials cost more (a probe of two tables and the string, and the serials it
    * evicted) than it saved: measured on the device side, 5% faster without. Its `neighbors`
    * too is made from the bytes when asked (fresh strings, kept once made): the engine numbers
@@ -192,14 +193,16 @@ export class EventDecoder {
    * into a finding's evidence. Its `serial` is, when the decoder was given `devices` and they
    * hold a record of the serial, that record's `serial` (found from the bytes and the
    * scanner's hash of them; the record is the report's `device`), else interned as `decode`'s.
+   * With such a record, a `sourceIp` or `cellIds` of the same characters as the record's last
+   * (`ipLast`, `announcedFrom`) is that string or list, not a new one. Its `gps` too is made when
+   * asked (kept once made): the engine reads the fix's numbers from the record (`fixInto`), and
+   * the rules read the object only into a finding's evidence.
    */
   decodeForEngine(buf: Uint8Array, rec: EventRecords, row: number): FgEvent {
     const i32 = rec.i32;
     const b = row * REC_I32;
     if (i32[b] !== T_REPORT) return this.decode(buf, rec, row);
-    const f64 = rec.f64;
     const mask = i32[b + 1]!;
-    const fb = row * REC_F64;
     const p = b + 2 + 3 * F_SERIAL;
     const hash = i32[p + 2]!;
     const device = this.devices === null ? undefined : this.devices.ofSerialBytes(buf, i32[p]!, i32[p + 1]!, hash);
@@ -207,29 +210,46 @@ export class EventDecoder {
       buf,
       rec,
       row,
-      f64[fb + D_T]!,
+      rec.f64[row * REC_F64 + D_T]!,
       device !== undefined ? device.serial : this.device.get(buf, i32[p]!, i32[p + 1]!, hash),
       device,
       hash,
-      optStr(null, buf, i32, b, mask, F_SOURCE_IP),
-      optList(this.cellIdLists, buf, i32, b, mask, F_CELL_IDS),
-      (mask & (1 << F_GPS)) === 0 ? undefined : gpsOf(i32, f64, b, fb),
+      (mask & (1 << F_SOURCE_IP)) === 0 ? undefined : sourceIpOf(device, buf, i32, b),
+      (mask & (1 << F_CELL_IDS)) === 0 ? undefined : this.cellIdsOf(device, buf, i32, b),
       (mask & (1 << F_NEIGHBORS)) === 0 ? -1 : i32[b + 3 + 3 * F_NEIGHBORS]!,
     );
   }
 
   /**
-   * Touches the device records of the reports among the first `rows` records ahead of decoding
-   * them (DeviceRecords.warm): loads of independent records overlap in the CPU, where one by
-   * one, as each report is decoded, each waits for memory. A hint only: rows that hold no
-   * scanned record cost a useless load. Returns anything (a value for the caller to drop).
+   * A report's cellIds: the list its device announced last when the text names the same cells
+   * (a device announces the same ones report after report: compared with that list's few
+   * strings, on the record just found, instead of a probe of the list cache's large tables),
+   * else the list cache's.
    */
-  warmDevices(rec: EventRecords, rows: number): number {
+  private cellIdsOf(device: DecodedDevice | undefined, buf: Uint8Array, i32: Int32Array, b: number): string[] {
+    const p = b + 2 + 3 * F_CELL_IDS;
+    const s = i32[p]!;
+    const e = s + i32[p + 1]!;
+    const last = device === undefined ? undefined : device.announcedFrom;
+    // Frozen, shared instances: typed as string[] to match the event contract; nobody may mutate them.
+    if (last !== undefined && sameCells(last, buf, s, e)) return last as string[];
+    return this.cellIdLists.get(buf, s, e, i32[p + 2]!) as string[];
+  }
+
+  /**
+   * Touches the device records of the reports among records [from, to) ahead of decoding them
+   * (DeviceRecords.warm): loads of independent records overlap in the CPU, where one by one, as
+   * each report is decoded, each waits for memory. For a few rows ahead of the one decoded:
+   * what a whole batch's rows touch does not stay in the CPU's caches until its turn. A hint
+   * only: rows that hold no scanned record cost a useless load. Returns anything (a value for
+   * the caller to drop).
+   */
+  warmDevices(rec: EventRecords, from: number, to: number): number {
     const devices = this.devices;
     if (devices === null) return 0;
     const i32 = rec.i32;
     let x = 0;
-    for (let row = 0; row < rows; row++) {
+    for (let row = from; row < to; row++) {
       const b = row * REC_I32;
       if (i32[b] === T_REPORT) x ^= devices.warm(i32[b + 4 + 3 * F_SERIAL]!);
     }
@@ -264,12 +284,25 @@ export interface NeighborCells {
 }
 
 /**
+ * A device's record as EventDecoder.decodeForEngine reads it (the detection engine's
+ * DeviceRuntime): a report of the device that repeats what it sent last is given those
+ * instances, compared by their characters.
+ */
+export interface DecodedDevice {
+  readonly serial: string;
+  /** the source address the device was last seen from, if any */
+  readonly ipLast: string | undefined;
+  /** the frozen cellIds list (from this decoder) the device announced last, if any */
+  readonly announcedFrom: readonly string[] | undefined;
+}
+
+/**
  * Device records keyed by serial, as EventDecoder.decodeForEngine looks a report's serial up
  * from its bytes (the detection engine's registered devices).
  */
 export interface DeviceRecords {
   /** the record of the serial whose characters are the bytes buf[s, s+n) (hashBytes hash h), or undefined when none is held */
-  ofSerialBytes(buf: Uint8Array, s: number, n: number, h: number): { readonly serial: string } | undefined;
+  ofSerialBytes(buf: Uint8Array, s: number, n: number, h: number): DecodedDevice | undefined;
   /** touches (loads into the CPU cache) what ofSerialBytes with hash h will read; returns anything */
   warm(h: number): number;
 }
@@ -279,6 +312,8 @@ class ScannedReport implements FemtoReportEvent {
   readonly type = 'femto.report';
   /** the neighbour list, once asked for */
   private scan: string[] | undefined = undefined;
+  /** the fix, once asked for (null: not yet) */
+  private fix: GpsFix | undefined | null = null;
 
   constructor(
     private buf: Uint8Array | null,
@@ -287,12 +322,11 @@ class ScannedReport implements FemtoReportEvent {
     readonly t: number,
     readonly serial: string,
     /** the decoder's DeviceRecords' record of the serial, undefined when they hold none (or the decoder has none) */
-    readonly device: { readonly serial: string } | undefined,
+    readonly device: DecodedDevice | undefined,
     /** the scanner's hash (hashBytes) of the serial's bytes: DeviceRecords' key */
     readonly serialHash: number,
     readonly sourceIp: string | undefined,
     readonly cellIds: string[] | undefined,
-    readonly gps: GpsFix | undefined,
     /** the length in bytes of the `neighbors` list's text, -1 when the line has none */
     readonly neighborText: number,
   ) {}
@@ -301,6 +335,35 @@ class ScannedReport implements FemtoReportEvent {
   release(): void {
     this.buf = null;
     this.rec = null;
+  }
+
+  /** built from the scanned record at the first read (the engine hands the rules its numbers: see fixInto) */
+  get gps(): GpsFix | undefined {
+    if (this.fix !== null) return this.fix;
+    this.bytes();
+    const rec = this.rec as EventRecords;
+    const b = this.row * REC_I32;
+    return (this.fix = (rec.i32[b + 1]! & (1 << F_GPS)) === 0 ? undefined : gpsOf(rec.i32, rec.f64, b, this.row * REC_F64));
+  }
+
+  /**
+   * Puts the fix's numbers into out, as RuleContext.gpsFix has them (1, lat, lon, accuracyM or
+   * 0 when the fix has none; 0 first when the report has no fix), read from the scanned record:
+   * no object per report.
+   */
+  fixInto(out: Float64Array): void {
+    this.bytes();
+    const rec = this.rec as EventRecords;
+    const b = this.row * REC_I32;
+    if ((rec.i32[b + 1]! & (1 << F_GPS)) === 0) {
+      out[0] = 0;
+      return;
+    }
+    const fb = this.row * REC_F64;
+    out[0] = 1;
+    out[1] = rec.f64[fb + D_LAT]!;
+    out[2] = rec.f64[fb + D_LON]!;
+    out[3] = hasAccuracy(rec.i32[b + 4 + 3 * F_GPS]!) ? rec.f64[fb + D_ACCURACY]! : 0;
   }
 
   /** built from the line's bytes at the first read (fresh strings: a rule reads it only into evidence) */
@@ -373,79 +436,9 @@ class ScannedReport implements FemtoReportEvent {
   }
 }
 
-/** The `id` of a scanned record as a string (ids are unique: never interned), or undefined when the line has none. */
-export function recordId(buf: Uint8Array, rec: EventRecords, row: number): string | undefined {
-  const b = row * REC_I32;
-  const i32 = rec.i32;
-  if ((i32[b + 1]! & (1 << F_ID)) === 0) return undefined;
-  const p = b + 2 + 3 * F_ID;
-  return latin1(buf, i32[p]!, i32[p]! + i32[p + 1]!);
-}
-
-/** lat, lon, accuracyM in the scanner's key-order code (fast-scan.ts scanGps) */
-const LAT_LON = 1 * 4 + 2;
-const LAT_LON_ACCURACY = LAT_LON * 4 + 3;
-
-/**
- * The fix, its keys in the order the line wrote them (as JSON.parse keeps them: a rule's
- * evidence may carry the object, and the alert must read the same as the ordinary path's).
- */
-function gpsOf(i32: Int32Array, f64: Float64Array, b: number, fb: number): GpsFix {
-  const order = i32[b + 4 + 3 * F_GPS]!;
-  const lat = f64[fb + D_LAT]!;
-  const lon = f64[fb + D_LON]!;
-  if (order === LAT_LON_ACCURACY) return { lat, lon, accuracyM: f64[fb + D_ACCURACY]! };
-  if (order === LAT_LON) return { lat, lon };
-  // Any other order: built key by key (rare; one hidden class per order).
-  const keys: (keyof GpsFix)[] = [];
-  for (let o = order; o > 0; o = Math.floor(o / 4)) keys.unshift(o % 4 === 1 ? 'lat' : o % 4 === 2 ? 'lon' : 'accuracyM');
-  const fix = {} as GpsFix;
-  for (const k of keys) fix[k] = k === 'lat' ? lat : k === 'lon' ? lon : f64[fb + D_ACCURACY]!;
-  return fix;
-}
-
-/** The string of a field: interned in `cache`, or created fresh when `cache` is null (values that rarely repeat). */
-function str(cache: StringCache | null, buf: Uint8Array, i32: Int32Array, b: number, f: number): string {
-  const p = b + 2 + 3 * f;
-  return cache === null ? latin1(buf, i32[p]!, i32[p]! + i32[p + 1]!) : cache.get(buf, i32[p]!, i32[p + 1]!, i32[p + 2]!);
-}
-
-function optStr(cache: StringCache | null, buf: Uint8Array, i32: Int32Array, b: number, mask: number, f: number): string | undefined {
-  return (mask & (1 << f)) === 0 ? undefined : str(cache, buf, i32, b, f);
-}
-
-function optList(cache: ListCache, buf: Uint8Array, i32: Int32Array, b: number, mask: number, f: number): string[] | undefined {
-  if ((mask & (1 << f)) === 0) return undefined;
-  const p = b + 2 + 3 * f;
-  // Frozen, shared instances: typed as string[] to match the event contract; nobody may mutate them.
-  return cache.get(buf, i32[p]!, i32[p]! + i32[p + 1]!, i32[p + 2]!) as string[];
-}
-
 /**
  * Entries of the neighbour cache: a scan names the same few cells over and over (1,007 distinct
  * ids in 2.7 million elements of the benchmark's first million lines), and a table this small
  * stays in the CPU cache, where probing it costs less than creating the string.
  */
 const NEIGHBOR_BITS = 12;
-
-/**
- * A neighbour scan: a fresh array (scans rarely repeat as a whole: on the benchmark's stream
- * 229,000 of 545,000 were distinct, and a list cache missed 79% of them), its elements interned
- * in the neighbour cache, so no string is created per element and the engine's cell-number
- * lookups meet strings whose hash is computed already.
- */
-function optNeighbors(cells: StringCache | null, buf: Uint8Array, i32: Int32Array, b: number, mask: number, f: number): string[] | undefined {
-  if ((mask & (1 << f)) === 0) return undefined;
-  const p = b + 2 + 3 * f;
-  const e = i32[p]! + i32[p + 1]!;
-  const out: string[] = [];
-  for (let j = i32[p]! + 1; j < e; j++) {
-    if (buf[j] !== 34) continue; // whitespace, commas, the closing bracket
-    const es = j + 1;
-    let k = es;
-    while (buf[k] !== 34) k++;
-    out.push(cells === null ? latin1(buf, es, k) : cells.get(buf, es, k - es, hashBytes(buf, es, k)));
-    j = k;
-  }
-  return out;
-}

@@ -62,20 +62,23 @@ export function deviceMoving(): Rule {
       let gpsMove: string | undefined;
       let scanMove: string | undefined;
       let scanTold: string | undefined;
-      const gps = e.gps;
-      if (gps) {
-        const acc = gps.accuracyM ?? 0;
+      // The fix as numbers (ctx.gpsFix): e.gps is read only into evidence.
+      const fix = ctx.gpsFix;
+      if (fix[0] === 1) {
+        const acc = fix[3] as number;
+        const toLat = fix[1] as number;
+        const toLon = fix[2] as number;
         const lat = tr[TR_FIX + 1] as number;
         const lon = tr[TR_FIX + 2] as number;
         const limit = (tr[TR_FIX + 3] as number) + acc + c.minMoveM;
         // The exact distance only when the cheap bound cannot rule a move out.
-        if (tr[TR_FIX] === 1 && !surelyWithinM(lat, lon, gps.lat, gps.lon, limit)) {
-          const d = distanceM(lat, lon, gps.lat, gps.lon);
+        if (tr[TR_FIX] === 1 && !surelyWithinM(lat, lon, toLat, toLon, limit)) {
+          const d = distanceM(lat, lon, toLat, toLon);
           if (d > limit) gpsMove = `GPS moved ${Math.round(d)} m`;
         }
         tr[TR_FIX] = 1;
-        tr[TR_FIX + 1] = gps.lat;
-        tr[TR_FIX + 2] = gps.lon;
+        tr[TR_FIX + 1] = toLat;
+        tr[TR_FIX + 2] = toLon;
         tr[TR_FIX + 3] = acc;
       }
       const len = ctx.neighborCount;

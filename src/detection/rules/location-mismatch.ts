@@ -38,16 +38,19 @@ export function locationMismatch(): Rule {
       // dev.locScan), and so does what this reads of the registry entry (dev.track): every report
       // of the fleet comes here.
       const d = dev.reg;
-      if (!d) return;
+      if (d === undefined) return;
       const c = ctx.cfg['location-mismatch'];
       const loc = dev.siteFresh ? (dev.track as Float64Array) : siteOf(dev, d);
-      const gps = e.gps;
-      if (gps && loc[TR_SITE] === 1) {
+      // The fix as numbers (ctx.gpsFix): e.gps is read only into evidence.
+      const fix = ctx.gpsFix;
+      if (fix[0] === 1 && loc[TR_SITE] === 1) {
         const siteLat = loc[TR_SITE + 1] as number;
         const siteLon = loc[TR_SITE + 2] as number;
-        const allowed = (loc[TR_SITE + 3] as number) + (gps.accuracyM ?? 0) + c.marginM;
+        const lat = fix[1] as number;
+        const lon = fix[2] as number;
+        const allowed = (loc[TR_SITE + 3] as number) + (fix[3] as number) + c.marginM;
         // The exact distance only when the cheap bound cannot rule a mismatch out.
-        const dist = surelyWithinM(siteLat, siteLon, gps.lat, gps.lon, allowed) ? 0 : distanceM(siteLat, siteLon, gps.lat, gps.lon);
+        const dist = surelyWithinM(siteLat, siteLon, lat, lon, allowed) ? 0 : distanceM(siteLat, siteLon, lat, lon);
         const n = dist > allowed ? dev.locGps + 1 : 0;
         dev.locGps = n;
         if (n >= c.consecutiveScans) {

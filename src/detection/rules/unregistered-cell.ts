@@ -46,7 +46,7 @@ export function unregisteredCell(): Rule {
       if (e.phase === 'up' && e.cellIds) for (const c of e.cellIds) check(c, e.t, ctx, 'session', e.serial, e);
     },
     onReport: (e, ctx, dev) => {
-      if (!e.cellIds) return;
+      if (e.cellIds === undefined) return;
       // The engine has set dev.announced to these cells; a device announces the same ones report
       // after report (the set is then the same object), so once found all registered they are not
       // looked up again until the registry changes.

@@ -6,7 +6,9 @@ import { quoted } from '../text.js';
 /** A session or report from a serial that no registry entry holds. */
 export function unregisteredDevice(): Rule {
   const check = (e: FemtoSessionEvent | FemtoReportEvent, ctx: RuleContext, dev: DeviceRuntime): void => {
-    if (dev.reg) return;
+    // Compared with undefined, not tested for truth: that would load the entry itself (a cold
+    // object on every report of the fleet) only to learn it is an object.
+    if (dev.reg !== undefined) return;
     ctx.raise({
       rule: 'unregistered-device',
       severity: ctx.cfg['unregistered-device'].severity,
