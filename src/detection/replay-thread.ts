@@ -11,10 +11,13 @@
  *
  * The worker's heap is shaped for the engine: it decodes each event just before processing it,
  * and most of what it allocates per event dies at once, but the engine's own state keeps
- * growing and changing (subscribers, windows). Its young generation is 3 x 32 MiB (V8's default
- * semi-space is 16 MiB); measured on the benchmark's 5M events: 16 MiB 42.5 s and 672 MiB peak
- * RSS, 32 MiB 40.6 s and 694 MiB, 64 MiB 39.9 s and 813 MiB. The old generation's growth is
- * capped too (see below).
+ * growing and changing (subscribers, windows). Each worker's young generation is 3 x 16 MiB
+ * (V8's default semi-space is 16 MiB). When the device side allocated an object or more per
+ * report, 32 MiB semi-spaces paid for it (on the benchmark's 5M events, one worker then: 16 MiB
+ * 42.5 s and 672 MiB peak RSS, 32 MiB 40.6 s and 694 MiB, 64 MiB 39.9 s and 813 MiB); once it
+ * allocated little per report, 16 MiB was faster again (device side at 32 and at 16 MiB, five
+ * alternating pairs of whole runs: 16 MiB faster in four, by about 4%, and 35 MiB less peak RSS;
+ * 8 MiB slower). The old generation's growth is capped too (see below).
  */
 import { createReadStream } from 'node:fs';
 import { open as fsOpen } from 'node:fs/promises';
@@ -29,7 +32,7 @@ import { RegistryView } from './state.js';
 import { ReplayReader, type OrderedBatch } from './replay-reader.js';
 
 /** Young generation per side (V8 sizes it at three semi-spaces): see the measurements above. */
-const YOUNG_GENERATION_MB: Record<Side, number> = { device: 3 * 32, subscriber: 3 * 16 };
+const YOUNG_GENERATION_MB: Record<Side, number> = { device: 3 * 16, subscriber: 3 * 16 };
 const HEAP_GROWING_PERCENT = 50;
 
 type Side = 'device' | 'subscriber';
