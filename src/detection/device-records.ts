@@ -8,19 +8,7 @@
  * older than the cap's worth of other unknown serials is lost.
  */
 import { hashId, spreadHash } from '../events/index.js';
-import { DEVICE_STATUSES, type DeviceStatus } from '../registry/index.js';
 import type { DeviceRuntime, RegistryView } from './state.js';
-
-/**
- * The status as this module's constant of the same characters: an entry's status is a string
- * read from the registry file (one instance per row), and the rules compare the record's with
- * constants on every report (`=== 'active'`): two constants compare by identity, where a read
- * string has its characters compared (reaching one cold string per device).
- */
-function statusConstant(s: DeviceStatus): DeviceStatus {
-  for (const c of DEVICE_STATUSES) if (c === s) return c;
-  return s;
-}
 
 /** slots of the caches of registered devices' records (a power of two) */
 const SLOTS = 1 << 18;
@@ -111,7 +99,7 @@ export class DeviceRecords {
       const reg = registry.get(rt.serial);
       rt.reg = reg;
       rt.regVersion = registry.version;
-      rt.status = reg === undefined ? undefined : statusConstant(reg.status);
+      rt.status = reg?.status;
       rt.siteFresh = false;
       rt.ipOk = undefined;
     }

@@ -1,5 +1,5 @@
 import type { RegistryUpdateEvent } from '../events/index.js';
-import { PrefixSet, type DeviceInput, type DeviceStatus } from '../registry/index.js';
+import { DEVICE_STATUSES, PrefixSet, type DeviceInput, type DeviceStatus } from '../registry/index.js';
 
 /** A registered device as the engine sees it: sets and prefix tables ready for lookups. */
 export interface DeviceView {
@@ -23,6 +23,17 @@ export interface DeviceView {
 function own(s: string): string {
   // V8 makes slices only of 13 characters or more; shorter substrings are copies already.
   return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
+}
+
+/**
+ * The status as the registry module's constant of the same characters: a device's status is read
+ * from a file or an event (an instance per row), and the rules compare it with constants on every
+ * report (`=== 'active'`): two constants compare by identity, where a read string has its
+ * characters compared (reaching one cold string per device).
+ */
+function statusConstant(s: DeviceStatus): DeviceStatus {
+  for (const c of DEVICE_STATUSES) if (c === s) return c;
+  return s;
 }
 
 /** The registry, indexed for the engine: by serial, by cell, by certificate fingerprint. */
@@ -79,7 +90,7 @@ export class RegistryView {
     const serial = own(d.serial);
     const view: DeviceView = {
       serial,
-      status: d.status,
+      status: statusConstant(d.status),
       cellIds: new Set(d.cellIds.map(own)),
       siteLat: d.siteLat,
       siteLon: d.siteLon,
